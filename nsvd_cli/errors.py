@@ -1,0 +1,66 @@
+"""Exception hierarchy of nsvd.
+
+Library code raises these; only :mod:`nsvd_cli.cli` turns them into one-line
+messages and exit codes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NsvdError",
+    "SpecError",
+    "ResultsExistError",
+    "ResultsFileError",
+    "DivergenceError",
+]
+
+
+class NsvdError(Exception):
+    """Base class of every error nsvd raises on purpose."""
+
+
+class SpecError(NsvdError, ValueError):
+    """A problem-spec field (or the CLI option overriding it) is missing or invalid.
+
+    Parameters
+    ----------
+    field : str
+        Dotted name of the offending field, e.g. ``"sampling.std"``.
+    message : str
+        What is wrong with it, including the bad value.
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class ResultsExistError(NsvdError, FileExistsError):
+    """The output file exists and ``overwrite`` was not requested."""
+
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"output file {path} exists; pass --overwrite to replace it or -o to choose another name")
+
+
+class ResultsFileError(NsvdError):
+    """A file is missing, unreadable, or not an nsvd results file."""
+
+
+class DivergenceError(NsvdError):
+    """Training produced a non-finite loss.
+
+    Attributes
+    ----------
+    iteration : int
+        Iteration at which the non-finite value appeared.
+    checkpoint : str or None
+        Path of the last good checkpoint, if one was written.
+    """
+
+    def __init__(self, iteration: int, checkpoint=None):
+        self.iteration = iteration
+        self.checkpoint = checkpoint
+        where = f"; last good checkpoint: {checkpoint}" if checkpoint else ""
+        super().__init__(f"training diverged (non-finite loss) at iteration {iteration}{where}")
