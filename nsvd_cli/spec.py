@@ -1,0 +1,546 @@
+"""Problem specs: TOML files describing a Schrödinger eigenproblem and how to solve it.
+
+Conventions (used everywhere in nsvd)
+-------------------------------------
+* Hamiltonian ``H = -kinetic * Laplacian + V`` (the paper's units have ``kinetic = 1``;
+  there is no factor 1/2 unless you put it in ``kinetic``).
+* The operator whose *top* eigenpairs NeuralSVD learns is ``T = scale * (-H + shift)``.
+  ``eigenvalues`` always means eigenvalues of ``T`` (descending), ``energies`` those of
+  ``H`` (ascending): ``energy = shift - eigenvalue / scale``.
+
+A spec file has top-level physics fields and the tables ``[potential]``, ``[sampling]``,
+``[model]``, ``[training]``, ``[evaluation]`` and optional ``[presets.NAME]`` tables whose
+contents are merged over the base spec when ``--preset NAME`` is given.  Every field is
+checked; an unknown or invalid one raises :class:`~nsvd_cli.errors.SpecError` naming it.
+This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import SpecError
+
+__all__ = [
+    "PotentialSpec",
+    "SamplingSpec",
+    "ModelSpec",
+    "TrainingSpec",
+    "EvaluationSpec",
+    "ProblemSpec",
+    "load_spec",
+    "parse_spec",
+    "builtin_problems",
+    "spec_to_dict",
+    "apply_overrides",
+    "apply_preset",
+]
+
+POTENTIAL_KINDS = ("harmonic", "coulomb")
+SAMPLING_KINDS = ("gaussian", "mixture", "uniform")
+ENVELOPE_KINDS = ("sampling", "gaussian", "exponential", "none")
+ARCHITECTURES = ("disjoint", "shared")
+ACTIVATIONS = ("softplus", "tanh", "silu")
+OPTIMIZERS = ("rmsprop", "adam")
+SCHEDULES = ("cosine", "constant")
+NESTINGS = ("sequential", "joint")
+LAPLACIANS = ("fd", "exact")
+QUADRATURES = ("gauss-legendre", "polar", "monte-carlo")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class PotentialSpec:
+    """Potential V(x).
+
+    ``kind = "harmonic"``: ``V = sum_i omega_i^2 x_i^2`` (``omega`` a number or one per axis).
+    ``kind = "coulomb"``: ``V = -charge / sqrt(|x|^2 + softening^2)``.
+    """
+
+    kind: str
+    omega: tuple[float, ...] = (1.0,)
+    charge: float = 1.0
+    softening: float = 0.0
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """Training sampling distribution p_tr (importance weight w_tr = p_tr, Lebesgue measure).
+
+    ``gaussian``: N(0, std^2 I). ``mixture``: equal-or-``weights``-weighted isotropic
+    centred Gaussians with standard deviations ``stds``. ``uniform``: the box ``box``.
+    """
+
+    kind: str
+    std: float = 1.0
+    stds: tuple[float, ...] = ()
+    weights: tuple[float, ...] = ()
+    box: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Network ansatz: psi_l(x) = envelope_l(x) * MLP_l(features(x)).
+
+    ``architecture``: ``disjoint`` (L separate MLPs evaluated in one batched pass) or
+    ``shared`` (one MLP with L outputs). ``fourier_features`` K random Fourier features
+    (cos, sin) split evenly over ``fourier_scales``; the raw input (and |x| if
+    ``radial_feature``) is appended (App. E.1.1). ``envelope``: ``sampling`` is the paper's
+    parameterisation (the MLP represents psi / sqrt(p_tr)); ``gaussian`` exp(-|x|^2/(2 a_l^2))
+    and ``exponential`` exp(-|x|/a_l) have a learnable length a_l per mode initialised to
+    ``envelope_width``; ``none`` uses the MLP alone.
+    """
+
+    architecture: str = "disjoint"
+    hidden: tuple[int, ...] = (64, 64, 64)
+    activation: str = "softplus"
+    fourier_features: int = 64
+    fourier_scales: tuple[float, ...] = (0.1,)
+    radial_feature: bool = False
+    envelope: str = "sampling"
+    envelope_width: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Optimisation settings (App. E.1: RMSProp 1e-4, cosine schedule, EMA 0.995)."""
+
+    iterations: int = 2000
+    batch_size: int = 512
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 0.0
+    schedule: str = "cosine"
+    warmup: int = 0
+    ema_decay: float = 0.995
+    nesting: str = "sequential"
+    joint_weights: tuple[float, ...] = ()
+    laplacian: str = "fd"
+    fd_step: float = 0.01
+    dtype: str = "float32"
+    eval_every: int = 500
+    eval_batch: int = 8192
+    checkpoint_every: int = 1000
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """Evaluation rule for eigenvalues and metrics (App. E.1.3).
+
+    ``quadrature``: ``gauss-legendre`` (tensor rule on ``box`` with ``points`` nodes per
+    axis and ``panels`` panels per axis), ``polar`` (2D: radial Gauss-Legendre panels on
+    [0, radius] times ``angles`` trapezoid angles; for Coulomb problems, resolves the
+    cusp), ``monte-carlo`` (``samples`` uniform points on ``box``; for D >= 4).
+    """
+
+    box: tuple[tuple[float, float], ...]
+    quadrature: str = "gauss-legendre"
+    points: int = 48
+    panels: int = 4
+    angles: int = 64
+    samples: int = 200_000
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """A fully resolved, validated problem: physics + model + training + evaluation.
+
+    ``T = scale * (-H + shift)``, ``H = -kinetic * Laplacian + V``.
+    """
+
+    name: str
+    dimension: int
+    potential: PotentialSpec
+    sampling: SamplingSpec
+    evaluation: EvaluationSpec
+    model: ModelSpec = field(default_factory=ModelSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    description: str = ""
+    kinetic: float = 1.0
+    shift: float = 0.0
+    scale: float = 1.0
+    modes: int = 8
+    reference: str = "analytic"
+    source: str = ""
+
+    def eigenvalues_from_energies(self, energies):
+        """Eigenvalues of T = scale * (shift - E) for energies E of H (array-like)."""
+        return self.scale * (self.shift - energies)
+
+    def energies_from_eigenvalues(self, eigenvalues):
+        """Energies of H, E = shift - lambda / scale, for eigenvalues lambda of T."""
+        return self.shift - eigenvalues / self.scale
+
+
+# --------------------------------------------------------------------------------------
+# parsing and validation
+# --------------------------------------------------------------------------------------
+
+_SECTIONS = {
+    "potential": PotentialSpec,
+    "sampling": SamplingSpec,
+    "model": ModelSpec,
+    "training": TrainingSpec,
+    "evaluation": EvaluationSpec,
+}
+_TOP_FIELDS = {
+    f.name for f in dataclasses.fields(ProblemSpec) if f.name not in _SECTIONS
+}
+
+
+def _num(value, name, *, positive=False, nonneg=False, integer=False, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(name, f"expected a number, got {value!r}")
+    if integer and (not isinstance(value, int) and not float(value).is_integer()):
+        raise SpecError(name, f"expected an integer, got {value!r}")
+    if not math.isfinite(value):
+        raise SpecError(name, f"must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise SpecError(name, f"must be > 0, got {value!r}")
+    if nonneg and value < 0:
+        raise SpecError(name, f"must be >= 0, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise SpecError(name, f"must be >= {minimum}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _choice(value, name, choices):
+    if value not in choices:
+        raise SpecError(name, f"unknown value {value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+def _num_tuple(value, name, **kw):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or len(value) == 0:
+        raise SpecError(name, f"expected a non-empty list of numbers, got {value!r}")
+    return tuple(_num(v, f"{name}[{i}]", **kw) for i, v in enumerate(value))
+
+
+def _box(value, name, dim):
+    if not isinstance(value, (list, tuple)) or len(value) != dim or not all(
+        isinstance(row, (list, tuple)) and len(row) == 2 for row in value
+    ):
+        raise SpecError(name, f"expected {dim} pairs [low, high] (one per dimension), got {value!r}")
+    out = []
+    for i, (lo, hi) in enumerate(value):
+        lo = _num(lo, f"{name}[{i}][0]")
+        hi = _num(hi, f"{name}[{i}][1]")
+        if hi <= lo:
+            raise SpecError(name, f"axis {i}: high {hi} must exceed low {lo}")
+        out.append((lo, hi))
+    return tuple(out)
+
+
+def _check_keys(table, cls, section):
+    if not isinstance(table, Mapping):
+        raise SpecError(section, f"expected a table, got {table!r}")
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in allowed:
+            raise SpecError(f"{section}.{key}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+
+
+def _potential(t, dim):
+    _check_keys(t, PotentialSpec, "potential")
+    if "kind" not in t:
+        raise SpecError("potential.kind", "missing")
+    kind = _choice(t["kind"], "potential.kind", POTENTIAL_KINDS)
+    omega = _num_tuple(t.get("omega", 1.0), "potential.omega", positive=True)
+    if len(omega) == 1:
+        omega = omega * dim
+    if len(omega) != dim:
+        raise SpecError("potential.omega", f"expected 1 or {dim} values, got {len(omega)}")
+    charge = _num(t.get("charge", 1.0), "potential.charge", positive=True)
+    softening = _num(t.get("softening", 0.0), "potential.softening", nonneg=True)
+    return PotentialSpec(kind=kind, omega=omega, charge=charge, softening=softening)
+
+
+def _sampling(t, dim):
+    _check_keys(t, SamplingSpec, "sampling")
+    if "kind" not in t:
+        raise SpecError("sampling.kind", "missing")
+    kind = _choice(t["kind"], "sampling.kind", SAMPLING_KINDS)
+    out = dict(kind=kind)
+    if kind == "gaussian":
+        out["std"] = _num(t.get("std", 1.0), "sampling.std", positive=True)
+    elif kind == "mixture":
+        if "stds" not in t:
+            raise SpecError("sampling.stds", "missing (list of standard deviations)")
+        stds = _num_tuple(t["stds"], "sampling.stds", positive=True)
+        weights = _num_tuple(t.get("weights", [1.0] * len(stds)), "sampling.weights", positive=True)
+        if len(weights) != len(stds):
+            raise SpecError("sampling.weights", f"expected {len(stds)} values (one per std), got {len(weights)}")
+        total = sum(weights)
+        out.update(stds=stds, weights=tuple(w / total for w in weights))
+    else:
+        if "box" not in t:
+            raise SpecError("sampling.box", "missing")
+        out["box"] = _box(t["box"], "sampling.box", dim)
+    return SamplingSpec(**out)
+
+
+def _model(t):
+    _check_keys(t, ModelSpec, "model")
+    d = ModelSpec()
+    hidden = t.get("hidden", list(d.hidden))
+    if not isinstance(hidden, (list, tuple)) or not hidden:
+        raise SpecError("model.hidden", f"expected a non-empty list of layer widths, got {hidden!r}")
+    hidden = tuple(_num(h, f"model.hidden[{i}]", integer=True, minimum=1) for i, h in enumerate(hidden))
+    radial = t.get("radial_feature", d.radial_feature)
+    if not isinstance(radial, bool):
+        raise SpecError("model.radial_feature", f"expected true or false, got {radial!r}")
+    return ModelSpec(
+        architecture=_choice(t.get("architecture", d.architecture), "model.architecture", ARCHITECTURES),
+        hidden=hidden,
+        activation=_choice(t.get("activation", d.activation), "model.activation", ACTIVATIONS),
+        fourier_features=_num(t.get("fourier_features", d.fourier_features), "model.fourier_features",
+                              integer=True, nonneg=True),
+        fourier_scales=_num_tuple(t.get("fourier_scales", list(d.fourier_scales)), "model.fourier_scales",
+                                  positive=True),
+        radial_feature=radial,
+        envelope=_choice(t.get("envelope", d.envelope), "model.envelope", ENVELOPE_KINDS),
+        envelope_width=_num(t.get("envelope_width", d.envelope_width), "model.envelope_width", positive=True),
+    )
+
+
+def _training(t, modes):
+    _check_keys(t, TrainingSpec, "training")
+    d = TrainingSpec()
+    g = lambda k: t.get(k, getattr(d, k))  # noqa: E731
+    nesting = _choice(g("nesting"), "training.nesting", NESTINGS)
+    jw = t.get("joint_weights", [])
+    if jw:
+        if nesting != "joint":
+            raise SpecError("training.joint_weights", "only valid with nesting = \"joint\"")
+        jw = _num_tuple(jw, "training.joint_weights", positive=True)
+        if len(jw) != modes:
+            raise SpecError("training.joint_weights", f"expected {modes} values (one per mode), got {len(jw)}")
+    batch = _num(g("batch_size"), "training.batch_size", integer=True, minimum=2)
+    if batch % 2:
+        raise SpecError("training.batch_size", f"must be even (two independent half-batches), got {batch}")
+    device = g("device")
+    if not isinstance(device, str) or not (device in ("auto", "cpu") or device.startswith("cuda")):
+        raise SpecError("training.device", f"expected auto, cpu or cuda[:N], got {device!r}")
+    return TrainingSpec(
+        iterations=_num(g("iterations"), "training.iterations", integer=True, minimum=1),
+        batch_size=batch,
+        optimizer=_choice(g("optimizer"), "training.optimizer", OPTIMIZERS),
+        learning_rate=_num(g("learning_rate"), "training.learning_rate", positive=True),
+        final_learning_rate=_num(g("final_learning_rate"), "training.final_learning_rate", nonneg=True),
+        schedule=_choice(g("schedule"), "training.schedule", SCHEDULES),
+        warmup=_num(g("warmup"), "training.warmup", integer=True, nonneg=True),
+        ema_decay=_num(g("ema_decay"), "training.ema_decay", nonneg=True),
+        nesting=nesting,
+        joint_weights=tuple(jw),
+        laplacian=_choice(g("laplacian"), "training.laplacian", LAPLACIANS),
+        fd_step=_num(g("fd_step"), "training.fd_step", positive=True),
+        dtype=_choice(g("dtype"), "training.dtype", DTYPES),
+        eval_every=_num(g("eval_every"), "training.eval_every", integer=True, minimum=1),
+        eval_batch=_num(g("eval_batch"), "training.eval_batch", integer=True, minimum=2),
+        checkpoint_every=_num(g("checkpoint_every"), "training.checkpoint_every", integer=True, minimum=1),
+        seed=_num(g("seed"), "training.seed", integer=True, nonneg=True),
+        device=device,
+    )
+
+
+def _evaluation(t, dim):
+    _check_keys(t, EvaluationSpec, "evaluation")
+    if "box" not in t:
+        raise SpecError("evaluation.box", "missing")
+    d = EvaluationSpec(box=())
+    quad = _choice(t.get("quadrature", d.quadrature), "evaluation.quadrature", QUADRATURES)
+    if quad == "polar" and dim != 2:
+        raise SpecError("evaluation.quadrature", f"'polar' needs dimension 2, got {dim}")
+    return EvaluationSpec(
+        box=_box(t["box"], "evaluation.box", dim),
+        quadrature=quad,
+        points=_num(t.get("points", d.points), "evaluation.points", integer=True, minimum=2),
+        panels=_num(t.get("panels", d.panels), "evaluation.panels", integer=True, minimum=1),
+        angles=_num(t.get("angles", d.angles), "evaluation.angles", integer=True, minimum=4),
+        samples=_num(t.get("samples", d.samples), "evaluation.samples", integer=True, minimum=100),
+    )
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def apply_preset(data: Mapping[str, Any], preset: str | None) -> dict:
+    """Merge the ``[presets.NAME]`` table of raw spec data over its base; drop all presets.
+
+    Raises
+    ------
+    SpecError
+        If the preset is not defined by this spec.
+    """
+    data = dict(data)
+    presets = data.pop("presets", {})
+    if not isinstance(presets, Mapping):
+        raise SpecError("presets", "expected a table of preset tables")
+    if preset is None:
+        return data
+    if preset not in presets:
+        avail = ", ".join(sorted(presets)) or "none"
+        raise SpecError("preset", f"unknown preset {preset!r} for this problem; available: {avail}")
+    return _merge(data, presets[preset])
+
+
+def parse_spec(data: Mapping[str, Any]) -> ProblemSpec:
+    """Validate a spec given as a (TOML-like) mapping and return a frozen ProblemSpec.
+
+    Parameters
+    ----------
+    data : mapping
+        Parsed TOML content (top-level fields and section tables). A ``presets`` table,
+        if present, is ignored here (see :func:`apply_preset`).
+
+    Raises
+    ------
+    SpecError
+        Naming the first unknown, missing or invalid field.
+    """
+    data = apply_preset(data, None)
+    for key in data:
+        if key not in _TOP_FIELDS and key not in _SECTIONS:
+            raise SpecError(key, f"unknown field; allowed: {', '.join(sorted(_TOP_FIELDS | set(_SECTIONS)))}")
+    for key in ("name", "dimension", "potential", "sampling", "evaluation"):
+        if key not in data:
+            raise SpecError(key, "missing")
+    name = data["name"]
+    if not isinstance(name, str) or not name:
+        raise SpecError("name", f"expected a non-empty string, got {name!r}")
+    dim = _num(data["dimension"], "dimension", integer=True, minimum=1)
+    modes = _num(data.get("modes", 8), "modes", integer=True, minimum=1)
+    reference = _choice(data.get("reference", "analytic"), "reference", ("analytic", "none"))
+    for key in ("description", "source"):
+        if not isinstance(data.get(key, ""), str):
+            raise SpecError(key, "expected a string")
+    spec = ProblemSpec(
+        name=name,
+        dimension=dim,
+        description=data.get("description", ""),
+        source=data.get("source", ""),
+        kinetic=_num(data.get("kinetic", 1.0), "kinetic", positive=True),
+        shift=_num(data.get("shift", 0.0), "shift"),
+        scale=_num(data.get("scale", 1.0), "scale", positive=True),
+        modes=modes,
+        reference=reference,
+        potential=_potential(data["potential"], dim),
+        sampling=_sampling(data["sampling"], dim),
+        model=_model(data.get("model", {})),
+        training=_training(data.get("training", {}), modes),
+        evaluation=_evaluation(data["evaluation"], dim),
+    )
+    return spec
+
+
+# --------------------------------------------------------------------------------------
+# registry of built-in problems, loading, overrides
+# --------------------------------------------------------------------------------------
+
+def _problem_dir():
+    """Folder holding the built-in specs: the installed package data, else the checkout's."""
+    try:
+        d = resources.files("nsvd_cli.problems")
+        if any(str(p.name).endswith(".toml") for p in d.iterdir()):
+            return d
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        pass
+    return Path(__file__).resolve().parent.parent / "problems"
+
+
+def builtin_problems() -> dict[str, Any]:
+    """Map of built-in problem name -> path-like of its TOML file."""
+    d = _problem_dir()
+    return {p.name[:-5]: p for p in sorted(d.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")}
+
+
+def _read_toml(source) -> dict:
+    try:
+        with source.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise SpecError("spec", f"cannot read {source}: {exc.strerror}") from None
+
+
+def load_spec_data(name_or_path: str | Path) -> dict:
+    """Raw TOML mapping of a built-in problem name or a spec file path."""
+    s = str(name_or_path)
+    builtins = builtin_problems()
+    if s in builtins:
+        return _read_toml(builtins[s])
+    path = Path(s)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise SpecError("problem", f"spec file {s} not found")
+        return _read_toml(path)
+    raise SpecError("problem", f"unknown problem {s!r}; built-in problems: {', '.join(builtins)} (or give a .toml file)")
+
+
+def load_spec(name_or_path: str | Path, *, preset: str | None = None,
+              overrides: Mapping[str, Any] | None = None) -> ProblemSpec:
+    """Load and validate a problem spec.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A built-in problem name (see :func:`builtin_problems`) or a path to a TOML file.
+    preset : str, optional
+        A ``[presets.NAME]`` table of the spec to apply (e.g. ``"paper"``).
+    overrides : mapping, optional
+        Dotted field names to values, applied after the preset (CLI options), e.g.
+        ``{"modes": 16, "training.iterations": 500}``.
+
+    Raises
+    ------
+    SpecError
+        If the file is missing or invalid, or any field is unknown or invalid.
+    """
+    data = apply_preset(load_spec_data(name_or_path), preset)
+    data = apply_overrides(data, overrides or {})
+    return parse_spec(data)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    """Return a copy of raw spec data with dotted-name overrides set (None values skipped)."""
+    out = copy.deepcopy(dict(data))
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = out
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def spec_to_dict(spec: ProblemSpec) -> dict:
+    """Plain nested dict (lists, not tuples) of a ProblemSpec, parseable by :func:`parse_spec`."""
+
+    def conv(v):
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        return v
+
+    d = dataclasses.asdict(spec)
+    return {k: ({kk: conv(vv) for kk, vv in v.items()} if isinstance(v, dict) else conv(v)) for k, v in d.items()}
