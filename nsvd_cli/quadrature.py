@@ -1,0 +1,159 @@
+"""Deterministic evaluation rules ``int f(x) dx ~ sum_i w_i f(x_i)`` (numpy only).
+
+Used to evaluate Gram matrices, Rayleigh quotients and errors of learned eigenfunctions
+(J. J. Ryu et al., ICML 2024, App. E.1.3).  See :class:`~nsvd_cli.spec.EvaluationSpec`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from numpy.polynomial.legendre import leggauss
+
+from .spec import EvaluationSpec
+
+__all__ = ["Quadrature", "gauss_legendre_box", "polar_quadrature", "monte_carlo_box", "make_quadrature",
+           "polar_panel_edges"]
+
+
+@dataclass(frozen=True, eq=False)
+class Quadrature:
+    """A quadrature rule on R^D.
+
+    Attributes
+    ----------
+    points : ndarray, shape (N, D)
+        Nodes (float64).
+    weights : ndarray, shape (N,)
+        Weights (float64), so that ``int f ~ sum(weights * f(points))``.
+    """
+
+    points: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    @property
+    def dimension(self) -> int:
+        """Spatial dimension ``D``."""
+        return self.points.shape[1]
+
+
+def _composite_gl(lo: float, hi: float, n: int, panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre nodes/weights on [lo, hi] with equal panels."""
+    return _gl_on_edges(np.linspace(lo, hi, panels + 1), n)
+
+
+def _gl_on_edges(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    t, w = leggauss(n)
+    a, b = edges[:-1, None], edges[1:, None]
+    return (0.5 * (b - a) * t + 0.5 * (a + b)).ravel(), (0.5 * (b - a) * w).ravel()
+
+
+def gauss_legendre_box(box: Sequence[tuple[float, float]], points_per_panel: int, panels: int = 1) -> Quadrature:
+    """Composite tensor-product Gauss-Legendre rule on a box.
+
+    Each axis is split into ``panels`` equal panels with ``points_per_panel`` Gauss-Legendre
+    nodes each (exact for polynomials of degree ``2 * points_per_panel - 1`` per panel and
+    axis); the rule has ``(points_per_panel * panels) ** D`` nodes, the first axis varying
+    slowest.
+
+    Parameters
+    ----------
+    box : sequence of (low, high), length D
+    points_per_panel : int
+    panels : int
+
+    Returns
+    -------
+    Quadrature
+    """
+    if points_per_panel < 1 or panels < 1 or len(box) < 1:
+        raise ValueError("need points_per_panel >= 1, panels >= 1 and a non-empty box")
+    axes = [_composite_gl(float(lo), float(hi), points_per_panel, panels) for lo, hi in box]
+    grids = np.meshgrid(*[x for x, _ in axes], indexing="ij")
+    wgrids = np.meshgrid(*[w for _, w in axes], indexing="ij")
+    points = np.stack([g.ravel() for g in grids], axis=1)
+    weights = np.prod(np.stack([g.ravel() for g in wgrids], axis=1), axis=1)
+    return Quadrature(points=points, weights=weights)
+
+
+def polar_panel_edges(radius: float, panels: int) -> np.ndarray:
+    """Radial panel edges of :func:`polar_quadrature`.
+
+    ``0, r_1, r_1 q, ..., r_1 q^(P-2) = radius``: the first panel is ``[0, r_1]`` with
+    ``r_1 = min(1, radius / P)`` and the other ``P - 1`` edges are geometrically spaced up to
+    ``radius`` (for radius 100 and P = 8: 0, 1, 1.93, 3.73, 7.20, 13.9, 26.8, 51.8, 100).
+    One panel gives ``[0, radius]``.
+    """
+    if panels == 1:
+        return np.array([0.0, radius])
+    r1 = min(1.0, radius / panels)
+    return np.concatenate([[0.0], r1 * (radius / r1) ** (np.arange(panels) / (panels - 1))])
+
+
+def polar_quadrature(radius: float, radial_points: int, radial_panels: int, angles: int) -> Quadrature:
+    """Product rule on the 2D disc ``|x| <= radius`` for functions with a cusp at 0.
+
+    Radial direction: composite Gauss-Legendre with ``radial_points`` nodes on each of the
+    ``radial_panels`` geometrically graded panels of :func:`polar_panel_edges` (small
+    panels near the nucleus, long ones in the tail); the weight includes the Jacobian
+    ``r``.  No node lies at ``r = 0``.  Angular direction: the trapezoid rule
+    ``theta_k = 2 pi (k + 1/2) / angles`` with weights ``2 pi / angles``, exact for
+    trigonometric polynomials of degree ``< angles``.
+
+    Parameters
+    ----------
+    radius : float
+    radial_points, radial_panels, angles : int
+
+    Returns
+    -------
+    Quadrature
+        ``radial_points * radial_panels * angles`` nodes, radius varying slowest.
+    """
+    if radius <= 0 or radial_points < 1 or radial_panels < 1 or angles < 1:
+        raise ValueError("need radius > 0 and positive point/panel/angle counts")
+    r, wr = _gl_on_edges(polar_panel_edges(float(radius), radial_panels), radial_points)
+    theta = 2 * math.pi * (np.arange(angles) + 0.5) / angles
+    R, T = np.meshgrid(r, theta, indexing="ij")
+    points = np.stack([(R * np.cos(T)).ravel(), (R * np.sin(T)).ravel()], axis=1)
+    weights = np.repeat(wr * r * (2 * math.pi / angles), angles)
+    return Quadrature(points=points, weights=weights)
+
+
+def monte_carlo_box(box: Sequence[tuple[float, float]], samples: int, seed: int = 0) -> Quadrature:
+    """Plain Monte Carlo on a box: uniform points, weights ``volume / samples``.
+
+    Points come from ``np.random.default_rng(seed)``, so the rule is deterministic.
+    """
+    lo, hi = np.array(box, dtype=np.float64).T
+    rng = np.random.default_rng(seed)
+    points = lo + (hi - lo) * rng.random((int(samples), len(lo)))
+    return Quadrature(points=points, weights=np.full(int(samples), np.prod(hi - lo) / samples))
+
+
+def make_quadrature(evaluation: EvaluationSpec) -> Quadrature:
+    """The quadrature rule described by an :class:`~nsvd_cli.spec.EvaluationSpec`.
+
+    ``gauss-legendre``: :func:`gauss_legendre_box` (``points`` per panel, ``panels``).
+    ``polar``: :func:`polar_quadrature` on the largest origin-centred disc inside ``box``
+    (radius = smallest distance from the origin to a face), with ``points`` radial nodes per
+    panel, ``panels`` radial panels and ``angles`` angles.
+    ``monte-carlo``: :func:`monte_carlo_box` with ``samples`` points (seed 0).
+    """
+    box = evaluation.box
+    if evaluation.quadrature == "gauss-legendre":
+        return gauss_legendre_box(box, evaluation.points, evaluation.panels)
+    if evaluation.quadrature == "polar":
+        radius = min(min(-lo, hi) for lo, hi in box)
+        if len(box) != 2 or radius <= 0:
+            raise ValueError(f"polar quadrature needs a 2D box containing the origin, got {box}")
+        return polar_quadrature(radius, evaluation.points, evaluation.panels, evaluation.angles)
+    if evaluation.quadrature == "monte-carlo":
+        return monte_carlo_box(box, evaluation.samples)
+    raise ValueError(f"unknown quadrature {evaluation.quadrature!r}")
