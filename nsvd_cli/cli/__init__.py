@@ -1,0 +1,1 @@
+"""The ``nsvd`` command line (Typer): one module per command; errors mapped in main.py."""

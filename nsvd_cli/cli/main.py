@@ -1,0 +1,39 @@
+"""``nsvd`` entry point: assembles the command modules."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import __version__
+from .solve import solve_command
+
+app = typer.Typer(
+    name="nsvd",
+    help="Lowest eigenstates of Schrödinger operators with NeuralSVD (nested low-rank approximation).\n\n"
+         "Conventions: H = -kinetic*Laplacian + V (no 1/2); the learned operator is T = scale*(-H + shift).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command("solve", no_args_is_help=True)(solve_command)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"nsvd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """nsvd command line."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,187 @@
+"""``nsvd solve``: train NeuralSVD eigenfunctions for a problem and write a results file."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .console import console, error_boundary, stderr_console
+
+
+class Nesting(str, Enum):
+    sequential = "sequential"
+    joint = "joint"
+
+
+class Laplacian(str, Enum):
+    fd = "fd"
+    exact = "exact"
+
+
+class Optimizer(str, Enum):
+    rmsprop = "rmsprop"
+    adam = "adam"
+
+
+class Architecture(str, Enum):
+    disjoint = "disjoint"
+    shared = "shared"
+
+
+_RUN = "Run"
+_TRAIN = "Training (override the spec)"
+
+
+def solve_command(
+    problem: Annotated[str, typer.Argument(help="Built-in problem name (harmonic2d, hydrogen2d, ...) or a .toml spec file.")],
+    modes: Annotated[Optional[int], typer.Option(help="Number of eigenpairs L.", rich_help_panel=_TRAIN)] = None,
+    iters: Annotated[Optional[int], typer.Option("--iters", help="Training iterations.", rich_help_panel=_TRAIN)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Samples per iteration (even).", rich_help_panel=_TRAIN)] = None,
+    nesting: Annotated[Optional[Nesting], typer.Option(help="Nesting (sequential for disjoint nets, joint for a shared one).", rich_help_panel=_TRAIN)] = None,
+    architecture: Annotated[Optional[Architecture], typer.Option(help="Disjoint MLPs or one shared MLP.", rich_help_panel=_TRAIN)] = None,
+    laplacian: Annotated[Optional[Laplacian], typer.Option(help="Finite differences or exact autodiff Laplacian.", rich_help_panel=_TRAIN)] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer.", rich_help_panel=_TRAIN)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_TRAIN)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (model init and samples).", rich_help_panel=_TRAIN)] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Settings preset of the spec, e.g. 'paper' (App. E).", rich_help_panel=_TRAIN)] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda[:N].", rich_help_panel=_RUN)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Results file (HDF5). Default: runs/<problem>-<time>.h5", rich_help_panel=_RUN)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing results file.", rich_help_panel=_RUN)] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from <output>.ckpt.", rich_help_panel=_RUN)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=_RUN)] = False,
+):
+    """Learn the lowest eigenpairs of a problem; print a table and write a results file.
+
+    The spec gives potential, dimension, shift, scale, sampling, model and training
+    defaults; the options below override them for this run.
+    """
+    from ..solve import checkpoint_path, solve
+    from ..spec import load_spec
+
+    with error_boundary():
+        overrides = {
+            "modes": modes, "training.iterations": iters, "training.batch_size": batch_size,
+            "training.nesting": nesting.value if nesting else None,
+            "model.architecture": architecture.value if architecture else None,
+            "training.laplacian": laplacian.value if laplacian else None,
+            "training.optimizer": optimizer.value if optimizer else None,
+            "training.learning_rate": lr, "training.seed": seed, "training.device": device,
+        }
+        spec = load_spec(problem, preset=preset, overrides=overrides)
+        if resume and (output is None or not checkpoint_path(output).exists()):
+            raise _no_checkpoint(output)
+        reporter = _ProgressReporter(quiet=quiet)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with reporter:
+                result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
+                               run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
+        for w in caught:
+            if issubclass(w.category, UserWarning) and "nsvd_cli" in (w.filename or ""):
+                stderr_console.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+        print_table(spec, result.evaluation, result.reference)
+        s = result.evaluation.summary()
+        parts = []
+        if "mean_relative_error" in s:
+            parts += [f"mean rel. error {100 * s['mean_relative_error']:.3f} %",
+                      f"max {100 * s['max_relative_error']:.3f} %",
+                      f"mean subspace dist. {s['mean_subspace_distance']:.2e}"]
+        parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {s['max_off_diagonal']:.3f}",
+                  f"wall {result.wall_time:.1f} s", f"{result.iterations_per_second:.1f} it/s"]
+        console.print(" | ".join(parts), highlight=False)
+        console.print(f"results written to [bold]{result.path}[/bold]")
+
+
+def _no_checkpoint(output):
+    from ..errors import SpecError
+
+    where = f"{output}.ckpt" if output else "(no -o given)"
+    return SpecError("resume", f"no checkpoint to resume from: {where}; give the -o of the interrupted run")
+
+
+def _fmt(v, spec="{:.6g}"):
+    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else spec.format(v)
+
+
+def print_table(spec, ev, reference) -> None:
+    """Per-mode table: quantum numbers, reference, Rayleigh-quotient and norm eigenvalues of T,
+    energy of H, relative error (of the eigenvalue of T) and aligned angle distance."""
+    table = Table(title=f"{spec.name}: eigenvalues of T = {spec.scale:g}·(−H + {spec.shift:g})", title_justify="left")
+    table.add_column("#", justify="right")
+    if reference is not None:
+        table.add_column("(" + ", ".join(reference.quantum_labels) + ")")
+        table.add_column("reference λ", justify="right")
+    table.add_column("Rayleigh λ", justify="right")
+    table.add_column("norm λ", justify="right")
+    table.add_column("energy E", justify="right")
+    if reference is not None:
+        table.add_column("rel. err %", justify="right")
+        table.add_column("angle dist.", justify="right")
+    for i in range(len(ev.eigenvalues)):
+        row = [str(i + 1)]
+        if reference is not None:
+            row += [", ".join(map(str, reference.quantum_numbers[i])), _fmt(ev.reference_eigenvalues[i])]
+        row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]), _fmt(ev.energies[i])]
+        if reference is not None:
+            if not ev.positive[i]:
+                row += ["λ ≤ 0 (norm → 0)", "—"]
+            else:
+                row += [_fmt(100 * ev.relative_errors[i], "{:.3f}"), _fmt(ev.angle_distances[i], "{:.2e}")]
+        table.add_row(*row)
+    console.print(table)
+
+
+class _ProgressReporter:
+    """Turns training events into a rich progress bar and evaluation lines."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[ips]} it/s"), TextColumn("loss {task.fields[loss]}"),
+            TextColumn("λ {task.fields[eig]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, disable=quiet, transient=False,
+        )
+        self.task = None
+        self.t0 = time.perf_counter()
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, e: dict) -> None:
+        kind = e["event"]
+        if kind == "start":
+            spec = e["spec"]
+            tr = spec.training
+            msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
+                   f"{tr.nesting} nesting, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
+                   f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e['device']}")
+            if e["resumed_from"]:
+                msg += f" — resumed at iteration {e['resumed_from']}"
+            console.print(msg, highlight=False)
+            self.task = self.progress.add_task("training", total=tr.iterations, completed=e["resumed_from"] or 0,
+                                               ips="-", loss="-", eig="-")
+        elif kind == "step":
+            eig = ", ".join(f"{v:.4g}" for v in e["eigenvalues"][:4]) + (" …" if len(e["eigenvalues"]) > 4 else "")
+            self.progress.update(self.task, completed=e["iteration"], ips=f"{e['iterations_per_second']:.1f}",
+                                 loss=f"{e['loss']:.4g}", eig=eig)
+        elif kind == "evaluation" and not self.quiet:
+            if "mean_relative_error" in e:
+                self.progress.console.print(
+                    f"  iteration {e['iteration']}: mean rel. error {100 * e['mean_relative_error']:.3f} %, "
+                    f"max {100 * e['max_relative_error']:.3f} %, max off-diag. Gram {e['max_off_diagonal']:.3f}",
+                    highlight=False)

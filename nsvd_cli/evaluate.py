@@ -1,0 +1,162 @@
+"""Evaluate learned eigenfunctions: quadrature + model + reference -> :class:`Evaluation`.
+
+Energies come from the quadratic form (no Laplacian, sound at the Coulomb cusp):
+``E_l = (kinetic * <grad psi_l|grad psi_l> + <psi_l|V psi_l>) / <psi_l|psi_l>``, integrated
+with the spec's deterministic rule (tensor Gauss–Legendre or polar for D <= 3, Monte Carlo
+for D >= 4). Eigenvalues of ``T = scale * (-H + shift)`` follow. The norm-based estimate
+(App. D.5) is ``||psi_l||^2``, since NestedLoRA learns ``psi_l = sqrt(lambda_l) phi_l``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import metrics
+from .quadrature import Quadrature
+
+__all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "model_values_and_gradients"]
+
+
+@dataclass
+class Evaluation:
+    """Eigenvalue estimates and accuracy measures of L learned modes.
+
+    All arrays have shape (L,) unless stated. ``eigenvalues`` are of T (descending in the
+    ideal case), ``energies`` of H. Reference fields are None when no reference is known.
+    Means skip modes whose reference eigenvalue of T is <= 0 (their learned norm should be
+    ~0, App. C.6) and, for angle/subspace distances, a degenerate group cut by ``modes``.
+    """
+
+    eigenvalues: np.ndarray
+    energies: np.ndarray
+    norm_eigenvalues: np.ndarray
+    norm_energies: np.ndarray
+    gram: np.ndarray  # (L, L) normalised Gram matrix of the learned functions
+    orthogonality: float
+    max_off_diagonal: float
+    reference_eigenvalues: np.ndarray | None = None
+    reference_energies: np.ndarray | None = None
+    relative_errors: np.ndarray | None = None
+    energy_relative_errors: np.ndarray | None = None
+    angle_distances: np.ndarray | None = None
+    subspace_distances: np.ndarray | None = None  # (G,) per degenerate group
+    positive: np.ndarray | None = None  # (L,) bool: reference eigenvalue of T > 0
+
+    def summary(self) -> dict:
+        """Scalar summary: means over the counted modes, orthogonality, max off-diagonal."""
+        out = {"orthogonality": self.orthogonality, "max_off_diagonal": self.max_off_diagonal}
+        if self.relative_errors is not None:
+            p = self.positive
+            out.update(
+                mean_relative_error=float(np.mean(self.relative_errors[p])) if p.any() else float("nan"),
+                max_relative_error=float(np.max(self.relative_errors[p])) if p.any() else float("nan"),
+                mean_energy_relative_error=float(np.mean(self.energy_relative_errors[p])) if p.any() else float("nan"),
+                mean_angle_distance=float(np.nanmean(self.angle_distances[p])) if p.any() else float("nan"),
+                mean_subspace_distance=float(np.nanmean(self.subspace_distances))
+                if np.isfinite(self.subspace_distances).any() else float("nan"),
+            )
+        return out
+
+
+def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int = 16384):
+    """Values (N, L) and gradients (N, L, D) of a model's functions, in float64.
+
+    A float64 copy of the model is used; gradients by forward-mode AD (one JVP per axis).
+    """
+    from torch.func import jvp
+
+    m = copy.deepcopy(model).to(torch.float64).eval()
+    vals, grads = [], []
+    for start in range(0, len(x), chunk):
+        xt = torch.as_tensor(x[start:start + chunk], dtype=torch.float64)
+        g = []
+        with torch.no_grad():
+            for i in range(xt.shape[1]):
+                e = torch.zeros_like(xt)
+                e[:, i] = 1.0
+                v, dv = jvp(m, (xt,), (e,))
+                g.append(dv)
+        vals.append(v.numpy())
+        grads.append(torch.stack(g, -1).numpy())
+    return np.concatenate(vals), np.concatenate(grads)
+
+
+def evaluate_functions(values, gradients, potential_values, weights, *, kinetic, shift, scale, reference=None,
+                       reference_values=None) -> Evaluation:
+    """Evaluation of sampled functions (the shared code path of ``solve`` and ``compare``).
+
+    Parameters
+    ----------
+    values : ndarray, shape (N, L)
+        psi_l at the quadrature points (the scaled eigenfunctions as learned).
+    gradients : ndarray, shape (N, L, D)
+    potential_values : ndarray, shape (N,)
+    weights : ndarray, shape (N,)
+        Quadrature weights.
+    kinetic, shift, scale : float
+        ``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``.
+    reference : ReferenceSolution, optional
+        Exact energies, degenerate groups and eigenfunctions.
+    reference_values : ndarray, shape (N, L), optional
+        Reference eigenfunctions at the points (computed from ``reference`` if omitted).
+    """
+    w = np.asarray(weights, np.float64)
+    norms = np.einsum("n,nl->l", w, values**2)
+    kin = kinetic * np.einsum("n,nld->l", w, gradients**2)
+    pot = np.einsum("n,n,nl->l", w, potential_values, values**2)
+    safe = np.where(norms > 0, norms, np.finfo(float).tiny)
+    energies = (kin + pot) / safe
+    eigenvalues = scale * (shift - energies)
+    gram = metrics.normalised_gram(values, w)
+    ev = Evaluation(
+        eigenvalues=eigenvalues, energies=energies,
+        norm_eigenvalues=norms, norm_energies=shift - norms / scale,
+        gram=gram, orthogonality=metrics.orthogonality(gram), max_off_diagonal=metrics.max_off_diagonal(gram),
+    )
+    if reference is None:
+        return ev
+    ref_e = np.asarray(reference.energies, np.float64)
+    ref_l = scale * (shift - ref_e)
+    positive = ref_l > 0
+    if reference_values is None:
+        raise ValueError("reference_values are required with a reference")
+    ref_v = reference_values
+    angles = np.full(len(ref_e), np.nan)
+    subspace = np.full(len(reference.groups), np.nan)
+    for k, g in enumerate(reference.groups):
+        counted = positive[g].all() and (k < len(reference.groups) - 1 or reference.complete_last_group)
+        if not counted:
+            continue
+        angles[g] = metrics.angle_distances(values[:, g], ref_v[:, g], [np.arange(len(g))], w)
+        subspace[k] = metrics.subspace_distance(values[:, g], ref_v[:, g], w)
+    pos_idx = np.flatnonzero(positive)
+    if len(pos_idx):
+        g = metrics.normalised_gram(values[:, pos_idx], w)
+        ev.orthogonality, ev.max_off_diagonal = metrics.orthogonality(g), metrics.max_off_diagonal(g)
+    rel = np.full(len(ref_e), np.nan)
+    rel[positive] = metrics.relative_errors(eigenvalues[positive], ref_l[positive])
+    ev.reference_eigenvalues, ev.reference_energies = ref_l, ref_e
+    ev.relative_errors = rel
+    ev.energy_relative_errors = metrics.relative_errors(energies, ref_e)
+    ev.angle_distances, ev.subspace_distances, ev.positive = angles, subspace, positive
+    return ev
+
+
+def evaluate_model(model: torch.nn.Module, quadrature: Quadrature, potential, *, kinetic, shift, scale,
+                   reference=None, reference_values=None) -> Evaluation:
+    """Evaluate a model's eigenfunctions on a quadrature rule (see :func:`evaluate_functions`).
+
+    ``potential`` is the torch potential function; ``reference_values`` may be passed to
+    avoid recomputing the reference eigenfunctions at every periodic evaluation.
+    """
+    values, grads = model_values_and_gradients(model, quadrature.points)
+    with torch.no_grad():
+        v = potential(torch.as_tensor(quadrature.points, dtype=torch.float64)).numpy()
+    if reference is not None and reference_values is None:
+        reference_values = reference.eigenfunctions(quadrature.points)
+    return evaluate_functions(values, grads, v, quadrature.weights, kinetic=kinetic, shift=shift, scale=scale,
+                              reference=reference, reference_values=reference_values)

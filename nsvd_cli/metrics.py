@@ -1,0 +1,128 @@
+"""Accuracy measures of learned eigenpairs (paper App. E.1.3): arrays in, floats out.
+
+Functions are sampled at N quadrature points with weights ``w`` (so that
+``<a|b> = sum_n w_n a_n b_n``); every measure first maps the columns to Euclidean space by
+the row scaling ``sqrt(w)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "relative_errors",
+    "procrustes_rotation",
+    "angle_distances",
+    "subspace_distance",
+    "normalised_gram",
+    "orthogonality",
+    "max_off_diagonal",
+]
+
+
+def relative_errors(estimate, reference) -> np.ndarray:
+    """Absolute relative errors ``|estimate - reference| / |reference|`` (elementwise)."""
+    estimate, reference = np.asarray(estimate, float), np.asarray(reference, float)
+    return np.abs(estimate - reference) / np.abs(reference)
+
+
+def _euclid(a, weights):
+    a = np.asarray(a, dtype=np.float64)
+    return a if weights is None else a * np.sqrt(np.asarray(weights, dtype=np.float64))[:, None]
+
+
+def procrustes_rotation(a, b, weights=None) -> np.ndarray:
+    """Orthogonal Omega (K, K) minimising ``||A Omega - B||_F`` (orthogonal Procrustes).
+
+    With ``A^T B = U S V^T``, ``Omega = U V^T`` (App. E.1.3).
+
+    Parameters
+    ----------
+    a, b : array_like, shape (N, K)
+        Learned and reference functions of one degenerate subspace, sampled at N points.
+    weights : array_like, shape (N,), optional
+        Quadrature weights.
+    """
+    a, b = _euclid(a, weights), _euclid(b, weights)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    return u @ vt
+
+
+def angle_distances(learned, reference, groups, weights=None) -> np.ndarray:
+    """Normalised angle distance ``(2/pi) arccos |<psi_l|psi_bar_l>|`` per mode, in [0, 1].
+
+    Within each degenerate subspace the unit-normalised learned functions are first
+    aligned to the reference ones by orthogonal Procrustes (App. E.1.3).
+
+    Parameters
+    ----------
+    learned, reference : array_like, shape (N, L)
+    groups : sequence of index arrays
+        Degenerate subspaces (consecutive indices into 0..L-1).
+    weights : array_like, shape (N,), optional
+
+    Returns
+    -------
+    ndarray, shape (L,)
+    """
+    a, b = _euclid(learned, weights), _euclid(reference, weights)
+    a = a / np.linalg.norm(a, axis=0)
+    b = b / np.linalg.norm(b, axis=0)
+    out = np.empty(a.shape[1])
+    for g in groups:
+        g = np.asarray(g)
+        aligned = a[:, g] @ procrustes_rotation(a[:, g], b[:, g])
+        aligned /= np.linalg.norm(aligned, axis=0)
+        cos = np.abs(np.sum(aligned * b[:, g], axis=0))
+        out[g] = 2 / np.pi * np.arccos(np.clip(cos, 0.0, 1.0))
+    return out
+
+
+def subspace_distance(learned, reference, weights=None) -> float:
+    """Normalised subspace distance ``1 - tr(P Q) / K`` between column spans (App. E.1.3).
+
+    Parameters
+    ----------
+    learned, reference : array_like, shape (N, K)
+    weights : array_like, shape (N,), optional
+
+    Returns
+    -------
+    float in [0, 1]; 0 when the spans coincide.
+    """
+    a, b = _euclid(learned, weights), _euclid(reference, weights)
+    qa, _ = np.linalg.qr(a)
+    qb, _ = np.linalg.qr(b)
+    return float(1.0 - np.sum((qa.T @ qb) ** 2) / a.shape[1])
+
+
+def normalised_gram(functions, weights=None) -> np.ndarray:
+    """Gram matrix of the unit-normalised functions, ``C_ll' = <psi_l|psi_l'>/(|psi_l||psi_l'|)``.
+
+    Parameters
+    ----------
+    functions : array_like, shape (N, L)
+    weights : array_like, shape (N,), optional
+
+    Returns
+    -------
+    ndarray, shape (L, L)
+    """
+    a = _euclid(functions, weights)
+    g = a.T @ a
+    d = np.sqrt(np.diag(g))
+    return g / np.outer(d, d)
+
+
+def orthogonality(gram) -> float:
+    """``(1/L^2) sum_{l,l'} (C_ll' - delta_ll')^2`` of a normalised Gram matrix (App. E.1.3)."""
+    c = np.asarray(gram, float)
+    return float(np.sum((c - np.eye(c.shape[0])) ** 2) / c.shape[0] ** 2)
+
+
+def max_off_diagonal(gram) -> float:
+    """Largest ``|C_ll'|``, l != l', of a normalised Gram matrix (0 for orthogonal functions)."""
+    c = np.abs(np.asarray(gram, float))
+    if c.shape[0] < 2:
+        return 0.0
+    return float(np.max(c[~np.eye(c.shape[0], dtype=bool)]))
