@@ -80,31 +80,37 @@ class _NestedLoRAFunction(torch.autograd.Function):
     """Custom backward of App. D.2: the gradient flows through f only, at the batch points."""
 
     @staticmethod
-    def forward(ctx, f, tf, vector_mask, matrix_mask):
+    def forward(ctx, f, tf, vector_mask, matrix_mask, gram):
         b = f.shape[0]
-        f1, f2 = f[: b // 2], f[b // 2:]
-        g1, g2 = gram_matrix(f1), gram_matrix(f2)
+        sym = torch.maximum(matrix_mask, matrix_mask.T)
+        if gram is None:  # two independent half-batches
+            g1, g2 = gram_matrix(f[: b // 2]), gram_matrix(f[b // 2:])
+        else:  # the batch and an independent Gram estimate
+            g1, g2 = gram_matrix(f), gram
         ctx.save_for_backward(f, tf, g1, g2, vector_mask, matrix_mask)
+        ctx.independent = gram is not None
         loss_operator = -2 * (vector_mask * (f * tf).mean(0)).sum()
-        loss_metric = (torch.maximum(matrix_mask, matrix_mask.T) * g1 * g2).sum()
-        return loss_operator + loss_metric
+        return loss_operator + (sym * g1 * g2).sum()
 
     @staticmethod
     def backward(ctx, grad_output):
         f, tf, g1, g2, m, M = ctx.saved_tensors
         b = f.shape[0]
-        h = b // 2
         # d/df_l(x_b) of the operator term: -2 m_l Tf_l(x_b) / B each for the two
         # symmetric occurrences of f in <f|Tf> (T self-adjoint) -> -4 m_l Tf_l / B.
         grad = (-4.0 / b) * tf * m
         # metric term, eq. (19): 4/B sum_i M_il f_i(x) <f_i|f_l>, with the Gram matrix taken
-        # from the *other* half-batch so that the estimate is unbiased (2/h = 4/B).
-        grad[:h] += (2.0 / h) * (f[:h] @ (M * g2))
-        grad[h:] += (2.0 / (b - h)) * (f[h:] @ (M * g1))
-        return grad_output * grad, None, None, None
+        # from samples independent of x so that the estimate is unbiased.
+        if ctx.independent:
+            grad += (4.0 / b) * (f @ (M * g2))
+        else:  # the other half-batch (2/h = 4/B)
+            h = b // 2
+            grad[:h] += (2.0 / h) * (f[:h] @ (M * g2))
+            grad[h:] += (2.0 / (b - h)) * (f[h:] @ (M * g1))
+        return grad_output * grad, None, None, None, None
 
 
-def nested_lora_loss(f, tf, *, nesting="sequential", weights=None):
+def nested_lora_loss(f, tf, *, nesting="sequential", weights=None, gram=None):
     """NestedLoRA objective for the top-L eigenpairs of a self-adjoint operator T.
 
     Minibatch estimate of  ``-2 sum_l m_l <f_l|T f_l> + sum_{l,l'} M_ll' <f_l|f_l'>^2``,
@@ -125,6 +131,11 @@ def nested_lora_loss(f, tf, *, nesting="sequential", weights=None):
         ``M_il = m_max(i,l)``.
     weights : sequence of float, shape (L,), optional
         Positive joint-nesting weights; uniform when None. Only valid with joint nesting.
+    gram : torch.Tensor, shape (L, L), optional
+        An estimate of the Gram matrix ``<f_l|f_l'>`` from samples independent of the batch
+        (e.g. a larger no-grad batch). The gradient at every batch point then uses it, which
+        keeps the gradient unbiased and lowers its variance; by default the two half-batches
+        are used for each other.
 
     Returns
     -------
@@ -151,7 +162,9 @@ def nested_lora_loss(f, tf, *, nesting="sequential", weights=None):
     """
     if f.shape != tf.shape or f.ndim != 2:
         raise ValueError(f"f and tf must both have shape (B, L); got {tuple(f.shape)} and {tuple(tf.shape)}")
-    if f.shape[0] % 2:
+    if gram is None and f.shape[0] % 2:
         raise ValueError(f"batch size must be even (two independent half-batches), got {f.shape[0]}")
+    if gram is not None and gram.shape != (f.shape[1], f.shape[1]):
+        raise ValueError(f"gram must have shape ({f.shape[1]}, {f.shape[1]}), got {tuple(gram.shape)}")
     m, M = nesting_masks(f.shape[1], nesting, weights, dtype=f.dtype, device=f.device)
-    return _NestedLoRAFunction.apply(f, tf.detach(), m, M)
+    return _NestedLoRAFunction.apply(f, tf.detach(), m, M, None if gram is None else gram.detach())

@@ -110,10 +110,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """Optimisation settings (App. E.1: RMSProp 1e-4, cosine schedule, EMA 0.995)."""
+    """Optimisation settings (App. E.1: RMSProp 1e-4, cosine schedule, EMA 0.995).
+
+    ``gram_batch``: 0 estimates the Gram matrix of the NestedLoRA gradient from the two
+    half-batches (App. D.2); N > 0 from N further samples evaluated without a graph
+    (independent of the batch, so still unbiased, with lower variance).
+    """
 
     iterations: int = 2000
     batch_size: int = 512
+    gram_batch: int = 0
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     final_learning_rate: float = 0.0
@@ -125,7 +131,7 @@ class TrainingSpec:
     laplacian: str = "fd"
     fd_step: float = 0.01
     dtype: str = "float32"
-    eval_every: int = 500
+    eval_every: int = 1000
     eval_batch: int = 8192
     checkpoint_every: int = 1000
     seed: int = 0
@@ -335,6 +341,7 @@ def _training(t, modes):
     return TrainingSpec(
         iterations=_num(g("iterations"), "training.iterations", integer=True, minimum=1),
         batch_size=batch,
+        gram_batch=_num(g("gram_batch"), "training.gram_batch", integer=True, nonneg=True),
         optimizer=_choice(g("optimizer"), "training.optimizer", OPTIMIZERS),
         learning_rate=_num(g("learning_rate"), "training.learning_rate", positive=True),
         final_learning_rate=_num(g("final_learning_rate"), "training.final_learning_rate", nonneg=True),

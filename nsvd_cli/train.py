@@ -170,7 +170,13 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
             x = sampling.sample(training.batch_size, generator, dtype=dtype).to(device)
             log_w = sampling.log_density(x)
             f, tf = operator.apply(model, x, log_w)
-            loss = nested_lora_loss(f, tf, nesting=nesting, weights=weights)
+            gram = None
+            if training.gram_batch:
+                with torch.no_grad():
+                    xg = sampling.sample(training.gram_batch, generator, dtype=dtype).to(device)
+                    fg = model(xg) * torch.exp(-0.5 * sampling.log_density(xg))[:, None]
+                    gram = fg.T @ fg / fg.shape[0]
+            loss = nested_lora_loss(f, tf, nesting=nesting, weights=weights, gram=gram)
             if not torch.isfinite(loss):
                 raise DivergenceError(state.iteration + 1, good_checkpoint)
             optimizer.zero_grad(set_to_none=True)

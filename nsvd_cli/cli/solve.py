@@ -109,24 +109,27 @@ def _no_checkpoint(output):
     return SpecError("resume", f"no checkpoint to resume from: {where}; give the -o of the interrupted run")
 
 
-def _fmt(v, spec="{:.6g}"):
+def _fmt(v, spec="{:.5g}"):
     return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else spec.format(v)
 
 
 def print_table(spec, ev, reference) -> None:
     """Per-mode table: quantum numbers, reference, Rayleigh-quotient and norm eigenvalues of T,
     energy of H, relative error (of the eigenvalue of T) and aligned angle distance."""
-    table = Table(title=f"{spec.name}: eigenvalues of T = {spec.scale:g}·(−H + {spec.shift:g})", title_justify="left")
+    table = Table(title=f"{spec.name}: eigenvalues λ of T = {spec.scale:g}·(−H + {spec.shift:g}), energies E of H",
+                  title_justify="left", caption="rel. err: |λ − λ_ref|/λ_ref; angle: (2/π)·arccos after Procrustes "
+                  "alignment in each degenerate subspace; λ≤0: mode not counted (its norm should vanish)",
+                  caption_justify="left")
     table.add_column("#", justify="right")
     if reference is not None:
         table.add_column("(" + ", ".join(reference.quantum_labels) + ")")
-        table.add_column("reference λ", justify="right")
+        table.add_column("ref. λ", justify="right")
     table.add_column("Rayleigh λ", justify="right")
     table.add_column("norm λ", justify="right")
     table.add_column("energy E", justify="right")
     if reference is not None:
         table.add_column("rel. err %", justify="right")
-        table.add_column("angle dist.", justify="right")
+        table.add_column("angle", justify="right")
     for i in range(len(ev.eigenvalues)):
         row = [str(i + 1)]
         if reference is not None:
@@ -134,9 +137,9 @@ def print_table(spec, ev, reference) -> None:
         row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]), _fmt(ev.energies[i])]
         if reference is not None:
             if not ev.positive[i]:
-                row += ["λ ≤ 0 (norm → 0)", "—"]
+                row += ["λ≤0", "—"]
             else:
-                row += [_fmt(100 * ev.relative_errors[i], "{:.3f}"), _fmt(ev.angle_distances[i], "{:.2e}")]
+                row += [_fmt(100 * ev.relative_errors[i], "{:.3f}"), _fmt(ev.angle_distances[i], "{:.1e}")]
         table.add_row(*row)
     console.print(table)
 

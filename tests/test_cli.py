@@ -1,0 +1,79 @@
+"""CLI: help, errors (one line, exit 2), options reaching the spec, a real short solve."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+import nsvd_cli.solve as solve_module
+from nsvd_cli.cli.main import app
+
+runner = CliRunner()
+
+
+def test_module_help_runs():
+    out = subprocess.run([sys.executable, "-m", "nsvd_cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "solve" in out.stdout
+
+
+def test_solve_help_lists_options():
+    res = runner.invoke(app, ["solve", "--help"])
+    assert res.exit_code == 0
+    for opt in ("--modes", "--iters", "--batch-size", "--nesting", "--seed", "--device", "--laplacian",
+                "--preset", "--output", "--overwrite", "--resume"):
+        assert opt in res.output
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["solve", "nonexistent"], "unknown problem"),
+    (["solve", "harmonic2d", "--modes", "0"], "--modes"),
+    (["solve", "harmonic2d", "--batch-size", "31"], "--batch-size"),
+    (["solve", "harmonic2d", "--preset", "nope"], "unknown preset"),
+    (["solve", "harmonic2d", "--device", "cuda:7"] if not __import__("torch").cuda.is_available()
+     else ["solve", "harmonic2d", "--device", "tpu"], "--device"),
+    (["solve", "harmonic2d", "--resume"], "no checkpoint"),
+])
+def test_bad_input_one_line_exit_2(args, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and needle in lines[0], err
+
+
+def test_bad_choice_is_a_usage_error():
+    res = runner.invoke(app, ["solve", "harmonic2d", "--nesting", "diagonal"])
+    assert res.exit_code == 2
+
+
+def test_options_reach_the_spec(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_solve(spec, output, **kw):
+        seen["spec"], seen["output"], seen["kw"] = spec, output, kw
+        raise SystemExit(0)
+
+    monkeypatch.setattr(solve_module, "solve", fake_solve)
+    runner.invoke(app, ["solve", "hydrogen2d", "--modes", "9", "--iters", "123", "--batch-size", "64",
+                        "--nesting", "joint", "--laplacian", "exact", "--seed", "5", "--lr", "0.01",
+                        "--optimizer", "rmsprop", "-o", str(tmp_path / "a.h5"), "--overwrite"])
+    spec = seen["spec"]
+    assert spec.modes == 9 and spec.training.iterations == 123 and spec.training.batch_size == 64
+    assert spec.training.nesting == "joint" and spec.training.laplacian == "exact"
+    assert spec.training.seed == 5 and spec.training.learning_rate == 0.01
+    assert spec.training.optimizer == "rmsprop"
+    assert seen["kw"]["overwrite"] is True
+
+
+def test_short_solve_prints_table_and_refuses_overwrite(tmp_path):
+    out = tmp_path / "run.h5"
+    args = ["solve", "harmonic2d", "--modes", "3", "--iters", "60", "--batch-size", "128", "-o", str(out), "-q"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert out.exists() and "results written" in res.output and "rel. err" in res.output
+    before = out.read_bytes()
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert out.read_bytes() == before
