@@ -12,6 +12,7 @@ __all__ = [
     "ResultsExistError",
     "ResultsFileError",
     "DivergenceError",
+    "ComparisonError",
 ]
 
 
@@ -64,3 +65,14 @@ class DivergenceError(NsvdError):
         self.checkpoint = checkpoint
         where = f"; last good checkpoint: {checkpoint}" if checkpoint else ""
         super().__init__(f"training diverged (non-finite loss) at iteration {iteration}{where}")
+
+
+class ComparisonError(NsvdError):
+    """``nsvd compare`` cannot put its sources in one table.
+
+    Raised when results files (or a problem spec and a results file) describe different
+    problem conventions (potential, dimension, kinetic coefficient, and for results files
+    shift and scale), when a source is neither a problem nor a results file, or when an
+    option of the command (``--grid``, ``--max-memory``, ``--tol``, ...) is invalid.  The
+    message is one line naming the sources or the option.
+    """

@@ -143,6 +143,10 @@ class EigenfunctionModel(nn.Module):
       in the paper (App. D.3); needs ``log_density``.
     * ``"gaussian"`` — ``exp(-|x|^2 / (2 a_l^2))``, learnable length a_l per mode.
     * ``"exponential"`` — ``exp(-|x| / a_l)``, learnable length a_l per mode.
+    * ``"box"`` — ``prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i) / 2)^2`` on
+      ``spec.envelope_box``: 1 at the centre, 0 on the walls (Dirichlet boundary condition of
+      the infinite box), negative outside (the smooth continuation, so finite differences
+      next to a wall stay smooth). Not a log-envelope: :meth:`log_envelope` is undefined.
     * ``"none"`` — 1.
 
     Learnable lengths are stored as ``log(a_l / envelope_width)`` (zero at initialisation).
@@ -161,9 +165,23 @@ class EigenfunctionModel(nn.Module):
         self.mlp = mlp(self.features.out_dim, spec.hidden, n_modes, spec.activation, generator)
         if spec.envelope in ("gaussian", "exponential"):
             self.log_width = nn.Parameter(torch.zeros(n_modes))
+        if spec.envelope == "box":
+            if len(spec.envelope_box) != dim:
+                raise ValueError(f"envelope='box' needs envelope_box with {dim} (lo, hi) pairs")
+            b = torch.tensor(spec.envelope_box, dtype=torch.float64)
+            self.register_buffer("box_low", b[:, 0].clone())
+            self.register_buffer("box_high", b[:, 1].clone())
+
+    def box_envelope(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``box`` envelope, shape (B, 1)."""
+        lo, hi = self.box_low.to(x.dtype), self.box_high.to(x.dtype)
+        half = 0.5 * (hi - lo)
+        return ((x - lo) * (hi - x) / (half * half)).prod(-1, keepdim=True)
 
     def log_envelope(self, x: torch.Tensor) -> torch.Tensor:
         """log envelope, shape (B, L) or (B, 1)."""
+        if self.envelope == "box":
+            raise ValueError("the box envelope changes sign outside the box; use box_envelope()")
         if self.envelope == "sampling":
             return 0.5 * self.log_density(x)[:, None]
         if self.envelope == "none":
@@ -174,6 +192,8 @@ class EigenfunctionModel(nn.Module):
         return -_radius(x) / a
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.envelope == "box":
+            return self.mlp(self.features(x)) * self.box_envelope(x)
         return self.mlp(self.features(x)) * torch.exp(self.log_envelope(x))
 
 

@@ -2,7 +2,14 @@
 
 Every potential maps a tensor of points ``x`` of shape (B, D) to values of shape (B,),
 in the dtype and on the device of ``x``. Units follow the spec's convention (no factor
-1/2 on the Laplacian unless put in ``kinetic``).
+1/2 on the Laplacian unless put in ``kinetic``): lengths and energies are in whatever units
+the user's parameters are in, and the closed-form levels quoted below are for ``H =
+-kappa d^2/dx^2 + V`` (kappa = ``kinetic``; kappa = 1 in the paper's units, kappa = 1/2 for
+atomic units hbar = m = 1).
+
+Kinds (``[potential] kind = ...`` in a spec): ``harmonic``, ``coulomb``, ``morse``,
+``poschl_teller``, ``quartic`` (``anharmonic``), ``double_well``, ``box``, ``expression``
+(a formula, :mod:`nsvd_cli.expressions`) and ``python`` (``"package.module:function"``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import torch
 
 from .spec import PotentialSpec
 
-__all__ = ["harmonic", "coulomb", "make_potential", "POTENTIALS", "Potential"]
+__all__ = ["harmonic", "coulomb", "morse", "poschl_teller", "quartic", "double_well", "box", "expression",
+           "python_callable", "make_potential", "POTENTIALS", "Potential"]
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
@@ -60,12 +68,180 @@ def coulomb(charge: float = 1.0, softening: float = 0.0) -> Potential:
     return potential
 
 
-POTENTIALS: dict[str, Callable[[PotentialSpec], Potential]] = {
-    "harmonic": lambda p: harmonic(p.omega),
-    "coulomb": lambda p: coulomb(p.charge, p.softening),
+def morse(depth: float, a: float = 1.0, center: float = 0.0) -> Potential:
+    """Morse oscillator (1D) ``V(x) = depth * (1 - exp(-a (x - center)))^2``.
+
+    ``depth`` = D_e (dissociation energy, V -> D_e as x -> +inf), ``a`` the inverse range.
+    With ``H = -kappa d^2/dx^2 + V`` and ``lambda = sqrt(D_e / kappa) / a`` the bound levels are
+    ``E_n = D_e - kappa a^2 (lambda - n - 1/2)^2`` for ``0 <= n < lambda - 1/2``; above them
+    the continuum starts at ``D_e``. D_e = 16, a = 1, kappa = 1: 3.75, 9.75, 13.75, 15.75.
+
+    Source: P. M. Morse, Phys. Rev. 34, 57 (1929).
+    """
+    depth, a, center = float(depth), float(a), float(center)
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return depth * (-torch.expm1(-a * (x[:, 0] - center))) ** 2
+
+    return potential
+
+
+def poschl_teller(lam: float) -> Potential:
+    """Pöschl–Teller well (1D) ``V(x) = -lam (lam + 1) sech(x)^2``.
+
+    With ``H = -kappa d^2/dx^2 + V`` and ``nu (nu + 1) = lam (lam + 1) / kappa`` the bound
+    levels are ``E_n = -kappa (nu - n)^2`` for ``0 <= n < nu``, then the continuum at 0
+    (reflectionless for integer nu). lam = 3, kappa = 1: -9, -4, -1.
+
+    Source: G. Pöschl and E. Teller, Z. Phys. 83, 143 (1933).
+    """
+    c = float(lam) * (float(lam) + 1.0)
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return -c / torch.cosh(x[:, 0]) ** 2
+
+    return potential
+
+
+def quartic(quadratic: float = 0.0, quartic_coef: float = 1.0) -> Potential:
+    """Quartic / anharmonic oscillator ``V(x) = sum_i (quadratic x_i^2 + quartic x_i^4)``.
+
+    ``quadratic = 0``: the pure quartic oscillator (1D levels 1.0604, 3.7997, 7.4557, ... for
+    kappa = 1; Hioe & Montroll, J. Math. Phys. 16, 1945 (1975)). ``quadratic = 1``: the
+    anharmonic oscillator ``x^2 + beta x^4`` (Bender & Wu, Phys. Rev. 184, 1231 (1969)).
+    No closed form: nsvd uses a grid reference.
+    """
+    q2, q4 = float(quadratic), float(quartic_coef)
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        x2 = x * x
+        return (q2 * x2 + q4 * x2 * x2).sum(-1)
+
+    return potential
+
+
+def double_well(a: float = 1.0, b: float = 1.0) -> Potential:
+    """Quartic double well ``V(x) = sum_i a (x_i^2 - b^2)^2``: minima at ``x_i = ±b``, barrier
+    height ``a b^4`` at 0 per axis. Levels come in tunnelling-split pairs; no closed form
+    (grid reference). Textbook, e.g. Merzbacher, Quantum Mechanics, ch. 8.
+    """
+    a, b2 = float(a), float(b) ** 2
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return (a * (x * x - b2) ** 2).sum(-1)
+
+    return potential
+
+
+def box(walls) -> Potential:
+    """Infinite square well on ``walls = [(lo_i, hi_i)]``: ``V = 0`` inside, infinite outside.
+
+    The walls are not a value of V: they are imposed by the model (envelope ``box``, which
+    vanishes on the boundary), by uniform sampling on the box and by evaluating on the box;
+    this function returns 0 everywhere. Levels ``E = kappa pi^2 sum_i (n_i / L_i)^2``,
+    ``n_i >= 1``, ``L_i = hi_i - lo_i`` (textbook; Griffiths & Schroeter, sec. 2.2).
+    """
+    walls = tuple((float(lo), float(hi)) for lo, hi in walls)
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(x.shape[:1], dtype=x.dtype, device=x.device)
+
+    potential.walls = walls
+    return potential
+
+
+def expression(text: str, dim: int) -> Potential:
+    """A user formula in ``x0..x{D-1}`` and ``r``, compiled once (see :mod:`nsvd_cli.expressions`)."""
+    from .expressions import compile_expression
+
+    return compile_expression(text, dim)
+
+
+def python_callable(target: str, dim: int | None = None) -> Potential:
+    """A user function ``"package.module:function"`` mapping a (B, D) tensor to (B,).
+
+    Imported with :func:`importlib.import_module` (the current directory is searched too,
+    so a ``my_potentials.py`` next to where ``nsvd`` runs works) and, when ``dim`` is given,
+    checked on two points.
+
+    Raises
+    ------
+    SpecError
+        ``field = "potential.function"``: the module or attribute cannot be imported, is not
+        callable, or does not return a finite tensor of shape (B,).
+    """
+    import importlib
+    import os
+    import sys
+
+    from .errors import SpecError
+
+    module_name, _, attr = target.partition(":")
+    added = False
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+        added = True
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's spec error
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise SpecError("potential.function", f"cannot import {module_name!r}: {type(exc).__name__}: {msg}") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise SpecError("potential.function", f"module {module_name!r} has no attribute {attr!r}")
+    if not callable(fn):
+        raise SpecError("potential.function", f"{target!r} is not callable")
+    if dim is None:
+        return fn
+    probe = torch.zeros(2, dim, dtype=torch.float64)
+    try:
+        out = fn(probe)
+    except Exception as exc:  # noqa: BLE001
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise SpecError("potential.function", f"{target} failed on a (2, {dim}) tensor: {type(exc).__name__}: {msg}") \
+            from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2,):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise SpecError("potential.function", f"{target} must map a (B, {dim}) tensor to shape (B,), got {shape}")
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return fn(x)
+
+    return potential
+
+
+POTENTIALS: dict[str, Callable[..., Potential]] = {
+    "harmonic": lambda p, dim: harmonic(p.omega),
+    "coulomb": lambda p, dim: coulomb(p.charge, p.softening),
+    "morse": lambda p, dim: morse(p.depth, p.a, p.center),
+    "poschl_teller": lambda p, dim: poschl_teller(p.lam),
+    "quartic": lambda p, dim: quartic(p.quadratic, p.quartic),
+    "double_well": lambda p, dim: double_well(p.a, p.b),
+    "box": lambda p, dim: box(p.box),
+    "expression": lambda p, dim: expression(p.expression, dim),
+    "python": lambda p, dim: python_callable(p.function, dim),  # dim None: no probe
 }
 
 
-def make_potential(spec: PotentialSpec) -> Potential:
-    """Build the potential function described by a :class:`~nsvd_cli.spec.PotentialSpec`."""
-    return POTENTIALS[spec.kind](spec)
+def make_potential(spec: PotentialSpec, dim: int | None = None) -> Potential:
+    """Build the potential function described by a :class:`~nsvd_cli.spec.PotentialSpec`.
+
+    ``dim`` (the problem's dimension) matters for ``expression`` potentials (which symbols
+    exist; default: the highest ``x<i>`` used) and ``python`` ones (the callable is probed
+    on a (2, dim) tensor only when ``dim`` is given).
+    """
+    if dim is None and spec.kind == "expression":
+        dim = _infer_dim(spec)
+    return POTENTIALS[spec.kind](spec, dim)
+
+
+def _infer_dim(spec: PotentialSpec) -> int:
+    """Smallest dimension an expression's symbols need."""
+    import re
+
+    idx = [int(m) for m in re.findall(r"\bx(\d+)\b", spec.expression)]
+    return max(idx) + 1 if idx else 1

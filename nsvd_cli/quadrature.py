@@ -15,8 +15,8 @@ from numpy.polynomial.legendre import leggauss
 
 from .spec import EvaluationSpec
 
-__all__ = ["Quadrature", "gauss_legendre_box", "polar_quadrature", "monte_carlo_box", "make_quadrature",
-           "polar_panel_edges"]
+__all__ = ["Quadrature", "gauss_legendre_box", "polar_quadrature", "spherical_quadrature", "monte_carlo_box",
+           "monte_carlo_gaussian", "make_quadrature", "polar_panel_edges"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +126,45 @@ def polar_quadrature(radius: float, radial_points: int, radial_panels: int, angl
     return Quadrature(points=points, weights=weights)
 
 
+def spherical_quadrature(radius: float, radial_points: int, radial_panels: int, angles: int) -> Quadrature:
+    """Product rule on the 3D ball ``|x| <= radius`` for functions with a cusp at 0 (3D hydrogen).
+
+    Radial direction as :func:`polar_quadrature` (graded Gauss-Legendre panels of
+    :func:`polar_panel_edges`, Jacobian ``r^2``); polar angle: Gauss-Legendre in
+    ``cos(theta)`` with ``max(angles // 2, 1)`` nodes; azimuth: trapezoid rule with
+    ``angles`` nodes.  Exact on the sphere for polynomials of degree ``< angles`` in each
+    angular direction (spherical harmonics of degree ``l < angles - 1``).
+
+    Returns
+    -------
+    Quadrature
+        ``radial_points * radial_panels * (angles // 2) * angles`` nodes.
+    """
+    if radius <= 0 or radial_points < 1 or radial_panels < 1 or angles < 2:
+        raise ValueError("need radius > 0, positive point/panel counts and angles >= 2")
+    r, wr = _gl_on_edges(polar_panel_edges(float(radius), radial_panels), radial_points)
+    mu, wmu = leggauss(max(angles // 2, 1))
+    phi = 2 * math.pi * (np.arange(angles) + 0.5) / angles
+    R, M, P = np.meshgrid(r, mu, phi, indexing="ij")
+    S = np.sqrt(1.0 - M * M)
+    points = np.stack([(R * S * np.cos(P)).ravel(), (R * S * np.sin(P)).ravel(), (R * M).ravel()], axis=1)
+    W = (wr * r * r)[:, None, None] * wmu[None, :, None] * np.full(angles, 2 * math.pi / angles)[None, None, :]
+    return Quadrature(points=points, weights=W.ravel())
+
+
+def monte_carlo_gaussian(dim: int, std: float, samples: int, seed: int = 0) -> Quadrature:
+    """Importance-sampled Monte Carlo on R^D: points ~ N(0, std^2 I), weights ``1 / (N p(x))``.
+
+    Unbiased for integrands that decay faster than the Gaussian grows; much better than a
+    uniform box in D >= 4 when the functions are concentrated near the origin.  Points come
+    from ``np.random.default_rng(seed)``.
+    """
+    rng = np.random.default_rng(seed)
+    points = std * rng.standard_normal((int(samples), int(dim)))
+    log_p = -0.5 * (points * points).sum(1) / std**2 - dim * math.log(std * math.sqrt(2 * math.pi))
+    return Quadrature(points=points, weights=np.exp(-log_p) / samples)
+
+
 def monte_carlo_box(box: Sequence[tuple[float, float]], samples: int, seed: int = 0) -> Quadrature:
     """Plain Monte Carlo on a box: uniform points, weights ``volume / samples``.
 
@@ -144,7 +183,10 @@ def make_quadrature(evaluation: EvaluationSpec) -> Quadrature:
     ``polar``: :func:`polar_quadrature` on the largest origin-centred disc inside ``box``
     (radius = smallest distance from the origin to a face), with ``points`` radial nodes per
     panel, ``panels`` radial panels and ``angles`` angles.
-    ``monte-carlo``: :func:`monte_carlo_box` with ``samples`` points (seed 0).
+    ``spherical``: :func:`spherical_quadrature` on the largest origin-centred ball inside
+    ``box`` (``points`` radial nodes per panel, ``panels`` radial panels, ``angles`` azimuths).
+    ``monte-carlo``: :func:`monte_carlo_box` with ``samples`` points (seed 0), or with
+    ``std > 0`` :func:`monte_carlo_gaussian` (the box is then not used).
     """
     box = evaluation.box
     if evaluation.quadrature == "gauss-legendre":
@@ -154,6 +196,13 @@ def make_quadrature(evaluation: EvaluationSpec) -> Quadrature:
         if len(box) != 2 or radius <= 0:
             raise ValueError(f"polar quadrature needs a 2D box containing the origin, got {box}")
         return polar_quadrature(radius, evaluation.points, evaluation.panels, evaluation.angles)
+    if evaluation.quadrature == "spherical":
+        radius = min(min(-lo, hi) for lo, hi in box)
+        if len(box) != 3 or radius <= 0:
+            raise ValueError(f"spherical quadrature needs a 3D box containing the origin, got {box}")
+        return spherical_quadrature(radius, evaluation.points, evaluation.panels, evaluation.angles)
     if evaluation.quadrature == "monte-carlo":
+        if getattr(evaluation, "std", 0.0) > 0:
+            return monte_carlo_gaussian(len(box), evaluation.std, evaluation.samples)
         return monte_carlo_box(box, evaluation.samples)
     raise ValueError(f"unknown quadrature {evaluation.quadrature!r}")

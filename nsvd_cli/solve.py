@@ -63,6 +63,8 @@ def resolve_device(name: str) -> torch.device:
 def _warn_spec(spec: ProblemSpec, reference) -> None:
     if reference is None:
         return
+    for note in getattr(reference, "notes", ()):
+        warnings.warn(note, stacklevel=3)
     if not reference.complete_last_group:
         warnings.warn(f"--modes {spec.modes} cuts the last degenerate multiplet of the reference; the learned "
                       "subspace of that multiplet is ill-defined", stacklevel=3)
@@ -115,7 +117,7 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
 
     reference = reference_for(spec)
     _warn_spec(spec, reference)
-    potential = make_potential(spec.potential)
+    potential = make_potential(spec.potential, spec.dimension)
     sampling = make_sampling(spec.dimension, spec.sampling)
     generator = torch.Generator().manual_seed(tr.seed)
     model = build_model(spec.dimension, spec.modes, spec.model, generator, sampling.log_density).to(device, dtype)

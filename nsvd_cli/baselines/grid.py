@@ -265,7 +265,7 @@ def grid_for_spec(spec, n_points, order: int = 2, box=None) -> tuple[sp.csr_arra
 
     box = spec.evaluation.box if box is None else box
     coulomb = spec.potential.kind == "coulomb"
-    H, points, spacing = grid_hamiltonian(make_potential(spec.potential), box, n_points, spec.kinetic,
+    H, points, spacing = grid_hamiltonian(make_potential(spec.potential, spec.dimension), box, n_points, spec.kinetic,
                                           order, cell_centred=coulomb)
     if coulomb and spec.potential.softening == 0:
         rmin = float(np.sqrt((points * points).sum(1).min()))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
+from .plot import plot_command
 from .solve import solve_command
+from .problems import problems_app
+from .compare import compare_command
 
 app = typer.Typer(
     name="nsvd",
@@ -16,6 +19,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("solve", no_args_is_help=True)(solve_command)
+app.add_typer(problems_app, name="problems")
+app.command("plot", no_args_is_help=True)(plot_command)
+app.command("compare", no_args_is_help=True)(compare_command)
 
 
 def _version(value: bool):

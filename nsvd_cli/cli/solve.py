@@ -45,6 +45,9 @@ _TRAIN = "Training (override the spec)"
 def solve_command(
     problem: Annotated[str, typer.Argument(help="Built-in problem name (harmonic2d, hydrogen2d, ...) or a .toml spec file.")],
     modes: Annotated[Optional[int], typer.Option(help="Number of eigenpairs L.", rich_help_panel=_TRAIN)] = None,
+    dim: Annotated[Optional[int], typer.Option("--dim", help="Dimension D (families such as 'harmonic'): per-axis "
+                                               "fields are repeated, D >= 4 evaluates by Monte Carlo.",
+                                               rich_help_panel=_TRAIN)] = None,
     iters: Annotated[Optional[int], typer.Option("--iters", help="Training iterations.", rich_help_panel=_TRAIN)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Samples per iteration (even).", rich_help_panel=_TRAIN)] = None,
     nesting: Annotated[Optional[Nesting], typer.Option(help="Nesting (sequential for disjoint nets, joint for a shared one).", rich_help_panel=_TRAIN)] = None,
@@ -77,7 +80,7 @@ def solve_command(
             "training.optimizer": optimizer.value if optimizer else None,
             "training.learning_rate": lr, "training.seed": seed, "training.device": device,
         }
-        spec = load_spec(problem, preset=preset, overrides=overrides)
+        spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
         if resume and (output is None or not checkpoint_path(output).exists()):
             raise _no_checkpoint(output)
         reporter = _ProgressReporter(quiet=quiet)
@@ -115,14 +118,21 @@ def _fmt(v, spec="{:.5g}"):
 
 def print_table(spec, ev, reference) -> None:
     """Per-mode table: quantum numbers, reference, Rayleigh-quotient and norm eigenvalues of T,
-    energy of H, relative error (of the eigenvalue of T) and aligned angle distance."""
-    table = Table(title=f"{spec.name}: eigenvalues λ of T = {spec.scale:g}·(−H + {spec.shift:g}), energies E of H",
-                  title_justify="left", caption="rel. err: |λ − λ_ref|/λ_ref; angle: (2/π)·arccos after Procrustes "
-                  "alignment in each degenerate subspace; λ≤0: mode not counted (its norm should vanish)",
-                  caption_justify="left")
+    energy of H, relative error (of the eigenvalue of T) and aligned angle distance.  The
+    caption names the reference (closed form, grid reference, or none)."""
+    from ..references import NO_REFERENCE
+
+    ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
+    caption = ("rel. err: |λ − λ_ref|/λ_ref; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
+               "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
+    table = Table(title=f"{spec.name} (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
+                  f"{spec.shift:g}), energies E of H — {ref_line}",
+                  title_justify="left", caption=caption or None, caption_justify="left")
     table.add_column("#", justify="right")
+    labels = reference is not None and len(reference.quantum_labels) > 0
     if reference is not None:
-        table.add_column("(" + ", ".join(reference.quantum_labels) + ")")
+        if labels:
+            table.add_column("(" + ", ".join(reference.quantum_labels) + ")")
         table.add_column("ref. λ", justify="right")
     table.add_column("Rayleigh λ", justify="right")
     table.add_column("norm λ", justify="right")
@@ -133,7 +143,9 @@ def print_table(spec, ev, reference) -> None:
     for i in range(len(ev.eigenvalues)):
         row = [str(i + 1)]
         if reference is not None:
-            row += [", ".join(map(str, reference.quantum_numbers[i])), _fmt(ev.reference_eigenvalues[i])]
+            if labels:
+                row.append(", ".join(map(str, reference.quantum_numbers[i])))
+            row.append(_fmt(ev.reference_eigenvalues[i]))
         row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]), _fmt(ev.energies[i])]
         if reference is not None:
             if not ev.positive[i]:

@@ -1,0 +1,139 @@
+"""``nsvd plot``: figures from results files (``nsvd solve``) and compare files (``nsvd compare -o``)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from .console import error_boundary, fail, stderr_console
+
+
+class FigureName(str, Enum):
+    eigenfunctions = "eigenfunctions"
+    errors = "errors"
+    orthogonality = "orthogonality"
+    spectrum = "spectrum"
+    training = "training"
+    resolution = "resolution"
+
+
+class Format(str, Enum):
+    png = "png"
+    pdf = "pdf"
+    svg = "svg"
+
+
+_WHY_NOT = {
+    "resolution": "needs a compare file with grid baselines (nsvd compare ... --grid ... -o cmp.h5)",
+    "errors": "needs a reference (the problem has none) or a compare file with per-mode errors",
+    "training": "the results file has no training history",
+}
+
+
+def _parse_slice(text: Optional[str]):
+    if text is None:
+        return None
+    parts = text.replace(" ", "").split(",")
+    try:
+        axes = tuple(int(p) for p in parts)
+    except ValueError:
+        axes = ()
+    if len(axes) != 2 or axes[0] == axes[1] or min(axes) < 0:
+        fail(f"--slice: expected two different axis indices 'i,j' (0-based), got {text!r}")
+    return axes
+
+
+def _combined_stem(paths) -> str:
+    stems = [Path(p).stem for p in paths]
+    if len(stems) <= 3:
+        return "_vs_".join(stems)
+    return f"{stems[0]}_and_{len(stems) - 1}_more"
+
+
+def plot_command(
+    files: Annotated[List[Path], typer.Argument(
+        help="Results files (from nsvd solve) and/or compare files (from nsvd compare -o).", show_default=False)],
+    what: Annotated[Optional[List[FigureName]], typer.Option(
+        "--what", "-w", help="Figure kind; repeat for several. Default: every kind that applies to the inputs.",
+        show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="File format.")] = Format.png,
+    output_dir: Annotated[Optional[Path], typer.Option(
+        "-o", "--output-dir", help="Folder for the figures (created). Default: next to each input file.",
+        show_default=False)] = None,
+    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution (dots per inch) of PNG output.")] = 120,
+    extent: Annotated[Optional[float], typer.Option(
+        help="eigenfunctions: half-width of the plotting window, centred at the origin. "
+        "Default: a window in the evaluation box holding >= 99 % of every mode's density.",
+        show_default=False)] = None,
+    slice_axes: Annotated[Optional[str], typer.Option(
+        "--slice", help="eigenfunctions, D >= 3: the two axes 'i,j' (0-based) of the slice through the origin.",
+        show_default=False)] = None,
+):
+    """Draw figures of results and compare files; print the files written.
+
+    Figures go to <folder>/<stem>-<kind>.<format>, e.g. runs/h2d-eigenfunctions.png;
+    several results files with --what errors give one figure with the runs side by side,
+    <stem1>_vs_<stem2>-errors.<format>. Figures are derived outputs: existing figure files
+    of the same name are replaced.
+
+    Kinds: eigenfunctions (learned vs reference, Procrustes-aligned), errors (per-mode
+    relative error and angle distance), orthogonality (Gram matrix), spectrum (Rayleigh and
+    norm eigenvalue estimates), training (loss and eigenvalues vs iteration), resolution
+    (compare files: grid baselines vs grid size).
+    """
+    with error_boundary():
+        axes = _parse_slice(slice_axes)
+        if extent is not None and not extent > 0:
+            fail(f"--extent: must be > 0, got {extent}")
+        from ..plotting import FIGURE_KINDS, FIGURES, CompareData, applies, load_input, save_figures
+        from ..plotting.errors import run_labels
+
+        inputs = [(Path(p), load_input(p)) for p in files]
+        requested = list(dict.fromkeys(w.value for w in what)) if what else None
+        names = requested or list(FIGURE_KINDS)
+        runs = [(p, d) for p, d in inputs if not isinstance(d, CompareData) and applies("errors", d)]
+        combine = len(runs) > 1 and "errors" in names
+        options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
+
+        jobs, notes = [], []  # jobs: (folder, stem, name, builder, source file)
+        for p, d in inputs:
+            folder = output_dir if output_dir is not None else p.parent
+            for name in names:
+                if name == "errors" and combine and not isinstance(d, CompareData):
+                    continue
+                if applies(name, d):
+                    kw = options.get(name, {})
+                    jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
+                elif requested:
+                    notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
+        if combine:
+            folder = output_dir if output_dir is not None else runs[0][0].parent
+            paths = [p for p, _ in runs]
+            jobs.append((folder, _combined_stem(paths), "errors",
+                         lambda: FIGURES["errors"]([d for _, d in runs], labels=run_labels(paths)), paths[0]))
+        if requested:
+            for name in requested:
+                if not any(j[2] == name for j in jobs):
+                    fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
+        if not jobs:
+            fail("nothing to plot for the given files")
+        for note in notes:
+            stderr_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        for folder, stem, name, build, source in jobs:
+            try:
+                fig = build()
+            except ValueError as err:
+                fail(f"{name} ({source}): {err}")
+            for path in save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi):
+                typer.echo(str(path))
+
+
+def _why_not(name: str, data) -> str:
+    from ..plotting import CompareData
+
+    if isinstance(data, CompareData) and name not in ("resolution", "errors"):
+        return "needs a results file (nsvd solve); this is a compare file"
+    return _WHY_NOT.get(name, "does not apply")

@@ -1,0 +1,55 @@
+"""``nsvd problems``: list the built-in problems and show a resolved spec as TOML."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .console import console, error_boundary
+
+problems_app = typer.Typer(
+    name="problems",
+    help="Built-in problems: list them, or print one's fully resolved spec as TOML.",
+    no_args_is_help=True,
+)
+
+
+@problems_app.command("list")
+def list_command():
+    """Table of the built-in problems: name, dimension, potential, shift, scale, modes and the
+    reference each is judged by (analytic closed form, eigsh grid, or none)."""
+    from ..references import reference_kind
+    from ..spec import builtin_problems, load_spec
+
+    with error_boundary():
+        table = Table(title="built-in problems (nsvd solve NAME; nsvd problems show NAME)", title_justify="left",
+                      caption="reference: analytic = closed form; grid = eigsh finite-difference solution "
+                              "(cached); no = Rayleigh-quotient estimates only", caption_justify="left")
+        for col, just in (("name", "left"), ("D", "right"), ("potential", "left"), ("shift", "right"),
+                          ("scale", "right"), ("modes", "right"), ("reference", "left")):
+            table.add_column(col, justify=just)
+        for name in builtin_problems():
+            spec = load_spec(name)
+            kind = {"analytic": "yes", "grid": "grid", "none": "no"}[reference_kind(spec)]
+            table.add_row(name, str(spec.dimension), spec.potential.describe(), f"{spec.shift:g}", f"{spec.scale:g}",
+                          str(spec.modes), kind)
+        console.print(table)
+
+
+@problems_app.command("show", no_args_is_help=True)
+def show_command(
+    problem: Annotated[str, typer.Argument(help="Built-in problem name or a .toml spec file.")],
+    dim: Annotated[Optional[int], typer.Option("--dim", help="Resize to dimension D first (as nsvd solve --dim).")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Apply the spec's [presets.NAME] first.")] = None,
+):
+    """Print the fully resolved spec (every field, defaults filled in) as TOML.
+
+    The output is itself a valid spec file: ``nsvd problems show NAME > mine.toml``.
+    """
+    from ..spec import load_spec, spec_to_toml
+
+    with error_boundary():
+        spec = load_spec(problem, preset=preset, dimension=dim)
+        typer.echo(spec_to_toml(spec), nl=False)

@@ -1,0 +1,124 @@
+"""Figures from nsvd results files and compare files (``nsvd plot``).
+
+One module per figure kind; each exposes a function ``data -> matplotlib.figure.Figure``:
+
+================  ==========================  ==================================================
+name              input                       shows
+================  ==========================  ==================================================
+eigenfunctions    Results                     learned vs reference eigenfunctions (Procrustes-aligned)
+errors            Results, [Results], Compare per-mode relative error and angle distance
+orthogonality     Results                     normalised Gram matrix of the learned functions
+spectrum          Results                     Rayleigh-quotient and norm eigenvalue estimates
+training          Results                     loss and eigenvalue estimates vs iteration
+resolution        CompareData                 grid baselines' error and time vs grid size
+================  ==========================  ==================================================
+
+Figures are drawn on headless Agg canvases (no ``pyplot``, no change of the session's
+backend). Importing :mod:`nsvd_cli` does not import this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .compare_file import CompareData, load_compare
+from .eigenfunctions import eigenfunctions_figure
+from .errors import errors_figure
+from .orthogonality import orthogonality_figure
+from .resolution import resolution_figure
+from .spectrum import spectrum_figure
+from .training import training_figure
+
+__all__ = ["FIGURES", "FIGURE_KINDS", "FigureKind", "save_figures", "load_input", "applies", "eigenfunctions_figure",
+           "errors_figure", "orthogonality_figure", "spectrum_figure", "training_figure", "resolution_figure",
+           "CompareData", "load_compare"]
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    """A figure kind: its function, what it reads, and a one-line description."""
+
+    name: str
+    function: Callable
+    source: str  # "results" or "compare" (errors reads both)
+    description: str
+
+
+FIGURE_KINDS = {k.name: k for k in (
+    FigureKind("eigenfunctions", eigenfunctions_figure, "results",
+               "learned eigenfunctions above the reference, Procrustes-aligned per degenerate subspace"),
+    FigureKind("errors", errors_figure, "results",
+               "per-mode relative eigenvalue error and angle distance by degenerate subspace; runs side by side"),
+    FigureKind("orthogonality", orthogonality_figure, "results", "normalised Gram matrix of the learned functions"),
+    FigureKind("spectrum", spectrum_figure, "results",
+               "Rayleigh-quotient and norm eigenvalue estimates vs the reference (incl. λ ≤ 0 modes)"),
+    FigureKind("training", training_figure, "results", "loss and eigenvalue estimates vs iteration"),
+    FigureKind("resolution", resolution_figure, "compare",
+               "grid baselines' mean relative error and wall time vs grid size, neural runs as lines"),
+)}
+
+#: Figure name -> function building it.
+FIGURES: dict[str, Callable] = {name: kind.function for name, kind in FIGURE_KINDS.items()}
+
+
+def load_input(path):
+    """Read a results file (-> Results) or a compare file (-> CompareData).
+
+    Raises
+    ------
+    ResultsFileError
+        If the file is missing or neither kind of nsvd file.
+    """
+    from ..results import load
+    from .compare_file import COMPARE_FORMAT, file_format
+
+    return load_compare(path) if file_format(path) == COMPARE_FORMAT else load(path)
+
+
+def applies(name: str, data) -> bool:
+    """Whether figure ``name`` can be drawn from ``data`` (Results or CompareData)."""
+    if isinstance(data, CompareData):
+        if name == "resolution":
+            return any(m.grid > 0 for m in data.grid_methods)
+        if name == "errors":
+            return data.reference_energies is not None and any(m.relative_errors.size for m in data.methods)
+        return False
+    if name == "resolution":
+        return False
+    if name == "errors":
+        return "relative_error" in data.metrics
+    if name == "training":
+        return len(data.history.get("iteration", ())) > 0
+    return True
+
+
+def save_figures(figures: Mapping, folder, stem: str, *, fmt: str = "png", dpi: int = 120) -> list:
+    """Write figures as ``<folder>/<stem>-<name>.<fmt>`` (replacing existing files).
+
+    Parameters
+    ----------
+    figures : mapping of str to Figure
+        Figure name -> figure.
+    folder : str or Path
+        Output folder (created).
+    stem : str
+        File name prefix, e.g. the results file's stem.
+    fmt : {"png", "pdf", "svg"}
+    dpi : int
+        Resolution of raster output (PNG; also raster parts of PDF/SVG).
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``figures``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in figures.items():
+        path = folder / f"{stem}-{name}.{fmt}"
+        fig.savefig(path, format=fmt, dpi=dpi)
+        written.append(path)
+    return written

@@ -1,0 +1,116 @@
+"""Shared figure style and labels (private).
+
+Figures are built with :class:`matplotlib.figure.Figure` and an explicit Agg canvas, never
+through ``pyplot``: they render headless, and plotting does not change the backend of an
+interactive session that imports :mod:`nsvd_cli.plotting`.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+#: rcParams of every nsvd figure (readable at 100–150 dpi).
+RC = {
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.framealpha": 0.85,
+    "figure.titlesize": 12,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.facecolor": "white",
+}
+
+#: Axis label of energies of H.
+ENERGY_LABEL = "energy E of H  (H = −κ∇² + V)"
+
+#: Colour map of signed functions and of signed matrices.
+DIVERGING = "RdBu_r"
+
+
+def eigenvalue_label(spec=None) -> str:
+    """Axis label of eigenvalues of T, with the spec's scale and shift if known."""
+    if spec is None:
+        return "eigenvalue λ of T = s·(−H + c)"
+    return f"eigenvalue λ of T = {spec.scale:g}·(−H + {spec.shift:g})"
+
+
+def energy_axis(ax, spec):
+    """A secondary y axis (right) showing energies E = c − λ/s for an eigenvalue axis."""
+    s, c = float(spec.scale), float(spec.shift)
+    sec = ax.secondary_yaxis("right", functions=(lambda lam: c - np.asarray(lam) / s,
+                                                 lambda e: s * (c - np.asarray(e))))
+    sec.set_ylabel(ENERGY_LABEL)
+    return sec
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure (inches) attached to a headless Agg canvas."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def styled(func):
+    """Build the figure under :data:`RC`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(RC):
+            fig = func(*args, **kwargs)
+        return fig
+
+    return wrapper
+
+
+def suptitle(fig: Figure, text: str, width_in: float, fontsize: float = 12) -> None:
+    """A figure title wrapped to the figure width."""
+    chars = max(30, int(width_in * 72 / (0.55 * fontsize)))
+    fig.suptitle("\n".join(textwrap.wrap(text, chars)), fontsize=fontsize)
+
+
+def quantum_string(quantum_numbers, index: int, labels=(), *, with_labels: bool = True) -> str:
+    """``"(n_1, n_2) = (1, 0)"`` (or ``"(1, 0)"``) for mode ``index``; ``""`` if unknown."""
+    if quantum_numbers is None or index >= len(quantum_numbers):
+        return ""
+    values = "(" + ", ".join(str(int(v)) for v in np.atleast_1d(quantum_numbers[index])) + ")"
+    if with_labels and labels:
+        return "(" + ", ".join(labels) + ") = " + values
+    return values
+
+
+def groups_from_ids(group_ids) -> list:
+    """Index arrays of consecutive equal group ids."""
+    g = np.asarray(group_ids)
+    if g.size == 0:
+        return []
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(g) != 0) + 1, [len(g)]])
+    return [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:])]
+
+
+def groups_from_energies(energies, rtol: float = 1e-9) -> list:
+    """Degenerate subspaces (consecutive index arrays) of ascending energies."""
+    e = np.asarray(energies, np.float64)
+    if e.size == 0:
+        return []
+    new = np.abs(np.diff(e)) > rtol * np.maximum(np.maximum(np.abs(e[1:]), np.abs(e[:-1])), 1e-300)
+    return groups_from_ids(np.concatenate([[0], np.cumsum(new)]))
+
+
+def shade_groups(ax, groups, *, alpha: float = 0.07) -> None:
+    """Shade every other degenerate subspace and draw thin separators between them."""
+    for k, g in enumerate(groups):
+        lo, hi = g[0] - 0.5, g[-1] + 0.5
+        if k % 2 == 1:
+            ax.axvspan(lo, hi, color="0.2", alpha=alpha, lw=0, zorder=0)
+        if k > 0:
+            ax.axvline(lo, color="0.55", lw=0.7, ls=":", zorder=0.5)

@@ -1,0 +1,150 @@
+"""Figure ``errors``: per-mode accuracy, grouped by degenerate subspace (paper Fig. 4 style).
+
+Top: relative error of each eigenvalue of T, ``|λ − λ_ref| / λ_ref`` (log scale); bottom:
+angle distance ``(2/π)·arccos|⟨ψ_l, ψ_ref,l⟩|`` after Procrustes alignment within each
+degenerate subspace (log scale). Degenerate subspaces are shaded alternately. Several runs
+give grouped bars, one colour per run. Modes whose reference eigenvalue of T is <= 0 have no
+error (their learned norm should vanish) and are marked ``λ≤0``. From a compare file the
+bars are the methods' stored per-mode relative errors (no angle distances are stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.transforms import blended_transform_factory
+
+from ._style import groups_from_energies, groups_from_ids, new_figure, quantum_string, shade_groups, styled, \
+    suptitle
+
+__all__ = ["errors_figure", "run_labels"]
+
+
+@dataclass
+class _Series:
+    label: str
+    relative: np.ndarray
+    angle: np.ndarray | None
+
+
+def run_labels(paths) -> list:
+    """Short distinct labels for result files: the file stems, with parent folders if needed."""
+    paths = [Path(p) for p in paths]
+    labels = [p.stem for p in paths]
+    if len(set(labels)) < len(labels):
+        labels = [f"{p.parent.name}/{p.stem}" if p.parent.name else p.stem for p in paths]
+    if len(set(labels)) < len(labels):
+        labels = [str(p) for p in paths]
+    return labels
+
+
+def _as_series(runs, labels):
+    from .compare_file import CompareData
+
+    if isinstance(runs, CompareData):
+        d = runs
+        if d.reference_energies is None or not any(m.relative_errors.size for m in d.methods):
+            raise ValueError(f"{d.path}: the compare file has no per-mode relative errors")
+        series = [_Series(m.label, np.asarray(m.relative_errors, float), None) for m in d.methods
+                  if m.relative_errors.size]
+        groups = groups_from_energies(d.reference_energies)
+        title = f"{d.problem}: per-mode relative error of each method (reference: {d.reference_name or 'stored'})"
+        return series, groups, d.quantum_numbers, d.quantum_labels, title, None
+    runs = [runs] if not isinstance(runs, (list, tuple)) else list(runs)
+    if not runs:
+        raise ValueError("no runs to plot")
+    names = list(labels) if labels is not None else run_labels([r.path for r in runs])
+    series, groups, qn, ql = [], None, None, ()
+    for r, name in zip(runs, names):
+        m = r.metrics
+        if "relative_error" not in m:
+            raise ValueError(f"{r.path}: no reference, so no errors to plot")
+        mre = m.get("summary", {}).get("mean_relative_error")
+        label = f"{name} (mean {100 * mre:.3g} %)" if mre is not None and np.isfinite(mre) else name
+        series.append(_Series(label, np.asarray(m["relative_error"], float),
+                              np.asarray(m["angle_distance"], float) if "angle_distance" in m else None))
+        if groups is None:
+            if "groups" in m:
+                groups = groups_from_ids(m["groups"])
+            elif r.reference_energies is not None:
+                groups = groups_from_energies(r.reference_energies)
+            qn, ql = r.quantum_numbers, r.quantum_labels
+    spec = runs[0].spec
+    title = (f"{spec.name}: per-mode relative eigenvalue error and angle distance, shaded by degenerate subspace"
+             if len(runs) == 1 else f"{spec.name}: per-mode errors of {len(runs)} runs, shaded by degenerate subspace")
+    return series, groups or [], qn, ql, title, spec
+
+
+def _bars(ax, series, values_of, n_modes, *, mark_missing):
+    n = len(series)
+    width = 0.8 / n
+    x = np.arange(n_modes)
+    for k, s in enumerate(series):
+        v = values_of(s)
+        if v is None:
+            continue
+        v = np.full(n_modes, np.nan) if v.size == 0 else np.pad(v.astype(float), (0, n_modes - v.size),
+                                                               constant_values=np.nan)
+        v = np.where(v > 0, v, np.nan)
+        ax.bar(x + (k - (n - 1) / 2) * width, v, width=width * 0.95, color=f"C{k % 10}", label=s.label,
+               zorder=2)
+    ax.set_yscale("log", nonpositive="mask")
+    ax.grid(axis="y", which="major", color="0.85", lw=0.6, zorder=0)
+    if mark_missing is not None:
+        tr = blended_transform_factory(ax.transData, ax.transAxes)
+        for i in np.flatnonzero(mark_missing):
+            ax.text(i, 0.03, "λ≤0", transform=tr, rotation=90, ha="center", va="bottom", fontsize=8, color="0.4")
+
+
+@styled
+def errors_figure(runs, *, labels=None):
+    """Per-mode relative eigenvalue error and angle distance, grouped by degenerate subspace.
+
+    Parameters
+    ----------
+    runs : Results, sequence of Results, or CompareData
+        One or several runs (bars side by side, one colour per run), or a compare file
+        (one colour per method; relative errors only).
+    labels : sequence of str, optional
+        Legend labels of the runs (default: file stems).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If a run has no reference (so no errors).
+    """
+    series, groups, qn, ql, title, spec = _as_series(runs, labels)
+    n_modes = max(max(s.relative.size for s in series), 1)
+    has_angle = any(s.angle is not None and np.isfinite(s.angle).any() for s in series)
+    width = max(7.0, 0.32 * n_modes * max(1.0, 0.55 * len(series)) + 2.5)
+    height = 6.4 if has_angle else 4.2
+    fig = new_figure(width, height)
+    axs = fig.subplots(2 if has_angle else 1, 1, sharex=True, squeeze=False)[:, 0]
+    missing = np.all([np.pad(~np.isfinite(s.relative), (0, n_modes - s.relative.size), constant_values=True)
+                      for s in series], axis=0)
+    _bars(axs[0], series, lambda s: s.relative, n_modes, mark_missing=missing)
+    if spec is not None:
+        axs[0].set_ylabel("relative error of λ\n|λ − λ_ref| / λ_ref")
+    else:
+        axs[0].set_ylabel("relative error\n(as stored by nsvd compare)")
+    if has_angle:
+        _bars(axs[1], series, lambda s: s.angle, n_modes, mark_missing=None)
+        axs[1].set_ylabel("angle distance\n(2/π)·arccos|⟨ψ, ψ_ref⟩|")
+    for ax in axs:
+        shade_groups(ax, groups)
+        ax.set_xlim(-0.6, n_modes - 0.4)
+    ticks = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}" if qn is not None else "")
+             for i in range(n_modes)]
+    axs[-1].set_xticks(np.arange(n_modes))
+    axs[-1].set_xticklabels(ticks, rotation=60 if qn is not None else 0, ha="right" if qn is not None else "center",
+                            rotation_mode="anchor", fontsize=8)
+    axs[-1].set_xlabel("mode  (index" + (f", ({', '.join(ql)})" if ql else "") + ")")
+    axs[0].legend(loc="best", fontsize=8, ncols=1 if len(series) < 4 else 2)
+    suptitle(fig, title, width)
+    return fig

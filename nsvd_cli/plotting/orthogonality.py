@@ -1,0 +1,78 @@
+"""Figure ``orthogonality``: the normalised Gram matrix of the learned functions (paper Fig. 3, right).
+
+``C_ll' = ⟨ψ_l, ψ_l'⟩ / (‖ψ_l‖ ‖ψ_l'‖)`` on the spec's evaluation rule, as stored in the
+results file. Left: C on a linear scale [−1, 1] (the identity for orthogonal functions);
+right: ``|C − I|`` on a log scale, where small departures from orthogonality show.
+Degenerate subspaces of the reference are outlined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.patches import Rectangle
+
+from ._style import DIVERGING, groups_from_ids, new_figure, styled, suptitle
+
+__all__ = ["orthogonality_figure"]
+
+
+def _outline(ax, groups):
+    for g in groups:
+        if len(g) > 1:
+            ax.add_patch(Rectangle((g[0] - 0.5, g[0] - 0.5), len(g), len(g), fill=False, ec="k", lw=0.9))
+
+
+@styled
+def orthogonality_figure(results):
+    """Heatmaps of the learned normalised Gram matrix and of its departure from the identity.
+
+    Parameters
+    ----------
+    results : Results
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    c = np.asarray(results.metrics["gram"], float)
+    n = c.shape[0]
+    groups = groups_from_ids(results.metrics["groups"]) if "groups" in results.metrics else []
+    width, height = 11.5, 5.4
+    fig = new_figure(width, height)
+    ax1, ax2 = fig.subplots(1, 2)
+    im1 = ax1.imshow(c, cmap=DIVERGING, vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(im1, ax=ax1, shrink=0.85, label="C_ll'  (normalised overlap)")
+    dev = np.abs(c - np.eye(n))
+    positive = dev[dev > 0]
+    lo = max(float(positive.min()) if positive.size else 1e-6, 1e-8)
+    hi = max(float(dev.max()), lo * 10)
+    shown = np.where(dev > 0, dev, np.nan)
+    im2 = ax2.imshow(shown, cmap="magma_r", norm=LogNorm(vmin=lo, vmax=hi), interpolation="nearest")
+    fig.colorbar(im2, ax=ax2, shrink=0.85, label="|C − I|  (log scale)")
+    if n <= 10:
+        for i in range(n):
+            for j in range(n):
+                ax1.text(j, i, f"{c[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                         color="w" if abs(c[i, j]) > 0.6 else "k")
+    step = 1 if n <= 20 else int(np.ceil(n / 20))
+    for ax in (ax1, ax2):
+        _outline(ax, groups)
+        ax.set_xticks(np.arange(0, n, step))
+        ax.set_xticklabels([str(i + 1) for i in range(0, n, step)])
+        ax.set_yticks(np.arange(0, n, step))
+        ax.set_yticklabels([str(i + 1) for i in range(0, n, step)])
+        ax.set_xlabel("mode l'")
+        ax.set_ylabel("mode l")
+        ax.spines[["top", "right"]].set_visible(True)
+    s = results.metrics.get("summary", {})
+    ax1.set_title("normalised Gram matrix C")
+    ax2.set_title("departure from orthogonality |C − I|")
+    extra = ""
+    if "orthogonality" in s:
+        extra = (f"; orthogonality (1/L²)Σ(C − I)² = {s['orthogonality']:.2e}, max off-diagonal |C| = "
+                 f"{s.get('max_off_diagonal', float('nan')):.3f}" + (" (over modes with λ_ref > 0)"
+                                                                      if "mean_relative_error" in s else ""))
+    suptitle(fig, f"{results.spec.name}: overlaps of the {n} learned eigenfunctions on the evaluation rule"
+                  f"{extra}; degenerate subspaces outlined", width)
+    return fig

@@ -1,0 +1,88 @@
+"""Figure ``resolution`` (from a compare file): grid baselines vs grid size (paper Fig. 6 style).
+
+Left: each grid baseline's mean relative error vs grid points per axis N; right: its wall
+time (log–log). NeuralSVD runs in the same file, which have no grid, are horizontal lines.
+Runs that did not converge are drawn with open markers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+from ._style import new_figure, styled, suptitle
+
+__all__ = ["resolution_figure"]
+
+_MARKERS = {"eigsh": "o", "lobpcg": "s", "dense": "D"}
+
+
+@styled
+def resolution_figure(data):
+    """Mean relative error and wall time of the grid baselines vs grid size.
+
+    Parameters
+    ----------
+    data : CompareData
+        A compare file read by :func:`nsvd_cli.plotting.compare_file.load_compare`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If the file has no grid baselines.
+    """
+    grid = [m for m in data.grid_methods if m.grid > 0]
+    if not grid:
+        raise ValueError(f"{data.path}: no grid baselines in the compare file (resolution needs --baseline)")
+    by_method = defaultdict(list)
+    for m in grid:
+        by_method[m.method or m.label].append(m)
+    width, height = 12.0, 5.0
+    fig = new_figure(width, height)
+    ax_err, ax_time = fig.subplots(1, 2, sharex=True)
+    all_n = sorted({m.grid for m in grid})
+    for k, (name, ms) in enumerate(sorted(by_method.items())):
+        ms = sorted(ms, key=lambda m: m.grid)
+        n = np.array([m.grid for m in ms], float)
+        colour, marker = f"C{k % 10}", _MARKERS.get(name, "o")
+        for ax, vals in ((ax_err, [m.mean_relative_error for m in ms]), (ax_time, [m.wall_time for m in ms])):
+            v = np.array(vals, float)
+            v = np.where(v > 0, v, np.nan)
+            ax.plot(n, v, "-", color=colour, lw=1.3, label=name)
+            conv = np.array([m.converged for m in ms], bool)
+            ax.plot(n[conv], v[conv], marker, color=colour, ms=7, ls="")
+            if (~conv).any():
+                ax.plot(n[~conv], v[~conv], marker, mfc="white", mec=colour, mew=1.5, ms=7, ls="")
+    styles = ["--", "-.", ":", (0, (5, 1, 1, 1))]
+    for k, m in enumerate(data.neural_methods):
+        ls = styles[k % len(styles)]
+        colour = f"C{(len(by_method) + k) % 10}"
+        if np.isfinite(m.mean_relative_error) and m.mean_relative_error > 0:
+            ax_err.axhline(m.mean_relative_error, color=colour, ls=ls, lw=1.5, label=m.label)
+        if np.isfinite(m.wall_time) and m.wall_time > 0:
+            ax_time.axhline(m.wall_time, color=colour, ls=ls, lw=1.5, label=m.label)
+    for ax in (ax_err, ax_time):
+        ax.set_xscale("log")
+        ax.set_yscale("log", nonpositive="mask")
+        ax.xaxis.set_major_locator(FixedLocator(all_n))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("grid points per axis N")
+        ax.grid(which="major", color="0.88", lw=0.6)
+    if any(not m.converged for m in grid):
+        ax_err.plot([], [], "o", mfc="white", mec="0.3", ls="", label="not converged")
+    ax_err.set_ylabel("mean relative error")
+    ax_err.set_title("accuracy vs resolution")
+    ax_time.set_ylabel("wall time (s)")
+    ax_time.set_title("cost vs resolution")
+    ax_err.legend(loc="best", fontsize=8)
+    ax_time.legend(loc="best", fontsize=8)
+    ref = f" (reference: {data.reference_name})" if data.reference_name else ""
+    suptitle(fig, f"{data.problem}: grid baselines vs grid size N{ref}; NeuralSVD runs as horizontal lines", width)
+    return fig
