@@ -129,8 +129,10 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
         return evaluate_model(m.cpu() if device.type != "cpu" else m, quadrature, potential, kinetic=spec.kinetic,
                               shift=spec.shift, scale=spec.scale, reference=reference, reference_values=ref_values)
 
+    last = {}  # the latest periodic Evaluation, reused if it is of the final model
+
     def periodic(m) -> dict:
-        ev = evaluate(m)
+        last["evaluation"] = ev = evaluate(m)
         return {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary()}
 
     ckpt = checkpoint_path(output)
@@ -140,8 +142,11 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
                   "resumed_from": state0["iteration"] if state0 else None, "reference": reference})
     state = fit(model, operator, sampling, tr, generator=generator, device=device, callback=callback,
                 evaluate=periodic, checkpoint=ckpt, resume=state0)
-    ema = state.ema.module
-    evaluation = evaluate(ema)
+    evaluations = state.history["evaluations"]
+    if "evaluation" in last and evaluations and evaluations[-1]["iteration"] == state.iteration:
+        evaluation = last["evaluation"]
+    else:
+        evaluation = evaluate(state.ema.module)
     if callback:
         callback({"event": "final_evaluation"})
     ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")
