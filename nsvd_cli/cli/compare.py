@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from .console import console, error_boundary, fail, stderr_console
@@ -52,9 +53,9 @@ def compare_command(
         help="Refuse a grid whose matrix and solver would need more, e.g. 4GiB or 500MB. Default: the memory "
              "available now.", rich_help_panel=_GRID)] = None,
     tol: Annotated[Optional[float], typer.Option(
-        help="Relative residual tolerance of the grid solvers [default: 1e-6].", rich_help_panel=_GRID)] = None,
+        help="Relative residual tolerance of the grid solvers (default 1e-6).", rich_help_panel=_GRID)] = None,
     max_iter: Annotated[Optional[int], typer.Option(
-        help="lobpcg iterations [default: 5000] / eigsh restarts.", rich_help_panel=_GRID)] = None,
+        help="lobpcg iterations (default 5000) / eigsh restarts (default scipy's).", rich_help_panel=_GRID)] = None,
     preconditioner: Annotated[Optional[Preconditioner], typer.Option(
         help="lobpcg preconditioner.", rich_help_panel=_GRID)] = None,
     seed: Annotated[int, typer.Option(help="Random start of the grid solvers.", rich_help_panel=_GRID)] = 0,
@@ -130,15 +131,17 @@ def print_comparison(comp) -> None:
     """Print the per-mode table, the per-method summary and (for results files) the
     eigenfunction metrics of a :class:`~nsvd_cli.compare.Comparison`."""
     spec = comp.spec
-    width = None if console.is_terminal else _PIPE_WIDTH
+    out = console if console.is_terminal else Console(width=_PIPE_WIDTH)
     box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
-    console.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
+    out.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
                   f"[bold]{comp.reference_name}[/bold]; grid box {box}, order {comp.order}", highlight=False,
                   soft_wrap=True)
-    table = Table(
-        caption_justify="left",
-        caption="rel. err = |E − E_ref|/|E_ref|;  * not converged (residual above --tol): not a trustworthy "
-                "value;  λ≤0: mode the file's T does not learn (not counted)")
+    caption = ["rel. err = |E − E_ref|/|E_ref|"]
+    if any(m.kind == "grid" and not m.converged for m in comp.methods):
+        caption.append("* not converged (residual above --tol): not a trustworthy value")
+    if any(m.counted is not None and not m.counted[np.isfinite(m.energies)].all() for m in comp.methods):
+        caption.append("λ≤0: a mode the file's T does not learn (not counted)")
+    table = Table(caption_justify="left", caption=";  ".join(caption))
     table.add_column("#", justify="right")
     if comp.quantum_labels:
         table.add_column("(" + ", ".join(comp.quantum_labels) + ")")
@@ -160,7 +163,7 @@ def print_comparison(comp) -> None:
                 rel = "λ≤0"
             row += [e, rel]
         table.add_row(*row)
-    console.print(table, width=width)
+    out.print(table)
 
     summary = Table(title="methods", title_justify="left")
     for name in ("method", "grid", "iterations", "wall time", "peak memory", "mean rel. err", "converged"):
@@ -176,7 +179,7 @@ def print_comparison(comp) -> None:
             conv, method = ("—" if m.converged else f"[red]no[/red] ({m.note})"), m.label
         summary.add_row(method, size, iters, _num(m.wall_time, "{:.2f} s"), _bytes(m.peak_memory),
                         _num(m.mean_relative_error, "{:.2e}"), conv)
-    console.print(summary, width=width)
+    out.print(summary)
 
     neural = [m for m in comp.methods if m.kind == "neural"]
     if neural:
@@ -201,7 +204,7 @@ def print_comparison(comp) -> None:
                 else:
                     row += ["—"] * 3
             t.add_row(*row)
-        console.print(t, width=width)
+        out.print(t)
 
 
 def _nanmean(a) -> float:

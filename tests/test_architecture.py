@@ -1,0 +1,62 @@
+"""The data flow is one-way: lower layers never import higher ones (DESIGN.md)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "nsvd_cli"
+
+# module -> modules of the package it must not import (directly)
+FORBIDDEN = {
+    "spec": {"models", "train", "objective", "operators", "evaluate", "results", "solve", "cli", "plotting"},
+    "objective": {"models", "sampling", "operators", "laplacian", "train", "spec", "potentials", "evaluate",
+                  "results", "solve", "cli"},
+    "models": {"operators", "laplacian", "train", "objective", "evaluate", "results", "solve", "cli"},
+    "operators": {"train", "objective", "evaluate", "results", "solve", "cli", "models"},
+    "train": {"evaluate", "results", "solve", "cli", "plotting"},
+    "metrics": {"models", "train", "results", "solve", "cli"},
+    "evaluate": {"train", "results", "solve", "cli", "plotting"},
+    "results": {"train", "solve", "cli", "plotting"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            mod = (node.module or "").split(".")[0]
+            if mod:
+                out.add(mod)
+            else:
+                out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nsvd_cli."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("nsvd_cli."))
+    return out
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_no_upward_imports(module):
+    bad = _imports(PKG / f"{module}.py") & FORBIDDEN[module]
+    assert not bad, f"nsvd_cli.{module} imports {bad}"
+
+
+def test_nothing_below_cli_imports_cli_or_presentation():
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        if rel.parts[0] in ("cli", "plotting") or rel.name == "__main__.py":
+            continue
+        src = path.read_text()
+        assert "cli" not in _imports(path), f"{rel} imports the CLI"
+        assert "import rich" not in src and "from rich" not in src, f"{rel} imports rich"
+        assert "matplotlib" not in src, f"{rel} imports matplotlib"
+
+
+def test_spec_does_not_import_torch():
+    tree = ast.parse((PKG / "spec.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not any(n.split(".")[0] == "torch" for n in names)
