@@ -38,9 +38,7 @@ import dataclasses
 import datetime as _dt
 import json
 import math
-import os
 import re
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -59,7 +57,8 @@ from .baselines.grid import (
     grid_for_spec,
     solve_grid,
 )
-from .errors import ComparisonError, ResultsExistError, SpecError
+from .atomicio import atomic_output
+from .errors import ComparisonError, SpecError
 from .spec import ProblemSpec, load_spec, spec_to_dict
 
 __all__ = [
@@ -574,8 +573,6 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
     ResultsFileError, SpecError
         Unreadable results file, invalid spec file.
     """
-    import torch
-
     from .evaluate import evaluate_model
     from .potentials import make_potential
     from .quadrature import make_quadrature
@@ -777,14 +774,9 @@ def write_comparison(path, comparison: Comparison, *, overwrite: bool = False) -
     import h5py
 
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ResultsExistError(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     c = comparison
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     strings = h5py.string_dtype()
-    try:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w") as h:
             h.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, problem=c.spec.name,
                            spec_json=json.dumps(spec_to_dict(c.spec)), reference_name=c.reference_name,
@@ -824,8 +816,4 @@ def write_comparison(path, comparison: Comparison, *, overwrite: bool = False) -
                         g.create_dataset("angle_distances", data=np.asarray(m.angle_distances, dtype=np.float64))
                         g.create_dataset("subspace_distances",
                                          data=np.asarray(m.subspace_distances, dtype=np.float64))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +38,8 @@ import h5py
 import numpy as np
 import torch
 
-from .errors import ResultsExistError, ResultsFileError
+from .atomicio import atomic_output
+from .errors import ResultsFileError
 from .evaluate import Evaluation
 from .spec import ProblemSpec, parse_spec, spec_to_dict
 
@@ -94,12 +93,7 @@ def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_stat
         If ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ResultsExistError(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w") as h:
             h.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, problem=spec.name,
                            created=_dt.datetime.now().isoformat(timespec="seconds"),
@@ -135,10 +129,6 @@ def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_stat
             mg = h.create_group("model")
             for k, v in model_state.items():
                 mg.create_dataset(k, data=v.detach().cpu().numpy())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
