@@ -5,12 +5,14 @@ Schema (``format = "nsvd-compare"``, ``format_version = 1``):
 ``/`` attrs
     ``format``, ``format_version``, ``problem``, ``spec_json``, ``reference_name``.
 ``/reference``
-    datasets ``energies`` (L,), ``quantum_numbers`` (L, q); attr ``quantum_labels``.
+    datasets ``energies`` (L,), ``quantum_numbers`` (L, q), optionally ``groups`` (L,) (group
+    index of each mode); attr ``quantum_labels``.
 ``/methods/<k>`` (k = 0, 1, ...)
     attrs ``label``, ``kind`` (``"grid"`` or ``"neural"``), ``method`` (``"eigsh"``,
     ``"lobpcg"``, ``"dense"``, ``"nsvd"``), ``grid`` (points per axis N, 0 for neural runs),
     ``wall_time`` (s), ``peak_memory`` (bytes, -1 if unknown), ``iterations``, ``converged``,
-    ``mean_relative_error``; datasets ``energies`` (L,), ``relative_errors`` (L,).
+    ``mean_relative_error``; datasets ``energies`` (L,), ``relative_errors`` (L,)
+    (``|E − E_ref| / |E_ref|`` of the energies of H).
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class CompareData:
     quantum_numbers : ndarray, shape (L, q) or None
     quantum_labels : tuple of str
     methods : list of CompareMethod
+    groups : ndarray of int, shape (L,) or None
+        Degenerate-subspace index of each mode, if stored.
     """
 
     path: Path
@@ -93,6 +97,7 @@ class CompareData:
     quantum_numbers: np.ndarray | None
     quantum_labels: tuple
     methods: list = field(default_factory=list)
+    groups: np.ndarray | None = None
 
     @property
     def grid_methods(self) -> list:
@@ -158,6 +163,7 @@ def load_compare(path) -> CompareData:
             ref = h.get("reference")
             ref_e = ref["energies"][()] if ref is not None and "energies" in ref else None
             qn = ref["quantum_numbers"][()] if ref is not None and "quantum_numbers" in ref else None
+            gid = ref["groups"][()] if ref is not None and "groups" in ref else None
             labels = tuple(_str(s) for s in ref.attrs.get("quantum_labels", ())) if ref is not None else ()
             methods = []
             group = h.get("methods")
@@ -175,6 +181,7 @@ def load_compare(path) -> CompareData:
                 ))
             return CompareData(path=path, problem=_str(h.attrs.get("problem", "")), spec=spec,
                                reference_name=_str(h.attrs.get("reference_name", "")), reference_energies=ref_e,
-                               quantum_numbers=qn, quantum_labels=labels, methods=methods)
+                               quantum_numbers=qn, quantum_labels=labels, methods=methods,
+                               groups=gid)
     except (KeyError, ValueError, TypeError) as err:
         raise ResultsFileError(f"{path}: malformed nsvd compare file ({err})") from None

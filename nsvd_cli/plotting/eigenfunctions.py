@@ -15,8 +15,9 @@ Plotting window: ``extent`` (half-width, centred at the origin) if given; otherw
 inside the spec's evaluation box that holds, per axis, 99.5 % of the marginal density
 ``|psi_l|^2`` of every mode (hence >= 99 % of each mode's probability), from the reference
 functions when the problem has a closed-form reference, else from the learned positive
-modes; rounded up to a round number. For hydrogen2d (box [-100, 100]^2) with 16 modes this
-is about [-50, 50]^2; ``--extent 10`` zooms on the inner shells.
+modes; 5 % margin, rounded up to a round number. For harmonic2d (15 modes) this is
+[-4, 4]^2; for hydrogen2d (box [-100, 100]^2, 16 modes) [-70, 70]^2: the n = 3 shell
+reaches r ~ 60 and the inner shells are small there; ``--extent 20`` shows n <= 1.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def reference_of(results):
 
 
 def _nice_ceil(x: float) -> float:
-    """Round up to 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten."""
+    """Round up to 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8 times a power of ten."""
     if not np.isfinite(x) or x <= 0:
         return 1.0
     p = 10.0 ** math.floor(math.log10(x))
-    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10):
         if m * p >= x * (1 - 1e-12):
             return m * p
     return 10 * p  # pragma: no cover
@@ -152,7 +153,7 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
     points : int
         Plotting grid points per axis.
     columns : int, optional
-        Modes per row (default min(L, 5)).
+        Modes per row (default 5 or 4, whichever leaves fewer empty panels).
 
     Returns
     -------
@@ -179,8 +180,11 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
         reference = np.asarray(ref.eigenfunctions(pts), np.float64)
         learned = _align(learned, reference, ref.groups)
 
-    ncols = int(columns) if columns else min(n_modes, 5)
-    ncols = max(1, min(ncols, n_modes))
+    if columns:
+        ncols = max(1, min(int(columns), n_modes))
+    else:  # 5 or 4 per row, whichever leaves fewer empty panels
+        candidates = [c for c in (5, 4) if c <= n_modes] or [n_modes]
+        ncols = min(candidates, key=lambda c: (math.ceil(n_modes / c) * c - n_modes, -c))
     mode_rows = math.ceil(n_modes / ncols)
     qn, qlabels = results.quantum_numbers, results.quantum_labels
 
@@ -239,7 +243,7 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
         others = [f"$x_{{{a + 1}}}$" for a in range(dim) if a not in axes]
         where = f"; slice {', '.join(others)} = 0"
     suptitle(fig, f"{spec.name}: {what}; unit-normalised, symmetric colour scale per mode; "
-                  f"E = energy of H = −{spec.kinetic:g}∇² + V{where}", width)
+                  f"E = energy of H = −κ∇² + V (κ = {spec.kinetic:g}){where}", width)
     return fig
 
 
@@ -271,5 +275,5 @@ def _line_figure(results, x, learned, reference, ncols, mode_rows, header, windo
     axs[0, 0].legend(loc="best", fontsize=8)
     what = "learned (solid) vs reference (dashed), aligned within degenerate subspaces" if reference is not None \
         else "learned eigenfunctions (no reference known)"
-    suptitle(fig, f"{spec.name}: {what}; unit-normalised; E = energy of H = −{spec.kinetic:g}∇² + V", width)
+    suptitle(fig, f"{spec.name}: {what}; unit-normalised; E = energy of H = −κ∇² + V (κ = {spec.kinetic:g})", width)
     return fig

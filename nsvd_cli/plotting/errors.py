@@ -5,7 +5,8 @@ angle distance ``(2/π)·arccos|⟨ψ_l, ψ_ref,l⟩|`` after Procrustes alignme
 degenerate subspace (log scale). Degenerate subspaces are shaded alternately. Several runs
 give grouped bars, one colour per run. Modes whose reference eigenvalue of T is <= 0 have no
 error (their learned norm should vanish) and are marked ``λ≤0``. From a compare file the
-bars are the methods' stored per-mode relative errors (no angle distances are stored).
+bars are the methods' stored per-mode relative errors of the energies, ``|E − E_ref|/|E_ref|``
+(``nsvd compare`` works with energies of H).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def _as_series(runs, labels):
             raise ValueError(f"{d.path}: the compare file has no per-mode relative errors")
         series = [_Series(m.label, np.asarray(m.relative_errors, float), None) for m in d.methods
                   if m.relative_errors.size]
-        groups = groups_from_energies(d.reference_energies)
-        title = f"{d.problem}: per-mode relative error of each method (reference: {d.reference_name or 'stored'})"
+        groups = groups_from_ids(d.groups) if d.groups is not None else groups_from_energies(d.reference_energies)
+        title = f"{d.problem}: per-mode relative energy error of each method (reference: {d.reference_name or 'stored'})"
         return series, groups, d.quantum_numbers, d.quantum_labels, title, None
     runs = [runs] if not isinstance(runs, (list, tuple)) else list(runs)
     if not runs:
@@ -90,7 +91,7 @@ def _bars(ax, series, values_of, n_modes, *, mark_missing):
         v = np.where(v > 0, v, np.nan)
         ax.bar(x + (k - (n - 1) / 2) * width, v, width=width * 0.95, color=f"C{k % 10}", label=s.label,
                zorder=2)
-    ax.set_yscale("log", nonpositive="mask")
+    ax.set_yscale("log", nonpositive="clip")  # bars start at 0: clip, not mask
     ax.grid(axis="y", which="major", color="0.85", lw=0.6, zorder=0)
     if mark_missing is not None:
         tr = blended_transform_factory(ax.transData, ax.transAxes)
@@ -132,7 +133,7 @@ def errors_figure(runs, *, labels=None):
     if spec is not None:
         axs[0].set_ylabel("relative error of λ\n|λ − λ_ref| / λ_ref")
     else:
-        axs[0].set_ylabel("relative error\n(as stored by nsvd compare)")
+        axs[0].set_ylabel("relative error of E\n|E − E_ref| / |E_ref|")
     if has_angle:
         _bars(axs[1], series, lambda s: s.angle, n_modes, mark_missing=None)
         axs[1].set_ylabel("angle distance\n(2/π)·arccos|⟨ψ, ψ_ref⟩|")
@@ -145,6 +146,7 @@ def errors_figure(runs, *, labels=None):
     axs[-1].set_xticklabels(ticks, rotation=60 if qn is not None else 0, ha="right" if qn is not None else "center",
                             rotation_mode="anchor", fontsize=8)
     axs[-1].set_xlabel("mode  (index" + (f", ({', '.join(ql)})" if ql else "") + ")")
-    axs[0].legend(loc="best", fontsize=8, ncols=1 if len(series) < 4 else 2)
+    handles, names = axs[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", fontsize=9, ncols=min(len(series), 4), frameon=False)
     suptitle(fig, title, width)
     return fig

@@ -17,10 +17,10 @@ from ._style import DIVERGING, groups_from_ids, new_figure, styled, suptitle
 __all__ = ["orthogonality_figure"]
 
 
-def _outline(ax, groups):
+def _outline(ax, groups, colour="k"):
     for g in groups:
         if len(g) > 1:
-            ax.add_patch(Rectangle((g[0] - 0.5, g[0] - 0.5), len(g), len(g), fill=False, ec="k", lw=0.9))
+            ax.add_patch(Rectangle((g[0] - 0.5, g[0] - 0.5), len(g), len(g), fill=False, ec=colour, lw=1.0))
 
 
 @styled
@@ -44,10 +44,11 @@ def orthogonality_figure(results):
     im1 = ax1.imshow(c, cmap=DIVERGING, vmin=-1, vmax=1, interpolation="nearest")
     fig.colorbar(im1, ax=ax1, shrink=0.85, label="C_ll'  (normalised overlap)")
     dev = np.abs(c - np.eye(n))
-    positive = dev[dev > 0]
-    lo = max(float(positive.min()) if positive.size else 1e-6, 1e-8)
-    hi = max(float(dev.max()), lo * 10)
-    shown = np.where(dev > 0, dev, np.nan)
+    off = ~np.eye(n, dtype=bool)
+    positive = dev[off & (dev > 0)]
+    lo = max(float(positive.min()) if positive.size else 1e-6, 1e-12)
+    hi = max(float(positive.max()) if positive.size else 1.0, lo * 10)
+    shown = np.where(off & (dev > 0), dev, np.nan)  # the diagonal is 1 by construction: left blank
     im2 = ax2.imshow(shown, cmap="magma_r", norm=LogNorm(vmin=lo, vmax=hi), interpolation="nearest")
     fig.colorbar(im2, ax=ax2, shrink=0.85, label="|C − I|  (log scale)")
     if n <= 10:
@@ -56,8 +57,8 @@ def orthogonality_figure(results):
                 ax1.text(j, i, f"{c[i, j]:.2f}", ha="center", va="center", fontsize=7,
                          color="w" if abs(c[i, j]) > 0.6 else "k")
     step = 1 if n <= 20 else int(np.ceil(n / 20))
-    for ax in (ax1, ax2):
-        _outline(ax, groups)
+    for ax, colour in ((ax1, "k"), (ax2, "tab:cyan")):
+        _outline(ax, groups, colour)
         ax.set_xticks(np.arange(0, n, step))
         ax.set_xticklabels([str(i + 1) for i in range(0, n, step)])
         ax.set_yticks(np.arange(0, n, step))

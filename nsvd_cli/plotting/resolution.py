@@ -1,6 +1,6 @@
 """Figure ``resolution`` (from a compare file): grid baselines vs grid size (paper Fig. 6 style).
 
-Left: each grid baseline's mean relative error vs grid points per axis N; right: its wall
+Left: each grid baseline's mean relative energy error ``|E − E_ref|/|E_ref|`` vs grid points per axis N; right: its wall
 time (log–log). NeuralSVD runs in the same file, which have no grid, are horizontal lines.
 Runs that did not converge are drawn with open markers.
 """
@@ -54,9 +54,8 @@ def resolution_figure(data):
         for ax, vals in ((ax_err, [m.mean_relative_error for m in ms]), (ax_time, [m.wall_time for m in ms])):
             v = np.array(vals, float)
             v = np.where(v > 0, v, np.nan)
-            ax.plot(n, v, "-", color=colour, lw=1.3, label=name)
+            ax.plot(n, v, "-" + marker, color=colour, lw=1.3, ms=7, label=name)
             conv = np.array([m.converged for m in ms], bool)
-            ax.plot(n[conv], v[conv], marker, color=colour, ms=7, ls="")
             if (~conv).any():
                 ax.plot(n[~conv], v[~conv], marker, mfc="white", mec=colour, mew=1.5, ms=7, ls="")
     styles = ["--", "-.", ":", (0, (5, 1, 1, 1))]
@@ -77,7 +76,7 @@ def resolution_figure(data):
         ax.grid(which="major", color="0.88", lw=0.6)
     if any(not m.converged for m in grid):
         ax_err.plot([], [], "o", mfc="white", mec="0.3", ls="", label="not converged")
-    ax_err.set_ylabel("mean relative error")
+    ax_err.set_ylabel("mean relative error of E")
     ax_err.set_title("accuracy vs resolution")
     ax_time.set_ylabel("wall time (s)")
     ax_time.set_title("cost vs resolution")

@@ -109,7 +109,7 @@ def training_figure(results):
     ax.legend(handles=handles, loc="lower right", fontsize=8)
     bounds = np.arange(n + 1) + 0.5
     sm = ScalarMappable(norm=BoundaryNorm(bounds, n), cmap=colormaps["viridis"].resampled(n) if n > 1 else cmap)
-    cb = fig.colorbar(sm, ax=ax, pad=0.09, aspect=30)
+    cb = fig.colorbar(sm, ax=ax, pad=0.01, aspect=30)
     cb.set_label("mode l")
     step = max(1, int(np.ceil(n / 12)))
     cb.set_ticks(np.arange(1, n + 1, step))
