@@ -963,7 +963,7 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
     ValueError
         ``D > 3``.
     """
-    from .baselines.grid import grid_for_spec, solve_grid
+    from .baselines.grid import GridError, grid_for_spec, solve_grid
 
     D, L = spec.dimension, spec.modes
     if D > 3:
@@ -983,8 +983,13 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
         except (OSError, KeyError, ValueError):
             E = None
     if E is None:
-        H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
-        sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)
+        try:
+            H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
+            sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)
+        except ValueError as exc:  # e.g. a non-finite potential value on the grid, too few points
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise GridError(f"grid reference (N={n}): {msg}; change reference_grid or evaluation.box, "
+                            "or set reference = \"none\"") from None
         E, V, res = sol.energies, sol.eigenvectors, sol.residuals
         del H
         if use_cache:
@@ -1063,7 +1068,7 @@ def reference_kind(spec: ProblemSpec) -> str:
         return "grid"
     if _has_closed_form(spec):
         return "analytic"
-    if spec.reference == "auto" and spec.dimension <= 3:
+    if spec.reference == "auto" and spec.dimension <= 3 and spec.potential.kind != "coulomb":
         return "grid"
     return "none"
 
@@ -1072,7 +1077,11 @@ def reference_for(spec: ProblemSpec) -> ReferenceSolution | None:
     """The reference of a problem spec, following ``spec.reference``.
 
     * ``"auto"`` (default): the closed form (:func:`analytic_reference`) where one exists,
-      else the eigsh grid solution (:func:`grid_reference`) for ``D <= 3``, else ``None``;
+      else the eigsh grid solution (:func:`grid_reference`) for ``D <= 3``, else ``None``.
+      Exception: a Coulomb potential without closed form (softened, or D not 2 or 3) gets
+      no automatic grid reference — its states spread over length scales growing like
+      ``n^2`` that one uniform grid on the evaluation box does not resolve; ask for one
+      with ``reference = "grid"`` and a suitable ``reference_grid``;
     * ``"analytic"``: the closed form or ``None``; ``"grid"``: always the grid solution;
     * ``"none"``: ``None``.
 

@@ -60,7 +60,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _continuum_threshold(spec: ProblemSpec) -> float | None:
+    """Energy where the continuous spectrum of H starts, for the potentials that have one."""
+    pot = spec.potential
+    if pot.kind == "morse":
+        return pot.depth
+    if pot.kind in ("poschl_teller", "coulomb"):
+        return 0.0
+    return None
+
+
 def _warn_spec(spec: ProblemSpec, reference) -> None:
+    threshold = _continuum_threshold(spec)
+    if threshold is not None and spec.shift > threshold:
+        warnings.warn(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "
+                      "T then has a continuous spectrum of positive eigenvalues, which the modes cannot resolve; "
+                      f"use shift <= {threshold:g}", stacklevel=3)
     if reference is None:
         return
     for note in getattr(reference, "notes", ()):

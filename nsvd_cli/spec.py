@@ -659,9 +659,12 @@ def _cross_check(spec: ProblemSpec) -> ProblemSpec:
             got = f"uniform on {_fmt_box(spec.sampling.box)}" if spec.sampling.kind == "uniform" else spec.sampling.kind
             raise SpecError("sampling", f"with Dirichlet walls the training samples must be uniform on the box "
                                         f"{_fmt_box(box)} (kind = \"uniform\", same box), got {got}")
-        if spec.evaluation.quadrature == "polar":
-            raise SpecError("evaluation.quadrature", "'polar' cannot integrate over a box with walls; "
-                                                     "use gauss-legendre or monte-carlo")
+        if spec.evaluation.quadrature in ("polar", "spherical"):
+            raise SpecError("evaluation.quadrature", f"{spec.evaluation.quadrature!r} cannot integrate over a box "
+                                                     "with walls; use gauss-legendre or monte-carlo")
+        if spec.evaluation.std > 0:
+            raise SpecError("evaluation.std", "Gaussian Monte Carlo integrates over all of R^D; with walls use "
+                                              "std = 0 (uniform points in the box)")
         if spec.evaluation.box != box:
             raise SpecError("evaluation.box", f"must equal the walls {_fmt_box(box)} (the functions vanish "
                                               f"outside), got {_fmt_box(spec.evaluation.box)}")
@@ -809,10 +812,12 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
     * per-axis fields whose rows are all equal are repeated ``dim`` times: ``potential.omega``,
       ``potential.box``, ``sampling.box``, ``model.envelope_box``, ``evaluation.box`` (a box
       ``[[-5, 5], [-5, 5]]`` becomes ``[[-5, 5]] * dim``); different rows are an error;
-    * evaluation: ``polar`` (2D only) becomes ``gauss-legendre`` outside 2D; for ``dim >= 4``
-      a tensor ``gauss-legendre`` rule becomes ``monte-carlo`` (``samples`` points); for
-      ``dim = 3`` the number of nodes per axis ``points * panels`` is capped at 48 (about
-      1.1e5 nodes), by lowering ``panels`` then ``points``.
+    * evaluation: the cusp rules ``polar`` (2D) and ``spherical`` (3D) become each other,
+      else ``gauss-legendre``; for ``dim >= 4`` a tensor ``gauss-legendre`` rule becomes
+      ``monte-carlo`` (``samples`` points; with Gaussian sampling and no walls, drawn from
+      the training Gaussian, ``evaluation.std = sampling.std``, instead of uniform on the
+      box); for ``dim = 3`` the nodes per axis ``points * panels`` are capped at 36 (46656
+      nodes), by lowering ``panels`` then ``points``.
 
     Everything else (shift, scale, sampling widths, modes) is kept: choose ``--modes`` as a
     whole number of degenerate shells (a warning says when it cuts one).
@@ -839,16 +844,21 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
     ev = out.get("evaluation")
     if isinstance(ev, Mapping):
         quad = ev.get("quadrature", "gauss-legendre")
-        if quad == "polar" and dim != 2:
-            quad = ev["quadrature"] = "gauss-legendre"
+        if quad in ("polar", "spherical"):  # the rules for a Coulomb cusp at the origin
+            quad = ev["quadrature"] = {2: "polar", 3: "spherical"}.get(dim, "gauss-legendre")
         if quad == "gauss-legendre" and dim >= 4:
             ev["quadrature"] = "monte-carlo"
+            samp = out.get("sampling")
+            walled = isinstance(pot, Mapping) and pot.get("kind") == "box" or \
+                isinstance(out.get("model"), Mapping) and out["model"].get("envelope") == "box"
+            if isinstance(samp, Mapping) and samp.get("kind") == "gaussian" and not walled and "std" not in ev:
+                ev["std"] = samp.get("std", SamplingSpec(kind="gaussian").std)
         elif quad == "gauss-legendre" and dim == 3:
             d = EvaluationSpec(box=())
             points, panels = ev.get("points", d.points), ev.get("panels", d.panels)
-            if isinstance(points, int) and isinstance(panels, int) and points * panels > 48:
-                panels = max(1, 48 // points)
-                ev["panels"], ev["points"] = panels, min(points, 48 // panels)
+            if isinstance(points, int) and isinstance(panels, int) and points * panels > 36:
+                panels = max(1, 36 // points)
+                ev["panels"], ev["points"] = panels, min(points, 36 // panels)
     return out
 
 

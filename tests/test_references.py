@@ -167,3 +167,19 @@ def test_reference_for_specs():
     np.testing.assert_allclose(ref.energies[[0, 1, 4]], [-4.5, -0.5, -4.5 / 25])
     assert reference_for(load_spec("hydrogen2d", overrides={"potential.softening": 0.1})) is None
     assert reference_for(load_spec("harmonic2d", overrides={"reference": "none"})) is None
+
+
+# ---- problem library (issue 5): dispatch of reference_for over the new kinds ---------------
+
+def test_reference_for_new_problem_kinds(tmp_path, monkeypatch):
+    monkeypatch.setenv("NSVD_CACHE_DIR", str(tmp_path))
+    kinds = {name: reference_for(load_spec(name)) for name in ("hydrogen3d", "morse1d", "poschl_teller1d", "box2d")}
+    assert {k: type(v).__name__ for k, v in kinds.items()} == {
+        "hydrogen3d": "Hydrogen3DReference", "morse1d": "MorseReference",
+        "poschl_teller1d": "PoschlTellerReference", "box2d": "BoxReference"}
+    assert all(v.kind == "analytic" for v in kinds.values())
+    q = reference_for(load_spec("quartic1d", overrides={"reference_grid": 400}))
+    assert q.kind == "grid" and q.name == "grid reference (eigsh, N=400)" and q.quantum_labels == ()
+    assert reference_for(load_spec("quartic1d", overrides={"reference": "analytic"})) is None
+    forced = reference_for(load_spec("harmonic2d", overrides={"reference": "grid", "reference_grid": 40, "modes": 3}))
+    np.testing.assert_allclose(forced.energies, [2.0, 4.0, 4.0], rtol=5e-3)

@@ -25,7 +25,7 @@ def list_command():
 
     with error_boundary():
         table = Table(title="built-in problems (nsvd solve NAME; nsvd problems show NAME)", title_justify="left",
-                      caption="reference: analytic = closed form; grid = eigsh finite-difference solution "
+                      caption="reference: yes = closed form; grid = eigsh finite-difference solution "
                               "(cached); no = Rayleigh-quotient estimates only", caption_justify="left")
         for col, just in (("name", "left"), ("D", "right"), ("potential", "left"), ("shift", "right"),
                           ("scale", "right"), ("modes", "right"), ("reference", "left")):
