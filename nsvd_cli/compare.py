@@ -9,7 +9,7 @@ convergence, and for results files the eigenfunction metrics.  No printing here;
 
 Rules
 -----
-* **Reference**: the closed form of :func:`nsvd_cli.references.reference_for` when the
+* **Reference**: the closed form of :func:`nsvd_cli.references.analytic_reference` when the
   problem has one; otherwise the eigsh solution on the finest requested grid (named
   ``"grid reference (eigsh, N=...)"``).  Grid references are solved for ``L + 1`` levels to
   tell whether the ``L`` modes cut the last degenerate multiplet.
@@ -576,7 +576,7 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
     from .evaluate import evaluate_model
     from .potentials import make_potential
     from .quadrature import make_quadrature
-    from .references import reference_for
+    from .references import analytic_reference, reference_for, reference_kind
 
     say = progress or (lambda msg: None)
     if not sources:
@@ -608,7 +608,8 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
     box = tuple((float(lo), float(hi)) for lo, hi in (spec.evaluation.box if box is None else box))
     if len(box) != D:
         raise ComparisonError(f"--box: {len(box)} axes for a {D}-dimensional problem")
-    reference = reference_for(spec)
+    # closed form if there is one; otherwise this comparison's own finest eigsh grid
+    reference = analytic_reference(spec) if reference_kind(spec) == "analytic" else None
     files = [s for s in srcs if s.results is not None]
     notes: list[str] = []
 
