@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.special import eval_genlaguerre, eval_jacobi, gammaln, hyp1f1, roots_jacobi
+from scipy.special import eval_genlaguerre, eval_jacobi, hyp1f1, roots_jacobi
 
 from .spec import ProblemSpec, spec_to_dict, walls
 
@@ -229,7 +229,37 @@ def _lowest_separable(energy: Callable, start: tuple[int, ...], n_modes: int) ->
 
 
 @dataclass(frozen=True, eq=False)
-class HarmonicReference(ReferenceSolution):
+class _SeparableReference(ReferenceSolution):
+    """Eigenfunctions that are products of one-dimensional factors, psi = prod_d h_{n_d}(x_d).
+
+    Subclasses provide ``_axis_tables(x)``: per axis, the factor values and their
+    derivatives at the points, each of shape (N, L).
+    """
+
+    def _axis_tables(self, x):
+        raise NotImplementedError
+
+    def eigenfunctions(self, x):
+        tables = self._axis_tables(x)
+        out = tables[0][0].copy()
+        for h, _ in tables[1:]:
+            out *= h
+        return out
+
+    def gradients(self, x):
+        tables = self._axis_tables(x)
+        out = np.empty(tables[0][0].shape + (self.dimension,))
+        for d in range(self.dimension):
+            g = tables[d][1].copy()
+            for j, (h, _) in enumerate(tables):
+                if j != d:
+                    g *= h
+            out[..., d] = g
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonicReference(_SeparableReference):
     """Harmonic oscillator ``H = -kappa Laplacian + sum_i omega_i^2 x_i^2`` (see
     :func:`harmonic_reference`)."""
 
@@ -251,23 +281,6 @@ class HarmonicReference(ReferenceSolution):
             tables.append((s * h[:, q[:, d]], s * math.sqrt(b[d]) * dh[:, q[:, d]]))
         return tables
 
-    def eigenfunctions(self, x):
-        tables = self._axis_tables(x)
-        out = tables[0][0].copy()
-        for h, _ in tables[1:]:
-            out *= h
-        return out
-
-    def gradients(self, x):
-        tables = self._axis_tables(x)
-        out = np.empty(tables[0][0].shape + (self.dimension,))
-        for d in range(self.dimension):
-            g = tables[d][1].copy()
-            for j, (h, _) in enumerate(tables):
-                if j != d:
-                    g *= h
-            out[..., d] = g
-        return out
 
 
 def harmonic_reference(omega: Sequence[float], n_modes: int, kappa: float = 1.0) -> HarmonicReference:
@@ -477,7 +490,7 @@ def hydrogen2d_reference(n_modes: int, charge: float = 1.0, kappa: float = 1.0) 
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
-class BoxReference(ReferenceSolution):
+class BoxReference(_SeparableReference):
     """Infinite box (Dirichlet walls) ``H = -kappa Laplacian`` on ``box`` (see :func:`box_reference`)."""
 
     box: tuple[tuple[float, float], ...]
@@ -501,23 +514,6 @@ class BoxReference(ReferenceSolution):
                            np.where(inside, c * (k / length) * np.cos(k * u), 0.0)))
         return tables
 
-    def eigenfunctions(self, x):
-        tables = self._axis_tables(x)
-        out = tables[0][0].copy()
-        for f, _ in tables[1:]:
-            out *= f
-        return out
-
-    def gradients(self, x):
-        tables = self._axis_tables(x)
-        out = np.empty(tables[0][0].shape + (self.dimension,))
-        for d in range(self.dimension):
-            g = tables[d][1].copy()
-            for j, (f, _) in enumerate(tables):
-                if j != d:
-                    g *= f
-            out[..., d] = g
-        return out
 
 
 def box_reference(box: Sequence[tuple[float, float]], n_modes: int, kappa: float = 1.0) -> BoxReference:
