@@ -21,7 +21,7 @@ from nsvd_cli.references import (
 )
 from nsvd_cli.spec import builtin_problems, load_spec, parse_spec, resize_dimension, spec_to_dict, spec_to_toml
 
-LEVELS_FILE = Path(__file__).resolve().parents[2] / "shared" / "cases" / "reference_levels.toml"
+from reference_levels import LEVELS_FILE  # noqa: E402  (tests/reference_levels.py)
 runner = CliRunner()
 
 

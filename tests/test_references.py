@@ -11,7 +11,7 @@ from nsvd_cli.quadrature import gauss_legendre_box, polar_quadrature
 from nsvd_cli.references import harmonic_reference, hermite_functions, hydrogen2d_reference, reference_for
 from nsvd_cli.spec import load_spec
 
-LEVELS_FILE = Path(__file__).parents[2] / "shared" / "cases" / "reference_levels.toml"
+from reference_levels import LEVELS_FILE  # noqa: E402  (tests/reference_levels.py)
 
 
 @pytest.fixture(scope="module")
