@@ -3,7 +3,6 @@
 
 import math
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
