@@ -84,14 +84,17 @@ def solve_command(
         if resume and (output is None or not checkpoint_path(output).exists()):
             raise _no_checkpoint(output)
         reporter = _ProgressReporter(quiet=quiet)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+
+        def show_warning(message, category, filename, lineno, file=None, line=None):
+            # shown as it happens (e.g. a cut multiplet, before training), as one yellow line
+            stderr_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = show_warning
             with reporter:
                 result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                                run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
-        for w in caught:
-            if issubclass(w.category, UserWarning) and "nsvd_cli" in (w.filename or ""):
-                stderr_console.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
         print_table(spec, result.evaluation, result.reference)
         s = result.evaluation.summary()
         parts = []
