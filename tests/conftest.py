@@ -10,3 +10,18 @@ torch.set_num_threads(1)
 def generator():
     """A seeded torch.Generator (tests never touch the global seed)."""
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(scope="session")
+def short_run_file(tmp_path_factory):
+    """A results file from a short harmonic2d solve (3 modes: two whole shells, 100
+    iterations, evaluations at 50 and 100) shared by the compare and plot tests."""
+    from nsvd_cli.solve import solve
+    from nsvd_cli.spec import load_spec
+
+    spec = load_spec("harmonic2d", overrides={"training.iterations": 100, "training.eval_every": 50,
+                                              "training.batch_size": 128, "model.hidden": [32, 32],
+                                              "model.fourier_features": 16, "modes": 3})
+    path = tmp_path_factory.mktemp("runs") / "h.h5"
+    solve(spec, path)
+    return path

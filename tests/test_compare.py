@@ -11,7 +11,6 @@ import json
 import h5py
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 import nsvd_cli.compare as compare_module
@@ -23,27 +22,10 @@ from nsvd_cli.results import load
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_threaded():
-    """Small problems: one torch thread is fastest and disturbs other jobs least."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def run_file(tmp_path_factory):
-    """A results file from a short harmonic2d solve (3 modes: two whole shells)."""
-    from nsvd_cli.solve import solve
-    from nsvd_cli.spec import load_spec
-
-    spec = load_spec("harmonic2d", overrides={"training.iterations": 100, "training.eval_every": 100,
-                                              "training.batch_size": 128, "model.hidden": [32, 32],
-                                              "model.fourier_features": 16, "modes": 3})
-    path = tmp_path_factory.mktemp("runs") / "h.h5"
-    solve(spec, path)
-    return path
+def run_file(short_run_file):
+    """A results file from a short harmonic2d solve (conftest)."""
+    return short_run_file
 
 
 def one_error_line(res, needle):

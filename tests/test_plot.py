@@ -21,16 +21,9 @@ RESULTS_KINDS = ("eigenfunctions", "errors", "orthogonality", "spectrum", "train
 
 
 @pytest.fixture(scope="module")
-def results_file(tmp_path_factory):
-    from nsvd_cli.solve import solve
-    from nsvd_cli.spec import load_spec
-
-    spec = load_spec("harmonic2d", overrides={"training.iterations": 60, "training.eval_every": 30,
-                                              "training.batch_size": 128, "model.hidden": [16, 16],
-                                              "model.fourier_features": 8, "modes": 3})
-    path = tmp_path_factory.mktemp("plot") / "h.h5"
-    solve(spec, path)
-    return path
+def results_file(short_run_file):
+    """A results file from a short harmonic2d solve (conftest)."""
+    return short_run_file
 
 
 @pytest.fixture(scope="module")
