@@ -169,5 +169,6 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
            "iterations": state.iteration, "iterations_per_second": ips, **(run_info or {})}
     path = write_results(output, spec=spec, evaluation=evaluation, model_state=state.ema.state_dict(),
                          history=state.history, run=run, reference=reference, overwrite=overwrite)
+    ckpt.unlink(missing_ok=True)  # only now that the results are safely on disk
     return SolveOutput(path=path, evaluation=evaluation, reference=reference, wall_time=state.wall_time,
                        iterations_per_second=ips)

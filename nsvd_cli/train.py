@@ -123,8 +123,9 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     evaluate : callable, optional
         ``evaluate(ema_model) -> dict`` called every ``training.eval_every`` iterations.
     checkpoint : path, optional
-        Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations,
-        on Ctrl-C and before raising :class:`DivergenceError`; atomically replaced).
+        Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations
+        and on Ctrl-C; atomically replaced). It is left in place: the caller removes it once
+        the results are safely written.
     resume : dict, optional
         A checkpoint from :func:`load_checkpoint` to continue from.
 
@@ -219,6 +220,4 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     except KeyboardInterrupt:
         save()
         raise
-    if checkpoint is not None and checkpoint.exists():
-        checkpoint.unlink()
     return state
