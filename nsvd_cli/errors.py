@@ -11,6 +11,7 @@ __all__ = [
     "SpecError",
     "ResultsExistError",
     "ResultsFileError",
+    "CheckpointExistsError",
     "DivergenceError",
     "ComparisonError",
 ]
@@ -43,6 +44,16 @@ class ResultsExistError(NsvdError, FileExistsError):
     def __init__(self, path):
         self.path = path
         super().__init__(f"output file {path} exists; pass --overwrite to replace it or -o to choose another name")
+
+
+class CheckpointExistsError(NsvdError):
+    """An interrupted run's checkpoint exists for this output; neither resume nor overwrite
+    was requested, so starting afresh would destroy it."""
+
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"checkpoint of an interrupted run exists: {path}; pass --resume to continue it "
+                         "or --overwrite to start over")
 
 
 class ResultsFileError(NsvdError):

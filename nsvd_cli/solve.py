@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .errors import ResultsExistError, SpecError
+from .errors import CheckpointExistsError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
 from .models import build_model
 from .operators import Hamiltonian, ShiftedOperator
@@ -117,6 +117,9 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     ------
     ResultsExistError
         The output exists and ``overwrite`` is False (checked before training starts).
+    CheckpointExistsError
+        ``<output>.ckpt`` of an interrupted run exists and neither ``resume`` nor
+        ``overwrite`` was given.
     SpecError
         Invalid device request.
     DivergenceError
@@ -151,6 +154,8 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
         return {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary()}
 
     ckpt = checkpoint_path(output)
+    if ckpt.exists() and not resume and not overwrite:
+        raise CheckpointExistsError(ckpt)
     state0 = load_checkpoint(ckpt) if resume and ckpt.exists() else None
     if callback:
         callback({"event": "start", "spec": spec, "device": str(device), "output": str(output),

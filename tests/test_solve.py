@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import nsvd_cli
-from nsvd_cli.errors import ResultsExistError, ResultsFileError
+from nsvd_cli.errors import CheckpointExistsError, ResultsExistError, ResultsFileError
 from nsvd_cli.references import reference_for
 from nsvd_cli.solve import checkpoint_path, solve
 from nsvd_cli.spec import load_spec
@@ -102,6 +102,10 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         solve(spec, out, callback=interrupt)
     assert checkpoint_path(out).exists() and not out.exists()
+    before = checkpoint_path(out).read_bytes()
+    with pytest.raises(CheckpointExistsError):  # a fresh start would destroy the checkpoint
+        solve(spec, out)
+    assert checkpoint_path(out).read_bytes() == before
 
     def count(event):
         if event["event"] == "start":
