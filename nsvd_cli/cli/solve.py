@@ -188,8 +188,9 @@ class _ProgressReporter:
             msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
                    f"{tr.nesting} nesting, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                    f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e['device']}")
+            msg += f" → {e['output']}"
             if e["resumed_from"]:
-                msg += f" — resumed at iteration {e['resumed_from']}"
+                msg += f" (resumed at iteration {e['resumed_from']})"
             console.print(msg, highlight=False)
             self.task = self.progress.add_task("training", total=tr.iterations, completed=e["resumed_from"] or 0,
                                                ips="-", loss="-", eig="-")
