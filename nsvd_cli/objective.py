@@ -141,6 +141,8 @@ def nested_lora_loss(f, tf, *, nesting="sequential", weights=None, gram=None):
     -------
     loss : torch.Tensor, shape ()
         Objective value (Gram term from the product of the two half-batch Gram matrices).
+        Sequential nesting has no single scalar objective (eq. 4); its value is reported as
+        the plain LoRA objective of all L modes, while its gradient is the nested one.
         Its gradient with respect to f is the unified nested gradient, eq. (8)/(19): for
         mode l, ``-4/B m_l Tf_l(x) + 2/B' sum_i M_il f_i(x) G'_il`` with G' from the other
         half-batch.
