@@ -417,9 +417,10 @@ def _load_sources(sources: Sequence[str]) -> list[_Source]:
 
 
 def _describe_potential(p) -> str:
-    if p.kind == "harmonic":
-        return f"harmonic (omega={', '.join(f'{w:g}' for w in p.omega)})"
-    return f"coulomb (charge={p.charge:g}, softening={p.softening:g})"
+    import dataclasses
+
+    fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(p).items() if k != "kind" and v not in (None, ""))
+    return f"{p.kind} ({fields})" if fields else p.kind
 
 
 def _check_conventions(sources: list[_Source]) -> None:

@@ -6,6 +6,7 @@ This is the composition root of the pipeline; it holds no numerics of its own.
 from __future__ import annotations
 
 import datetime as _dt
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,15 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     output = Path(output) if output is not None else default_output_path(spec)
     if output.exists() and not overwrite:
         raise ResultsExistError(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:  # before training, not after: the folder must exist (or be creatable) and be writable
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SpecError("output", f"cannot create folder {output.parent}: {err.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=output.parent):
+            pass
+    except OSError as err:
+        raise SpecError("output", f"cannot write in {output.parent}: {err.strerror}") from None
     tr = spec.training
     device = resolve_device(tr.device)
     dtype = torch.float64 if tr.dtype == "float64" else torch.float32

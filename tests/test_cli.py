@@ -79,3 +79,23 @@ def test_short_solve_prints_table_and_refuses_overwrite(tmp_path):
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "--overwrite" in res.output
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["solve", "harmonic2d", "--nesting", "sequentail"], "--nesting"),
+    (["solve", "harmonic2d", "--itrs", "3"], "No such option"),
+    (["solve", "harmonic2d", "--iters", "abc"], "--iters"),
+])
+def test_console_script_usage_errors_are_one_line(args, needle):
+    out = subprocess.run([sys.executable, "-c", "from nsvd_cli.cli.main import main; main()", *args],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    lines = [l for l in out.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], out.stderr
+
+
+def test_unwritable_output_refused_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a folder should be
+    res = runner.invoke(app, ["solve", "harmonic2d", "--iters", "5", "-o", str(blocker / "r.h5")])
+    assert res.exit_code == 2 and "training" not in res.stdout

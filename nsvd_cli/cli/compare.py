@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .console import console, error_boundary, fail, stderr_console
+from .console import console, error_boundary, fail, fold, stderr_console
 
 
 class Baseline(str, Enum):
@@ -163,7 +163,7 @@ def print_comparison(comp) -> None:
                 rel = "λ≤0"
             row += [e, rel]
         table.add_row(*row)
-    out.print(table)
+    out.print(fold(table))
 
     summary = Table(title="methods", title_justify="left")
     for name in ("method", "grid", "iterations", "wall time", "peak memory", "mean rel. err", "converged"):
@@ -179,7 +179,7 @@ def print_comparison(comp) -> None:
             conv, method = ("—" if m.converged else f"[red]no[/red] ({m.note})"), m.label
         summary.add_row(method, size, iters, _num(m.wall_time, "{:.2f} s"), _bytes(m.peak_memory),
                         _num(m.mean_relative_error, "{:.2e}"), conv)
-    out.print(summary)
+    out.print(fold(summary))
 
     neural = [m for m in comp.methods if m.kind == "neural"]
     if neural:
@@ -204,7 +204,7 @@ def print_comparison(comp) -> None:
                 else:
                     row += ["—"] * 3
             t.add_row(*row)
-        out.print(t)
+        out.print(fold(t))
 
 
 def _nanmean(a) -> float:

@@ -25,7 +25,15 @@ OPTION_OF_FIELD = {
     "training.optimizer": "--optimizer",
     "model.architecture": "--architecture",
     "device": "--device",
+    "output": "-o/--output",
 }
+
+
+def fold(table):
+    """Let every column of a rich Table wrap its cells instead of cutting them with '…'."""
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -37,8 +37,27 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Command-line usage errors (unknown option, invalid choice, wrong type) are reported as
+    one ``error:`` line with exit code 2, like every other bad input.
+    """
+    import sys
+
+    from .console import stderr_console
+
+    usage_error = type(typer.BadParameter("")).__mro__[1]  # Typer's (vendored Click's) UsageError
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # help was shown for a bare command
+            sys.exit(2)
+        message = err.format_message().replace("Value error, ", "")
+        stderr_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -96,6 +96,13 @@ def plot_command(
         names = requested or list(FIGURE_KINDS)
         runs = [(p, d) for p, d in inputs if not isinstance(d, CompareData) and applies("errors", d)]
         combine = len(runs) > 1 and "errors" in names
+        if combine:  # side by side only for the same problem (same modes, same reference)
+            first = runs[0][1].spec
+            for p, d in runs[1:]:
+                if (d.spec.potential, d.spec.dimension, d.spec.kinetic) != (first.potential, first.dimension,
+                                                                            first.kinetic):
+                    fail(f"--what errors: {p} is a different problem ({d.spec.name}) from {runs[0][0]} "
+                         f"({first.name}); plot them separately")
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
         jobs, notes = [], []  # jobs: (folder, stem, name, builder, source file)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .console import console, error_boundary
+from .console import console, error_boundary, fold
 
 problems_app = typer.Typer(
     name="problems",
@@ -35,7 +35,7 @@ def list_command():
             kind = {"analytic": "yes", "grid": "grid", "none": "no"}[reference_kind(spec)]
             table.add_row(name, str(spec.dimension), spec.potential.describe(), f"{spec.shift:g}", f"{spec.scale:g}",
                           str(spec.modes), kind)
-        console.print(table)
+        console.print(fold(table))
 
 
 @problems_app.command("show", no_args_is_help=True)

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .console import console, error_boundary, stderr_console
+from .console import console, error_boundary, fold, stderr_console
 
 
 class Nesting(str, Enum):
@@ -156,7 +156,7 @@ def print_table(spec, ev, reference) -> None:
             else:
                 row += [_fmt(100 * ev.relative_errors[i], "{:.3f}"), _fmt(ev.angle_distances[i], "{:.1e}")]
         table.add_row(*row)
-    console.print(table)
+    console.print(fold(table))
 
 
 class _ProgressReporter:
