@@ -42,11 +42,12 @@ def list_command():
 def show_command(
     problem: Annotated[str, typer.Argument(help="Built-in problem name or a .toml spec file.")],
     dim: Annotated[Optional[int], typer.Option("--dim", help="Resize to dimension D first (as nsvd solve --dim).")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Apply the spec's [presets.NAME] first.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Apply the spec's preset table presets.NAME first.")] = None,
 ):
     """Print the fully resolved spec (every field, defaults filled in) as TOML.
 
-    The output is itself a valid spec file: ``nsvd problems show NAME > mine.toml``.
+    The output is itself a valid spec file (nsvd problems show NAME > mine.toml), with the
+    chosen --preset already applied and no preset tables of its own.
     """
     from ..spec import load_spec, spec_to_toml
 
