@@ -80,10 +80,11 @@ def compare_command(
 
     \b
     Examples:
-      nsvd compare hydrogen2d --baseline lobpcg --grid 400
-      nsvd compare runs/h2d.h5 --baseline lobpcg --baseline eigsh
-      nsvd compare runs/a.h5 runs/b.h5 runs/c.h5
-      nsvd compare hydrogen2d --baseline lobpcg --grid 200,400,800,1600 -o cmp.h5
+
+    * nsvd compare hydrogen2d --baseline lobpcg --grid 400
+    * nsvd compare runs/h2d.h5 --baseline lobpcg --baseline eigsh
+    * nsvd compare runs/a.h5 runs/b.h5 runs/c.h5
+    * nsvd compare hydrogen2d --baseline lobpcg --grid 200,400,800,1600 -o cmp.h5
     """
     from ..compare import compare, parse_box, write_comparison
     from ..errors import ComparisonError, ResultsExistError

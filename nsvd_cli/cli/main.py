@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode="markdown",  # docstring paragraphs re-flow instead of keeping hard line breaks
 )
 app.command("solve", no_args_is_help=True)(solve_command)
 app.add_typer(problems_app, name="problems")

@@ -74,9 +74,9 @@ def plot_command(
 ):
     """Draw figures of results and compare files; print the files written.
 
-    Figures go to <folder>/<stem>-<kind>.<format>, e.g. runs/h2d-eigenfunctions.png;
+    Figures go to FOLDER/STEM-KIND.FORMAT, e.g. runs/h2d-eigenfunctions.png;
     several results files with --what errors give one figure with the runs side by side,
-    <stem1>_vs_<stem2>-errors.<format>. Figures are derived outputs: existing figure files
+    STEM1_vs_STEM2-errors.FORMAT. Figures are derived outputs: existing figure files
     of the same name are replaced.
 
     Kinds: eigenfunctions (learned vs reference, Procrustes-aligned), errors (per-mode

@@ -58,9 +58,9 @@ def solve_command(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (model init and samples).", rich_help_panel=_TRAIN)] = None,
     preset: Annotated[Optional[str], typer.Option(help="Settings preset of the spec, e.g. 'paper' (App. E).", rich_help_panel=_TRAIN)] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda[:N].", rich_help_panel=_RUN)] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Results file (HDF5). Default: runs/<problem>-<time>.h5", rich_help_panel=_RUN)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Results file (HDF5). Default: runs/PROBLEM-TIME.h5", rich_help_panel=_RUN)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing results file.", rich_help_panel=_RUN)] = False,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from <output>.ckpt.", rich_help_panel=_RUN)] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUTPUT.ckpt.", rich_help_panel=_RUN)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=_RUN)] = False,
 ):
     """Learn the lowest eigenpairs of a problem; print a table and write a results file.
