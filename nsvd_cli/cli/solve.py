@@ -103,7 +103,7 @@ def solve_command(
                       f"max {100 * s['max_relative_error']:.3f} %",
                       f"mean subspace dist. {s['mean_subspace_distance']:.2e}"]
         parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {s['max_off_diagonal']:.3f}",
-                  f"wall {result.wall_time:.1f} s", f"{result.iterations_per_second:.1f} it/s"]
+                  f"training {result.wall_time:.1f} s", f"{result.iterations_per_second:.1f} it/s"]
         console.print(" | ".join(parts), highlight=False)
         console.print(f"results written to [bold]{result.path}[/bold]")
 
