@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .console import console, error_boundary, fail, fold, stderr_console
@@ -31,8 +30,6 @@ class Preconditioner(str, Enum):
 
 
 _GRID = "Grid baselines"
-#: Table width when stdout is not a terminal (files, pipes): wide rather than wrapped.
-_PIPE_WIDTH = 250
 _OUT = "Output"
 
 
@@ -132,7 +129,7 @@ def print_comparison(comp) -> None:
     """Print the per-mode table, the per-method summary and (for results files) the
     eigenfunction metrics of a :class:`~nsvd_cli.compare.Comparison`."""
     spec = comp.spec
-    out = console if console.is_terminal else Console(width=_PIPE_WIDTH)
+    out = console
     box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
     out.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
                   f"[bold]{comp.reference_name}[/bold]; grid box {box}, order {comp.order}", highlight=False,

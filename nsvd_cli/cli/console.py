@@ -9,8 +9,15 @@ from rich.console import Console
 
 from ..errors import DivergenceError, NsvdError, SpecError
 
+#: Width used when output goes to a file or pipe (logs): wide rather than wrapped at 80.
+PIPE_WIDTH = 250
+
 console = Console()
+if not console.is_terminal:
+    console = Console(width=PIPE_WIDTH)
 stderr_console = Console(stderr=True)
+if not stderr_console.is_terminal:
+    stderr_console = Console(stderr=True, width=PIPE_WIDTH)
 
 #: Spec fields set by CLI options, to name the option in error messages.
 OPTION_OF_FIELD = {
