@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.special import eval_genlaguerre, eval_jacobi, hyp1f1, roots_jacobi
 
+from .errors import SpecError
 from .spec import ProblemSpec, spec_to_dict, walls
 
 __all__ = [
@@ -982,6 +983,8 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
         try:
             H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
             sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)
+        except SpecError:  # a bad spec field (e.g. a potential that cannot be imported) names itself
+            raise
         except ValueError as exc:  # e.g. a non-finite potential value on the grid, too few points
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise GridError(f"grid reference (N={n}): {msg}; change reference_grid or evaluation.box, "

@@ -174,11 +174,12 @@ class _ProgressReporter:
         self.t0 = time.perf_counter()
 
     def __enter__(self):
-        self.progress.__enter__()
-        return self
+        return self  # the live display starts with training (no blank line on early errors)
 
     def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        if self.task is not None:
+            self.progress.stop()
+        return False
 
     def __call__(self, e: dict) -> None:
         kind = e["event"]
@@ -192,6 +193,7 @@ class _ProgressReporter:
             if e["resumed_from"]:
                 msg += f" (resumed at iteration {e['resumed_from']})"
             console.print(msg, highlight=False)
+            self.progress.start()
             self.task = self.progress.add_task("training", total=tr.iterations, completed=e["resumed_from"] or 0,
                                                ips="-", loss="-", eig="-")
         elif kind == "step":
