@@ -204,7 +204,6 @@ class TrainingSpec:
     fd_step: float = 0.01
     dtype: str = "float32"
     eval_every: int = 1000
-    eval_batch: int = 8192
     checkpoint_every: int = 1000
     seed: int = 0
     device: str = "auto"
@@ -511,7 +510,6 @@ def _training(t, modes):
         fd_step=_num(g("fd_step"), "training.fd_step", positive=True),
         dtype=_choice(g("dtype"), "training.dtype", DTYPES),
         eval_every=_num(g("eval_every"), "training.eval_every", integer=True, minimum=1),
-        eval_batch=_num(g("eval_batch"), "training.eval_batch", integer=True, minimum=2),
         checkpoint_every=_num(g("checkpoint_every"), "training.checkpoint_every", integer=True, minimum=1),
         seed=_num(g("seed"), "training.seed", integer=True, nonneg=True),
         device=device,
