@@ -66,7 +66,7 @@ def main(argv=None) -> int:
 
     from nsvd_cli.baselines.grid import METHODS, GridError, grid_for_spec, solve_grid
     from nsvd_cli.errors import NsvdError
-    from nsvd_cli.references import reference_for
+    from nsvd_cli.baselines.reference import reference_for
     from nsvd_cli.spec import load_spec
 
     if args.threads is not None:

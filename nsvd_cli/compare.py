@@ -447,22 +447,9 @@ def _check_conventions(sources: list[_Source]) -> None:
 # helpers
 # --------------------------------------------------------------------------------------
 
-def _energy_groups(energies: np.ndarray, rtol: float = GROUP_RTOL) -> list[np.ndarray]:
-    e = np.asarray(energies, dtype=np.float64)
-    new = np.abs(np.diff(e)) > rtol * np.maximum(np.maximum(np.abs(e[1:]), np.abs(e[:-1])), 1e-300)
-    starts = np.concatenate([[0], np.flatnonzero(new) + 1, [len(e)]])
-    return [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:])]
-
-
 def _rel_errors(energies, ref) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return metrics.relative_errors(energies, ref)
-
-
-def _nanmean(a) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.mean()) if a.size else float("nan")
 
 
 def _truncate(sol: GridSolution, L: int) -> GridSolution:
@@ -494,23 +481,6 @@ def _evaluate_on_grid(results, points: np.ndarray, chunk: int = 16384) -> np.nda
     for a in range(0, len(points), chunk):
         out[a:a + chunk] = results.eigenfunctions(points[a:a + chunk])
     return out
-
-
-def _grid_metrics(values, vectors, spacing, groups, counted_modes, last_group_complete):
-    """Angle distances (L,), subspace distances (G,) and orthogonality of sampled functions
-    against grid eigenvectors, aligned within degenerate groups (Procrustes)."""
-    L = vectors.shape[1]
-    w = np.full(len(vectors), float(np.prod(spacing)))
-    angles = np.full(L, np.nan)
-    subspace = np.full(len(groups), np.nan)
-    for k, g in enumerate(groups):
-        if not counted_modes[g].all() or (k == len(groups) - 1 and not last_group_complete):
-            continue
-        angles[g] = metrics.angle_distances(values[:, g], vectors[:, g], [np.arange(len(g))], w)
-        subspace[k] = metrics.subspace_distance(values[:, g], vectors[:, g], w)
-    idx = np.flatnonzero(counted_modes)
-    orth = metrics.orthogonality(metrics.normalised_gram(values[:, idx], w)) if len(idx) else float("nan")
-    return angles, subspace, orth
 
 
 # --------------------------------------------------------------------------------------
@@ -575,9 +545,7 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
         Unreadable results file, invalid spec file.
     """
     from .evaluate import evaluate_model
-    from .potentials import make_potential
-    from .quadrature import make_quadrature
-    from .references import analytic_reference, reference_for, reference_kind
+    from .problem import Problem
 
     say = progress or (lambda msg: None)
     if not sources:
@@ -610,7 +578,7 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
     if len(box) != D:
         raise ComparisonError(f"--box: {len(box)} axes for a {D}-dimensional problem")
     # closed form if there is one; otherwise this comparison's own finest eigsh grid
-    reference = analytic_reference(spec) if reference_kind(spec) == "analytic" else None
+    reference = Problem.from_spec(spec).closed_form_reference
     files = [s for s in srcs if s.results is not None]
     notes: list[str] = []
 
@@ -688,15 +656,14 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
         complete = bool(reference.complete_last_group)
     else:
         ref_name, ref_kind = f"grid reference (eigsh, N={finest})", "grid"
-        all_groups = _energy_groups(ref_sol.energies)  # L + 1 levels: is the L-th multiplet cut?
+        # L + 1 levels: is the L-th multiplet cut?
+        groups, complete = metrics.truncated_groups(ref_sol.energies, L, GROUP_RTOL)
         ref_E = np.asarray(ref_sol.energies[:L], dtype=np.float64)
-        groups = [g[g < L] for g in all_groups if g[0] < L]
-        complete = not any(L - 1 in g and L in g for g in all_groups)
         qn = np.zeros((L, 0), dtype=np.int64)
         labels = ()
     for row in grid_rows:
         row.relative_errors = _rel_errors(row.energies, ref_E)
-        row.mean_relative_error = _nanmean(row.relative_errors)
+        row.mean_relative_error = metrics.nanmean(row.relative_errors)
 
     # ---- results files ------------------------------------------------------------------
     neural_rows = []
@@ -705,8 +672,8 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
         res, fs = s.results, s.results.spec
         label = name if names.count(name) == 1 else s.text
         say(f"{label}: evaluating the learned eigenfunctions on its quadrature rule")
-        ev = evaluate_model(res.model, make_quadrature(fs.evaluation), make_potential(fs.potential),
-                            kinetic=fs.kinetic, shift=fs.shift, scale=fs.scale, reference=reference_for(fs))
+        file_problem = Problem.from_spec(fs)
+        ev = evaluate_model(res.model, file_problem)
         stored = np.asarray(res.eigenvalues, dtype=np.float64)
         discrepancy = float(np.max(np.abs(ev.eigenvalues - stored)) / max(np.max(np.abs(stored)), 1e-300))
         if discrepancy > 1e-6:
@@ -714,12 +681,12 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
                          f"{discrepancy:.1e} (relative); written by another nsvd version?")
         Lf = min(len(stored), L)
         energies = np.full(L, np.nan)
-        energies[:Lf] = fs.energies_from_eigenvalues(stored)[:Lf]  # the file's own shift and scale
+        energies[:Lf] = file_problem.energies_from_eigenvalues(stored)[:Lf]  # the file's own shift and scale
         counted = np.zeros(L, dtype=bool)
-        counted[:Lf] = fs.scale * (fs.shift - ref_E[:Lf]) > 0
+        counted[:Lf] = file_problem.eigenvalues_from_energies(ref_E[:Lf]) > 0
         rel = np.where(counted, _rel_errors(energies, ref_E), np.nan)
         row = MethodResult(label=label, kind="neural", method="nsvd", grid=0, energies=energies,
-                           relative_errors=rel, mean_relative_error=_nanmean(rel),
+                           relative_errors=rel, mean_relative_error=metrics.nanmean(rel),
                            wall_time=float(res.run.get("wall_time", float("nan"))), peak_memory=-1,
                            iterations=int(res.run.get("iterations", -1)),
                            converged=bool(np.all(np.isfinite(energies[counted]))), path=Path(s.text),
@@ -731,8 +698,9 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
             say(f"{label}: evaluating the learned eigenfunctions on the {g['label']} grid")
             values = np.zeros((len(g["points"]), L))
             values[:, :Lf] = _evaluate_on_grid(res, g["points"])[:, :Lf]
-            row.angle_distances, row.subspace_distances, row.orthogonality = _grid_metrics(
-                values, g["vectors"], g["spacing"], groups, counted, complete)
+            w = np.full(len(g["vectors"]), float(np.prod(g["spacing"])))
+            row.angle_distances, row.subspace_distances, row.orthogonality = metrics.group_distances(
+                values, g["vectors"], groups, counted, complete, w)
             row.grid_comparison = g["label"]
         neural_rows.append(row)
 

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from . import metrics
-from .quadrature import Quadrature
 
 __all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "model_values_and_gradients"]
 
@@ -55,21 +54,22 @@ class Evaluation:
                 mean_relative_error=float(np.mean(self.relative_errors[p])) if p.any() else float("nan"),
                 max_relative_error=float(np.max(self.relative_errors[p])) if p.any() else float("nan"),
                 mean_energy_relative_error=float(np.mean(self.energy_relative_errors[p])) if p.any() else float("nan"),
-                mean_angle_distance=float(np.nanmean(self.angle_distances[p])) if p.any() else float("nan"),
-                mean_subspace_distance=float(np.nanmean(self.subspace_distances))
-                if np.isfinite(self.subspace_distances).any() else float("nan"),
+                mean_angle_distance=metrics.nanmean(self.angle_distances[p]),
+                mean_subspace_distance=metrics.nanmean(self.subspace_distances),
             )
         return out
 
 
 def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int = 16384):
-    """Values (N, L) and gradients (N, L, D) of a model's functions, in float64.
+    """Values (N, L) and gradients (N, L, D) of a model's functions, in float64 on the CPU.
 
-    A float64 copy of the model is used; gradients by forward-mode AD (one JVP per axis).
+    A float64 CPU deep copy of the model is evaluated: the model itself (e.g. the live EMA
+    module of a training run on a GPU) is neither moved nor changed. Gradients by
+    forward-mode AD (one JVP per axis).
     """
     from torch.func import jvp
 
-    m = copy.deepcopy(model).to(torch.float64).eval()
+    m = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
     vals, grads = [], []
     for start in range(0, len(x), chunk):
         xt = torch.as_tensor(x[start:start + chunk], dtype=torch.float64)
@@ -85,7 +85,7 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
     return np.concatenate(vals), np.concatenate(grads)
 
 
-def evaluate_functions(values, gradients, potential_values, weights, *, kinetic, shift, scale, reference=None,
+def evaluate_functions(values, gradients, potential_values, weights, conventions, *, reference=None,
                        reference_values=None) -> Evaluation:
     """Evaluation of sampled functions (the shared code path of ``solve`` and ``compare``).
 
@@ -97,48 +97,46 @@ def evaluate_functions(values, gradients, potential_values, weights, *, kinetic,
     potential_values : ndarray, shape (N,)
     weights : ndarray, shape (N,)
         Quadrature weights.
-    kinetic, shift, scale : float
-        ``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``.
+    conventions : Problem or Conventions
+        Anything with ``kinetic`` and the conversions ``eigenvalues_from_energies`` /
+        ``energies_from_eigenvalues`` (``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``).
     reference : ReferenceSolution, optional
         Exact energies, degenerate groups and eigenfunctions.
-    reference_values : ndarray, shape (N, L), optional
-        Reference eigenfunctions at the points (computed from ``reference`` if omitted).
+    reference_values : ndarray, shape (N, L)
+        Reference eigenfunctions at the points; required with ``reference``.
+
+    Raises
+    ------
+    ValueError
+        ``reference`` without ``reference_values``.
     """
     w = np.asarray(weights, np.float64)
     norms = np.einsum("n,nl->l", w, values**2)
-    kin = kinetic * np.einsum("n,nld->l", w, gradients**2)
+    kin = conventions.kinetic * np.einsum("n,nld->l", w, gradients**2)
     pot = np.einsum("n,n,nl->l", w, potential_values, values**2)
     safe = np.where(norms > 0, norms, np.finfo(float).tiny)
     energies = (kin + pot) / safe
-    eigenvalues = scale * (shift - energies)
     gram = metrics.normalised_gram(values, w)
     ev = Evaluation(
-        eigenvalues=eigenvalues, energies=energies,
-        norm_eigenvalues=norms, norm_energies=shift - norms / scale,
+        eigenvalues=conventions.eigenvalues_from_energies(energies), energies=energies,
+        norm_eigenvalues=norms, norm_energies=conventions.energies_from_eigenvalues(norms),
         gram=gram, orthogonality=metrics.orthogonality(gram), max_off_diagonal=metrics.max_off_diagonal(gram),
     )
     if reference is None:
         return ev
-    ref_e = np.asarray(reference.energies, np.float64)
-    ref_l = scale * (shift - ref_e)
-    positive = ref_l > 0
     if reference_values is None:
         raise ValueError("reference_values are required with a reference")
-    ref_v = reference_values
-    angles = np.full(len(ref_e), np.nan)
-    subspace = np.full(len(reference.groups), np.nan)
-    for k, g in enumerate(reference.groups):
-        counted = positive[g].all() and (k < len(reference.groups) - 1 or reference.complete_last_group)
-        if not counted:
-            continue
-        angles[g] = metrics.angle_distances(values[:, g], ref_v[:, g], [np.arange(len(g))], w)
-        subspace[k] = metrics.subspace_distance(values[:, g], ref_v[:, g], w)
+    ref_e = np.asarray(reference.energies, np.float64)
+    ref_l = conventions.eigenvalues_from_energies(ref_e)
+    positive = ref_l > 0
+    angles, subspace, _ = metrics.group_distances(values, reference_values, reference.groups, positive,
+                                                  reference.complete_last_group, w)
     pos_idx = np.flatnonzero(positive)
     if len(pos_idx):
         g = metrics.normalised_gram(values[:, pos_idx], w)
         ev.orthogonality, ev.max_off_diagonal = metrics.orthogonality(g), metrics.max_off_diagonal(g)
     rel = np.full(len(ref_e), np.nan)
-    rel[positive] = metrics.relative_errors(eigenvalues[positive], ref_l[positive])
+    rel[positive] = metrics.relative_errors(ev.eigenvalues[positive], ref_l[positive])
     ev.reference_eigenvalues, ev.reference_energies = ref_l, ref_e
     ev.relative_errors = rel
     ev.energy_relative_errors = metrics.relative_errors(energies, ref_e)
@@ -146,17 +144,26 @@ def evaluate_functions(values, gradients, potential_values, weights, *, kinetic,
     return ev
 
 
-def evaluate_model(model: torch.nn.Module, quadrature: Quadrature, potential, *, kinetic, shift, scale,
-                   reference=None, reference_values=None) -> Evaluation:
-    """Evaluate a model's eigenfunctions on a quadrature rule (see :func:`evaluate_functions`).
+_FROM_PROBLEM = object()
 
-    ``potential`` is the torch potential function; ``reference_values`` may be passed to
-    avoid recomputing the reference eigenfunctions at every periodic evaluation.
+
+def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM) -> Evaluation:
+    """Evaluate a model's eigenfunctions on a problem's evaluation rule (:func:`evaluate_functions`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        (B, D) -> (B, L). Evaluated as a float64 CPU copy; the model itself is not moved.
+    problem : Problem
+        Gives the quadrature, the potential values there, the conventions and (cached) the
+        reference with its values at the quadrature points.
+    reference : ReferenceSolution or None, optional
+        Override the problem's reference (None: no reference measures).
     """
-    values, grads = model_values_and_gradients(model, quadrature.points)
-    with torch.no_grad():
-        v = potential(torch.as_tensor(quadrature.points, dtype=torch.float64)).numpy()
-    if reference is not None and reference_values is None:
-        reference_values = reference.eigenfunctions(quadrature.points)
-    return evaluate_functions(values, grads, v, quadrature.weights, kinetic=kinetic, shift=shift, scale=scale,
+    values, grads = model_values_and_gradients(model, problem.quadrature.points)
+    if reference is _FROM_PROBLEM:
+        reference, reference_values = problem.reference, problem.reference_values
+    else:
+        reference_values = None if reference is None else reference.eigenfunctions(problem.quadrature.points)
+    return evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
                               reference=reference, reference_values=reference_values)

@@ -17,6 +17,10 @@ __all__ = [
     "normalised_gram",
     "orthogonality",
     "max_off_diagonal",
+    "degenerate_groups",
+    "truncated_groups",
+    "group_distances",
+    "nanmean",
 ]
 
 
@@ -126,3 +130,94 @@ def max_off_diagonal(gram) -> float:
     if c.shape[0] < 2:
         return 0.0
     return float(np.max(c[~np.eye(c.shape[0], dtype=bool)]))
+
+
+def degenerate_groups(energies, rtol: float = 1e-9) -> list[np.ndarray]:
+    """Degenerate subspaces of ascending energies: runs of relatively equal values.
+
+    Two neighbours ``e_i``, ``e_{i+1}`` belong to one group when
+    ``|e_{i+1} - e_i| <= rtol * max(|e_i|, |e_{i+1}|)``.
+
+    Parameters
+    ----------
+    energies : array_like, shape (L,)
+        Ascending energies.
+    rtol : float
+        Relative tolerance of degeneracy.
+
+    Returns
+    -------
+    list of ndarray of int
+        Consecutive index arrays covering ``0..L-1`` (empty list for L = 0).
+    """
+    e = np.asarray(energies, dtype=np.float64)
+    if e.size == 0:
+        return []
+    new = np.abs(np.diff(e)) > rtol * np.maximum(np.maximum(np.abs(e[1:]), np.abs(e[:-1])), 1e-300)
+    starts = np.concatenate([[0], np.flatnonzero(new) + 1, [len(e)]])
+    return [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:])]
+
+
+def truncated_groups(energies, n_modes: int, rtol: float = 1e-9) -> tuple[list[np.ndarray], bool]:
+    """Degenerate groups of the first ``n_modes`` of more than ``n_modes`` ascending energies.
+
+    Returns
+    -------
+    groups : list of ndarray of int
+        The groups restricted to indices ``< n_modes``.
+    complete_last_group : bool
+        False when ``n_modes`` cuts a multiplet (levels ``n_modes - 1`` and ``n_modes`` degenerate).
+    """
+    all_groups = degenerate_groups(energies, rtol)
+    groups = [g[g < n_modes] for g in all_groups if g[0] < n_modes]
+    complete = not any((n_modes - 1) in g and n_modes in g for g in all_groups)
+    return groups, complete
+
+
+def group_distances(learned, reference, groups, counted, complete_last_group: bool = True, weights=None):
+    """Per-mode angle distances and per-group subspace distances within degenerate subspaces.
+
+    Each group counts only when all its modes are ``counted`` and it is not a last group
+    cut by ``L``; the others get NaN. Orthogonality is that of the counted modes.
+
+    Parameters
+    ----------
+    learned, reference : array_like, shape (N, L)
+        Learned and reference functions at N points.
+    groups : sequence of index arrays
+        Degenerate subspaces (consecutive indices into 0..L-1).
+    counted : array_like of bool, shape (L,)
+        Modes that enter the measures (e.g. positive reference eigenvalue of T).
+    complete_last_group : bool
+    weights : array_like, shape (N,), optional
+        Quadrature weights.
+
+    Returns
+    -------
+    angles : ndarray, shape (L,)
+        :func:`angle_distances` after Procrustes alignment within each group.
+    subspace : ndarray, shape (G,)
+        :func:`subspace_distance` per group.
+    orthogonality : float
+        :func:`orthogonality` of the counted modes (NaN if none).
+    """
+    learned, reference = np.asarray(learned, np.float64), np.asarray(reference, np.float64)
+    counted = np.asarray(counted, bool)
+    angles = np.full(reference.shape[1], np.nan)
+    subspace = np.full(len(groups), np.nan)
+    for k, g in enumerate(groups):
+        g = np.asarray(g)
+        if not counted[g].all() or (k == len(groups) - 1 and not complete_last_group):
+            continue
+        angles[g] = angle_distances(learned[:, g], reference[:, g], [np.arange(len(g))], weights)
+        subspace[k] = subspace_distance(learned[:, g], reference[:, g], weights)
+    idx = np.flatnonzero(counted)
+    orth = orthogonality(normalised_gram(learned[:, idx], weights)) if len(idx) else float("nan")
+    return angles, subspace, orth
+
+
+def nanmean(a) -> float:
+    """Mean of the finite entries of ``a`` (NaN and inf skipped); NaN when there are none."""
+    a = np.asarray(a, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")

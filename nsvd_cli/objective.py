@@ -110,7 +110,7 @@ class _NestedLoRAFunction(torch.autograd.Function):
         return grad_output * grad, None, None, None, None
 
 
-def nested_lora_loss(f, tf, *, nesting="sequential", weights=None, gram=None):
+def nested_lora_loss(f, tf, *, nesting="sequential", weights=None, gram=None, masks=None):
     """NestedLoRA objective for the top-L eigenpairs of a self-adjoint operator T.
 
     Minibatch estimate of  ``-2 sum_l m_l <f_l|T f_l> + sum_{l,l'} M_ll' <f_l|f_l'>^2``,
@@ -136,6 +136,10 @@ def nested_lora_loss(f, tf, *, nesting="sequential", weights=None, gram=None):
         (e.g. a larger no-grad batch). The gradient at every batch point then uses it, which
         keeps the gradient unbiased and lowers its variance; by default the two half-batches
         are used for each other.
+    masks : (torch.Tensor, torch.Tensor), optional
+        Precomputed ``nesting_masks(L, nesting, weights)`` (vector (L,), matrix (L, L)) in
+        f's dtype and device, e.g. built once per fit; ``nesting`` and ``weights`` are then
+        ignored.
 
     Returns
     -------
@@ -168,5 +172,5 @@ def nested_lora_loss(f, tf, *, nesting="sequential", weights=None, gram=None):
         raise ValueError(f"batch size must be even (two independent half-batches), got {f.shape[0]}")
     if gram is not None and gram.shape != (f.shape[1], f.shape[1]):
         raise ValueError(f"gram must have shape ({f.shape[1]}, {f.shape[1]}), got {tuple(gram.shape)}")
-    m, M = nesting_masks(f.shape[1], nesting, weights, dtype=f.dtype, device=f.device)
+    m, M = masks if masks is not None else nesting_masks(f.shape[1], nesting, weights, dtype=f.dtype, device=f.device)
     return _NestedLoRAFunction.apply(f, tf.detach(), m, M, None if gram is None else gram.detach())

@@ -80,3 +80,26 @@ class ShiftedOperator:
             psi0, hpsi = self.hamiltonian.apply(model, x, psi)
             tpsi = self.scale * (self.shift * psi0 - hpsi)
         return psi * inv_sqrt_w, tpsi * inv_sqrt_w
+
+    @torch.no_grad()
+    def gram(self, model, x: torch.Tensor, log_weight: torch.Tensor) -> torch.Tensor:
+        """Importance-weighted Monte Carlo Gram matrix ``<psi_l|psi_l'>`` from an extra batch.
+
+        ``G = (1/B) sum_b f(x_b) f(x_b)^T`` with ``f = psi / sqrt(w_tr)``, points ``x ~ p_tr``
+        independent of the training batch (the ``gram=`` estimate of
+        :func:`~nsvd_cli.objective.nested_lora_loss`). No autograd graph.
+
+        Parameters
+        ----------
+        model : callable
+            (B, D) -> (B, L).
+        x : torch.Tensor, shape (B, D)
+        log_weight : torch.Tensor, shape (B,)
+            ``log p_tr(x)``.
+
+        Returns
+        -------
+        torch.Tensor, shape (L, L)
+        """
+        f = model(x) * torch.exp(-0.5 * log_weight)[:, None]
+        return f.T @ f / f.shape[0]

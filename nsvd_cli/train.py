@@ -1,7 +1,8 @@
 """The training loop: sample, apply T, NestedLoRA step; schedule, EMA, checkpoints.
 
 Never prints and never writes files other than checkpoints: progress goes to a callback
-as one dict per event.
+as one small typed event per occasion (:class:`Started`, :class:`Progress`,
+:class:`Evaluated`, :class:`CheckpointSaved`, :class:`Finished`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,65 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .errors import DivergenceError
-from .objective import nested_lora_loss
+from .objective import nested_lora_loss, nesting_masks
 from .spec import TrainingSpec
 
-__all__ = ["fit", "TrainState", "make_optimizer", "make_scheduler", "load_checkpoint"]
+__all__ = ["fit", "TrainState", "make_optimizer", "make_scheduler", "load_checkpoint", "Event", "Started", "Progress",
+           "Evaluated", "CheckpointSaved", "Finished"]
+
+
+@dataclass(frozen=True)
+class Started:
+    """A run starts (sent by :func:`nsvd_cli.solve.solve` before training).
+
+    ``resumed_from`` is the iteration of the checkpoint resumed from, or None.
+    """
+
+    spec: object
+    device: str
+    output: str
+    resumed_from: int | None
+    reference: object
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Every ``log_every`` iterations: the loss, learning rate and running batch Rayleigh
+    quotients of T (``eigenvalues``, L floats)."""
+
+    iteration: int
+    total: int
+    loss: float
+    learning_rate: float
+    eigenvalues: list
+    iterations_per_second: float
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A periodic evaluation of the EMA model: ``summary`` is what ``evaluate`` returned."""
+
+    iteration: int
+    summary: dict
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    """A resumable checkpoint was written at ``path``."""
+
+    iteration: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Training and the final evaluation are done (sent by :func:`nsvd_cli.solve.solve`)."""
+
+    iteration: int
+    wall_time: float
+
+
+Event = Started | Progress | Evaluated | CheckpointSaved | Finished
 
 
 @dataclass
@@ -93,35 +149,36 @@ def load_checkpoint(path) -> dict:
 
 def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         generator: torch.Generator, device: torch.device | str = "cpu",
-        callback: Callable[[dict], None] | None = None,
+        callback: Callable[[Event], None] | None = None,
         evaluate: Callable[[torch.nn.Module], dict] | None = None,
         checkpoint: str | Path | None = None, resume: dict | None = None,
         log_every: int = 10) -> TrainState:
     """Train ``model`` to the top eigenpairs of ``operator`` with NestedLoRA.
 
     Each iteration draws ``batch_size`` points from ``sampling`` (importance weight
-    ``w_tr = p_tr``), computes ``(f, Tf)`` with ``operator.apply``, and takes one optimiser
-    step on :func:`~nsvd_cli.objective.nested_lora_loss` (two half-batches; custom gradient).
-    The EMA of the parameters (``training.ema_decay``, ``torch.optim.swa_utils``) is what
-    evaluation uses.
+    ``w_tr = p_tr``), computes ``(f, Tf)`` with ``operator.apply`` (and, with
+    ``training.gram_batch``, an independent Gram estimate with ``operator.gram``), and takes
+    one optimiser step on :func:`~nsvd_cli.objective.nested_lora_loss` (two half-batches;
+    custom gradient; nesting masks built once). The EMA of the parameters
+    (``training.ema_decay``, ``torch.optim.swa_utils``) is what evaluation uses.
 
     Parameters
     ----------
     model : torch.nn.Module
         (B, D) -> (B, L) eigenfunction model, already on ``device`` and in the training dtype.
     operator : ShiftedOperator
-        Has ``apply(model, x, log_weight) -> (f, Tf)``.
+        Has ``apply(model, x, log_weight) -> (f, Tf)`` and ``gram(model, x, log_weight)``.
     sampling
         Has ``sample(n, generator, dtype)`` and ``log_density(x)``.
     training : TrainingSpec
     generator : torch.Generator
         CPU generator for the samples (seeded by the caller).
     callback : callable, optional
-        Receives event dicts: ``{"event": "step", "iteration", "loss", "learning_rate",
-        "eigenvalues", "iterations_per_second"}`` every ``log_every`` iterations and
-        ``{"event": "evaluation", "iteration", ...}`` after each evaluation.
+        Receives :class:`Progress` every ``log_every`` iterations, :class:`Evaluated` after
+        each evaluation and :class:`CheckpointSaved` after each checkpoint.
     evaluate : callable, optional
-        ``evaluate(ema_model) -> dict`` called every ``training.eval_every`` iterations.
+        ``evaluate(ema_model) -> dict`` called every ``training.eval_every`` iterations; it
+        must not move or change the model.
     checkpoint : path, optional
         Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations
         and on Ctrl-C; atomically replaced). It is left in place: the caller removes it once
@@ -140,84 +197,110 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     KeyboardInterrupt
         Re-raised after the checkpoint has been written.
     """
-    dtype = next(model.parameters()).dtype
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(training.ema_decay), use_buffers=True)
-    optimizer = make_optimizer(model.parameters(), training)
-    scheduler = make_scheduler(optimizer, training)
-    state = TrainState(model=model, ema=ema)
-    checkpoint = Path(checkpoint) if checkpoint else None
-    good_checkpoint = None
+    loop = _Loop(model, operator, sampling, training, generator, device, callback, evaluate, checkpoint, log_every)
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        ema.load_state_dict(resume["ema"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        generator.set_state(resume["generator"])
-        state.iteration, state.history, state.wall_time = resume["iteration"], resume["history"], resume["wall_time"]
-
-    def save():
-        nonlocal good_checkpoint
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, state, optimizer, scheduler, generator)
-            good_checkpoint = str(checkpoint)
-
-    nesting, weights = training.nesting, training.joint_weights or None
-    rq_num = rq_den = None
-    t_last, it_last = time.perf_counter(), state.iteration
-    t_start = time.perf_counter()
-    wall0 = state.wall_time
+        loop.restore(resume)
     try:
-        while state.iteration < training.iterations:
-            x = sampling.sample(training.batch_size, generator, dtype=dtype).to(device)
-            log_w = sampling.log_density(x)
-            f, tf = operator.apply(model, x, log_w)
-            gram = None
-            if training.gram_batch:
-                with torch.no_grad():
-                    xg = sampling.sample(training.gram_batch, generator, dtype=dtype).to(device)
-                    fg = model(xg) * torch.exp(-0.5 * sampling.log_density(xg))[:, None]
-                    gram = fg.T @ fg / fg.shape[0]
-            loss = nested_lora_loss(f, tf, nesting=nesting, weights=weights, gram=gram)
-            if not torch.isfinite(loss):
-                raise DivergenceError(state.iteration + 1, good_checkpoint)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            ema.update_parameters(model)
-            state.iteration += 1
-            state.wall_time = wall0 + time.perf_counter() - t_start
-
-            with torch.no_grad():  # running batch Rayleigh quotients <f|Tf>/<f|f>
-                num, den = (f * tf).mean(0).detach(), (f * f).mean(0).detach()
-                if rq_num is None:
-                    rq_num, rq_den = num, den
-                else:
-                    rq_num, rq_den = 0.9 * rq_num + 0.1 * num, 0.9 * rq_den + 0.1 * den
-            if state.iteration % log_every == 0 or state.iteration == training.iterations:
-                now = time.perf_counter()
-                ips = (state.iteration - it_last) / max(now - t_last, 1e-9)
-                t_last, it_last = now, state.iteration
-                eig = (rq_num / rq_den.clamp_min(1e-30)).cpu().tolist()
-                lr = optimizer.param_groups[0]["lr"]
-                h = state.history
-                h["iteration"].append(state.iteration)
-                h["loss"].append(float(loss.detach()))
-                h["learning_rate"].append(lr)
-                h["eigenvalues"].append(eig)
-                if callback:
-                    callback({"event": "step", "iteration": state.iteration, "total": training.iterations,
-                              "loss": float(loss.detach()), "learning_rate": lr, "eigenvalues": eig,
-                              "iterations_per_second": ips})
-            if evaluate is not None and (state.iteration % training.eval_every == 0
-                                         or state.iteration == training.iterations):
-                result = dict(evaluate(ema.module), iteration=state.iteration)
-                state.history["evaluations"].append(result)
-                if callback:
-                    callback({"event": "evaluation", **result})
-            if checkpoint is not None and state.iteration % training.checkpoint_every == 0:
-                save()
+        while loop.state.iteration < training.iterations:
+            loop.step()
     except KeyboardInterrupt:
-        save()
+        loop.save()
         raise
-    return state
+    return loop.state
+
+
+class _Loop:
+    """State and one iteration of :func:`fit` (private)."""
+
+    def __init__(self, model, operator, sampling, training, generator, device, callback, evaluate, checkpoint,
+                 log_every):
+        self.model, self.operator, self.sampling, self.tr = model, operator, sampling, training
+        self.generator, self.device, self.callback, self.evaluate = generator, device, callback, evaluate
+        self.log_every = log_every
+        self.dtype = next(model.parameters()).dtype
+        self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(training.ema_decay), use_buffers=True)
+        self.optimizer = make_optimizer(model.parameters(), training)
+        self.scheduler = make_scheduler(self.optimizer, training)
+        self.state = TrainState(model=model, ema=self.ema)
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.good_checkpoint = None
+        self.masks = None  # nesting masks: built once, at the first step (L from the model's output)
+        self.rq_num = self.rq_den = None
+        self.t_start = self.t_last = time.perf_counter()
+        self.it_last, self.wall0 = 0, 0.0
+
+    def restore(self, resume: dict) -> None:
+        self.model.load_state_dict(resume["model"])
+        self.ema.load_state_dict(resume["ema"])
+        self.optimizer.load_state_dict(resume["optimizer"])
+        self.scheduler.load_state_dict(resume["scheduler"])
+        self.generator.set_state(resume["generator"])
+        s = self.state
+        s.iteration, s.history, s.wall_time = resume["iteration"], resume["history"], resume["wall_time"]
+        self.it_last, self.wall0 = s.iteration, s.wall_time
+
+    def save(self) -> None:
+        if self.checkpoint is None:
+            return
+        _save_checkpoint(self.checkpoint, self.state, self.optimizer, self.scheduler, self.generator)
+        self.good_checkpoint = str(self.checkpoint)
+        self._emit(CheckpointSaved(self.state.iteration, self.good_checkpoint))
+
+    def _emit(self, event) -> None:
+        if self.callback:
+            self.callback(event)
+
+    def _batch(self, n: int):
+        x = self.sampling.sample(n, self.generator, dtype=self.dtype).to(self.device)
+        return x, self.sampling.log_density(x)
+
+    def step(self) -> None:
+        """One optimiser step, then logging, evaluation and checkpoint when due."""
+        state, tr = self.state, self.tr
+        f, tf = self.operator.apply(self.model, *self._batch(tr.batch_size))
+        gram = self.operator.gram(self.model, *self._batch(tr.gram_batch)) if tr.gram_batch else None
+        if self.masks is None:
+            self.masks = nesting_masks(f.shape[1], tr.nesting, tr.joint_weights or None, dtype=f.dtype,
+                                       device=f.device)
+        loss = nested_lora_loss(f, tf, gram=gram, masks=self.masks)
+        if not torch.isfinite(loss):
+            raise DivergenceError(state.iteration + 1, self.good_checkpoint)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema.update_parameters(self.model)
+        state.iteration += 1
+        state.wall_time = self.wall0 + time.perf_counter() - self.t_start
+        self._track_rayleigh(f, tf)
+        last = state.iteration == tr.iterations
+        if state.iteration % self.log_every == 0 or last:
+            self._log(float(loss.detach()))
+        if self.evaluate is not None and (state.iteration % tr.eval_every == 0 or last):
+            result = dict(self.evaluate(self.ema.module), iteration=state.iteration)
+            state.history["evaluations"].append(result)
+            self._emit(Evaluated(state.iteration, result))
+        if self.checkpoint is not None and state.iteration % tr.checkpoint_every == 0:
+            self.save()
+
+    @torch.no_grad()
+    def _track_rayleigh(self, f, tf) -> None:
+        """Running (EMA 0.9) batch Rayleigh quotients ``<f|Tf> / <f|f>``."""
+        num, den = (f * tf).mean(0).detach(), (f * f).mean(0).detach()
+        if self.rq_num is None:
+            self.rq_num, self.rq_den = num, den
+        else:
+            self.rq_num, self.rq_den = 0.9 * self.rq_num + 0.1 * num, 0.9 * self.rq_den + 0.1 * den
+
+    def _log(self, loss: float) -> None:
+        state, now = self.state, time.perf_counter()
+        ips = (state.iteration - self.it_last) / max(now - self.t_last, 1e-9)
+        self.t_last, self.it_last = now, state.iteration
+        eig = (self.rq_num / self.rq_den.clamp_min(1e-30)).cpu().tolist()
+        lr = self.optimizer.param_groups[0]["lr"]
+        h = state.history
+        h["iteration"].append(state.iteration)
+        h["loss"].append(loss)
+        h["learning_rate"].append(lr)
+        h["eigenvalues"].append(eig)
+        self._emit(Progress(state.iteration, self.tr.iterations, loss, lr, eig, ips))

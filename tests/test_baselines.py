@@ -24,7 +24,7 @@ from nsvd_cli.baselines import (
     require_converged,
     solve_grid,
 )
-from nsvd_cli.references import reference_for
+from nsvd_cli.baselines.reference import reference_for
 from nsvd_cli.spec import load_spec
 
 

@@ -113,7 +113,7 @@ def test_eigenfunctions_aligned_to_reference(results):
 
 def _fake_results(dimension, modes, tmp_path):
     """A stand-in for Results whose learned functions are rotated reference functions."""
-    from nsvd_cli.references import reference_for
+    from nsvd_cli.baselines.reference import reference_for
     from nsvd_cli.spec import load_spec
 
     base = load_spec("harmonic2d", overrides={"modes": modes})

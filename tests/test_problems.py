@@ -14,9 +14,10 @@ from nsvd_cli.errors import SpecError
 from nsvd_cli.expressions import check_expression, compile_expression
 from nsvd_cli.potentials import make_potential
 from nsvd_cli.quadrature import gauss_legendre_box, spherical_quadrature
+from nsvd_cli.baselines.reference import GridReference, grid_reference, reference_for
 from nsvd_cli.references import (
-    GridReference, analytic_reference, box_reference, grid_reference, harmonic_reference, hydrogen3d_reference,
-    morse_reference, poschl_teller_reference, reference_for, reference_kind,
+    analytic_reference, box_reference, harmonic_reference, hydrogen3d_reference,
+    morse_reference, poschl_teller_reference, reference_kind,
 )
 from nsvd_cli.spec import builtin_problems, load_spec, parse_spec, resize_dimension, spec_to_dict, spec_to_toml
 
@@ -148,12 +149,10 @@ def test_bound_state_padding_and_warning():
     assert np.allclose(ref.energies[4:], 16.0) and ref.quantum_numbers[4:] == ((-1,), (-1,))
     assert ref.notes and "4 bound state" in ref.notes[0]
     assert np.all(ref.eigenfunctions(np.zeros((2, 1)))[:, 4:] == 0)
-    from nsvd_cli.solve import _warn_spec
+    from nsvd_cli.problem import Problem
 
     spec = load_spec("morse1d", overrides={"modes": 6})
-    with pytest.warns(UserWarning) as rec:
-        _warn_spec(spec, reference_for(spec))
-    msgs = " ".join(str(w.message) for w in rec)
+    msgs = " ".join(Problem.from_spec(spec).warnings())
     assert "bound state" in msgs and "positive eigenvalues" in msgs
 
 
@@ -444,11 +443,10 @@ def test_solve_user_spec_file_with_expression(tmp_path):
 
 
 def test_shift_above_continuum_threshold_warns():
-    from nsvd_cli.solve import _warn_spec
+    from nsvd_cli.problem import Problem
 
     spec = load_spec("poschl_teller1d", overrides={"shift": 0.5})
-    with pytest.warns(UserWarning, match="continuum threshold"):
-        _warn_spec(spec, reference_for(spec))
+    assert any("continuum threshold" in w for w in Problem.from_spec(spec).warnings())
 
 
 def test_grid_reference_failure_is_a_grid_error():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from nsvd_cli.quadrature import gauss_legendre_box, polar_quadrature
-from nsvd_cli.references import harmonic_reference, hermite_functions, hydrogen2d_reference, reference_for
+from nsvd_cli.baselines.reference import reference_for
+from nsvd_cli.references import harmonic_reference, hermite_functions, hydrogen2d_reference
 from nsvd_cli.spec import load_spec
 
 from reference_levels import LEVELS_FILE  # noqa: E402  (tests/reference_levels.py)

@@ -8,9 +8,10 @@ import torch
 
 import nsvd_cli
 from nsvd_cli.errors import CheckpointExistsError, ResultsExistError, ResultsFileError
-from nsvd_cli.references import reference_for
+from nsvd_cli.problem import Problem
 from nsvd_cli.solve import checkpoint_path, solve
 from nsvd_cli.spec import load_spec
+from nsvd_cli.train import Progress, Started
 
 SHORT = {"training.iterations": 300, "training.eval_every": 150, "training.batch_size": 256,
          "model.hidden": [32, 32], "model.fourier_features": 16, "modes": 3}
@@ -96,7 +97,7 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     calls = {"n": 0}
 
     def interrupt(event):
-        if event["event"] == "step" and event["iteration"] == 20:
+        if isinstance(event, Progress) and event.iteration == 20:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -108,8 +109,8 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     assert checkpoint_path(out).read_bytes() == before
 
     def count(event):
-        if event["event"] == "start":
-            calls["start"] = event["resumed_from"]
+        if isinstance(event, Started):
+            calls["start"] = event.resumed_from
 
     result = solve(spec, out, resume=True, callback=count)
     assert calls["start"] == 20
@@ -117,5 +118,5 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     assert not checkpoint_path(out).exists()
 
 
-def test_reference_for_builtins():
-    assert reference_for(load_spec("hydrogen2d")).energies[0] == pytest.approx(-1.0)
+def test_problem_reference_of_builtins():
+    assert Problem.from_spec(load_spec("hydrogen2d")).reference.energies[0] == pytest.approx(-1.0)

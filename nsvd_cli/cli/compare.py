@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -118,7 +117,9 @@ def compare_command(
 
 
 def _num(v, fmt="{:.6g}") -> str:
-    return "—" if v is None or not np.isfinite(v) else fmt.format(v)
+    import math
+
+    return "—" if v is None or not math.isfinite(v) else fmt.format(v)
 
 
 def _bytes(b) -> str:
@@ -128,6 +129,10 @@ def _bytes(b) -> str:
 def print_comparison(comp) -> None:
     """Print the per-mode table, the per-method summary and (for results files) the
     eigenfunction metrics of a :class:`~nsvd_cli.compare.Comparison`."""
+    import numpy as np
+
+    from ..metrics import nanmean
+
     spec = comp.spec
     out = console
     box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
@@ -197,15 +202,9 @@ def print_comparison(comp) -> None:
                    _num(s.get("mean_subspace_distance"), "{:.2e}"), _num(s.get("orthogonality"), "{:.2e}")]
             if grid_label:
                 if m.grid_comparison:
-                    row += [_num(_nanmean(m.angle_distances), "{:.2e}"),
-                            _num(_nanmean(m.subspace_distances), "{:.2e}"), _num(m.orthogonality, "{:.2e}")]
+                    row += [_num(nanmean(m.angle_distances), "{:.2e}"),
+                            _num(nanmean(m.subspace_distances), "{:.2e}"), _num(m.orthogonality, "{:.2e}")]
                 else:
                     row += ["—"] * 3
             t.add_row(*row)
         out.print(fold(t))
-
-
-def _nanmean(a) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.mean()) if a.size else float("nan")

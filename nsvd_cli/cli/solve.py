@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import time
@@ -10,10 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from .console import console, error_boundary, fold, stderr_console
 
@@ -116,13 +114,15 @@ def _no_checkpoint(output):
 
 
 def _fmt(v, spec="{:.5g}"):
-    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else spec.format(v)
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else spec.format(v)
 
 
 def print_table(spec, ev, reference) -> None:
     """Per-mode table: quantum numbers, reference, Rayleigh-quotient and norm eigenvalues of T,
     energy of H, relative error (of the eigenvalue of T) and aligned angle distance.  The
     caption names the reference (closed form, grid reference, or none)."""
+    from rich.table import Table
+
     from ..references import NO_REFERENCE
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
@@ -163,6 +163,9 @@ class _ProgressReporter:
     """Turns training events into a rich progress bar and evaluation lines."""
 
     def __init__(self, quiet: bool):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
         self.quiet = quiet
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -181,28 +184,33 @@ class _ProgressReporter:
             self.progress.stop()
         return False
 
-    def __call__(self, e: dict) -> None:
-        kind = e["event"]
-        if kind == "start":
-            spec = e["spec"]
-            tr = spec.training
-            msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
-                   f"{tr.nesting} nesting, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
-                   f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e['device']}")
-            msg += f" → {e['output']}"
-            if e["resumed_from"]:
-                msg += f" (resumed at iteration {e['resumed_from']})"
-            console.print(msg, highlight=False)
-            self.progress.start()
-            self.task = self.progress.add_task("training", total=tr.iterations, completed=e["resumed_from"] or 0,
-                                               ips="-", loss="-", eig="-")
-        elif kind == "step":
-            eig = ", ".join(f"{v:.4g}" for v in e["eigenvalues"][:4]) + (" …" if len(e["eigenvalues"]) > 4 else "")
-            self.progress.update(self.task, completed=e["iteration"], ips=f"{e['iterations_per_second']:.1f}",
-                                 loss=f"{e['loss']:.4g}", eig=eig)
-        elif kind == "evaluation" and not self.quiet:
-            if "mean_relative_error" in e:
+    def __call__(self, e) -> None:
+        from ..train import Evaluated, Progress, Started
+
+        if isinstance(e, Started):
+            self._start(e)
+        elif isinstance(e, Progress):
+            eig = ", ".join(f"{v:.4g}" for v in e.eigenvalues[:4]) + (" …" if len(e.eigenvalues) > 4 else "")
+            self.progress.update(self.task, completed=e.iteration, ips=f"{e.iterations_per_second:.1f}",
+                                 loss=f"{e.loss:.4g}", eig=eig)
+        elif isinstance(e, Evaluated) and not self.quiet:
+            s = e.summary
+            if "mean_relative_error" in s:
                 self.progress.console.print(
-                    f"  iteration {e['iteration']}: mean rel. error {100 * e['mean_relative_error']:.3f} %, "
-                    f"max {100 * e['max_relative_error']:.3f} %, max off-diag. Gram {e['max_off_diagonal']:.3f}",
+                    f"  iteration {e.iteration}: mean rel. error {100 * s['mean_relative_error']:.3f} %, "
+                    f"max {100 * s['max_relative_error']:.3f} %, max off-diag. Gram {s['max_off_diagonal']:.3f}",
                     highlight=False)
+
+    def _start(self, e) -> None:
+        spec = e.spec
+        tr = spec.training
+        msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
+               f"{tr.nesting} nesting, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
+               f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")
+        msg += f" → {e.output}"
+        if e.resumed_from:
+            msg += f" (resumed at iteration {e.resumed_from})"
+        console.print(msg, highlight=False)
+        self.progress.start()
+        self.task = self.progress.add_task("training", total=tr.iterations, completed=e.resumed_from or 0,
+                                           ips="-", loss="-", eig="-")

@@ -15,6 +15,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..metrics import degenerate_groups
+from ..problem import Conventions
+
 #: rcParams of every nsvd figure (readable at 100–150 dpi).
 RC = {
     "font.size": 11,
@@ -46,9 +49,8 @@ def eigenvalue_label(spec=None) -> str:
 
 def energy_axis(ax, spec):
     """A secondary y axis (right) showing energies E = c − λ/s for an eigenvalue axis."""
-    s, c = float(spec.scale), float(spec.shift)
-    sec = ax.secondary_yaxis("right", functions=(lambda lam: c - np.asarray(lam) / s,
-                                                 lambda e: s * (c - np.asarray(e))))
+    conv = Conventions(float(spec.kinetic), float(spec.shift), float(spec.scale))
+    sec = ax.secondary_yaxis("right", functions=(conv.energies_from_eigenvalues, conv.eigenvalues_from_energies))
     sec.set_ylabel(ENERGY_LABEL)
     return sec
 
@@ -98,12 +100,9 @@ def groups_from_ids(group_ids) -> list:
 
 
 def groups_from_energies(energies, rtol: float = 1e-9) -> list:
-    """Degenerate subspaces (consecutive index arrays) of ascending energies."""
-    e = np.asarray(energies, np.float64)
-    if e.size == 0:
-        return []
-    new = np.abs(np.diff(e)) > rtol * np.maximum(np.maximum(np.abs(e[1:]), np.abs(e[:-1])), 1e-300)
-    return groups_from_ids(np.concatenate([[0], np.cumsum(new)]))
+    """Degenerate subspaces (consecutive index arrays) of ascending energies
+    (:func:`nsvd_cli.metrics.degenerate_groups`)."""
+    return degenerate_groups(energies, rtol)
 
 
 def shade_groups(ax, groups, *, alpha: float = 0.07) -> None:

@@ -36,19 +36,32 @@ WINDOW_MASS = 0.995
 
 
 def reference_of(results):
-    """The closed-form reference of a run's spec with eigenfunctions, or None."""
+    """The closed-form reference of a run's spec with eigenfunctions, or None.
+
+    Never solves anything: a problem whose reference is a grid solution gets None (results
+    files store reference energies, not reference eigenfunctions), and the figure then
+    shows the learned functions only and says so.
+    """
     if results.reference_energies is None:
         return None
     try:
-        from ..references import reference_for
+        from ..problem import Problem
 
-        ref = reference_for(results.spec)
+        ref = Problem.from_spec(results.spec).closed_form_reference
         if ref is None or len(ref.energies) != len(results.energies):
             return None
         ref.eigenfunctions(np.zeros((1, results.spec.dimension)))
         return ref
     except (NotImplementedError, AttributeError, ValueError):
         return None
+
+
+def _no_reference_text(results, symbol: str) -> str:
+    """Title words for a figure without reference functions, saying why they are missing."""
+    learned = f"learned eigenfunctions {symbol}".rstrip()
+    if results.reference_energies is not None:  # a grid reference: energies stored, functions not
+        return f"{learned} only (the file stores the reference energies, not its eigenfunctions)"
+    return f"{learned} (no reference known)"
 
 
 def _nice_ceil(x: float) -> float:
@@ -237,7 +250,7 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
     for r in range(axs.shape[0]):
         axs[r, 0].set_ylabel(f"$x_{{{axes[1] + 1}}}$")
     what = "learned eigenfunctions ψ (top) vs reference (bottom), aligned by orthogonal Procrustes within " \
-           "each degenerate subspace" if reference is not None else "learned eigenfunctions ψ (no reference known)"
+           "each degenerate subspace" if reference is not None else _no_reference_text(results, "ψ")
     where = ""
     if dim > 2:
         others = [f"$x_{{{a + 1}}}$" for a in range(dim) if a not in axes]
@@ -274,6 +287,6 @@ def _line_figure(results, x, learned, reference, ncols, mode_rows, header, windo
         ax.set_ylabel("ψ(x)")
     axs[0, 0].legend(loc="best", fontsize=8)
     what = "learned (solid) vs reference (dashed), aligned within degenerate subspaces" if reference is not None \
-        else "learned eigenfunctions (no reference known)"
+        else _no_reference_text(results, "")
     suptitle(fig, f"{spec.name}: {what}; unit-normalised; E = energy of H = −κ∇² + V (κ = {spec.kinetic:g})", width)
     return fig

@@ -1,0 +1,182 @@
+"""Grid references: the eigsh grid solution of a problem used as its reference, cached on disk.
+
+A problem without a closed form (:mod:`nsvd_cli.references`) and with ``D <= 3`` gets its
+reference from the finite-difference grid solver (:mod:`nsvd_cli.baselines.grid`): eigsh on
+a uniform grid, eigenfunctions interpolated. The solve is cached under :func:`cache_dir`.
+Only ``solve`` and ``compare`` build grid references; ``nsvd plot`` never does (it draws
+what the files hold).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..atomicio import atomic_output
+from ..errors import SpecError
+from ..metrics import truncated_groups
+from ..references import ReferenceSolution, analytic_reference, reference_kind
+from ..spec import ProblemSpec, spec_to_dict, walls
+from .grid import GridError, grid_axes, grid_for_spec, solve_grid
+
+__all__ = ["GridReference", "grid_reference", "reference_for", "cache_dir", "default_grid_points",
+           "DEFAULT_GRID_POINTS", "GRID_ORDER", "GRID_RTOL"]
+
+#: Relative tolerance under which grid-reference energies count as degenerate.
+GRID_RTOL = 1e-8
+
+#: Grid points per axis of a grid reference by dimension (order-4 stencil).
+DEFAULT_GRID_POINTS = {1: 2000, 2: 160, 3: 36}
+#: Stencil order of grid references.
+GRID_ORDER = 4
+_CACHE_VERSION = 1
+
+
+def default_grid_points(dimension: int) -> int:
+    """Points per axis of an automatic grid reference (:data:`DEFAULT_GRID_POINTS`)."""
+    return DEFAULT_GRID_POINTS[dimension]
+
+
+def cache_dir() -> Path:
+    """Where grid references are cached: ``$NSVD_CACHE_DIR``, else ``~/.cache/nsvd``."""
+    env = os.environ.get("NSVD_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "nsvd"
+
+
+@dataclass(frozen=True, eq=False)
+class GridReference(ReferenceSolution):
+    """A finite-difference grid solution used as a reference (:func:`grid_reference`).
+
+    Eigenfunctions at arbitrary points are interpolated from the grid eigenvectors
+    (:class:`scipy.interpolate.RegularGridInterpolator`: cubic in 1D, linear otherwise) on
+    the grid extended by the walls, where they vanish; outside the box they are 0.
+    Gradients are ``np.gradient`` of the grid values (second order, non-uniform at the
+    walls) interpolated the same way.
+    """
+
+    axes: tuple[np.ndarray, ...]
+    values: np.ndarray  # (n_1, ..., n_D, L) on the axes including walls
+    n_points: int
+    residuals: np.ndarray = field(default=None)
+
+    @property
+    def dimension(self) -> int:
+        return len(self.axes)
+
+    def _interp(self, data, x):
+        from scipy.interpolate import RegularGridInterpolator
+
+        x = self._points(x)
+        method = "cubic" if self.dimension == 1 else "linear"
+        f = RegularGridInterpolator(self.axes, data, method=method, bounds_error=False, fill_value=0.0)
+        return f(x)
+
+    def eigenfunctions(self, x):
+        return self._interp(self.values, x)
+
+    def gradients(self, x):
+        grads = np.gradient(self.values, *self.axes, axis=tuple(range(self.dimension)), edge_order=2)
+        if self.dimension == 1:
+            grads = [grads]
+        return np.stack([self._interp(g, x) for g in grads], axis=-1)
+
+
+def _grid_key(spec: ProblemSpec, n_points: int, n_levels: int, box) -> str:
+    payload = {"v": _CACHE_VERSION, "potential": spec_to_dict(spec)["potential"], "kinetic": spec.kinetic,
+               "dimension": spec.dimension, "box": [list(b) for b in box], "n": n_points, "order": GRID_ORDER,
+               "levels": n_levels}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: bool = True,
+                   max_memory: float | None = None) -> GridReference:
+    """Reference eigenpairs from the eigsh grid solver (:mod:`nsvd_cli.baselines.grid`).
+
+    The Hamiltonian is discretised with the order-4 stencil on the problem's walls (box
+    potential or box envelope) or else its evaluation box (Dirichlet walls there), with
+    ``n_points`` per axis (default ``spec.reference_grid`` or :data:`DEFAULT_GRID_POINTS`;
+    made even, so that no point lies on a singularity at the origin of a symmetric box).
+    ``L + 1`` levels are solved to tell whether ``L`` cuts a multiplet (energies within
+    :data:`GRID_RTOL` count as degenerate).  Results are cached in :func:`cache_dir` under a
+    sha256 of the potential, kinetic coefficient, box, grid size and stencil
+    (``python`` callables are never cached: their code may change).
+
+    Raises
+    ------
+    GridError
+        Too little memory, or eigsh did not converge.
+    ValueError
+        ``D > 3``.
+    """
+    D, L = spec.dimension, spec.modes
+    if D > 3:
+        raise ValueError(f"grid references need dimension <= 3, got {D}")
+    n = int(n_points or spec.reference_grid or default_grid_points(D))
+    n += n % 2
+    box = walls(spec) or spec.evaluation.box
+    levels = L + 1
+    key = _grid_key(spec, n, levels, box)
+    path = cache_dir() / f"grid-{key[:32]}.npz"
+    use_cache = cache and spec.potential.kind != "python"
+    E = V = res = None
+    if use_cache and path.exists():
+        try:
+            with np.load(path) as f:
+                E, V, res = f["energies"], f["eigenvectors"], f["residuals"]
+        except (OSError, KeyError, ValueError):
+            E = None
+    if E is None:
+        try:
+            H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
+            sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)
+        except SpecError:  # a bad spec field (e.g. a potential that cannot be imported) names itself
+            raise
+        except ValueError as exc:  # e.g. a non-finite potential value on the grid, too few points
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise GridError(f"grid reference (N={n}): {msg}; change reference_grid or evaluation.box, "
+                            "or set reference = \"none\"") from None
+        E, V, res = sol.energies, sol.eigenvectors, sol.residuals
+        del H
+        if use_cache:
+            try:
+                with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, energies=E, eigenvectors=V, residuals=res)
+            except OSError:
+                pass
+    cell_centred = spec.potential.kind == "coulomb"
+    axes, _ = grid_axes(box, n, cell_centred)
+    shape = [len(a) for a in axes]
+    vals = np.asarray(V[:, :L]).reshape(*shape, L)
+    vals = np.pad(vals, [(1, 1)] * D + [(0, 0)])  # the walls, where psi = 0
+    full_axes = tuple(np.concatenate([[lo], a, [hi]]) for a, (lo, hi) in zip(axes, box))
+    groups, complete = truncated_groups(E, L, GRID_RTOL)
+    return GridReference(name=f"grid reference (eigsh, N={n})", energies=np.asarray(E[:L], dtype=np.float64),
+                         quantum_numbers=tuple(() for _ in range(L)), quantum_labels=(), groups=tuple(groups),
+                         complete_last_group=complete, kind="grid", axes=full_axes, values=vals, n_points=n,
+                         residuals=np.asarray(res[:L]))
+
+
+def reference_for(spec: ProblemSpec) -> ReferenceSolution | None:
+    """The reference of a problem spec, following ``spec.reference`` (:func:`reference_kind`).
+
+    The closed form (:func:`nsvd_cli.references.analytic_reference`) where one exists, a
+    grid reference (:func:`grid_reference`, may run eigsh) where :func:`reference_kind` says
+    ``"grid"``, else ``None`` (eigenvalues are Rayleigh-quotient estimates only).
+    :attr:`nsvd_cli.problem.Problem.reference` is the usual way to get it (computed once).
+
+    Raises
+    ------
+    GridError
+        A grid reference needs more memory than available, or did not converge.
+    """
+    kind = reference_kind(spec)
+    if kind == "analytic":
+        return analytic_reference(spec)
+    if kind == "grid":
+        return grid_reference(spec)
+    return None

@@ -1,0 +1,218 @@
+"""The physics of a run as one object: :class:`Problem`, built once from a resolved spec.
+
+A :class:`Problem` holds what every stage needs and nothing about how a model is trained:
+
+* the potential ``V``, the Hamiltonian ``H = -kinetic * Laplacian + V`` and the shifted
+  operator ``T = scale * (-H + shift)`` whose top eigenpairs NestedLoRA learns;
+* the training distribution (sampling, importance weight ``w_tr = p_tr``, App. D.3) and the
+  evaluation rule (quadrature or Monte Carlo);
+* the reference eigenpairs (lazy, computed at most once: a closed form, or a cached eigsh grid
+  solution, or none) and the conventions that convert between energies of H (ascending) and
+  eigenvalues of T (descending), the continuum threshold of the potential and its walls.
+
+``solve``, ``compare``, evaluation and plotting all take a :class:`Problem` (or, for the
+conventions alone, :class:`Conventions`); no ``kinetic``/``shift``/``scale`` travel apart.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import ProblemSpec, walls
+
+__all__ = ["Problem", "Conventions"]
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """``H = -kinetic * Laplacian + V`` and ``T = scale * (-H + shift)``; ``scale > 0``.
+
+    The one implementation of the energy <-> eigenvalue conversion: eigenvalues of T are
+    ``lambda = scale * (shift - E)`` for energies E of H, so the lowest energies are the
+    largest eigenvalues.
+    """
+
+    kinetic: float = 1.0
+    shift: float = 0.0
+    scale: float = 1.0
+
+    def eigenvalues_from_energies(self, energies):
+        """Eigenvalues of T, ``scale * (shift - E)``, for energies E of H (array-like, any shape)."""
+        return self.scale * (self.shift - np.asarray(energies, dtype=np.float64))
+
+    def energies_from_eigenvalues(self, eigenvalues):
+        """Energies of H, ``shift - lambda / scale``, for eigenvalues lambda of T (array-like)."""
+        return self.shift - np.asarray(eigenvalues, dtype=np.float64) / self.scale
+
+
+class Problem:
+    """A resolved problem: operator, sampling, evaluation rule, reference and conventions.
+
+    Build it with :meth:`from_spec`. Every heavy part (potential, operator, sampling,
+    quadrature, reference) is built on first use and kept, so each is computed once per
+    problem. Attributes ``kinetic``, ``shift``, ``scale`` and the conversions come from
+    :attr:`conventions`.
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        A resolved spec (:func:`nsvd_cli.spec.load_spec`).
+    """
+
+    def __init__(self, spec: ProblemSpec):
+        self.spec = spec
+        self.conventions = Conventions(float(spec.kinetic), float(spec.shift), float(spec.scale))
+
+    @classmethod
+    def from_spec(cls, spec: ProblemSpec) -> "Problem":
+        """The problem of a resolved spec (nothing is computed yet)."""
+        return cls(spec)
+
+    def __repr__(self) -> str:
+        return f"Problem({self.spec.name!r}, D={self.dimension}, modes={self.modes})"
+
+    # ---- identity and conventions -------------------------------------------------------
+    name = property(lambda self: self.spec.name, doc="Problem name.")
+    dimension = property(lambda self: self.spec.dimension, doc="Spatial dimension D.")
+    modes = property(lambda self: self.spec.modes, doc="Number of learned eigenpairs L.")
+    kinetic = property(lambda self: self.conventions.kinetic, doc="Kinetic coefficient kappa.")
+    shift = property(lambda self: self.conventions.shift, doc="Shift c of T = s (-H + c).")
+    scale = property(lambda self: self.conventions.scale, doc="Scale s of T = s (-H + c).")
+
+    def eigenvalues_from_energies(self, energies):
+        """Eigenvalues of T for energies of H (:meth:`Conventions.eigenvalues_from_energies`)."""
+        return self.conventions.eigenvalues_from_energies(energies)
+
+    def energies_from_eigenvalues(self, eigenvalues):
+        """Energies of H for eigenvalues of T (:meth:`Conventions.energies_from_eigenvalues`)."""
+        return self.conventions.energies_from_eigenvalues(eigenvalues)
+
+    @property
+    def walls(self) -> tuple[tuple[float, float], ...] | None:
+        """The Dirichlet box: the box potential's, else a ``box`` envelope's, else None."""
+        return walls(self.spec)
+
+    @property
+    def continuum_threshold(self) -> float | None:
+        """Energy where the continuous spectrum of H starts (morse: depth; Pöschl–Teller and
+        Coulomb: 0), or None for a purely discrete spectrum."""
+        pot = self.spec.potential
+        if pot.kind == "morse":
+            return float(pot.depth)
+        if pot.kind in ("poschl_teller", "coulomb"):
+            return 0.0
+        return None
+
+    # ---- operators, sampling, evaluation rule ------------------------------------------
+    @functools.cached_property
+    def potential(self):
+        """The torch potential ``V: (B, D) -> (B,)`` (:func:`nsvd_cli.potentials.make_potential`)."""
+        from .potentials import make_potential
+
+        return make_potential(self.spec.potential, self.dimension)
+
+    @functools.cached_property
+    def hamiltonian(self):
+        """``H = -kinetic * Laplacian + V`` with the spec's Laplacian backend and step."""
+        from .operators import Hamiltonian
+
+        tr = self.spec.training
+        return Hamiltonian(self.potential, self.kinetic, tr.laplacian, tr.fd_step)
+
+    @functools.cached_property
+    def operator(self):
+        """``T = scale * (-H + shift)`` with importance weighting (:class:`~nsvd_cli.operators.ShiftedOperator`)."""
+        from .operators import ShiftedOperator
+
+        return ShiftedOperator(self.hamiltonian, self.shift, self.scale)
+
+    @functools.cached_property
+    def sampling(self):
+        """The training distribution p_tr (:func:`nsvd_cli.sampling.make_sampling`)."""
+        from .sampling import make_sampling
+
+        return make_sampling(self.dimension, self.spec.sampling)
+
+    @functools.cached_property
+    def quadrature(self):
+        """The evaluation rule (:func:`nsvd_cli.quadrature.make_quadrature`)."""
+        from .quadrature import make_quadrature
+
+        return make_quadrature(self.spec.evaluation)
+
+    @functools.cached_property
+    def potential_values(self) -> np.ndarray:
+        """V at the quadrature points, shape (N,), float64."""
+        import torch
+
+        with torch.no_grad():
+            return self.potential(torch.as_tensor(self.quadrature.points, dtype=torch.float64)).numpy()
+
+    # ---- reference ------------------------------------------------------------------------
+    @property
+    def reference_kind(self) -> str:
+        """``"analytic"``, ``"grid"`` or ``"none"`` (:func:`nsvd_cli.references.reference_kind`; computes nothing)."""
+        from .references import reference_kind
+
+        return reference_kind(self.spec)
+
+    @functools.cached_property
+    def reference(self):
+        """The reference eigenpairs (computed on first access, then kept), or None.
+
+        A closed form where one exists, else a cached eigsh grid solution
+        (:func:`nsvd_cli.baselines.reference.reference_for`; may run the grid solver), else
+        None.
+
+        Raises
+        ------
+        GridError
+            A grid reference that cannot be solved.
+        """
+        if self.reference_kind == "analytic":
+            return self.closed_form_reference
+        from .baselines.reference import reference_for
+
+        return reference_for(self.spec)
+
+    @functools.cached_property
+    def closed_form_reference(self):
+        """The closed-form reference, or None (never solves anything: safe for plotting)."""
+        from .references import analytic_reference
+
+        return analytic_reference(self.spec) if self.reference_kind == "analytic" else None
+
+    @functools.cached_property
+    def reference_values(self) -> np.ndarray | None:
+        """Reference eigenfunctions at the quadrature points, shape (N, L), or None."""
+        ref = self.reference
+        return None if ref is None else ref.eigenfunctions(self.quadrature.points)
+
+    def warnings(self) -> list[str]:
+        """Caveats to show before training (one sentence each).
+
+        A shift above the continuum threshold; the reference's own notes; a last degenerate
+        multiplet cut by ``modes``; fewer positive eigenvalues of T than modes (App. C.6).
+        Computes the reference.
+        """
+        spec, out = self.spec, []
+        threshold = self.continuum_threshold
+        if threshold is not None and self.shift > threshold:
+            out.append(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "
+                       "T then has a continuous spectrum of positive eigenvalues, which the modes cannot resolve; "
+                       f"use shift <= {threshold:g}")
+        reference = self.reference
+        if reference is None:
+            return out
+        out.extend(getattr(reference, "notes", ()))
+        if not reference.complete_last_group:
+            out.append(f"modes = {spec.modes} cuts the last degenerate multiplet of the reference; the learned "
+                       "subspace of that multiplet is ill-defined")
+        n_pos = int(np.sum(self.eigenvalues_from_energies(reference.energies) > 0))
+        if n_pos < spec.modes:
+            out.append(f"the shift {spec.shift} leaves only {n_pos} positive eigenvalues of T among the {spec.modes} "
+                       "modes; the extra modes converge to zero (App. C.6)")
+        return out
