@@ -177,11 +177,10 @@ class Results:
         """The EMA eigenfunction model (float64, CPU), rebuilt from the stored weights."""
         if self._model is None:
             from .models import build_model
-            from .sampling import make_sampling
+            from .problem import Problem
 
-            sampling = make_sampling(self.spec.dimension, self.spec.sampling)
             model = build_model(self.spec.dimension, self.spec.modes, self.spec.model,
-                                torch.Generator().manual_seed(0), sampling.log_density)
+                                torch.Generator().manual_seed(0), Problem.from_spec(self.spec).sampling.log_density)
             state = {k: torch.as_tensor(v) for k, v in self.model_state.items() if k != "n_averaged"}
             model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
             self._model = model.to(torch.float64).eval()

@@ -15,9 +15,10 @@ FORBIDDEN = {
     "models": {"operators", "laplacian", "train", "objective", "evaluate", "results", "solve", "cli"},
     "operators": {"train", "objective", "evaluate", "results", "solve", "cli", "models"},
     "train": {"evaluate", "results", "solve", "cli", "plotting"},
-    "metrics": {"models", "train", "results", "solve", "cli"},
     "evaluate": {"train", "results", "solve", "cli", "plotting"},
     "results": {"train", "solve", "cli", "plotting"},
+    "problem": {"train", "solve", "evaluate", "results", "compare", "models", "cli", "plotting"},
+    "metrics": {"models", "train", "results", "solve", "cli", "plotting", "references", "baselines", "problem"},
 }
 
 
@@ -60,3 +61,30 @@ def test_spec_does_not_import_torch():
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not any(n.split(".")[0] == "torch" for n in names)
+
+
+def _package_imports(folder: str) -> dict[str, set[str]]:
+    return {str(p.relative_to(PKG)): _imports(p) for p in (PKG / folder).rglob("*.py")}
+
+
+def test_core_never_imports_cli_or_plotting():
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        if rel.parts[0] in ("cli", "plotting") or rel.name == "__main__.py":
+            continue
+        bad = _imports(path) & {"cli", "plotting"}
+        assert not bad, f"{rel} imports {bad}"
+
+
+def test_plotting_never_imports_solvers():
+    """``nsvd plot`` draws what files hold: no training, no grid solver, no grid reference."""
+    for rel, imports in _package_imports("plotting").items():
+        bad = imports & {"solve", "train", "baselines", "grid", "compare"}
+        assert not bad, f"{rel} imports {bad}"
+
+
+def test_references_are_closed_forms_only():
+    for rel, imports in _package_imports("references").items():
+        assert "baselines" not in imports, f"{rel} imports the grid solvers"
+        src = (PKG / rel).read_text()
+        assert "torch" not in _imports(PKG / rel) and "import torch" not in src

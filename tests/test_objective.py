@@ -93,6 +93,48 @@ def test_custom_gradient_equals_autograd(nesting, generator):
         assert loss.item() == pytest.approx(ref.item(), rel=1e-12)
 
 
+def _reference_objective_with_gram(f, tf, nesting, weights, gram):
+    """The nested objective for autograd when an independent Gram estimate G is given.
+
+    ``sum_ij <f_i|f_j>^2`` has gradient ``2 sum_ij <f_i|f_j> d<f_i|f_j>``; replacing one
+    factor by the independent G gives the surrogate ``2 sum_ij <f_i|f_j>_batch G_ij`` with
+    the same (unbiased) gradient. Nesting and detaching as in :func:`_reference_objective`.
+    """
+    n_modes = f.shape[1]
+    w = torch.ones(n_modes, dtype=f.dtype) if nesting == "sequential" else torch.as_tensor(weights, dtype=f.dtype)
+    total = 0.0
+    for l in range(n_modes):
+        fl, tl = f[:, : l + 1], tf[:, : l + 1]
+        if nesting == "sequential":
+            fl = torch.cat([fl[:, :l].detach(), fl[:, l:]], dim=1)
+            tl = torch.cat([tl[:, :l].detach(), tl[:, l:]], dim=1)
+        g = gram[: l + 1, : l + 1]
+        total = total + w[l] * (-2 * (fl * tl).mean(0).sum() + 2 * (gram_matrix(fl) * g).sum())
+    return total
+
+
+@pytest.mark.parametrize("nesting", ["sequential", "joint"])
+def test_custom_gradient_with_gram_equals_autograd(nesting, generator):
+    """The ``gram=`` branch: every batch point uses the independent Gram estimate."""
+    n, n_modes = 10, 4
+    a, _ = _symmetric_matrix(n, np.linspace(4, -2, n), generator)
+    theta = torch.randn(n, n_modes, generator=generator, dtype=torch.float64)
+    other = torch.randn(50, n_modes, generator=generator, dtype=torch.float64)
+    gram = other.T @ other / 50  # an independent (symmetric) Gram estimate
+    weights = [0.1, 0.2, 0.3, 0.4] if nesting == "joint" else None
+
+    p1 = theta.clone().requires_grad_(True)
+    _reference_objective_with_gram(p1, a @ p1, nesting, weights, gram).backward()
+    p2 = theta.clone().requires_grad_(True)
+    nested_lora_loss(p2, (a @ p2).detach(), nesting=nesting, weights=weights, gram=gram).backward()
+    assert torch.allclose(p2.grad, p1.grad, rtol=1e-10, atol=1e-12)
+    # precomputed masks (built once per fit) give the same gradient
+    p3 = theta.clone().requires_grad_(True)
+    masks = nesting_masks(n_modes, nesting, weights, dtype=torch.float64)
+    nested_lora_loss(p3, (a @ p3).detach(), gram=gram, masks=masks).backward()
+    assert torch.equal(p3.grad, p2.grad)
+
+
 def _spectrum_problem(generator, n=40):
     spectrum = np.concatenate([[8.0, 6.0, 4.0, 3.0], np.linspace(1.5, -2.0, n - 4)])
     a, q = _symmetric_matrix(n, spectrum, generator)

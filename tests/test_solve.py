@@ -120,3 +120,32 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
 
 def test_problem_reference_of_builtins():
     assert Problem.from_spec(load_spec("hydrogen2d")).reference.energies[0] == pytest.approx(-1.0)
+
+
+def test_stored_metrics_match_an_independent_rayleigh_quotient(short_run):
+    """Rayleigh quotients of T from the stored weights on a fine Gauss-Legendre rule written
+    here (torch autograd gradients), against the file's eigenvalues and relative errors."""
+    spec, result = short_run
+    res = nsvd_cli.load(result.path)
+    nodes, w1 = np.polynomial.legendre.leggauss(60)
+    pts, wts = [], []
+    for lo, hi in [(-7.0, -2.0), (-2.0, 2.0), (2.0, 7.0)]:  # three panels per axis
+        pts.append(0.5 * (hi - lo) * nodes + 0.5 * (hi + lo))
+        wts.append(0.5 * (hi - lo) * w1)
+    g, gw = np.concatenate(pts), np.concatenate(wts)
+    xx, yy = np.meshgrid(g, g, indexing="ij")
+    x = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1), requires_grad=True)
+    w = torch.tensor(np.outer(gw, gw).ravel())
+    model = res.model.to(torch.float64)
+    psi = model(x)
+    rq = []
+    for l in range(3):
+        (grad,) = torch.autograd.grad(psi[:, l].sum(), x, retain_graph=True)
+        norm = (w * psi[:, l] ** 2).sum()
+        energy = ((w * (grad**2).sum(1)).sum() + (w * (x**2).sum(1) * psi[:, l] ** 2).sum()) / norm
+        rq.append(spec.scale * (spec.shift - energy.item()))  # eigenvalue of T
+    rq = np.array(rq)
+    assert np.allclose(res.eigenvalues, rq, rtol=1e-6)
+    exact = np.array([14.0, 12.0, 12.0])  # 16 - (2, 4, 4)
+    with h5py.File(result.path) as h:
+        assert np.allclose(h["metrics/relative_error"][()], np.abs(rq - exact) / exact, rtol=1e-5, atol=1e-9)
