@@ -23,6 +23,8 @@ The names are imported on first use (PEP 562), so that ``import nsvd_cli`` (and
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -58,3 +60,16 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``nsvd_cli.solve`` the function: importing the submodule ``nsvd_cli.solve`` would
+    otherwise bind the module over it (the submodule stays in ``sys.modules``)."""
+
+    def __setattr__(self, name, value):
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
