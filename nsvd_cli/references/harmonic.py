@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import heapq
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import hyp1f1
 
-from ._base import ReferenceSolution, _groups
+from ._base import ReferenceSolution
 
 __all__ = ['Hydrogen2DReference', 'hydrogen2d_reference']
 

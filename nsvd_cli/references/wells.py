@@ -3,13 +3,13 @@ continuum placeholders at the threshold energy with zero eigenfunctions)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import eval_genlaguerre, eval_jacobi, roots_jacobi
 
-from ._base import ReferenceSolution, _groups
+from ._base import ReferenceSolution
 
 __all__ = ['MorseReference', 'PoschlTellerReference', 'morse_reference', 'poschl_teller_reference']
 
