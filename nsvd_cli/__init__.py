@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 from .errors import DivergenceError, NsvdError, ResultsExistError, ResultsFileError, SpecError
 from .objective import nested_lora_loss
-from .results import Results, load
+from .files.results import Results, load
 from .solve import SolveOutput, solve
 from .spec import ProblemSpec, builtin_problems, load_spec
 

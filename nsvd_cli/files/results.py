@@ -1,0 +1,277 @@
+"""Results files (HDF5): one file per run, written atomically; :func:`load` reads them back.
+
+Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float64:
+
+``/`` attrs
+    ``format``, ``format_version``, ``created`` (ISO time), ``problem``, ``spec_json`` (the
+    resolved spec, parseable by :func:`nsvd_cli.spec.parse_spec`), ``versions_json``
+    (nsvd, torch, numpy, scipy, h5py, python), ``run_json`` (device, threads, wall time,
+    iterations/s, seed, command line, ...).
+``/eigenvalues``
+    ``rayleigh`` (L,) eigenvalues of T by Rayleigh quotient, ``norm`` (L,) by squared norm
+    (App. D.5), ``energies`` (L,) energies of H by Rayleigh quotient, ``norm_energies``,
+    and if a reference is known ``reference``, ``reference_energies``.
+``/metrics``
+    per mode ``relative_error``, ``energy_relative_error``, ``angle_distance``,
+    ``positive``; per degenerate group ``subspace_distance`` and ``groups`` (group index of
+    each mode); ``gram`` (L, L) normalised Gram matrix; attrs: the scalar summary.
+``/reference``
+    attrs ``name``, ``quantum_labels``; ``quantum_numbers`` (L, q) int.
+``/history``
+    ``iteration`` (S,), ``loss`` (S,), ``learning_rate`` (S,), ``eigenvalues`` (S, L) batch
+    Rayleigh quotients; ``evaluation/iteration`` (E,), ``evaluation/eigenvalues`` (E, L),
+    ``evaluation/<summary key>`` (E,).
+``/model``
+    one dataset per entry of the EMA model's ``state_dict`` (its own dtype); the model is
+    rebuilt from the spec's ``[model]`` table and these weights.
+
+Readers accept every format version up to :data:`FORMAT_VERSION` (the header check is
+:func:`nsvd_cli.files.hdf5.open_nsvd_file`, shared with compare files); a layout change
+bumps the version and keeps the reader of the older ones.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+import torch
+
+from ..errors import ResultsFileError, SpecError
+from ..spec import ProblemSpec, parse_spec, spec_to_dict
+from .atomic import atomic_path
+from .hdf5 import RESULTS_FORMAT, as_str, encode_groups, open_nsvd_file, write_header
+
+if TYPE_CHECKING:
+    from ..evaluate import Evaluation
+
+__all__ = ["Results", "write_results", "load", "FORMAT", "FORMAT_VERSION", "library_versions"]
+
+FORMAT = RESULTS_FORMAT
+FORMAT_VERSION = 1
+
+
+def library_versions() -> dict:
+    """Versions of the libraries a result depends on."""
+    import scipy
+
+    from .. import __version__
+
+    return {"nsvd": __version__, "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "h5py": h5py.__version__, "python": platform.python_version()}
+
+
+def _write_dict_of_arrays(group, d):
+    for k, v in d.items():
+        if v is not None:
+            group.create_dataset(k, data=np.asarray(v))
+
+
+def _write_evaluation(h, ev) -> None:
+    """``/eigenvalues`` and ``/metrics`` (per-mode arrays, Gram matrix, summary attrs)."""
+    _write_dict_of_arrays(h.create_group("eigenvalues"), {
+        "rayleigh": ev.eigenvalues, "norm": ev.norm_eigenvalues, "energies": ev.energies,
+        "norm_energies": ev.norm_energies, "reference": ev.reference_eigenvalues,
+        "reference_energies": ev.reference_energies})
+    m = h.create_group("metrics")
+    _write_dict_of_arrays(m, {
+        "relative_error": ev.relative_errors, "energy_relative_error": ev.energy_relative_errors,
+        "angle_distance": ev.angle_distances, "subspace_distance": ev.subspace_distances,
+        "positive": ev.positive, "gram": ev.gram})
+    m.attrs.update(ev.summary())
+
+
+def _write_history(hg, history: dict) -> None:
+    """``/history``: per-step arrays and ``evaluation/<key>`` per periodic evaluation."""
+    _write_dict_of_arrays(hg, {k: history[k] for k in ("iteration", "loss", "learning_rate", "eigenvalues")
+                               if len(history.get(k, ()))})
+    evals = history.get("evaluations", [])
+    if evals:
+        eg = hg.create_group("evaluation")
+        for key in evals[0]:
+            eg.create_dataset(key, data=np.asarray([e[key] for e in evals], dtype=np.float64))
+
+
+def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_state: dict, history: dict,
+                  run: dict, reference=None, overwrite: bool = False) -> Path:
+    """Write a results file atomically (temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file. Parent folders are created.
+    spec : ProblemSpec
+        The resolved spec of the run.
+    evaluation : Evaluation
+        Final evaluation of the EMA model.
+    model_state : dict
+        ``state_dict()`` of the EMA model.
+    history : dict
+        :attr:`nsvd_cli.train.TrainState.history`.
+    run : dict
+        JSON-serialisable run information (device, wall time, iterations/s, ...).
+    reference : ReferenceSolution, optional
+    overwrite : bool
+        Replace an existing file (otherwise :class:`ResultsExistError`).
+
+    Raises
+    ------
+    ResultsExistError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with h5py.File(tmp, "w") as h:
+            write_header(h, FORMAT, FORMAT_VERSION, problem=spec.name, spec_json=json.dumps(spec_to_dict(spec)),
+                         versions_json=json.dumps(library_versions()), run_json=json.dumps(run))
+            _write_evaluation(h, evaluation)
+            if reference is not None:
+                r = h.create_group("reference")
+                r.attrs.update(name=reference.name, quantum_labels=list(reference.quantum_labels))
+                r.create_dataset("quantum_numbers", data=np.asarray(reference.quantum_numbers, dtype=np.int64))
+                h["metrics"].create_dataset("groups", data=encode_groups(reference.groups, len(reference.energies)))
+            _write_history(h.create_group("history"), history)
+            mg = h.create_group("model")
+            for k, v in model_state.items():
+                mg.create_dataset(k, data=v.detach().cpu().numpy())
+    return path
+
+
+@dataclass
+class Results:
+    """A results file read back: spec, eigenvalues, metrics, history and the model.
+
+    Attributes
+    ----------
+    spec : ProblemSpec
+        The resolved problem spec of the run.
+    eigenvalues : ndarray, shape (L,)
+        Eigenvalues of T (Rayleigh quotients on the evaluation rule), in mode order
+        (descending for a converged run).
+    energies : ndarray, shape (L,)
+        The corresponding energies of H, ``shift - eigenvalues / scale``.
+    norm_eigenvalues : ndarray, shape (L,)
+        Squared-norm estimates of the eigenvalues of T (App. D.5).
+    reference_eigenvalues, reference_energies : ndarray or None
+    metrics : dict
+        Per-mode arrays and the scalar summary (``summary`` key).
+    history : dict
+        Training history arrays.
+    run, versions : dict
+    path : Path
+    """
+
+    spec: ProblemSpec
+    eigenvalues: np.ndarray
+    energies: np.ndarray
+    norm_eigenvalues: np.ndarray
+    reference_eigenvalues: np.ndarray | None
+    reference_energies: np.ndarray | None
+    metrics: dict
+    history: dict
+    run: dict
+    versions: dict
+    quantum_numbers: np.ndarray | None
+    quantum_labels: tuple
+    path: Path
+    model_state: dict = field(repr=False, default_factory=dict)
+    _model: object = field(repr=False, default=None)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The EMA eigenfunction model (float64, CPU), rebuilt from the stored weights."""
+        if self._model is None:
+            from ..models import build_model
+            from ..sampling import make_sampling
+
+            sampling = make_sampling(self.spec.dimension, self.spec.sampling)
+            model = build_model(self.spec.dimension, self.spec.modes, self.spec.model,
+                                torch.Generator().manual_seed(0), sampling.log_density)
+            state = {k: torch.as_tensor(v) for k, v in self.model_state.items() if k != "n_averaged"}
+            model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
+            self._model = model.to(torch.float64).eval()
+        return self._model
+
+    def eigenfunctions(self, x, *, normalise: bool = True):
+        """Evaluate the learned eigenfunctions at new points (no retraining).
+
+        Parameters
+        ----------
+        x : array_like or torch.Tensor, shape (N, D)
+            Points in problem coordinates.
+        normalise : bool, default True
+            Divide mode l by its L2 norm ``sqrt(norm_eigenvalues[l])`` so that the functions
+            are unit-normalised; False gives the learned ``sqrt(lambda_l) phi_l``. Modes whose
+            eigenvalue of T is <= 0 have norm ~0 and are then noise.
+
+        Returns
+        -------
+        ndarray (or torch.Tensor if x is one), shape (N, L)
+            psi_l(x) — the physical eigenfunctions, not divided by any importance weight —
+            modes ordered by eigenvalue of T, descending (energy ascending).
+
+        Raises
+        ------
+        ValueError
+            If x does not have shape (N, D).
+        """
+        is_torch = isinstance(x, torch.Tensor)
+        xt = torch.as_tensor(x.detach().cpu().numpy() if is_torch else np.asarray(x), dtype=torch.float64)
+        if xt.ndim != 2 or xt.shape[1] != self.spec.dimension:
+            raise ValueError(f"x must have shape (N, {self.spec.dimension}), got {tuple(xt.shape)}")
+        with torch.no_grad():
+            out = self.model(xt).numpy()
+        if normalise:
+            out = out / np.sqrt(np.maximum(self.norm_eigenvalues, np.finfo(float).tiny))
+        return torch.from_numpy(out).to(x.dtype) if is_torch else out
+
+
+def _read(group, key):
+    return group[key][()] if group is not None and key in group else None
+
+
+def load(path) -> Results:
+    """Read an nsvd results file (any format version up to :data:`FORMAT_VERSION`).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Results
+
+    Raises
+    ------
+    ResultsFileError
+        One line naming the file: it is missing, not HDF5, not an nsvd results file (another
+        program's file, or an nsvd compare file), of a newer format version, malformed, or
+        its stored spec is not valid for this nsvd.
+    """
+    path = Path(path)
+    with open_nsvd_file(path, FORMAT, FORMAT_VERSION) as (h, _version):
+        try:
+            spec = parse_spec(json.loads(h.attrs["spec_json"]))
+        except SpecError as err:
+            raise ResultsFileError(f"{path}: the stored spec is not valid for this nsvd ({err})") from None
+        e, m = h["eigenvalues"], h["metrics"]
+        metrics = {k: m[k][()] for k in m}
+        metrics["summary"] = {k: float(v) for k, v in m.attrs.items()}
+        hist = {k: h["history"][k][()] for k in h["history"] if k != "evaluation"}
+        if "evaluation" in h["history"]:
+            hist["evaluation"] = {k: v[()] for k, v in h["history"]["evaluation"].items()}
+        ref = h.get("reference")
+        return Results(
+            spec=spec, eigenvalues=e["rayleigh"][()], energies=e["energies"][()], norm_eigenvalues=e["norm"][()],
+            reference_eigenvalues=_read(e, "reference"), reference_energies=_read(e, "reference_energies"),
+            metrics=metrics, history=hist, run=json.loads(h.attrs["run_json"]),
+            versions=json.loads(h.attrs["versions_json"]),
+            quantum_numbers=_read(ref, "quantum_numbers"),
+            quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
+            path=path, model_state={k: v[()] for k, v in h["model"].items()},
+        )
