@@ -30,8 +30,8 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
-    "load": "results",
-    "Results": "results",
+    "load": "files.results",
+    "Results": "files.results",
     "solve": "solve",
     "SolveOutput": "solve",
     "load_spec": "spec",

@@ -35,8 +35,6 @@ Rules
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import json
 import math
 import re
 import time
@@ -57,9 +55,10 @@ from .baselines.grid import (
     grid_for_spec,
     solve_grid,
 )
-from .atomicio import atomic_output
 from .errors import ComparisonError, SpecError
-from .spec import ProblemSpec, load_spec, spec_to_dict
+from .files.compare import EIGENVECTOR_LIMIT, FORMAT, FORMAT_VERSION, write_comparison
+from .files.hdf5 import encode_groups
+from .spec import ProblemSpec, load_spec
 
 __all__ = [
     "Comparison",
@@ -75,12 +74,8 @@ __all__ = [
     "EIGENVECTOR_LIMIT",
 ]
 
-FORMAT = "nsvd-compare"
-FORMAT_VERSION = 1
 #: Grid points per axis when none are given.
 DEFAULT_GRID = (200,)
-#: Grid eigenvectors are kept (and written) only below this size, in bytes.
-EIGENVECTOR_LIMIT = 200e6
 #: Relative tolerance under which grid-reference energies count as degenerate.
 GROUP_RTOL = 1e-8
 _RESULTS_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
@@ -263,9 +258,7 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """JSON-ready dict of the whole comparison (NaN as None)."""
-        gid = np.empty(self.n_modes, dtype=np.int64)
-        for k, g in enumerate(self.groups):
-            gid[g] = k
+        gid = encode_groups(self.groups, self.n_modes)
         return _jsonable({
             "format": FORMAT, "format_version": FORMAT_VERSION, "problem": self.spec.name,
             "box": [list(b) for b in self.box], "order": self.order, "tol": self.tol,
@@ -397,7 +390,7 @@ def _is_results_path(text: str) -> bool:
 
 
 def _load_sources(sources: Sequence[str]) -> list[_Source]:
-    from .results import load
+    from .files.results import load
 
     out, seen = [], set()
     for text in sources:
@@ -707,83 +700,3 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
     return Comparison(spec=spec, reference_name=ref_name, reference_kind=ref_kind, reference_energies=ref_E,
                       quantum_numbers=qn, quantum_labels=labels, groups=groups, complete_last_group=complete,
                       methods=neural_rows + grid_rows, box=box, order=order, tol=tol, warnings=notes)
-
-
-# --------------------------------------------------------------------------------------
-# file
-# --------------------------------------------------------------------------------------
-
-def write_comparison(path, comparison: Comparison, *, overwrite: bool = False) -> Path:
-    """Write a comparison to HDF5 atomically (temporary file in the same folder, then rename).
-
-    Schema (``format = "nsvd-compare"``, ``format_version = 1``; see ``docs/compare.md``):
-    root attrs ``format``, ``format_version``, ``problem``, ``spec_json``,
-    ``reference_name`` (and ``reference_kind``, ``created``, ``order``, ``box_json``);
-    ``/reference`` with ``energies`` (L,), ``quantum_numbers`` (L, q) int, ``groups`` (L,)
-    int and attr ``quantum_labels``; ``/methods/<i>`` in table order with attrs ``label``,
-    ``kind``, ``method``, ``grid``, ``wall_time``, ``peak_memory``, ``iterations``,
-    ``converged``, ``mean_relative_error`` (and ``note``) and datasets ``energies``,
-    ``relative_errors``; grid methods also ``residuals`` and, below
-    :data:`EIGENVECTOR_LIMIT` bytes, ``eigenvectors`` (N^D, L) and ``points`` (N^D, D)
-    (else attr ``eigenvectors_omitted = True``); neural methods compared on a grid also
-    ``angle_distances`` (L,), ``subspace_distances`` (G,) and attr ``orthogonality``.
-
-    Parameters
-    ----------
-    path : str or Path
-    comparison : Comparison
-        From :func:`compare` (with ``keep_eigenvectors=True`` to store eigenvectors).
-    overwrite : bool
-        Replace an existing file.
-
-    Raises
-    ------
-    ResultsExistError
-        If ``path`` exists and ``overwrite`` is False.
-    """
-    import h5py
-
-    path = Path(path)
-    c = comparison
-    strings = h5py.string_dtype()
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        with h5py.File(tmp, "w") as h:
-            h.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, problem=c.spec.name,
-                           spec_json=json.dumps(spec_to_dict(c.spec)), reference_name=c.reference_name,
-                           reference_kind=c.reference_kind, created=_dt.datetime.now().isoformat(timespec="seconds"),
-                           order=c.order, box_json=json.dumps([list(b) for b in c.box]))
-            r = h.create_group("reference")
-            r.create_dataset("energies", data=np.asarray(c.reference_energies, dtype=np.float64))
-            r.create_dataset("quantum_numbers", data=np.asarray(c.quantum_numbers, dtype=np.int64))
-            gid = np.empty(c.n_modes, dtype=np.int64)
-            for k, g in enumerate(c.groups):
-                gid[g] = k
-            r.create_dataset("groups", data=gid)
-            r.attrs["quantum_labels"] = np.array(list(c.quantum_labels), dtype=strings)
-            r.attrs["complete_last_group"] = bool(c.complete_last_group)
-            mg = h.create_group("methods")
-            for i, m in enumerate(c.methods):
-                g = mg.create_group(str(i))
-                g.attrs.update(label=m.label, kind=m.kind, method=m.method, grid=int(m.grid),
-                               wall_time=float(m.wall_time), peak_memory=int(m.peak_memory),
-                               iterations=int(m.iterations), converged=bool(m.converged),
-                               mean_relative_error=float(m.mean_relative_error), note=m.note)
-                g.create_dataset("energies", data=np.asarray(m.energies, dtype=np.float64))
-                g.create_dataset("relative_errors", data=np.asarray(m.relative_errors, dtype=np.float64))
-                if m.kind == "grid":
-                    g.create_dataset("residuals", data=np.asarray(m.residuals, dtype=np.float64))
-                    g.attrs.update(tol=float(m.tol), n_points_total=int(m.n_points_total))
-                    if m.eigenvectors is not None and m.eigenvectors.nbytes < EIGENVECTOR_LIMIT:
-                        g.create_dataset("eigenvectors", data=m.eigenvectors)
-                        g.create_dataset("points", data=m.points)
-                        g.attrs["eigenvectors_omitted"] = False
-                    else:
-                        g.attrs["eigenvectors_omitted"] = True
-                else:
-                    g.attrs["path"] = str(m.path)
-                    if m.grid_comparison:
-                        g.attrs.update(orthogonality=float(m.orthogonality), grid_comparison=m.grid_comparison)
-                        g.create_dataset("angle_distances", data=np.asarray(m.angle_distances, dtype=np.float64))
-                        g.create_dataset("subspace_distances",
-                                         data=np.asarray(m.subspace_distances, dtype=np.float64))
-    return path

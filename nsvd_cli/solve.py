@@ -18,7 +18,7 @@ from .errors import CheckpointExistsError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
 from .models import build_model
 from .problem import Problem
-from .results import write_results
+from .files.results import write_results
 from .spec import ProblemSpec
 from .train import Finished, Started, fit, load_checkpoint
 

@@ -7,7 +7,6 @@ as one small typed event per occasion (:class:`Started`, :class:`Progress`,
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .errors import DivergenceError
+from .files.atomic import atomic_write
 from .objective import nested_lora_loss, nesting_masks
 from .spec import TrainingSpec
 
@@ -128,8 +128,7 @@ def make_scheduler(optimizer, training: TrainingSpec):
 
 
 def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, generator) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({
+    atomic_write(path, lambda tmp: torch.save({
         "model": state.model.state_dict(),
         "ema": state.ema.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -138,8 +137,7 @@ def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, genera
         "iteration": state.iteration,
         "history": state.history,
         "wall_time": state.wall_time,
-    }, tmp)
-    os.replace(tmp, path)
+    }, tmp), overwrite=True)
 
 
 def load_checkpoint(path) -> dict:

@@ -9,16 +9,18 @@ PKG = Path(__file__).resolve().parents[1] / "nsvd_cli"
 
 # module -> modules of the package it must not import (directly)
 FORBIDDEN = {
-    "spec": {"models", "train", "objective", "operators", "evaluate", "results", "solve", "cli", "plotting"},
+    "spec": {"models", "train", "objective", "operators", "evaluate", "files", "solve", "cli", "plotting"},
     "objective": {"models", "sampling", "operators", "laplacian", "train", "spec", "potentials", "evaluate",
-                  "results", "solve", "cli"},
-    "models": {"operators", "laplacian", "train", "objective", "evaluate", "results", "solve", "cli"},
-    "operators": {"train", "objective", "evaluate", "results", "solve", "cli", "models"},
-    "train": {"evaluate", "results", "solve", "cli", "plotting"},
-    "evaluate": {"train", "results", "solve", "cli", "plotting"},
-    "results": {"train", "solve", "cli", "plotting"},
-    "problem": {"train", "solve", "evaluate", "results", "compare", "models", "cli", "plotting"},
-    "metrics": {"models", "train", "results", "solve", "cli", "plotting", "references", "baselines", "problem"},
+                  "files", "solve", "cli"},
+    "models": {"operators", "laplacian", "train", "objective", "evaluate", "files", "solve", "cli"},
+    "operators": {"train", "objective", "evaluate", "files", "solve", "cli", "models"},
+    "train": {"evaluate", "solve", "cli", "plotting"},  # files: the atomic writer for checkpoints
+    "evaluate": {"train", "files", "solve", "cli", "plotting"},
+    "files/results": {"train", "solve", "cli", "plotting", "compare"},
+    "files/compare": {"train", "solve", "cli", "plotting", "evaluate"},  # compare: type hints only
+    "files/atomic": {"train", "solve", "cli", "plotting", "compare", "evaluate", "models", "problem"},
+    "problem": {"train", "solve", "evaluate", "files", "compare", "models", "cli", "plotting"},
+    "metrics": {"models", "train", "files", "solve", "cli", "plotting", "references", "baselines", "problem"},
 }
 
 

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import nsvd_cli.compare as compare_module
 from nsvd_cli.cli.main import app
 from nsvd_cli.compare import compare, parse_grid, parse_memory, write_comparison
 from nsvd_cli.errors import ComparisonError
-from nsvd_cli.results import load
+from nsvd_cli.files.results import load
 
 runner = CliRunner()
 
@@ -203,7 +202,7 @@ def test_output_file_schema_and_overwrite(run_file, tmp_path):
 
 def test_large_eigenvectors_are_omitted(tmp_path, monkeypatch):
     comp = compare(["harmonic2d"], ["eigsh"], [20], keep_eigenvectors=True)
-    monkeypatch.setattr(compare_module, "EIGENVECTOR_LIMIT", 1000)
+    monkeypatch.setattr("nsvd_cli.files.compare.EIGENVECTOR_LIMIT", 1000)  # the writer's limit
     write_comparison(tmp_path / "c.h5", comp)
     with h5py.File(tmp_path / "c.h5", "r") as h:
         g = h["methods/0"]

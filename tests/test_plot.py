@@ -1,5 +1,6 @@
 """``nsvd plot`` and nsvd_cli.plotting: every figure kind from a short solve and a synthetic
-compare file; files exist, have the expected pixel size and are not blank; CLI errors."""
+compare file, checked for its content (axes, curves and images with the data they show, axis
+labels, titles, legend entries); files written with the expected pixel size; CLI errors."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def check_image(path, fig=None, dpi=DPI):
 
 
 @pytest.mark.parametrize("name", RESULTS_KINDS)
-def test_every_results_figure(name, results, tmp_path):
+def test_every_results_figure_is_written(name, results, tmp_path):
     from nsvd_cli.plotting import FIGURES, save_figures
 
     fig = FIGURES[name](results)
@@ -81,8 +82,181 @@ def test_every_results_figure(name, results, tmp_path):
     check_image(path, fig)
 
 
+# --------------------------------------------------------------------------------------
+# figure content
+# --------------------------------------------------------------------------------------
+
+def main_axes(fig):
+    """The plotting axes of a figure (colour bars left out)."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def colorbars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def legend_texts(ax_or_fig):
+    legends = ax_or_fig.legends if hasattr(ax_or_fig, "legends") else [ax_or_fig.get_legend()]
+    return [t.get_text() for leg in legends if leg is not None for t in leg.get_texts()]
+
+
+def labelled_line(ax, label):
+    (line,) = [line for line in ax.lines if line.get_label() == label]
+    return line
+
+
+def eigenvalue_axis_label(spec):
+    return f"eigenvalue λ of T = {spec.scale:g}·(−H + {spec.shift:g})"
+
+
+def test_spectrum_content(results):
+    from nsvd_cli.plotting import spectrum_figure
+
+    fig = spectrum_figure(results)
+    n, ref = len(results.eigenvalues), np.asarray(results.reference_eigenvalues)
+    top, bottom = main_axes(fig)  # estimates; relative deviation from the reference
+    assert colorbars(fig) == []
+    rq_label, norm_label = "Rayleigh quotient ⟨ψ, Tψ⟩/⟨ψ, ψ⟩", "squared norm ‖ψ‖²"
+    assert legend_texts(top) == ["reference", rq_label, norm_label]
+    np.testing.assert_array_equal(labelled_line(top, rq_label).get_xydata(),
+                                  np.c_[np.arange(n), results.eigenvalues])
+    np.testing.assert_array_equal(labelled_line(top, norm_label).get_ydata(), results.norm_eigenvalues)
+    (segments,) = [c.get_segments() for c in top.collections]  # one reference bar per mode
+    np.testing.assert_allclose([seg[0] for seg in segments], np.c_[np.arange(n) - 0.4, ref])
+    assert top.get_ylabel() == eigenvalue_axis_label(results.spec)
+    assert [a.get_ylabel() for a in top.child_axes] == ["energy E of H  (H = −κ∇² + V)"]
+    dev = labelled_line(bottom, "Rayleigh quotient").get_ydata()
+    want = np.abs(results.eigenvalues - ref) / ref
+    np.testing.assert_allclose(dev, np.where(want > 0, want, np.nan))
+    assert bottom.get_ylabel() == "|estimate − λ_ref| / λ_ref" and bottom.get_yscale() == "log"
+    assert bottom.get_xlabel() == "mode  (index, (n_1, n_2))"
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["1  (0, 0)", "2  (1, 0)", "3  (0, 1)"]
+    assert fig._suptitle.get_text().startswith(f"{results.spec.name}: eigenvalues of T")
+
+
+def test_training_content(results):
+    from nsvd_cli.plotting import training_figure
+
+    fig = training_figure(results)
+    h, ev = results.history, results.history["evaluation"]
+    n, keep = len(results.eigenvalues), h["iteration"] > 0
+    loss_ax, eig_ax, err_ax, lr_ax = main_axes(fig)
+    (cbar,) = colorbars(fig)
+    assert cbar.get_ylabel() == "mode l"
+    assert loss_ax.get_title() == "NestedLoRA objective" and len(loss_ax.lines) == 1
+    loss = h["loss"][keep]
+    np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), -loss if np.all(loss < 0) else loss)
+    assert lr_ax.get_ylabel() == "learning rate"
+    np.testing.assert_array_equal(lr_ax.lines[0].get_ydata(), h["learning_rate"][keep])
+    # eigenvalue panel: per mode a running-mean curve, evaluation dots and a reference line
+    assert eig_ax.get_title() == "eigenvalue estimates per mode" and len(eig_ax.lines) == 3 * n
+    curves, dots, refs = eig_ax.lines[:n], eig_ax.lines[n:2 * n], eig_ax.lines[2 * n:]
+    for k in range(n):
+        np.testing.assert_array_equal(curves[k].get_xydata(), np.c_[h["iteration"][keep], h["eigenvalues"][keep, k]])
+        np.testing.assert_array_equal(dots[k].get_xydata(), np.c_[ev["iteration"], ev["eigenvalues"][:, k]])
+        assert dots[k].get_marker() == "o" and dots[k].get_linestyle() == "None"
+        assert list(refs[k].get_ydata()) == [results.reference_eigenvalues[k]] * 2
+    assert legend_texts(eig_ax) == ["batch Rayleigh quotient (running mean)", "evaluation (quadrature)", "reference"]
+    assert eig_ax.get_ylabel() == eigenvalue_axis_label(results.spec)
+    assert legend_texts(err_ax) == ["mean relative error", "max relative error", "mean subspace distance"]
+    np.testing.assert_array_equal(err_ax.lines[0].get_ydata(), ev["mean_relative_error"])
+    assert err_ax.get_xlabel() == "iteration" and all(a.get_xscale() == "log" for a in (loss_ax, eig_ax, err_ax))
+    assert fig._suptitle.get_text() == f"{results.spec.name}: training history (100 iterations, {n} modes)"
+
+
+def test_orthogonality_content(results):
+    from nsvd_cli.plotting import orthogonality_figure
+
+    fig = orthogonality_figure(results)
+    gram = results.metrics["gram"]
+    n = gram.shape[0]
+    left, right = main_axes(fig)
+    assert [len(ax.images) for ax in (left, right)] == [1, 1]
+    np.testing.assert_array_equal(left.images[0].get_array(), gram)
+    dev = np.array(right.images[0].get_array().filled(np.nan))
+    assert np.isnan(np.diag(dev)).all()  # the diagonal is 1 by construction: left blank
+    off = ~np.eye(n, dtype=bool)
+    np.testing.assert_allclose(dev[off], np.abs(gram[off]))
+    assert left.get_title() == "normalised Gram matrix C" and right.get_title() == "departure from orthogonality |C − I|"
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in (left, right)] == [("mode l'", "mode l")] * 2
+    assert len(left.texts) == n * n  # the overlaps written in the cells
+    # one outline per degenerate subspace of more than one mode (harmonic2d, 3 modes: {2, 3})
+    assert [len(ax.patches) for ax in (left, right)] == [1, 1]
+    assert [c.get_ylabel() for c in colorbars(fig)] == ["C_ll'  (normalised overlap)", "|C − I|  (log scale)"]
+
+
+def test_errors_content_one_run(results):
+    from nsvd_cli.plotting import errors_figure
+
+    fig = errors_figure(results)
+    n = len(results.energies)
+    rel_ax, angle_ax = main_axes(fig)
+    for ax, values in ((rel_ax, results.metrics["relative_error"]), (angle_ax, results.metrics["angle_distance"])):
+        (bars,) = ax.containers  # one run: one bar per mode
+        assert len(bars) == n
+        np.testing.assert_allclose([b.get_height() for b in bars], np.where(values > 0, values, np.nan))
+    assert rel_ax.get_ylabel() == "relative error of λ\n|λ − λ_ref| / λ_ref"
+    assert angle_ax.get_ylabel() == "angle distance\n(2/π)·arccos|⟨ψ, ψ_ref⟩|"
+    assert angle_ax.get_xlabel() == "mode  (index, (n_1, n_2))"
+    mre = results.metrics["summary"]["mean_relative_error"]
+    assert legend_texts(fig) == [f"{results.path.stem} (mean {100 * mre:.3g} %)"]
+
+
+def test_eigenfunctions_content(results):
+    from nsvd_cli.plotting import eigenfunctions_figure
+
+    fig = eigenfunctions_figure(results, points=21)
+    n = len(results.energies)
+    axes = main_axes(fig)
+    assert len(axes) == 2 * n and len(colorbars(fig)) == n  # learned row, reference row; one scale per mode
+    assert all(len(ax.images) == 1 and ax.images[0].get_array().shape == (21, 21) for ax in axes)
+    learned, reference = axes[:n], axes[n:]
+    for i, ax in enumerate(learned):
+        q = "(n_1, n_2) = (" + ", ".join(str(v) for v in results.quantum_numbers[i]) + ")"
+        assert ax.get_title() == f"#{i + 1}  {q}\nlearned  E = {results.energies[i]:.5g}"
+    assert [ax.get_title() for ax in reference] == [f"reference  E = {e:.5g}" for e in results.reference_energies]
+    assert [ax.get_xlabel() for ax in reference] == ["$x_{1}$"] * n
+    assert [learned[0].get_ylabel(), reference[0].get_ylabel()] == ["$x_{2}$"] * 2
+
+
+def test_resolution_content(compare_file):
+    from nsvd_cli.plotting import load_compare, resolution_figure
+
+    fig = resolution_figure(load_compare(compare_file))
+    err_ax, time_ax = main_axes(fig)
+    # fixture: eigsh N = 50, 100, 200; lobpcg N = 50, 100 (N = 100 not converged); one neural run
+    assert legend_texts(err_ax) == ["eigsh", "lobpcg", "nsvd run", "not converged"]
+    assert legend_texts(time_ax) == ["eigsh", "lobpcg", "nsvd run"]
+    n = np.array([50.0, 100.0, 200.0])
+    np.testing.assert_allclose(labelled_line(err_ax, "eigsh").get_xydata(), np.c_[n, 4.0 / n**2])
+    np.testing.assert_allclose(labelled_line(time_ax, "eigsh").get_xydata(), np.c_[n, 0.01 * n])
+    np.testing.assert_allclose(labelled_line(err_ax, "lobpcg").get_xydata(), np.c_[n[:2], 4.2 / n[:2] ** 2])
+    open_markers = [line for line in err_ax.lines if line.get_label().startswith("_") and line.get_marker() == "s"]
+    assert [line.get_xdata().tolist() for line in open_markers] == [[100.0]]  # the run that did not converge
+    assert list(labelled_line(err_ax, "nsvd run").get_ydata()) == [2e-4, 2e-4]  # a horizontal line
+    assert list(labelled_line(time_ax, "nsvd run").get_ydata()) == [30.0, 30.0]
+    assert (err_ax.get_ylabel(), time_ax.get_ylabel()) == ("mean relative error of E", "wall time (s)")
+    assert [ax.get_xlabel() for ax in (err_ax, time_ax)] == ["grid points per axis N"] * 2
+    assert (err_ax.get_title(), time_ax.get_title()) == ("accuracy vs resolution", "cost vs resolution")
+    assert "(reference: harmonic (analytic))" in fig._suptitle.get_text()
+
+
+def test_compare_errors_content(compare_file):
+    from nsvd_cli.plotting import errors_figure, load_compare
+
+    data = load_compare(compare_file)
+    fig = errors_figure(data)
+    (ax,) = main_axes(fig)  # a compare file has no angle distances
+    assert len(ax.containers) == len(data.methods) == 6
+    for bars, m in zip(ax.containers, data.methods):
+        np.testing.assert_allclose([b.get_height() for b in bars], m.mean_relative_error * np.array([1.0, 0.5, 2.0]))
+    assert legend_texts(fig) == [m.label for m in data.methods]
+    assert ax.get_ylabel() == "relative error of E\n|E − E_ref| / |E_ref|"
+    assert ax.get_xlabel() == "mode  (index, (n_1, n_2))"
+
+
 @pytest.mark.parametrize("name", ["resolution", "errors"])
-def test_compare_figures(name, compare_file, tmp_path):
+def test_compare_figures_are_written(name, compare_file, tmp_path):
     from nsvd_cli.plotting import FIGURES, load_compare, save_figures
 
     data = load_compare(compare_file)
@@ -96,7 +270,12 @@ def test_several_runs_grouped_errors(results, tmp_path):
     from nsvd_cli.plotting import errors_figure, save_figures
 
     fig = errors_figure([results, results], labels=["a", "b"])
-    assert len(fig.axes[0].patches) >= 2 * len(results.energies)  # one bar per mode and run
+    n = len(results.energies)
+    for ax in main_axes(fig):
+        a, b = ax.containers  # one bar per mode and run, side by side
+        assert len(a) == len(b) == n
+        assert all(bb.get_x() > ba.get_x() for ba, bb in zip(a, b))
+    assert [t.split(" (mean")[0] for t in legend_texts(fig)] == ["a", "b"]
     check_image(save_figures({"errors": fig}, tmp_path, "ab", dpi=DPI)[0], fig)
 
 

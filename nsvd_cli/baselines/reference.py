@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomicio import atomic_output
 from ..errors import SpecError
+from ..files.atomic import atomic_write
 from ..metrics import truncated_groups
 from ..references import ReferenceSolution, analytic_reference, reference_kind
 from ..spec import ProblemSpec, spec_to_dict, walls
@@ -144,8 +144,7 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
         del H
         if use_cache:
             try:
-                with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
-                    np.savez(fh, energies=E, eigenvectors=V, residuals=res)
+                atomic_write(path, lambda tmp: np.savez(tmp, energies=E, eigenvectors=V, residuals=res), overwrite=True)
             except OSError:
                 pass
     cell_centred = spec.potential.kind == "coulomb"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .compare_file import CompareData, load_compare
+from ..files.compare import CompareData, load_compare
 from .eigenfunctions import eigenfunctions_figure
 from .errors import errors_figure
 from .orthogonality import orthogonality_figure
@@ -71,8 +71,8 @@ def load_input(path):
     ResultsFileError
         If the file is missing or neither kind of nsvd file.
     """
-    from ..results import load
-    from .compare_file import COMPARE_FORMAT, file_format
+    from ..files.hdf5 import COMPARE_FORMAT, file_format
+    from ..files.results import load
 
     return load_compare(path) if file_format(path) == COMPARE_FORMAT else load(path)
 

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ..metrics import degenerate_groups
 from ..problem import Conventions
+from ..files.hdf5 import decode_groups as groups_from_ids  # stored group ids -> index arrays
 
 #: rcParams of every nsvd figure (readable at 100–150 dpi).
 RC = {
@@ -88,15 +89,6 @@ def quantum_string(quantum_numbers, index: int, labels=(), *, with_labels: bool 
     if with_labels and labels:
         return "(" + ", ".join(labels) + ") = " + values
     return values
-
-
-def groups_from_ids(group_ids) -> list:
-    """Index arrays of consecutive equal group ids."""
-    g = np.asarray(group_ids)
-    if g.size == 0:
-        return []
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(g) != 0) + 1, [len(g)]])
-    return [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:])]
 
 
 def groups_from_energies(energies, rtol: float = 1e-9) -> list:

@@ -42,7 +42,7 @@ def run_labels(paths) -> list:
 
 
 def _as_series(runs, labels):
-    from .compare_file import CompareData
+    from ..files.compare import CompareData
 
     if isinstance(runs, CompareData):
         d = runs

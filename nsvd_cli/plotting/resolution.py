@@ -26,7 +26,7 @@ def resolution_figure(data):
     Parameters
     ----------
     data : CompareData
-        A compare file read by :func:`nsvd_cli.plotting.compare_file.load_compare`.
+        A compare file read by :func:`nsvd_cli.files.compare.load_compare`.
 
     Returns
     -------

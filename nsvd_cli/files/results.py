@@ -24,28 +24,35 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
 ``/model``
     one dataset per entry of the EMA model's ``state_dict`` (its own dtype); the model is
     rebuilt from the spec's ``[model]`` table and these weights.
+
+Readers accept every format version up to :data:`FORMAT_VERSION` (the header check is
+:func:`nsvd_cli.files.hdf5.open_nsvd_file`, shared with compare files); a layout change
+bumps the version and keeps the reader of the older ones.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 import torch
 
-from .atomicio import atomic_output
-from .errors import ResultsFileError
-from .evaluate import Evaluation
-from .spec import ProblemSpec, parse_spec, spec_to_dict
+from ..errors import ResultsFileError, SpecError
+from ..spec import ProblemSpec, parse_spec, spec_to_dict
+from .atomic import atomic_path
+from .hdf5 import RESULTS_FORMAT, as_str, encode_groups, open_nsvd_file, write_header
+
+if TYPE_CHECKING:
+    from ..evaluate import Evaluation
 
 __all__ = ["Results", "write_results", "load", "FORMAT", "FORMAT_VERSION", "library_versions"]
 
-FORMAT = "nsvd-results"
+FORMAT = RESULTS_FORMAT
 FORMAT_VERSION = 1
 
 
@@ -53,7 +60,7 @@ def library_versions() -> dict:
     """Versions of the libraries a result depends on."""
     import scipy
 
-    from . import __version__
+    from .. import __version__
 
     return {"nsvd": __version__, "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
             "h5py": h5py.__version__, "python": platform.python_version()}
@@ -63,6 +70,31 @@ def _write_dict_of_arrays(group, d):
     for k, v in d.items():
         if v is not None:
             group.create_dataset(k, data=np.asarray(v))
+
+
+def _write_evaluation(h, ev) -> None:
+    """``/eigenvalues`` and ``/metrics`` (per-mode arrays, Gram matrix, summary attrs)."""
+    _write_dict_of_arrays(h.create_group("eigenvalues"), {
+        "rayleigh": ev.eigenvalues, "norm": ev.norm_eigenvalues, "energies": ev.energies,
+        "norm_energies": ev.norm_energies, "reference": ev.reference_eigenvalues,
+        "reference_energies": ev.reference_energies})
+    m = h.create_group("metrics")
+    _write_dict_of_arrays(m, {
+        "relative_error": ev.relative_errors, "energy_relative_error": ev.energy_relative_errors,
+        "angle_distance": ev.angle_distances, "subspace_distance": ev.subspace_distances,
+        "positive": ev.positive, "gram": ev.gram})
+    m.attrs.update(ev.summary())
+
+
+def _write_history(hg, history: dict) -> None:
+    """``/history``: per-step arrays and ``evaluation/<key>`` per periodic evaluation."""
+    _write_dict_of_arrays(hg, {k: history[k] for k in ("iteration", "loss", "learning_rate", "eigenvalues")
+                               if len(history.get(k, ()))})
+    evals = history.get("evaluations", [])
+    if evals:
+        eg = hg.create_group("evaluation")
+        for key in evals[0]:
+            eg.create_dataset(key, data=np.asarray([e[key] for e in evals], dtype=np.float64))
 
 
 def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_state: dict, history: dict,
@@ -93,39 +125,17 @@ def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_stat
         If ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w") as h:
-            h.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, problem=spec.name,
-                           created=_dt.datetime.now().isoformat(timespec="seconds"),
-                           spec_json=json.dumps(spec_to_dict(spec)), versions_json=json.dumps(library_versions()),
-                           run_json=json.dumps(run))
-            ev = evaluation
-            _write_dict_of_arrays(h.create_group("eigenvalues"), {
-                "rayleigh": ev.eigenvalues, "norm": ev.norm_eigenvalues, "energies": ev.energies,
-                "norm_energies": ev.norm_energies, "reference": ev.reference_eigenvalues,
-                "reference_energies": ev.reference_energies})
-            m = h.create_group("metrics")
-            _write_dict_of_arrays(m, {
-                "relative_error": ev.relative_errors, "energy_relative_error": ev.energy_relative_errors,
-                "angle_distance": ev.angle_distances, "subspace_distance": ev.subspace_distances,
-                "positive": ev.positive, "gram": ev.gram})
-            m.attrs.update(ev.summary())
+            write_header(h, FORMAT, FORMAT_VERSION, problem=spec.name, spec_json=json.dumps(spec_to_dict(spec)),
+                         versions_json=json.dumps(library_versions()), run_json=json.dumps(run))
+            _write_evaluation(h, evaluation)
             if reference is not None:
                 r = h.create_group("reference")
                 r.attrs.update(name=reference.name, quantum_labels=list(reference.quantum_labels))
                 r.create_dataset("quantum_numbers", data=np.asarray(reference.quantum_numbers, dtype=np.int64))
-                gid = np.empty(len(reference.energies), dtype=np.int64)
-                for k, g in enumerate(reference.groups):
-                    gid[g] = k
-                m.create_dataset("groups", data=gid)
-            hg = h.create_group("history")
-            _write_dict_of_arrays(hg, {k: history[k] for k in ("iteration", "loss", "learning_rate", "eigenvalues")
-                                       if len(history[k])})
-            evals = history.get("evaluations", [])
-            if evals:
-                eg = hg.create_group("evaluation")
-                for key in evals[0]:
-                    eg.create_dataset(key, data=np.asarray([e[key] for e in evals], dtype=np.float64))
+                h["metrics"].create_dataset("groups", data=encode_groups(reference.groups, len(reference.energies)))
+            _write_history(h.create_group("history"), history)
             mg = h.create_group("model")
             for k, v in model_state.items():
                 mg.create_dataset(k, data=v.detach().cpu().numpy())
@@ -176,8 +186,8 @@ class Results:
     def model(self) -> torch.nn.Module:
         """The EMA eigenfunction model (float64, CPU), rebuilt from the stored weights."""
         if self._model is None:
-            from .models import build_model
-            from .problem import Problem
+            from ..models import build_model
+            from ..problem import Problem
 
             model = build_model(self.spec.dimension, self.spec.modes, self.spec.model,
                                 torch.Generator().manual_seed(0), Problem.from_spec(self.spec).sampling.log_density)
@@ -225,27 +235,29 @@ def _read(group, key):
 
 
 def load(path) -> Results:
-    """Read an nsvd results file.
+    """Read an nsvd results file (any format version up to :data:`FORMAT_VERSION`).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Results
 
     Raises
     ------
     ResultsFileError
-        If the file is missing, unreadable, or not an nsvd results file (or a newer format).
+        One line naming the file: it is missing, not HDF5, not an nsvd results file (another
+        program's file, or an nsvd compare file), of a newer format version, malformed, or
+        its stored spec is not valid for this nsvd.
     """
     path = Path(path)
-    if not path.exists():
-        raise ResultsFileError(f"{path}: no such file")
-    try:
-        h = h5py.File(path, "r")
-    except OSError:
-        raise ResultsFileError(f"{path}: not an HDF5 file") from None
-    with h:
-        if h.attrs.get("format") != FORMAT:
-            raise ResultsFileError(f"{path}: not an nsvd results file")
-        if int(h.attrs["format_version"]) > FORMAT_VERSION:
-            raise ResultsFileError(f"{path}: format version {h.attrs['format_version']} is newer than this nsvd "
-                                   f"understands ({FORMAT_VERSION}); upgrade nsvd")
-        spec = parse_spec(json.loads(h.attrs["spec_json"]))
+    with open_nsvd_file(path, FORMAT, FORMAT_VERSION) as (h, _version):
+        try:
+            spec = parse_spec(json.loads(h.attrs["spec_json"]))
+        except SpecError as err:
+            raise ResultsFileError(f"{path}: the stored spec is not valid for this nsvd ({err})") from None
         e, m = h["eigenvalues"], h["metrics"]
         metrics = {k: m[k][()] for k in m}
         metrics["summary"] = {k: float(v) for k, v in m.attrs.items()}
@@ -259,6 +271,6 @@ def load(path) -> Results:
             metrics=metrics, history=hist, run=json.loads(h.attrs["run_json"]),
             versions=json.loads(h.attrs["versions_json"]),
             quantum_numbers=_read(ref, "quantum_numbers"),
-            quantum_labels=tuple(ref.attrs["quantum_labels"]) if ref is not None else (),
+            quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
             path=path, model_state={k: v[()] for k, v in h["model"].items()},
         )
