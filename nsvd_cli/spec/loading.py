@@ -155,7 +155,7 @@ def _broadcast_rows(value, name, dim):
     first = value[0]
     if any(v != first for v in value[1:]):
         raise SpecError(name, f"has {len(value)} different per-axis values; cannot resize it to dimension {dim} "
-                              "(give one value per axis in the spec instead of --dim)")
+                              "(write the spec for that dimension instead)")
     return [copy.deepcopy(first) for _ in range(dim)]
 
 
