@@ -14,7 +14,7 @@ contents are merged over the base spec when ``--preset NAME`` is given.  Every f
 checked; an unknown or invalid one raises :class:`~nsvd_cli.errors.SpecError` naming it.
 
 Modules: :mod:`~nsvd_cli.spec.choices` (the ``Literal`` vocabularies, also used by the CLI),
-:mod:`~nsvd_cli.spec.fields` (number, list and box field types), :mod:`~nsvd_cli.spec.models`
+:mod:`~nsvd_cli.spec.fields` (number, list and box field types), :mod:`~nsvd_cli.spec.tables`
 (the tables), :mod:`~nsvd_cli.spec.problem` (``ProblemSpec`` and cross-table checks),
 :mod:`~nsvd_cli.spec.messages` (validation errors -> SpecError), :mod:`~nsvd_cli.spec.loading`
 (files, presets, overrides, ``--dim``, TOML output).
@@ -33,7 +33,7 @@ _HOME = {
                      "PoschlTellerPotential", "QuarticPotential", "DoubleWellPotential", "BoxPotential",
                      "ExpressionPotential", "PythonPotential", "SamplingSpec", "ModelSpec", "TrainingSpec",
                      "EvaluationSpec", "POTENTIAL_MODELS", "POTENTIAL_KINDS", "POTENTIAL_ALIASES",
-                     "POTENTIAL_PARAMETERS", "ONE_DIMENSIONAL", "MAX_TENSOR_NODES"], "models"),
+                     "POTENTIAL_PARAMETERS", "ONE_DIMENSIONAL", "MAX_TENSOR_NODES"], "tables"),
     **dict.fromkeys(["ProblemSpec", "walls", "SECTIONS"], "problem"),
     **dict.fromkeys(["parse_spec", "load_spec", "load_spec_data", "builtin_problems", "apply_preset",
                      "apply_overrides", "resize_dimension", "spec_to_dict", "spec_to_toml", "to_toml"], "loading"),

@@ -1,6 +1,6 @@
 """The closed vocabularies of nsvd: every choice a spec field or a CLI option accepts.
 
-Each is a :data:`typing.Literal`; the spec models (:mod:`nsvd_cli.spec.models`) use them as
+Each is a :data:`typing.Literal`; the spec models (:mod:`nsvd_cli.spec.tables`) use them as
 field types and the CLI builds its option choices from them with :func:`choice_enum`, so a
 choice is written down exactly once.  This module imports nothing heavy (no pydantic, no
 torch): the CLI imports it at start-up.

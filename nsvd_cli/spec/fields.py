@@ -4,7 +4,7 @@ A TOML spec gives numbers as int or float; these types accept both (never a bool
 string), refuse non-finite values, and give one-line messages such as ``must be > 0, got
 -1.0``.  Lists of numbers accept a single number for a one-element list.  A box is a list of
 ``[low, high]`` pairs with ``high > low`` (its length, one pair per dimension, is checked by
-:class:`~nsvd_cli.spec.models.ProblemSpec`, which knows the dimension).
+:class:`~nsvd_cli.spec.tables.ProblemSpec`, which knows the dimension).
 """
 
 import math

@@ -1,7 +1,7 @@
 """Spec data: built-in problems, TOML files, presets, CLI overrides, ``--dim`` and TOML output.
 
 Raw spec data is the mapping TOML gives; :func:`parse_spec` validates it into a
-:class:`~nsvd_cli.spec.ProblemSpec` (the models in :mod:`nsvd_cli.spec.models`).  Presets,
+:class:`~nsvd_cli.spec.ProblemSpec` (the models in :mod:`nsvd_cli.spec.tables`).  Presets,
 overrides and ``--dim`` act on raw data, before validation, so that every field they set
 counts as given explicitly (:meth:`~nsvd_cli.spec.ProblemSpec.explicit_fields`).
 """
@@ -135,7 +135,7 @@ def spec_to_dict(spec) -> dict:
     """Plain nested dict (lists, not tuples; TOML key ``lambda``) of a ProblemSpec, parseable
     by :func:`parse_spec`.  The ``potential`` table holds ``kind`` and that kind's parameters
     only.  Every field is written, so a spec parsed back from it has every field explicit."""
-    from .models import _plain
+    from .tables import _plain
 
     return _plain(spec.model_dump(by_alias=True))
 
@@ -247,7 +247,7 @@ def apply_preset(data: Mapping[str, Any], preset: str | None) -> dict:
 
 
 def _default(section: str, name: str):
-    from .models import EvaluationSpec, SamplingSpec
+    from .tables import EvaluationSpec, SamplingSpec
 
     return {"sampling": SamplingSpec, "evaluation": EvaluationSpec}[section].model_fields[name].default
 

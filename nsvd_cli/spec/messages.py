@@ -5,7 +5,7 @@ from typing import get_args
 from pydantic import BaseModel, ValidationError
 
 from ..errors import SpecError
-from .models import POTENTIAL_MODELS, EvaluationSpec, ModelSpec, SamplingSpec, TrainingSpec
+from .tables import POTENTIAL_MODELS, EvaluationSpec, ModelSpec, SamplingSpec, TrainingSpec
 from .problem import ProblemSpec
 
 __all__ = ["spec_error"]

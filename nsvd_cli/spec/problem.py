@@ -5,7 +5,7 @@ from pydantic_core import PydanticCustomError
 
 from .choices import ReferenceKind
 from .fields import Float, PositiveFloat, count, invalid
-from .models import (
+from .tables import (
     MAX_TENSOR_NODES, ONE_DIMENSIONAL, AnyPotential, EvaluationSpec, ModelSpec, SamplingSpec, TrainingSpec, _Table,
 )
 
