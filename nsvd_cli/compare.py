@@ -410,9 +410,7 @@ def _load_sources(sources: Sequence[str]) -> list[_Source]:
 
 
 def _describe_potential(p) -> str:
-    import dataclasses
-
-    fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(p).items() if k != "kind" and v not in (None, ""))
+    fields = ", ".join(f"{k}={v}" for k, v in p.parameters().items() if v not in (None, ""))
     return f"{p.kind} ({fields})" if fields else p.kind
 
 
@@ -563,7 +561,7 @@ def compare(sources: Sequence[str], baselines: Sequence[str] = (), grids: Sequen
     srcs = _load_sources(sources)
     _check_conventions(srcs)
     L = max(s.spec.modes for s in srcs)
-    spec = dataclasses.replace(srcs[0].spec, modes=L)
+    spec = srcs[0].spec.model_copy(update={"modes": L})
     D = spec.dimension
     if isinstance(box, str):
         box = parse_box(box, D)

@@ -160,36 +160,32 @@ def expression(text: str, dim: int) -> Potential:
 def python_callable(target: str, dim: int | None = None) -> Potential:
     """A user function ``"package.module:function"`` mapping a (B, D) tensor to (B,).
 
-    Imported with :func:`importlib.import_module` (the current directory is searched too,
-    so a ``my_potentials.py`` next to where ``nsvd`` runs works) and, when ``dim`` is given,
-    checked on two points.
+    Imported with :func:`importlib.import_module` as it stands: the module must be
+    importable — installed (``pip install -e .`` of the user's package) or on
+    ``PYTHONPATH`` (``PYTHONPATH=. nsvd solve mine.toml``); ``sys.path`` is never edited.
+    When ``dim`` is given the callable is checked on two points.
 
     Raises
     ------
     SpecError
         ``field = "potential.function"``: the module or attribute cannot be imported, is not
-        callable, or does not return a finite tensor of shape (B,).
+        callable, or does not return a tensor of shape (B,).
     """
     import importlib
-    import os
-    import sys
 
     from .errors import SpecError
 
     module_name, _, attr = target.partition(":")
-    added = False
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-        added = True
     try:
         module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.split(".")[0] == exc.name.split(".")[0]:
+            raise SpecError("potential.function", f"cannot import {module_name!r}: no module named {exc.name!r}; "
+                                                  "install it or put its folder on PYTHONPATH") from None
+        raise SpecError("potential.function", f"cannot import {module_name!r}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's spec error
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise SpecError("potential.function", f"cannot import {module_name!r}: {type(exc).__name__}: {msg}") from None
-    finally:
-        if added:
-            sys.path.remove(cwd)
     fn = getattr(module, attr, None)
     if fn is None:
         raise SpecError("potential.function", f"module {module_name!r} has no attribute {attr!r}")

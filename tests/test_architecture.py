@@ -41,10 +41,17 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
+def _files(module: str) -> list[Path]:
+    """The source files of a module, or of a package (its relative imports of level 1 are internal)."""
+    path = PKG / f"{module}.py"
+    return [path] if path.exists() else sorted((PKG / module).glob("*.py"))
+
+
 @pytest.mark.parametrize("module", sorted(FORBIDDEN))
 def test_no_upward_imports(module):
-    bad = _imports(PKG / f"{module}.py") & FORBIDDEN[module]
-    assert not bad, f"nsvd_cli.{module} imports {bad}"
+    for path in _files(module):
+        bad = _imports(path) & FORBIDDEN[module]
+        assert not bad, f"nsvd_cli.{module} ({path.name}) imports {bad}"
 
 
 def test_nothing_below_cli_imports_cli_or_presentation():
@@ -59,10 +66,11 @@ def test_nothing_below_cli_imports_cli_or_presentation():
 
 
 def test_spec_does_not_import_torch():
-    tree = ast.parse((PKG / "spec.py").read_text())
-    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert not any(n.split(".")[0] == "torch" for n in names)
+    for path in _files("spec"):
+        tree = ast.parse(path.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not any(n.split(".")[0] == "torch" for n in names), path
 
 
 def _package_imports(folder: str) -> dict[str, set[str]]:

@@ -99,3 +99,26 @@ def test_unwritable_output_refused_before_training(tmp_path):
     blocker.write_text("x")  # a file where a folder should be
     res = runner.invoke(app, ["solve", "harmonic2d", "--iters", "5", "-o", str(blocker / "r.h5")])
     assert res.exit_code == 2 and "training" not in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["solve", "harmonic2d", "--lr", "-1"], "--lr (training.learning_rate): must be > 0, got -1.0"),
+    (["solve", "harmonic2d", "--modes", "0"], "--modes (modes): must be >= 1, got 0"),
+    (["solve", "harmonic2d", "--batch-size", "31"], "--batch-size (training.batch_size): must be even"),
+    (["solve", "harmonic2d", "--preset", "nope"], "--preset (preset): unknown preset 'nope'"),
+])
+def test_usage_errors_name_flag_field_and_reason(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+
+
+def test_choice_options_offer_the_spec_literals():
+    from typing import get_args
+
+    from nsvd_cli.spec.choices import Nesting
+
+    res = runner.invoke(app, ["solve", "harmonic2d", "--nesting", "diagonal"])
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert "diagonal" in text and all(c in text for c in get_args(Nesting)), res.output

@@ -4,7 +4,6 @@ labels, titles, legend entries); files written with the expected pixel size; CLI
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from types import SimpleNamespace
 
@@ -296,9 +295,9 @@ def _fake_results(dimension, modes, tmp_path):
     from nsvd_cli.spec import load_spec
 
     base = load_spec("harmonic2d", overrides={"modes": modes})
-    spec = dataclasses.replace(
-        base, dimension=dimension, potential=dataclasses.replace(base.potential, omega=(1.0,) * dimension),
-        evaluation=dataclasses.replace(base.evaluation, box=((-5.0, 5.0),) * dimension))
+    spec = base.model_copy(update=dict(
+        dimension=dimension, potential=base.potential.model_copy(update={"omega": (1.0,) * dimension}),
+        evaluation=base.evaluation.model_copy(update={"box": ((-5.0, 5.0),) * dimension})))
     ref = reference_for(spec)
     rng = np.random.default_rng(0)
     mix = np.eye(modes)

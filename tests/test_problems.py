@@ -283,6 +283,11 @@ def test_builtin_potentials_formulas():
 def test_python_callable_potential(tmp_path, monkeypatch):
     (tmp_path / "my_pots.py").write_text("def v(x):\n    return (x * x).sum(-1) * 3\n\ndef bad(x):\n    return x\n")
     monkeypatch.chdir(tmp_path)
+    path_before = list(__import__("sys").path)
+    with pytest.raises(SpecError, match="PYTHONPATH") as info:  # the cwd is not searched: sys.path is never edited
+        make_potential(parse_spec(_spec(potential="my_pots:v")).potential, 1)
+    assert info.value.field == "potential.function" and __import__("sys").path == path_before
+    monkeypatch.syspath_prepend(str(tmp_path))  # what PYTHONPATH=. does
     spec = parse_spec(_spec(potential="my_pots:v"))
     assert spec.potential.kind == "python" and spec.potential.function == "my_pots:v"
     assert torch.allclose(make_potential(spec.potential, 1)(X[:, :1]), 3 * X[:, 0] ** 2)

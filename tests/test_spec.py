@@ -91,3 +91,225 @@ def test_invalid_toml(tmp_path):
     p.write_text("name = [\n")
     with pytest.raises(SpecError, match="invalid TOML"):
         load_spec(p)
+
+
+# --------------------------------------------------------------------------------------
+# the pydantic models reproduce the hand-written validator (fixtures dumped from it)
+# --------------------------------------------------------------------------------------
+
+import copy  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tomllib  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Literal, get_args, get_origin  # noqa: E402
+
+from nsvd_cli.spec import load_spec_data, spec_to_toml  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parent.parent
+
+
+def _variants():
+    for name in builtin_problems():
+        for preset in [None, *sorted(load_spec_data(name).get("presets", {}))]:
+            for dim in (None, 1, 2, 3, 4, 6):
+                yield f"{name}|{preset or ''}|{dim or ''}", name, preset, dim
+
+
+def test_builtins_presets_and_dims_resolve_as_before():
+    """spec_to_dict of every built-in x preset x --dim equals the hand-written validator's."""
+    want = json.loads((FIXTURES / "builtin_specs.json").read_text())
+    got = {}
+    for key, name, preset, dim in _variants():
+        try:
+            got[key] = {"spec": spec_to_dict(load_spec(name, preset=preset, dimension=dim))}
+        except SpecError as e:
+            got[key] = {"error": [e.field, e.message]}
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key] == want[key], key
+
+
+def _mutation(key, bases, values):
+    parts = key.split("|")
+    d = copy.deepcopy(bases[parts[0]])
+    if parts[1] == "kind":
+        d["potential"] = {"kind": parts[2]}
+        if len(parts) == 4:
+            d["potential"][parts[3]] = {"omega": 2.0, "depth": 2.0, "lambda": 2.0, "box": [[0, 2]] * d["dimension"],
+                                        "expression": "x0**2", "function": "m:f", "quadratic": 0.5,
+                                        "quartic": 0.0}[parts[3]]
+        return d
+    section, field, i = parts[1], parts[2], int(parts[3])
+    table = d if section == "None" else d.setdefault(section, {})
+    if values[i] is None:
+        del table[field]
+    else:
+        table[field] = values[i]
+    return d
+
+
+def _allowed_difference(key, want, got):
+    """Deliberate differences from the hand-written validator (inputs with two faults, or
+    values it accepted by accident)."""
+    if "|joint_weights|" in key and got.get("error", "").startswith(want.get("error", "?") + "["):
+        return True  # an invalid element is named before "only valid with joint nesting"
+    if key in ("h2|kind|poschl-teller", "h2|kind|poschl_teller", "h2|kind|morse"):
+        return got.get("error") in ("potential.lambda", "potential.depth")  # missing parameter before 1D check
+    if key.endswith("|model|envelope_box|2"):
+        return got.get("error") == "model.envelope_box"  # envelope_box = 0 is not a box (was ignored)
+    return key == "mix1|sampling|weights|7"  # weights = [] means equal weights (was an error)
+
+
+def test_single_field_mutations_fail_on_the_same_field_as_before():
+    src = (FIXTURES / "make_spec_mutations.py").read_text()
+    ns = {}
+    exec(src[src.index("BASES ="):src.index("SECTIONS =")], ns)  # the inputs of the fixture
+    want_all = json.loads((FIXTURES / "spec_mutations.json").read_text())
+    for key, want in want_all.items():
+        if "crash" in want:
+            continue
+        try:
+            text = json.dumps(spec_to_dict(parse_spec(_mutation(key, ns["BASES"], ns["VALUES"]))), sort_keys=True)
+            got = {"spec": hashlib.sha1(text.encode()).hexdigest()[:16]}
+        except SpecError as e:
+            got = {"error": e.field}
+            assert "\n" not in str(e) and "pydantic" not in str(e) and "http" not in str(e), str(e)
+        assert got == want or _allowed_difference(key, want, got), (key, want, got)
+
+
+@pytest.mark.parametrize("key, name, preset, dim", [v for v in _variants() if v[3] is None])
+def test_toml_round_trip_of_every_builtin_and_preset(key, name, preset, dim):
+    spec = load_spec(name, preset=preset)
+    assert parse_spec(tomllib.loads(spec_to_toml(spec))) == spec
+
+
+def test_messages_are_one_line_with_the_dotted_field():
+    cases = [({"training": {"learning_rate": -1}}, "training.learning_rate: must be > 0, got -1"),
+             ({"model": {"hidden": [64, 0]}}, "model.hidden[1]: must be >= 1, got 0"),
+             ({"training": {"optimizer": "sgd"}}, "training.optimizer: unknown value 'sgd'; expected one of rmsprop, adam"),
+             ({"potential": {"kind": "yukawa"}}, "potential.kind: unknown value 'yukawa'; expected one of harmonic"),
+             ({"potential": {"kind": "morse"}, "dimension": 1, "evaluation": {"box": [[-1, 1]]}},
+              "potential.depth: missing (well depth"),
+             ({"model": {"width": 3}}, "model.width: unknown field; allowed: activation, architecture"),
+             ({"model": {"radial_feature": 1}}, "model.radial_feature: expected true or false, got 1"),
+             ({"training": {"iterations": 2.5}}, "training.iterations: expected an integer, got 2.5"),
+             ({"shift": "high"}, "shift: expected a number, got 'high'")]
+    for over, start in cases:
+        d = _base()
+        d.update(over)
+        with pytest.raises(SpecError) as info:
+            parse_spec(d)
+        assert str(info.value).startswith(start), str(info.value)
+
+
+def test_explicit_fields_are_the_given_ones():
+    d = _base()
+    d["training"] = {"learning_rate": 0.01}
+    spec = parse_spec(d)
+    assert spec.explicit_fields() == {"name", "dimension", "modes", "shift", "potential.kind", "potential.omega",
+                                      "sampling.kind", "sampling.std", "evaluation.box", "training.learning_rate"}
+    assert spec.potential.omega == (1.0, 1.0)  # broadcast, still explicit as given
+    paper = load_spec("hydrogen2d", preset="paper", overrides={"training.iterations": 7})
+    explicit = paper.explicit_fields()
+    assert {"training.iterations", "training.optimizer", "model.fourier_features"} <= explicit
+    assert "training.batch_size" not in load_spec("harmonic2d", overrides={"modes": 3}).explicit_fields() or \
+        "batch_size" in load_spec_data("harmonic2d").get("training", {})
+    assert "model.envelope_box" not in parse_spec({**d, "training": {}}).explicit_fields()
+    box = parse_spec({"name": "b", "dimension": 1, "potential": {"kind": "box", "box": [[0, 1]]},
+                      "sampling": {"kind": "uniform", "box": [[0, 1]]}, "model": {"envelope": "box"},
+                      "evaluation": {"box": [[0, 1]]}})
+    assert box.model.envelope_box == ((0.0, 1.0),) and "model.envelope_box" not in box.explicit_fields()
+    pt = parse_spec({**_base(), "dimension": 1, "potential": {"kind": "poschl_teller", "lambda": 2},
+                     "evaluation": {"box": [[-1, 1]]}})
+    assert "potential.lambda" in pt.explicit_fields()
+
+
+def test_spec_imports_no_torch_scipy_h5py_and_choices_no_pydantic():
+    code = ("import sys, types; pkg = types.ModuleType('nsvd_cli'); pkg.__path__ = [sys.argv[1]]; "
+            "sys.modules['nsvd_cli'] = pkg\n"  # bypass the package root (it imports the solver)
+            "import nsvd_cli.spec.choices\nassert 'pydantic' not in sys.modules\n"
+            "from nsvd_cli.spec import load_spec, spec_to_toml\nspec_to_toml(load_spec('hydrogen2d'))\n"
+            "bad = {'torch', 'scipy', 'h5py'} & set(sys.modules)\nassert not bad, bad\n")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "nsvd_cli")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+# --------------------------------------------------------------------------------------
+# docs/spec.md documents every field, default and choice of the models
+# --------------------------------------------------------------------------------------
+
+def _doc_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, tuple):
+        return "[" + ", ".join(_doc_value(x) for x in v) + "]"
+    if v == "":
+        return '""'
+    return str(v)
+
+
+def _doc_rows(heading: str) -> list[str]:
+    text = (ROOT / "docs" / "spec.md").read_text()
+    sections = re.split(r"^## ", text, flags=re.M)
+    body = next(s for s in sections if s.startswith(heading))
+    return [line for line in body.splitlines() if line.startswith("|")]
+
+
+def _check_documented(model, heading, skip=()):
+    from pydantic_core import PydanticUndefined
+
+    rows = _doc_rows(heading)
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in skip:
+            continue
+        row = [r for r in rows if f"`{key}`" in r]
+        assert row, f"docs/spec.md, {heading}: field `{key}` not documented"
+        row = " ".join(row)
+        if info.default is PydanticUndefined and info.default_factory is None:
+            assert "required" in row, f"{heading}: `{key}` should say required"
+        elif info.default_factory is None:
+            assert _doc_value(info.default) in row, f"{heading}: `{key}` default {_doc_value(info.default)}"
+        for choice in get_args(info.annotation) if get_origin(info.annotation) is Literal else ():
+            assert f"`{choice}`" in row, f"{heading}: `{key}` choice `{choice}` not documented"
+
+
+def test_docs_document_every_field_default_and_choice():
+    from nsvd_cli.spec import (POTENTIAL_ALIASES, POTENTIAL_MODELS, EvaluationSpec, ModelSpec, ProblemSpec,
+                               SamplingSpec, TrainingSpec)
+
+    _check_documented(ProblemSpec, "Top level", skip=("potential", "sampling", "model", "training", "evaluation"))
+    _check_documented(SamplingSpec, "`[sampling]`")
+    _check_documented(ModelSpec, "`[model]`")
+    _check_documented(TrainingSpec, "`[training]`")
+    _check_documented(EvaluationSpec, "`[evaluation]`")
+    rows = _doc_rows("`[potential]`")
+    for kind, model in POTENTIAL_MODELS.items():
+        row = " ".join(r for r in rows if r.startswith(f"| `{kind}`"))
+        assert row, f"potential kind `{kind}` not documented"
+        _check_documented_row(model, row, kind)
+    text = " ".join(rows)
+    for alias in POTENTIAL_ALIASES:
+        assert f"`{alias}`" in text, f"potential alias `{alias}` not documented"
+    for kind in get_args(SamplingSpec.model_fields["kind"].annotation):
+        assert any(r.startswith(f"| `{kind}`") for r in _doc_rows("`[sampling]`")), kind
+
+
+def _check_documented_row(model, row, kind):
+    from pydantic_core import PydanticUndefined
+
+    for name, info in model.model_fields.items():
+        if name == "kind":
+            continue
+        key = info.alias or name
+        assert f"`{key}`" in row, f"potential {kind}: `{key}` not documented"
+        want = "required" if info.default is PydanticUndefined else _doc_value(info.default)
+        assert f"`{key}` ({want}" in row or f"`{key} = " in row, f"potential {kind}: `{key}` ({want}) expected"

@@ -55,6 +55,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, ArpackNoConvergence, eigsh, splu
 
 from ..errors import NsvdError
+from ..spec.choices import GridMethod, choices
 
 __all__ = [
     "GridError",
@@ -74,7 +75,7 @@ __all__ = [
     "require_converged",
 ]
 
-METHODS = ("eigsh", "lobpcg", "dense")
+METHODS = choices(GridMethod)  # the Literal the CLI builds --baseline from
 #: Default relative residual tolerance ``||H v - E v|| / (|E| ||v||)`` for ``converged``.
 DEFAULT_TOL = 1e-6
 #: Largest number of grid points ``method="dense"`` accepts.

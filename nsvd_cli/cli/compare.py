@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
+from ..spec import choices
+from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, stderr_console
 
 
-class Baseline(str, Enum):
-    eigsh = "eigsh"
-    lobpcg = "lobpcg"
-    dense = "dense"
-
-
-class Order(str, Enum):
-    second = "2"
-    fourth = "4"
-
-
-class Preconditioner(str, Enum):
-    jacobi = "jacobi"
+Baseline = choice_enum("Baseline", choices.GridMethod)
+Order = choice_enum("Order", choices.FdOrder)
+Preconditioner = choice_enum("Preconditioner", choices.Preconditioner)
 
 
 _GRID = "Grid baselines"
@@ -41,7 +32,7 @@ def compare_command(
         "(torch.lobpcg, the paper's baseline) or dense (small grids).", rich_help_panel=_GRID)] = None,
     grid: Annotated[str, typer.Option(help="Grid points per axis, comma-separated, e.g. 200,400,800.",
                                       rich_help_panel=_GRID)] = "200",
-    order: Annotated[Order, typer.Option(help="Finite-difference order.", rich_help_panel=_GRID)] = Order.second,
+    order: Annotated[Order, typer.Option(help="Finite-difference order.", rich_help_panel=_GRID)] = Order["2"],
     box: Annotated[Optional[str], typer.Option(
         help="Grid box on every axis: HALF_WIDTH or LO,HI (e.g. 50 or -50,50). Default: the problem's "
              "evaluation box.", rich_help_panel=_GRID)] = None,

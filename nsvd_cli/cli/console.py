@@ -19,8 +19,11 @@ stderr_console = Console(stderr=True)
 if not stderr_console.is_terminal:
     stderr_console = Console(stderr=True, width=PIPE_WIDTH)
 
-#: Spec fields set by CLI options, to name the option in error messages.
+#: The one table from spec fields and library parameter names to the CLI flags that set
+#: them.  Library errors name the field or parameter (``SpecError.field``, or a ``field`` /
+#: ``parameter`` attribute of another NsvdError); :func:`error_boundary` adds the flag.
 OPTION_OF_FIELD = {
+    # nsvd solve (spec overrides)
     "modes": "--modes",
     "training.iterations": "--iters",
     "training.batch_size": "--batch-size",
@@ -31,9 +34,27 @@ OPTION_OF_FIELD = {
     "training.learning_rate": "--lr",
     "training.optimizer": "--optimizer",
     "model.architecture": "--architecture",
+    "preset": "--preset",
     "device": "--device",
     "output": "-o/--output",
+    "resume": "--resume",
+    "overwrite": "--overwrite",
+    # nsvd compare (grid baselines)
+    "method": "--baseline",
+    "grid": "--grid",
+    "order": "--order",
+    "box": "--box",
+    "max_memory": "--max-memory",
+    "tol": "--tol",
+    "max_iter": "--max-iter",
+    "preconditioner": "--preconditioner",
+    "fail_above": "--fail-above",
 }
+
+
+def option_for(field: str | None) -> str | None:
+    """The CLI flag that sets a spec field or library parameter, or None."""
+    return OPTION_OF_FIELD.get(field) if field else None
 
 
 def fold(table):
@@ -60,10 +81,12 @@ def error_boundary():
     except DivergenceError as err:
         fail(str(err), code=1)
     except SpecError as err:
-        option = OPTION_OF_FIELD.get(err.field)
+        option = option_for(err.field)
         fail(f"{option} ({err.field}): {err.message}" if option else str(err))
     except NsvdError as err:
-        fail(str(err))
+        field = getattr(err, "field", None) or getattr(err, "parameter", None)
+        option = option_for(field)
+        fail(f"{option}: {err}" if option and not str(err).startswith(option) else str(err))
     except KeyboardInterrupt:
         stderr_console.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(code=130) from None

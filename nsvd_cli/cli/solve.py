@@ -7,33 +7,20 @@ import shlex
 import sys
 import time
 import warnings
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..spec import choices
+from ..spec.choices import choice_enum
 from .console import console, error_boundary, fold, stderr_console
 
 
-class Nesting(str, Enum):
-    sequential = "sequential"
-    joint = "joint"
-
-
-class Laplacian(str, Enum):
-    fd = "fd"
-    exact = "exact"
-
-
-class Optimizer(str, Enum):
-    rmsprop = "rmsprop"
-    adam = "adam"
-
-
-class Architecture(str, Enum):
-    disjoint = "disjoint"
-    shared = "shared"
+Nesting = choice_enum("Nesting", choices.Nesting)
+Laplacian = choice_enum("Laplacian", choices.LaplacianKind)
+Optimizer = choice_enum("Optimizer", choices.Optimizer)
+Architecture = choice_enum("Architecture", choices.Architecture)
 
 
 _RUN = "Run"

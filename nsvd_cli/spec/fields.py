@@ -1,0 +1,91 @@
+"""Field types of the spec models: numbers, lists and boxes, checked as the TOML gives them.
+
+A TOML spec gives numbers as int or float; these types accept both (never a bool or a
+string), refuse non-finite values, and give one-line messages such as ``must be > 0, got
+-1.0``.  Lists of numbers accept a single number for a one-element list.  A box is a list of
+``[low, high]`` pairs with ``high > low`` (its length, one pair per dimension, is checked by
+:class:`~nsvd_cli.spec.tables.ProblemSpec`, which knows the dimension).
+"""
+
+import math
+from typing import Annotated
+
+from annotated_types import Ge, Gt
+from pydantic import AfterValidator, BeforeValidator, Strict
+from pydantic_core import PydanticCustomError
+
+__all__ = ["Float", "PositiveFloat", "NonNegativeFloat", "Integer", "count", "Widths", "FloatList",
+           "PositiveList", "OptionalPositiveList", "Box", "StrictBool", "invalid"]
+
+
+def invalid(field: str, message: str) -> PydanticCustomError:
+    """A validation error naming ``field`` (dotted, relative to the model that raises it)."""
+    return PydanticCustomError("spec", "{message}", {"field": field, "message": message})
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be finite, got {value!r}")
+    return float(value)
+
+
+def _integer(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    if not float(value).is_integer():
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _number_list(value, *, allow_empty: bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or (not value and not allow_empty):
+        raise ValueError(f"expected a non-empty list of numbers, got {value!r}")
+    return value
+
+
+def _widths(value):
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"expected a non-empty list of layer widths, got {value!r}")
+    return value
+
+
+def _box_rows(value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in value):
+        raise ValueError(f"expected pairs [low, high] (one per dimension), got {value!r}")
+    return value
+
+
+def _ordered(box):
+    for i, (lo, hi) in enumerate(box):
+        if hi <= lo:
+            raise ValueError(f"axis {i}: high {hi} must exceed low {lo}")
+    return box
+
+
+Float = Annotated[float, BeforeValidator(_number)]
+PositiveFloat = Annotated[float, BeforeValidator(_number), Gt(0)]
+NonNegativeFloat = Annotated[float, BeforeValidator(_number), Ge(0)]
+Integer = Annotated[int, BeforeValidator(_integer)]
+
+
+def count(minimum: int):
+    """An integer ``>= minimum``."""
+    return Annotated[int, BeforeValidator(_integer), Ge(minimum)]
+
+
+#: Hidden-layer widths, a non-empty list of integers >= 1.
+Widths = Annotated[tuple[count(1), ...], BeforeValidator(_widths)]
+#: A number or a non-empty list of numbers.
+FloatList = Annotated[tuple[Float, ...], BeforeValidator(lambda v: _number_list(v, allow_empty=False))]
+#: A positive number or a non-empty list of positive numbers.
+PositiveList = Annotated[tuple[PositiveFloat, ...], BeforeValidator(lambda v: _number_list(v, allow_empty=False))]
+#: As PositiveList, but ``[]`` (the field's "not given") is accepted.
+OptionalPositiveList = Annotated[tuple[PositiveFloat, ...], BeforeValidator(lambda v: _number_list(v, allow_empty=True))]
+#: ``[[lo, hi], ...]`` with ``hi > lo`` on every axis; ``[]`` is "not given".
+Box = Annotated[tuple[tuple[Float, Float], ...], BeforeValidator(_box_rows), AfterValidator(_ordered)]
+#: ``true`` or ``false`` only (no 0/1, no strings).
+StrictBool = Annotated[bool, Strict()]

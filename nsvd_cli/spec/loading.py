@@ -1,0 +1,266 @@
+"""Spec data: built-in problems, TOML files, presets, CLI overrides, ``--dim`` and TOML output.
+
+Raw spec data is the mapping TOML gives; :func:`parse_spec` validates it into a
+:class:`~nsvd_cli.spec.ProblemSpec` (the models in :mod:`nsvd_cli.spec.tables`).  Presets,
+overrides and ``--dim`` act on raw data, before validation, so that every field they set
+counts as given explicitly (:meth:`~nsvd_cli.spec.ProblemSpec.explicit_fields`).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import SpecError
+
+__all__ = ["parse_spec", "load_spec", "load_spec_data", "builtin_problems", "apply_preset", "apply_overrides",
+           "resize_dimension", "spec_to_dict", "spec_to_toml", "to_toml"]
+
+
+def parse_spec(data: Mapping[str, Any]):
+    """Validate a spec given as a (TOML-like) mapping and return a frozen ProblemSpec.
+
+    Parameters
+    ----------
+    data : mapping
+        Parsed TOML content (top-level fields and section tables). A ``presets`` table,
+        if present, is ignored here (see :func:`apply_preset`).
+
+    Raises
+    ------
+    SpecError
+        Naming the first unknown, missing or invalid field (dotted, e.g.
+        ``"training.learning_rate"``), with a one-line message.
+    """
+    from pydantic import ValidationError
+
+    from .messages import spec_error
+    from .problem import ProblemSpec
+
+    if not isinstance(data, Mapping):
+        raise SpecError("spec", f"expected a table, got {data!r}")
+    try:
+        return ProblemSpec.model_validate(apply_preset(data, None))
+    except ValidationError as exc:
+        raise spec_error(exc) from None
+
+
+def _problem_dir():
+    """Folder holding the built-in specs: the installed package data, else the checkout's."""
+    try:
+        d = resources.files("nsvd_cli.problems")
+        if any(str(p.name).endswith(".toml") for p in d.iterdir()):
+            return d
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        pass
+    return Path(__file__).resolve().parents[2] / "problems"
+
+
+def builtin_problems() -> dict[str, Any]:
+    """Map of built-in problem name -> path-like of its TOML file."""
+    d = _problem_dir()
+    return {p.name[:-5]: p for p in sorted(d.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")}
+
+
+def _read_toml(source) -> dict:
+    try:
+        with source.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise SpecError("spec", f"cannot read {source}: {exc.strerror}") from None
+
+
+def load_spec_data(name_or_path: str | Path) -> dict:
+    """Raw TOML mapping of a built-in problem name or a spec file path."""
+    s = str(name_or_path)
+    builtins = builtin_problems()
+    if s in builtins:
+        return _read_toml(builtins[s])
+    path = Path(s)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise SpecError("problem", f"spec file {s} not found")
+        return _read_toml(path)
+    raise SpecError("problem", f"unknown problem {s!r}; built-in problems: {', '.join(builtins)} (or give a .toml file)")
+
+
+def load_spec(name_or_path: str | Path, *, preset: str | None = None,
+              overrides: Mapping[str, Any] | None = None, dimension: int | None = None):
+    """Load and validate a problem spec.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A built-in problem name (see :func:`builtin_problems`) or a path to a TOML file.
+    preset : str, optional
+        A ``[presets.NAME]`` table of the spec to apply (e.g. ``"paper"``).
+    overrides : mapping, optional
+        Dotted field names to values, applied after the preset (CLI options), e.g.
+        ``{"modes": 16, "training.iterations": 500}``.
+    dimension : int, optional
+        Move the problem to this dimension first (:func:`resize_dimension`, ``--dim``).
+
+    Raises
+    ------
+    SpecError
+        If the file is missing or invalid, or any field is unknown or invalid.
+    """
+    data = apply_preset(load_spec_data(name_or_path), preset)
+    if dimension is not None:
+        data = resize_dimension(data, dimension)
+    data = apply_overrides(data, overrides or {})
+    return parse_spec(data)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    """Return a copy of raw spec data with dotted-name overrides set (None values skipped)."""
+    out = copy.deepcopy(dict(data))
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = out
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def spec_to_dict(spec) -> dict:
+    """Plain nested dict (lists, not tuples; TOML key ``lambda``) of a ProblemSpec, parseable
+    by :func:`parse_spec`.  The ``potential`` table holds ``kind`` and that kind's parameters
+    only.  Every field is written, so a spec parsed back from it has every field explicit."""
+    from .tables import _plain
+
+    return _plain(spec.model_dump(by_alias=True))
+
+
+# --------------------------------------------------------------------------------------
+# --dim: resizing a spec to another dimension
+# --------------------------------------------------------------------------------------
+
+def _broadcast_rows(value, name, dim):
+    """A per-axis list (numbers or [lo, hi] pairs) resized to ``dim`` when all rows are equal."""
+    if not isinstance(value, (list, tuple)):
+        return value  # a single number applies to every axis already
+    if len(value) == dim:
+        return list(value)
+    if len(value) == 0:
+        return value
+    first = value[0]
+    if any(v != first for v in value[1:]):
+        raise SpecError(name, f"has {len(value)} different per-axis values; cannot resize it to dimension {dim} "
+                              "(write the spec for that dimension instead)")
+    return [copy.deepcopy(first) for _ in range(dim)]
+
+
+def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
+    """Raw spec data moved to dimension ``dim`` (the ``--dim`` option of ``nsvd solve``).
+
+    * ``dimension = dim``;
+    * per-axis fields whose rows are all equal are repeated ``dim`` times: ``potential.omega``,
+      ``potential.box``, ``sampling.box``, ``model.envelope_box``, ``evaluation.box`` (a box
+      ``[[-5, 5], [-5, 5]]`` becomes ``[[-5, 5]] * dim``); different rows are an error;
+    * evaluation: the cusp rules ``polar`` (2D) and ``spherical`` (3D) become each other,
+      else ``gauss-legendre``; for ``dim >= 4`` a tensor ``gauss-legendre`` rule becomes
+      ``monte-carlo`` (``samples`` points; with Gaussian sampling and no walls, drawn from
+      the training Gaussian, ``evaluation.std = sampling.std``, instead of uniform on the
+      box); for ``dim = 3`` the nodes per axis ``points * panels`` are capped at 36 (46656
+      nodes), by lowering ``panels`` then ``points``.
+
+    Everything else (shift, scale, sampling widths, modes) is kept: choose ``--modes`` as a
+    whole number of degenerate shells (a warning says when it cuts one).
+
+    Raises
+    ------
+    SpecError
+        ``field = "dimension"`` for ``dim < 1``; the field name for per-axis values that
+        differ between axes.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise SpecError("dimension", f"must be an integer >= 1, got {dim!r}")
+    out = copy.deepcopy(dict(data))
+    out["dimension"] = dim
+    pot = out.get("potential")
+    if isinstance(pot, Mapping):
+        for key in ("omega", "box"):
+            if key in pot:
+                pot[key] = _broadcast_rows(pot[key], f"potential.{key}", dim)
+    for section, key in (("sampling", "box"), ("model", "envelope_box"), ("evaluation", "box")):
+        t = out.get(section)
+        if isinstance(t, Mapping) and key in t:
+            t[key] = _broadcast_rows(t[key], f"{section}.{key}", dim)
+    ev = out.get("evaluation")
+    if isinstance(ev, Mapping):
+        quad = ev.get("quadrature", "gauss-legendre")
+        if quad in ("polar", "spherical"):  # the rules for a Coulomb cusp at the origin
+            quad = ev["quadrature"] = {2: "polar", 3: "spherical"}.get(dim, "gauss-legendre")
+        if quad == "gauss-legendre" and dim >= 4:
+            ev["quadrature"] = "monte-carlo"
+            samp = out.get("sampling")
+            walled = isinstance(pot, Mapping) and pot.get("kind") == "box" or \
+                isinstance(out.get("model"), Mapping) and out["model"].get("envelope") == "box"
+            if isinstance(samp, Mapping) and samp.get("kind") == "gaussian" and not walled and "std" not in ev:
+                ev["std"] = samp.get("std", _default("sampling", "std"))
+        elif quad == "gauss-legendre" and dim == 3:
+            points, panels = ev.get("points", _default("evaluation", "points")), \
+                ev.get("panels", _default("evaluation", "panels"))
+            if isinstance(points, int) and isinstance(panels, int) and points * panels > 36:
+                panels = max(1, 36 // points)
+                ev["panels"], ev["points"] = panels, min(points, 36 // panels)
+    return out
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def apply_preset(data: Mapping[str, Any], preset: str | None) -> dict:
+    """Merge the ``[presets.NAME]`` table of raw spec data over its base; drop all presets.
+
+    Raises
+    ------
+    SpecError
+        If the preset is not defined by this spec.
+    """
+    data = dict(data)
+    presets = data.pop("presets", {})
+    if not isinstance(presets, Mapping):
+        raise SpecError("presets", "expected a table of preset tables")
+    if preset is None:
+        return data
+    if preset not in presets:
+        avail = ", ".join(sorted(presets)) or "none"
+        raise SpecError("preset", f"unknown preset {preset!r} for this problem; available: {avail}")
+    return _merge(data, presets[preset])
+
+
+def _default(section: str, name: str):
+    from .tables import EvaluationSpec, SamplingSpec
+
+    return {"sampling": SamplingSpec, "evaluation": EvaluationSpec}[section].model_fields[name].default
+
+
+def to_toml(data: Mapping[str, Any]) -> str:
+    """TOML text of spec data (:mod:`tomli_w`): scalars first, then one ``[table]`` per
+    nested mapping. ``tomllib.loads(to_toml(d)) == d`` for mappings of strings, numbers,
+    booleans and (nested) lists."""
+    import tomli_w
+
+    return tomli_w.dumps(data)
+
+
+def spec_to_toml(spec) -> str:
+    """The fully resolved spec as TOML text (``nsvd problems show``); parses back to ``spec``."""
+    return to_toml(spec_to_dict(spec))

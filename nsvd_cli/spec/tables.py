@@ -1,0 +1,379 @@
+"""The spec's tables as pydantic models: the single source of every field, default and choice.
+
+Conventions: ``H = -kinetic * Laplacian + V`` (no 1/2), ``T = scale * (-H + shift)``;
+``eigenvalues`` are of T (descending), ``energies`` of H (ascending).
+
+Every model is frozen and refuses unknown fields.  The potential table is a union
+discriminated on ``kind`` (one model per kind, holding only that kind's parameters).  The
+sampling table is one model for all kinds, because results files store all its fields
+for every kind; the fields a kind does not use are reset to their defaults.  Checks that
+need the dimension or several tables live in :meth:`ProblemSpec._resolve`.  Validation
+errors are :class:`pydantic.ValidationError`; :func:`nsvd_cli.spec.parse_spec` turns them
+into one-line :class:`~nsvd_cli.errors.SpecError` naming the dotted field.
+
+``model_fields_set`` of every model holds the fields the spec data gave explicitly (values
+the validators derive — a broadcast ``omega``, a box envelope filled from a box potential,
+normalised mixture weights — keep the status of the field they replace); see
+:meth:`ProblemSpec.explicit_fields`.
+"""
+
+from typing import Annotated, Any, Literal, Union, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from .choices import (
+    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Nesting, Optimizer, Quadrature, ReferenceKind,
+    SamplingKind, Schedule,
+)
+from .fields import (
+    Box, Float, FloatList, NonNegativeFloat, OptionalPositiveList, PositiveFloat, PositiveList, StrictBool, Widths,
+    count, invalid,
+)
+
+__all__ = [
+    "PotentialSpec", "HarmonicPotential", "CoulombPotential", "MorsePotential", "PoschlTellerPotential",
+    "QuarticPotential", "DoubleWellPotential", "BoxPotential", "ExpressionPotential", "PythonPotential",
+    "SamplingSpec", "ModelSpec", "TrainingSpec", "EvaluationSpec", "ProblemSpec", "POTENTIAL_MODELS",
+    "POTENTIAL_KINDS", "POTENTIAL_ALIASES", "POTENTIAL_PARAMETERS", "ONE_DIMENSIONAL", "MAX_TENSOR_NODES",
+]
+
+#: Largest tensor Gauss-Legendre rule accepted (nodes); beyond it use Monte Carlo.
+MAX_TENSOR_NODES = 2_000_000
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def _derive(self, **changes) -> "_Table":
+        """A copy with derived values set, keeping which fields were given explicitly."""
+        new = self.model_copy(update=changes)
+        object.__setattr__(new, "__pydantic_fields_set__", set(self.model_fields_set))
+        return new
+
+
+# --------------------------------------------------------------------------------------
+# [potential]: one model per kind (formulas in nsvd_cli.potentials)
+# --------------------------------------------------------------------------------------
+
+class PotentialSpec(_Table):
+    """Base of the potential models: ``kind`` and that kind's parameters only."""
+
+    kind: str
+
+    def parameters(self) -> dict:
+        """The parameters of this kind as TOML keys -> values (tuples as lists)."""
+        return _plain(self.model_dump(by_alias=True, exclude={"kind"}))
+
+    def describe(self) -> str:
+        """Short one-line description, e.g. ``"morse depth=16 a=1 center=0"``."""
+        if self.kind in ("expression", "python"):
+            return next(iter(self.parameters().values()))
+        parts = []
+        for k, v in self.parameters().items():
+            if k == "box":
+                v = "×".join(f"[{lo:g}, {hi:g}]" for lo, hi in v)
+            elif isinstance(v, list):
+                v = f"{v[0]:g}" if len(set(v)) == 1 else "(" + ", ".join(f"{x:g}" for x in v) + ")"
+            else:
+                v = f"{v:g}"
+            parts.append(f"{k}={v}")
+        return " ".join([self.kind, *parts])
+
+
+class HarmonicPotential(PotentialSpec):
+    """``V = sum_i omega_i^2 x_i^2``; one ``omega`` is repeated on every axis."""
+
+    kind: Literal["harmonic"] = "harmonic"
+    omega: PositiveList = Field((1.0,), description="one value or one per axis")
+
+
+class CoulombPotential(PotentialSpec):
+    """``V = -charge / sqrt(|x|^2 + softening^2)`` (any D; closed form in 2D/3D)."""
+
+    kind: Literal["coulomb"] = "coulomb"
+    charge: PositiveFloat = 1.0
+    softening: NonNegativeFloat = 0.0
+
+
+class MorsePotential(PotentialSpec):
+    """``V = depth (1 - exp(-a (x - center)))^2`` (D = 1)."""
+
+    kind: Literal["morse"] = "morse"
+    depth: PositiveFloat = Field(description="well depth De of V = depth (1 - exp(-a (x - center)))^2")
+    a: PositiveFloat = 1.0
+    center: Float = 0.0
+
+
+class PoschlTellerPotential(PotentialSpec):
+    """``V = -lam (lam + 1) sech(x)^2`` (D = 1; TOML key ``lambda``)."""
+
+    kind: Literal["poschl_teller"] = "poschl_teller"
+    lam: PositiveFloat = Field(alias="lambda", description="V = -lambda (lambda + 1) sech(x)^2")
+
+
+class QuarticPotential(PotentialSpec):
+    """``V = sum_i (quadratic x_i^2 + quartic x_i^4)`` (alias ``anharmonic``: quadratic = 1)."""
+
+    kind: Literal["quartic"] = "quartic"
+    quadratic: Float = 0.0
+    quartic: NonNegativeFloat = 1.0
+
+    @model_validator(mode="after")
+    def _bound(self):
+        if self.quartic == 0 and self.quadratic <= 0:
+            raise invalid("quadratic", f"must be > 0 when quartic = 0 (no bound states), got {self.quadratic!r}")
+        return self
+
+
+class DoubleWellPotential(PotentialSpec):
+    """``V = sum_i a (x_i^2 - b^2)^2``."""
+
+    kind: Literal["double_well"] = "double_well"
+    a: PositiveFloat = 1.0
+    b: PositiveFloat = 1.0
+
+
+class BoxPotential(PotentialSpec):
+    """``V = 0`` inside ``box`` with infinite (Dirichlet) walls."""
+
+    kind: Literal["box"] = "box"
+    box: Box = Field(description="the walls, [[lo, hi], ...] one pair per dimension")
+
+
+class ExpressionPotential(PotentialSpec):
+    """A formula in ``x0..x{D-1}`` and ``r`` (:mod:`nsvd_cli.expressions`)."""
+
+    kind: Literal["expression"] = "expression"
+    expression: str = Field(description="a formula in x0..x{D-1} and r")
+
+
+class PythonPotential(PotentialSpec):
+    """``function = "package.module:function"``, a callable ``(B, D) -> (B,)``; the module
+    must be importable (installed, or on ``PYTHONPATH``)."""
+
+    kind: Literal["python"] = "python"
+    function: str = Field(description="\"package.module:function\"")
+
+    @field_validator("function")
+    @classmethod
+    def _target(cls, fn: str) -> str:
+        from ..expressions import CALLABLE_PATTERN
+
+        if not CALLABLE_PATTERN.match(fn.strip()):
+            raise ValueError(f"expected \"package.module:function\", got {fn!r}")
+        return fn.strip()
+
+
+#: The potential models by kind.
+POTENTIAL_MODELS = {get_args(m.model_fields["kind"].annotation)[0]: m for m in (
+    HarmonicPotential, CoulombPotential, MorsePotential, PoschlTellerPotential, QuarticPotential,
+    DoubleWellPotential, BoxPotential, ExpressionPotential, PythonPotential)}
+POTENTIAL_KINDS = tuple(POTENTIAL_MODELS)
+#: Accepted spellings of potential kinds that are stored under another name.
+POTENTIAL_ALIASES = {"anharmonic": "quartic", "hydrogen": "coulomb", "poschl-teller": "poschl_teller",
+                     "double-well": "double_well", "callable": "python"}
+#: Parameters (TOML keys of ``[potential]``) of each kind.
+POTENTIAL_PARAMETERS = {k: tuple(f.alias or n for n, f in m.model_fields.items() if n != "kind")
+                        for k, m in POTENTIAL_MODELS.items()}
+#: Kinds defined only in one dimension.
+ONE_DIMENSIONAL = ("morse", "poschl_teller")
+#: Parameters older results files store for every kind, tolerated at these default values.
+_LEGACY_DEFAULTS = {"omega": 1.0, "charge": 1.0, "softening": 0.0}
+
+
+def _potential_table(t: Any) -> Any:
+    """Normalise the raw ``potential`` value: an expression / callable string becomes a
+    table, aliases their kind, legacy default parameters are dropped, and a parameter of
+    another kind is named as such."""
+    from ..expressions import CALLABLE_PATTERN
+
+    if isinstance(t, str):
+        t = {"kind": "python", "function": t} if CALLABLE_PATTERN.match(t.strip()) else \
+            {"kind": "expression", "expression": t}
+    if not isinstance(t, dict):
+        raise invalid("", f"expected a table or an expression string, got {t!r}")
+    spelled = t.get("kind")
+    kind = POTENTIAL_ALIASES.get(spelled, spelled) if isinstance(spelled, str) else spelled
+    if not isinstance(kind, str) or kind not in POTENTIAL_MODELS:
+        return t  # the discriminator reports a missing or unknown kind
+    params = POTENTIAL_PARAMETERS[kind]
+    out = {"kind": kind}
+    for key, value in t.items():
+        if key == "kind" or key in params:
+            out.setdefault(key, value)
+        elif not _is_legacy_default(key, value):
+            other = any(key in ps for ps in POTENTIAL_PARAMETERS.values())
+            why = f"not a parameter of kind {kind!r}" if other else "unknown field"
+            raise invalid(key, f"{why}; {kind} takes: {', '.join(params) or 'nothing'}")
+    if spelled == "anharmonic" and "quadratic" not in out:
+        out["quadratic"] = 1.0  # "quartic" is the pure x^4 oscillator, "anharmonic" x^2 + x^4
+    return out
+
+
+def _is_legacy_default(key, value) -> bool:
+    if key not in _LEGACY_DEFAULTS:
+        return False
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return all(not isinstance(v, bool) and isinstance(v, (int, float)) and v == _LEGACY_DEFAULTS[key] for v in values)
+
+
+AnyPotential = Annotated[Union[tuple(POTENTIAL_MODELS.values())], Field(discriminator="kind"),
+                         BeforeValidator(_potential_table)]
+
+
+# --------------------------------------------------------------------------------------
+# [sampling], [model], [training], [evaluation]
+# --------------------------------------------------------------------------------------
+
+#: The sampling fields each kind uses.
+_USED = {"gaussian": {"std"}, "mixture": {"stds", "weights"}, "uniform": {"box"}}
+
+
+class SamplingSpec(_Table):
+    """Training sampling distribution p_tr (importance weight w_tr = p_tr, Lebesgue measure).
+
+    ``gaussian``: N(0, std^2 I). ``mixture``: equal-or-``weights``-weighted isotropic
+    centred Gaussians with standard deviations ``stds`` (weights stored normalised).
+    ``uniform``: the box ``box``.  Fields another kind uses are reset to their defaults.
+    """
+
+    kind: SamplingKind
+    std: PositiveFloat = Field(1.0, description="gaussian: standard deviation")
+    stds: OptionalPositiveList = Field((), description="mixture: standard deviations (required)")
+    weights: OptionalPositiveList = Field((), description="mixture: weights (default equal), normalised")
+    box: Box = Field((), description="uniform: [[lo, hi], ...] (required)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unused(cls, data):
+        """Fields another kind uses are ignored (results files store them at their defaults)."""
+        if isinstance(data, dict) and isinstance(data.get("kind"), str) and data["kind"] in _USED:
+            return {k: v for k, v in data.items() if k not in cls.model_fields or k == "kind" or k in _USED[data["kind"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _per_kind(self):
+        used = _USED[self.kind]
+        if self.kind == "mixture":
+            if not self.stds:
+                raise invalid("stds", "missing (list of standard deviations)")
+            weights = self.weights or (1.0,) * len(self.stds)
+            if len(weights) != len(self.stds):
+                raise invalid("weights", f"expected {len(self.stds)} values (one per std), got {len(weights)}")
+            self.__dict__["weights"] = tuple(w / sum(weights) for w in weights)
+        elif self.kind == "uniform" and not self.box:
+            raise invalid("box", "missing")
+        for name in set(type(self).model_fields) - used - {"kind"}:
+            self.__dict__[name] = type(self).model_fields[name].default
+            self.model_fields_set.discard(name)
+        return self
+
+
+class ModelSpec(_Table):
+    """Network ansatz: psi_l(x) = envelope_l(x) * MLP_l(features(x)).
+
+    ``architecture``: ``disjoint`` (L separate MLPs evaluated in one batched pass) or
+    ``shared`` (one MLP with L outputs). ``fourier_features`` K random Fourier features
+    (cos, sin) split evenly over ``fourier_scales``; the raw input (and |x| if
+    ``radial_feature``) is appended (App. E.1.1). ``envelope``: ``sampling`` is the paper's
+    parameterisation (the MLP represents psi / sqrt(p_tr)); ``gaussian`` exp(-|x|^2/(2 a_l^2))
+    and ``exponential`` exp(-|x|/a_l) have a learnable length a_l per mode initialised to
+    ``envelope_width``; ``box`` is ``prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i)/2)^2``
+    on ``envelope_box`` (Dirichlet walls: the functions vanish on the box boundary; filled
+    from the potential's box for ``kind = "box"``); ``none`` uses the MLP alone.
+    """
+
+    architecture: Architecture = "disjoint"
+    hidden: Widths = (64, 64, 64)
+    activation: Activation = "softplus"
+    fourier_features: count(0) = 64
+    fourier_scales: PositiveList = (0.1,)
+    radial_feature: StrictBool = False
+    envelope: EnvelopeKind = "sampling"
+    envelope_width: PositiveFloat = 1.0
+    envelope_box: Box = ()
+
+
+class TrainingSpec(_Table):
+    """Optimisation settings (App. E.1: RMSProp 1e-4, cosine schedule, EMA 0.995).
+
+    ``gram_batch``: 0 estimates the Gram matrix of the NestedLoRA gradient from the two
+    half-batches (App. D.2); N > 0 from N further samples evaluated without a graph
+    (independent of the batch, so still unbiased, with lower variance).
+    """
+
+    iterations: count(1) = 2000
+    batch_size: count(2) = 512
+    gram_batch: count(0) = 0
+    optimizer: Optimizer = "adam"
+    learning_rate: PositiveFloat = 1e-3
+    final_learning_rate: NonNegativeFloat = 0.0
+    schedule: Schedule = "cosine"
+    warmup: count(0) = 0
+    ema_decay: NonNegativeFloat = 0.995
+    nesting: Nesting = "sequential"
+    joint_weights: OptionalPositiveList = ()
+    laplacian: LaplacianKind = "fd"
+    fd_step: PositiveFloat = 0.01
+    dtype: Dtype = "float32"
+    eval_every: count(1) = 1000
+    checkpoint_every: count(1) = 1000
+    seed: count(0) = 0
+    device: str = "auto"
+
+    @field_validator("batch_size")
+    @classmethod
+    def _even(cls, batch: int) -> int:
+        if batch % 2:
+            raise ValueError(f"must be even (two independent half-batches), got {batch}")
+        return batch
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, device):
+        if not isinstance(device, str) or not (device in ("auto", "cpu") or device.startswith("cuda")):
+            raise ValueError(f"expected auto, cpu or cuda[:N], got {device!r}")
+        return device
+
+    @model_validator(mode="after")
+    def _joint(self):
+        if self.joint_weights and self.nesting != "joint":
+            raise invalid("joint_weights", "only valid with nesting = \"joint\"")
+        return self
+
+
+class EvaluationSpec(_Table):
+    """Evaluation rule for eigenvalues and metrics (App. E.1.3).
+
+    ``quadrature``: ``gauss-legendre`` (tensor rule on ``box`` with ``points`` nodes per
+    axis and ``panels`` panels per axis), ``polar`` (2D: radial Gauss-Legendre panels on
+    [0, radius] times ``angles`` trapezoid angles; for Coulomb problems, resolves the
+    cusp), ``spherical`` (3D: graded radial panels times Gauss-Legendre in cos(theta) with
+    ``angles // 2`` nodes and ``angles`` azimuths; for 3D Coulomb problems), ``monte-carlo``
+    (``samples`` uniform points on ``box``, or with ``std > 0`` points drawn from
+    N(0, std^2 I) and importance-weighted; for D >= 4).
+    """
+
+    box: Box
+    quadrature: Quadrature = "gauss-legendre"
+    points: count(2) = 48
+    panels: count(1) = 4
+    angles: count(4) = 64
+    samples: count(100) = 200_000
+    std: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _std(self):
+        if self.std > 0 and self.quadrature != "monte-carlo":
+            raise invalid("std", f"only used with quadrature = \"monte-carlo\", not {self.quadrature!r}")
+        return self
+
+
+def _plain(value):
+    """Tuples -> lists, recursively (TOML / JSON / HDF5 attribute friendly)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
