@@ -16,8 +16,10 @@ import numpy as np
 import torch
 
 from . import metrics
+from .verdict import residual_norms
 
-__all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "model_values_and_gradients"]
+__all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "model_values_and_gradients", "model_laplacians",
+           "residuals_available"]
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Evaluation:
     angle_distances: np.ndarray | None = None
     subspace_distances: np.ndarray | None = None  # (G,) per degenerate group
     positive: np.ndarray | None = None  # (L,) bool: reference eigenvalue of T > 0
+    residuals: np.ndarray | None = None  # (L,) sigma_l = ||(H - E_l) psi_l|| / ||psi_l||, energy units
+    verdict: object = None  # nsvd_cli.verdict.Verdict, set by the caller that knows the history
 
     def summary(self) -> dict:
         """Scalar summary: means over the counted modes, orthogonality, max off-diagonal."""
@@ -147,7 +151,29 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
 _FROM_PROBLEM = object()
 
 
-def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM) -> Evaluation:
+def model_laplacians(model: torch.nn.Module, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Exact Laplacians (N, L) of a model's functions at points x (N, D), in float64 on the CPU.
+
+    Forward-over-forward AD (:func:`nsvd_cli.laplacian.laplacian_exact`) on a float64 CPU
+    deep copy: the model itself is neither moved nor changed.
+    """
+    from .laplacian import laplacian_exact
+
+    m = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
+    out = [laplacian_exact(m, torch.as_tensor(x[a:a + chunk], dtype=torch.float64))[1].numpy()
+           for a in range(0, len(x), chunk)]
+    return np.concatenate(out)
+
+
+def residuals_available(problem) -> bool:
+    """Whether residuals ``||(H − E)ψ||`` are computed on the problem's rule: D ≤ 3 (cost), and
+    not for a Coulomb potential, whose cusp makes ``(Hψ)²`` non-integrable (≈ 1/r² at r = 0)
+    unless the network reproduces the cusp exactly."""
+    return problem.dimension <= 3 and problem.spec.potential.kind != "coulomb"
+
+
+def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, residuals: bool | None = None
+                   ) -> Evaluation:
     """Evaluate a model's eigenfunctions on a problem's evaluation rule (:func:`evaluate_functions`).
 
     Parameters
@@ -159,11 +185,19 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM) 
         reference with its values at the quadrature points.
     reference : ReferenceSolution or None, optional
         Override the problem's reference (None: no reference measures).
+    residuals : bool, optional
+        Compute ``Evaluation.residuals`` (default :func:`residuals_available`); costs about
+        4 D further passes of the model over the rule.
     """
     values, grads = model_values_and_gradients(model, problem.quadrature.points)
     if reference is _FROM_PROBLEM:
         reference, reference_values = problem.reference, problem.reference_values
     else:
         reference_values = None if reference is None else reference.eigenfunctions(problem.quadrature.points)
-    return evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
-                              reference=reference, reference_values=reference_values)
+    ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
+                            reference=reference, reference_values=reference_values)
+    if residuals if residuals is not None else residuals_available(problem):
+        h_values = -problem.kinetic * model_laplacians(model, problem.quadrature.points) \
+            + problem.potential_values[:, None] * values
+        ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
+    return ev

@@ -12,23 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
+from .defaults import derive_defaults
 from .errors import CheckpointExistsError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
+from .files.results import write_results
 from .models import build_model
 from .problem import Problem
-from .files.results import write_results
 from .spec import ProblemSpec
 from .train import Finished, Started, fit, load_checkpoint
+from .verdict import Tolerances, judge
 
 __all__ = ["solve", "SolveOutput", "default_output_path", "resolve_device", "checkpoint_path"]
 
 
 @dataclass
 class SolveOutput:
-    """What :func:`solve` returns: the written file, the final evaluation, the reference and
-    the :class:`~nsvd_cli.problem.Problem` solved."""
+    """What :func:`solve` returns: the written file, the final evaluation (with its per-mode
+    ``verdict``), the reference, the :class:`~nsvd_cli.problem.Problem` solved (its spec with
+    the derived defaults filled in), the iterations run and what stopped training
+    (``"iterations"`` or ``"converged"``)."""
 
     path: Path
     evaluation: Evaluation
@@ -36,6 +41,8 @@ class SolveOutput:
     wall_time: float
     iterations_per_second: float
     problem: Problem | None = None
+    iterations: int = 0
+    stopped_by: str = "iterations"
 
 
 def default_output_path(spec: ProblemSpec, folder: str | Path = "runs") -> Path:
@@ -97,6 +104,7 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     DivergenceError
         Non-finite loss; a checkpoint is kept.
     """
+    spec, derived = derive_defaults(spec)
     output = Path(output) if output is not None else default_output_path(spec)
     _check_output(output, overwrite)
     tr = spec.training
@@ -108,35 +116,65 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     generator = torch.Generator().manual_seed(tr.seed)
     model = build_model(spec.dimension, spec.modes, spec.model, generator, problem.sampling.log_density)
     model = model.to(device, dtype)
-    last = {}  # the latest periodic Evaluation, reused if it is of the final model
+    judge = _Judge(problem, spec.training)
 
     def periodic(m) -> dict:
-        last["evaluation"] = ev = evaluate_model(m, problem)
-        return {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary()}
+        ev = judge(evaluate_model(m, problem))
+        out = {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary(), "converged": ev.verdict.n_converged}
+        if tr.until == "converged" and judge.can_stop:
+            out["stop"] = "converged"
+        return out
 
     ckpt = checkpoint_path(output)
     if ckpt.exists() and not resume and not overwrite:
         raise CheckpointExistsError(ckpt)
     state0 = load_checkpoint(ckpt) if resume and ckpt.exists() else None
     if callback:
-        callback(Started(spec, str(device), str(output), state0["iteration"] if state0 else None, problem.reference))
+        callback(Started(spec, str(device), str(output), state0["iteration"] if state0 else None, problem.reference,
+                         derived))
     state = fit(model, problem.operator, problem.sampling, tr, generator=generator, device=device,
                 callback=callback, evaluate=periodic, checkpoint=ckpt, resume=state0)
     evaluations = state.history["evaluations"]
-    if "evaluation" in last and evaluations and evaluations[-1]["iteration"] == state.iteration:
-        evaluation = last["evaluation"]
+    if judge.last is not None and evaluations and evaluations[-1]["iteration"] == state.iteration:
+        evaluation = judge.last
     else:
-        evaluation = evaluate_model(state.ema.module, problem)
+        evaluation = judge(evaluate_model(state.ema.module, problem))
     if callback:
-        callback(Finished(state.iteration, state.wall_time))
+        callback(Finished(state.iteration, state.wall_time, state.stopped_by))
     ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")
     run = {"device": str(device), "threads": torch.get_num_threads(), "wall_time": state.wall_time,
-           "iterations": state.iteration, "iterations_per_second": ips, **(run_info or {})}
+           "iterations": state.iteration, "iterations_per_second": ips, "stopped_by": state.stopped_by,
+           "derived": {k: list(v) if isinstance(v, tuple) else v for k, v in derived.items()}, **(run_info or {})}
     path = write_results(output, spec=spec, evaluation=evaluation, model_state=state.ema.state_dict(),
                          history=state.history, run=run, reference=problem.reference, overwrite=overwrite)
     ckpt.unlink(missing_ok=True)  # only now that the results are safely on disk
     return SolveOutput(path=path, evaluation=evaluation, reference=problem.reference, wall_time=state.wall_time,
-                       iterations_per_second=ips, problem=problem)
+                       iterations_per_second=ips, problem=problem, iterations=state.iteration,
+                       stopped_by=state.stopped_by)
+
+
+class _Judge:
+    """Attaches the per-mode verdict (:func:`nsvd_cli.verdict.judge`) to each evaluation of a
+    run, using the previous one for the drift; keeps the latest (reused if it is of the
+    final model)."""
+
+    def __init__(self, problem: Problem, training):
+        self.problem, self.last = problem, None
+        self.tolerances = Tolerances().with_agreement(training.tolerance)
+
+    def __call__(self, ev: Evaluation) -> Evaluation:
+        prev = self.last
+        ev.verdict = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, scale=self.problem.scale,
+                           previous_eigenvalues=None if prev is None else prev.eigenvalues,
+                           residuals=ev.residuals, tolerances=self.tolerances)
+        self.last = ev
+        return ev
+
+    @property
+    def can_stop(self) -> bool:
+        """Every mode passed, with the drift judged (at least two evaluations)."""
+        v = self.last.verdict
+        return v.all_converged and bool(np.all(np.isfinite(v.drift)))
 
 
 def _check_output(output: Path, overwrite: bool) -> None:

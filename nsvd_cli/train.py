@@ -28,7 +28,8 @@ __all__ = ["fit", "TrainState", "make_optimizer", "make_scheduler", "load_checkp
 class Started:
     """A run starts (sent by :func:`nsvd_cli.solve.solve` before training).
 
-    ``resumed_from`` is the iteration of the checkpoint resumed from, or None.
+    ``resumed_from`` is the iteration of the checkpoint resumed from, or None; ``derived``
+    the settings derived from the problem (:func:`nsvd_cli.defaults.derive_defaults`).
     """
 
     spec: object
@@ -36,6 +37,7 @@ class Started:
     output: str
     resumed_from: int | None
     reference: object
+    derived: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,12 @@ class CheckpointSaved:
 
 @dataclass(frozen=True)
 class Finished:
-    """Training and the final evaluation are done (sent by :func:`nsvd_cli.solve.solve`)."""
+    """Training and the final evaluation are done (sent by :func:`nsvd_cli.solve.solve`);
+    ``stopped_by`` as in :class:`TrainState`."""
 
     iteration: int
     wall_time: float
+    stopped_by: str = "iterations"
 
 
 Event = Started | Progress | Evaluated | CheckpointSaved | Finished
@@ -94,6 +98,9 @@ class TrainState:
         ``evaluate`` callback returned, with its iteration).
     wall_time : float
         Seconds spent in the loop (summed over resumed runs).
+    stopped_by : str
+        ``"iterations"`` (the budget ran out) or the ``"stop"`` value an evaluation returned
+        (e.g. ``"converged"``: every mode passed the verdict).
     """
 
     model: torch.nn.Module
@@ -102,6 +109,7 @@ class TrainState:
     history: dict = field(default_factory=lambda: {"iteration": [], "loss": [], "learning_rate": [],
                                                    "eigenvalues": [], "evaluations": []})
     wall_time: float = 0.0
+    stopped_by: str = "iterations"
 
 
 def make_optimizer(params, training: TrainingSpec) -> torch.optim.Optimizer:
@@ -176,7 +184,8 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         each evaluation and :class:`CheckpointSaved` after each checkpoint.
     evaluate : callable, optional
         ``evaluate(ema_model) -> dict`` called every ``training.eval_every`` iterations; it
-        must not move or change the model.
+        must not move or change the model. A ``"stop"`` entry (a reason, e.g.
+        ``"converged"``) ends training after that iteration (``TrainState.stopped_by``).
     checkpoint : path, optional
         Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations
         and on Ctrl-C; atomically replaced). It is left in place: the caller removes it once
@@ -199,7 +208,7 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     if resume is not None:
         loop.restore(resume)
     try:
-        while loop.state.iteration < training.iterations:
+        while loop.state.iteration < training.iterations and loop.state.stopped_by == "iterations":
             loop.step()
     except KeyboardInterrupt:
         loop.save()
@@ -276,6 +285,7 @@ class _Loop:
             self._log(float(loss.detach()))
         if self.evaluate is not None and (state.iteration % tr.eval_every == 0 or last):
             result = dict(self.evaluate(self.ema.module), iteration=state.iteration)
+            state.stopped_by = result.pop("stop", None) or state.stopped_by
             state.history["evaluations"].append(result)
             self._emit(Evaluated(state.iteration, result))
         if self.checkpoint is not None and state.iteration % tr.checkpoint_every == 0:

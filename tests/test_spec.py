@@ -120,13 +120,24 @@ def _variants():
                 yield f"{name}|{preset or ''}|{dim or ''}", name, preset, dim
 
 
+#: Fields added after the fixtures were dumped (their defaults leave old specs unchanged).
+NEWER_FIELDS = {"training": ("until", "tolerance")}
+
+
+def _without_newer_fields(d: dict) -> dict:
+    for table, names in NEWER_FIELDS.items():
+        for name in names:
+            d.get(table, {}).pop(name, None)
+    return d
+
+
 def test_builtins_presets_and_dims_resolve_as_before():
     """spec_to_dict of every built-in x preset x --dim equals the hand-written validator's."""
     want = json.loads((FIXTURES / "builtin_specs.json").read_text())
     got = {}
     for key, name, preset, dim in _variants():
         try:
-            got[key] = {"spec": spec_to_dict(load_spec(name, preset=preset, dimension=dim))}
+            got[key] = {"spec": _without_newer_fields(spec_to_dict(load_spec(name, preset=preset, dimension=dim)))}
         except SpecError as e:
             got[key] = {"error": [e.field, e.message]}
     assert got.keys() == want.keys()
@@ -174,7 +185,8 @@ def test_single_field_mutations_fail_on_the_same_field_as_before():
         if "crash" in want:
             continue
         try:
-            text = json.dumps(spec_to_dict(parse_spec(_mutation(key, ns["BASES"], ns["VALUES"]))), sort_keys=True)
+            text = json.dumps(_without_newer_fields(spec_to_dict(parse_spec(_mutation(key, ns["BASES"], ns["VALUES"])))),
+                              sort_keys=True)
             got = {"spec": hashlib.sha1(text.encode()).hexdigest()[:16]}
         except SpecError as e:
             got = {"error": e.field}

@@ -21,6 +21,7 @@ Nesting = choice_enum("Nesting", choices.Nesting)
 Laplacian = choice_enum("Laplacian", choices.LaplacianKind)
 Optimizer = choice_enum("Optimizer", choices.Optimizer)
 Architecture = choice_enum("Architecture", choices.Architecture)
+Until = choice_enum("Until", choices.Until)
 
 
 _RUN = "Run"
@@ -41,6 +42,11 @@ def solve_command(
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer.", rich_help_panel=_TRAIN)] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_TRAIN)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (model init and samples).", rich_help_panel=_TRAIN)] = None,
+    until: Annotated[Optional[Until], typer.Option(help="Stop after --iters, or once every mode passes the verdict "
+                                                   "(converged; --iters is then the cap).", rich_help_panel=_TRAIN)] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="Verdict tolerance: largest |λ_R − λ_N|/λ_R of a converged "
+                                                       "mode (overlap, order and drift thresholds scale with it).",
+                                                       rich_help_panel=_TRAIN)] = None,
     preset: Annotated[Optional[str], typer.Option(help="Settings preset of the spec, e.g. 'paper' (App. E).", rich_help_panel=_TRAIN)] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda[:N].", rich_help_panel=_RUN)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Results file (HDF5). Default: runs/PROBLEM-TIME.h5", rich_help_panel=_RUN)] = None,
@@ -64,6 +70,7 @@ def solve_command(
             "training.laplacian": laplacian.value if laplacian else None,
             "training.optimizer": optimizer.value if optimizer else None,
             "training.learning_rate": lr, "training.seed": seed, "training.device": device,
+            "training.until": until.value if until else None, "training.tolerance": tolerance,
         }
         spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
         if resume and (output is None or not checkpoint_path(output).exists()):
@@ -80,17 +87,34 @@ def solve_command(
             with reporter:
                 result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                                run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
-        print_table(spec, result.evaluation, result.reference)
-        s = result.evaluation.summary()
-        parts = []
-        if "mean_relative_error" in s:
-            parts += [f"mean rel. error {100 * s['mean_relative_error']:.3f} %",
-                      f"max {100 * s['max_relative_error']:.3f} %",
-                      f"mean subspace dist. {s['mean_subspace_distance']:.2e}"]
-        parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {s['max_off_diagonal']:.3f}",
-                  f"training {result.wall_time:.1f} s", f"{result.iterations_per_second:.1f} it/s"]
-        console.print(" | ".join(parts), highlight=False)
-        console.print(f"results written to [bold]{result.path}[/bold]")
+        print_table(result.problem.spec, result.evaluation, result.reference)
+        print_summary(result)
+
+
+def print_summary(result) -> None:
+    """The summary line (energy error of H first: it does not depend on the shift), the
+    verdict line, what stopped training, and where the results went."""
+    s = result.evaluation.summary()
+    parts = []
+    if "mean_relative_error" in s:
+        parts += [f"mean rel. error of E {100 * s['mean_energy_relative_error']:.3f} % "
+                  f"(of λ {100 * s['mean_relative_error']:.3f} %, max {100 * s['max_relative_error']:.3f} %)",
+                  f"mean subspace dist. {s['mean_subspace_distance']:.2e}"]
+    parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {s['max_off_diagonal']:.3f}",
+              f"training {result.wall_time:.1f} s", f"{result.iterations_per_second:.1f} it/s"]
+    console.print(" | ".join(parts), highlight=False)
+    verdict = result.evaluation.verdict
+    if verdict is not None:
+        style = "green" if verdict.all_converged else "bold yellow"
+        console.print(f"[{style}]verdict: {verdict.summary_line()}[/{style}]", highlight=False)
+        if not verdict.all_converged:
+            stderr_console.print("[yellow]warning:[/yellow] some modes did not converge: their eigenvalues and "
+                                 "eigenfunctions are not to be trusted; train longer (--iters, --until converged), "
+                                 "or see docs/problems.md on choosing shift and sampling", highlight=False)
+    stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
+    console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
+                  highlight=False)
+    console.print(f"results written to [bold]{result.path}[/bold]")
 
 
 def _no_checkpoint(output):
@@ -100,14 +124,21 @@ def _no_checkpoint(output):
     return SpecError("resume", f"no checkpoint to resume from: {where}; give the -o of the interrupted run")
 
 
+def _fmt_value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _fmt(v, spec="{:.5g}"):
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else spec.format(v)
 
 
 def print_table(spec, ev, reference) -> None:
     """Per-mode table: quantum numbers, reference, Rayleigh-quotient and norm eigenvalues of T,
-    energy of H, relative error (of the eigenvalue of T) and aligned angle distance.  The
-    caption names the reference (closed form, grid reference, or none)."""
+    energy of H, relative error (of the eigenvalue of T), aligned angle distance and the
+    verdict (✓, or the failed signals of :mod:`nsvd_cli.verdict`).  The caption names the
+    reference (closed form, grid reference, or none)."""
     from rich.table import Table
 
     from ..references import NO_REFERENCE
@@ -115,9 +146,9 @@ def print_table(spec, ev, reference) -> None:
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     caption = ("rel. err: |λ − λ_ref|/λ_ref; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
-    table = Table(title=f"{spec.name} (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
-                  f"{spec.shift:g}), energies E of H — {ref_line}",
-                  title_justify="left", caption=caption or None, caption_justify="left")
+    console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
+                  f"{spec.shift:g}), energies E of H; {ref_line}", highlight=False)
+    table = Table(caption=caption or None, caption_justify="left")
     table.add_column("#", justify="right")
     labels = reference is not None and len(reference.quantum_labels) > 0
     if reference is not None:
@@ -130,6 +161,9 @@ def print_table(spec, ev, reference) -> None:
     if reference is not None:
         table.add_column("rel. err %", justify="right")
         table.add_column("angle", justify="right")
+    verdict = ev.verdict
+    if verdict is not None:
+        table.add_column("verdict")
     for i in range(len(ev.eigenvalues)):
         row = [str(i + 1)]
         if reference is not None:
@@ -142,6 +176,8 @@ def print_table(spec, ev, reference) -> None:
                 row += ["λ≤0", "—"]
             else:
                 row += [_fmt(100 * ev.relative_errors[i], "{:.3f}"), _fmt(ev.angle_distances[i], "{:.1e}")]
+        if verdict is not None:
+            row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
 
@@ -181,12 +217,14 @@ class _ProgressReporter:
             self.progress.update(self.task, completed=e.iteration, ips=f"{e.iterations_per_second:.1f}",
                                  loss=f"{e.loss:.4g}", eig=eig)
         elif isinstance(e, Evaluated) and not self.quiet:
-            s = e.summary
+            s, parts = e.summary, []
             if "mean_relative_error" in s:
-                self.progress.console.print(
-                    f"  iteration {e.iteration}: mean rel. error {100 * s['mean_relative_error']:.3f} %, "
-                    f"max {100 * s['max_relative_error']:.3f} %, max off-diag. Gram {s['max_off_diagonal']:.3f}",
-                    highlight=False)
+                parts += [f"mean rel. error {100 * s['mean_relative_error']:.3f} %",
+                          f"max {100 * s['max_relative_error']:.3f} %"]
+            parts.append(f"max off-diag. Gram {s['max_off_diagonal']:.3f}")
+            if "converged" in s:
+                parts.append(f"{s['converged']}/{len(s['eigenvalues'])} modes converged")
+            self.progress.console.print(f"  iteration {e.iteration}: " + ", ".join(parts), highlight=False)
 
     def _start(self, e) -> None:
         spec = e.spec
@@ -194,10 +232,15 @@ class _ProgressReporter:
         msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
                f"{tr.nesting} nesting, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")
+        if tr.until == "converged":
+            msg += f", until converged (tolerance {tr.tolerance:g})"
         msg += f" → {e.output}"
         if e.resumed_from:
             msg += f" (resumed at iteration {e.resumed_from})"
         console.print(msg, highlight=False)
+        if e.derived:
+            shown = ", ".join(f"{k.rpartition('.')[2]} = {_fmt_value(v)}" for k, v in e.derived.items())
+            console.print(f"derived from the problem (docs/spec.md#derived-defaults): {shown}", highlight=False)
         self.progress.start()
         self.task = self.progress.add_task("training", total=tr.iterations, completed=e.resumed_from or 0,
                                            ips="-", loss="-", eig="-")

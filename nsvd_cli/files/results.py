@@ -84,6 +84,13 @@ def _write_evaluation(h, ev) -> None:
         "angle_distance": ev.angle_distances, "subspace_distance": ev.subspace_distances,
         "positive": ev.positive, "gram": ev.gram})
     m.attrs.update(ev.summary())
+    v = getattr(ev, "verdict", None)
+    if v is not None:  # /verdict: per-mode booleans and signals (nsvd_cli.verdict)
+        g = h.create_group("verdict")
+        _write_dict_of_arrays(g, v.arrays())
+        g.create_dataset("reasons", data=np.asarray(v.reasons, dtype=h5py.string_dtype()))
+        g.attrs.update({f"tolerance_{k}": val for k, val in vars(v.tolerances).items()})
+        m.attrs["modes_converged"] = v.n_converged
 
 
 def _write_history(hg, history: dict) -> None:
@@ -180,7 +187,13 @@ class Results:
     quantum_labels: tuple
     path: Path
     model_state: dict = field(repr=False, default_factory=dict)
+    verdict: dict | None = None
     _model: object = field(repr=False, default=None)
+
+    @property
+    def converged(self) -> np.ndarray | None:
+        """(L,) bool: the per-mode verdict of the final evaluation (None in older files)."""
+        return None if self.verdict is None else self.verdict["converged"]
 
     @property
     def model(self) -> torch.nn.Module:
@@ -273,4 +286,15 @@ def load(path) -> Results:
             quantum_numbers=_read(ref, "quantum_numbers"),
             quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
             path=path, model_state={k: v[()] for k, v in h["model"].items()},
+            verdict=_read_verdict(h.get("verdict")),
         )
+
+
+def _read_verdict(g) -> dict | None:
+    """``/verdict`` as a dict of (L,) arrays (``reasons`` as str) plus ``tolerances``."""
+    if g is None:
+        return None
+    out = {k: g[k][()] for k in g if k != "reasons"}
+    out["reasons"] = [as_str(s) for s in g["reasons"][()]]
+    out["tolerances"] = {k.removeprefix("tolerance_"): float(v) for k, v in g.attrs.items()}
+    return out

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Literal, get_args
 
 __all__ = [
-    "SamplingKind", "EnvelopeKind", "Architecture", "Activation", "Optimizer", "Schedule", "Nesting",
+    "SamplingKind", "EnvelopeKind", "Architecture", "Activation", "Optimizer", "Schedule", "Nesting", "Until",
     "LaplacianKind", "Quadrature", "Dtype", "ReferenceKind", "GridMethod", "FdOrder", "Preconditioner",
     "choices", "choice_enum",
 ]
@@ -25,6 +25,8 @@ Optimizer = Literal["rmsprop", "adam"]
 Schedule = Literal["cosine", "constant"]
 Nesting = Literal["sequential", "joint"]
 LaplacianKind = Literal["fd", "exact"]
+#: When training stops: after ``iterations``, or once every mode passes the verdict (``iterations`` the cap).
+Until = Literal["iterations", "converged"]
 Quadrature = Literal["gauss-legendre", "polar", "spherical", "monte-carlo"]
 Dtype = Literal["float32", "float64"]
 ReferenceKind = Literal["auto", "analytic", "grid", "none"]

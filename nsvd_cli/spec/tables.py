@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .choices import (
-    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Nesting, Optimizer, Quadrature, ReferenceKind,
+    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Nesting, Optimizer, Quadrature, ReferenceKind, Until,
     SamplingKind, Schedule,
 )
 from .fields import (
@@ -300,6 +300,11 @@ class TrainingSpec(_Table):
     ``gram_batch``: 0 estimates the Gram matrix of the NestedLoRA gradient from the two
     half-batches (App. D.2); N > 0 from N further samples evaluated without a graph
     (independent of the batch, so still unbiased, with lower variance).
+
+    ``until``: ``iterations`` trains for ``iterations``; ``converged`` stops at the first
+    periodic evaluation at which every mode passes the verdict (:mod:`nsvd_cli.verdict`),
+    ``iterations`` being the cap. ``tolerance``: the verdict's agreement threshold
+    ``|λ_R − λ_N| / λ_R`` (the overlap, order and drift thresholds scale with it).
     """
 
     iterations: count(1) = 2000
@@ -320,6 +325,8 @@ class TrainingSpec(_Table):
     checkpoint_every: count(1) = 1000
     seed: count(0) = 0
     device: str = "auto"
+    until: Until = "iterations"
+    tolerance: PositiveFloat = 0.01
 
     @field_validator("batch_size")
     @classmethod

@@ -1,0 +1,142 @@
+"""Settings a spec leaves out, derived from the problem instead of fixed numbers.
+
+A user's spec names the physics (dimension, potential, shift, modes, sampling, evaluation
+box); the numerical settings it omits are derived here from the problem's own scales, so that
+a well 0.1 wide or energies of 10⁴ need no hand tuning:
+
+* **length scale** ``ℓ`` — where the states live, from the sampling distribution: the
+  standard deviation of a Gaussian, the smallest and largest of a mixture, a quarter of the
+  narrowest side of a uniform box.
+* **eigenvalue scale** — a crude estimate of the leading eigenvalue of T,
+  ``λ₁ ≈ s (c − E₀)`` with ``E₀ ≈ min_x V(x) + κ D / (2 ℓ²)`` over samples of the training
+  distribution (the lowest potential plus the zero-point kinetic energy of a state of width
+  ``ℓ``).
+
+What is derived (only for fields the spec, its preset and the CLI left out —
+:meth:`~nsvd_cli.spec.ProblemSpec.explicit_fields`):
+
+=====================  ====================================================================
+``model.envelope``     ``gaussian`` (``box`` for a box potential, ``exponential`` for Coulomb)
+``envelope_width``     ``ℓ`` (largest mixture scale); learnable per mode
+``fourier_scales``     ``0.5 / ℓ`` per sampling scale (frequencies resolve structure of size ℓ)
+``learning_rate``      Adam 3e-3 (every tuned built-in converges with it)
+``iterations``         ``1000 + 400 L ⌈D/2⌉`` — later modes of the sequential nesting need
+                       the earlier ones converged first (Sec. 3.2)
+``eval_every``         ``iterations / 5`` (≥ 250), so that the verdict sees the drift
+``fd_step``            ``0.01 ℓ`` (the same truncation and float32 rounding error relative to
+                       the curvature of a state of width ℓ)
+``scale``              1, unless the estimated ``c − E₀`` lies outside [1, 100]: then ``s``
+                       brings ``λ₁`` to that range (the network amplitude is ``sqrt(λ)``)
+=====================  ====================================================================
+
+The measured effect on user-style specs is the table in ``docs/problems.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["derive_defaults", "length_scales", "ground_energy_estimate"]
+
+#: Fields this module may fill in (TOML names).
+DERIVED = ("model.envelope", "model.envelope_width", "model.fourier_scales", "training.learning_rate",
+           "training.iterations", "training.eval_every", "training.checkpoint_every", "training.fd_step", "scale")
+
+_LEARNING_RATE = 3e-3
+_LAMBDA_RANGE = (1.0, 100.0)
+
+
+def length_scales(sampling) -> tuple[float, ...]:
+    """The length scales ``ℓ`` of a sampling spec (ascending; one per mixture component).
+
+    Gaussian: its std; mixture: its stds; uniform: a quarter of each side, the smallest.
+    """
+    if sampling.kind == "gaussian":
+        return (float(sampling.std),)
+    if sampling.kind == "mixture":
+        return tuple(sorted(float(s) for s in sampling.stds))
+    return (min(hi - lo for lo, hi in sampling.box) / 4.0,)
+
+
+def ground_energy_estimate(problem, n_samples: int = 4096, seed: int = 0) -> float:
+    """Crude ground-state energy ``min_x V(x) + κ D / (2 ℓ²)`` over training samples.
+
+    ``problem`` is a :class:`~nsvd_cli.problem.Problem`; energies of ``H = -κ∇² + V``.
+    Non-finite potential values (singular points) are skipped.
+    """
+    import torch
+
+    ell = length_scales(problem.spec.sampling)[0]
+    gen = torch.Generator().manual_seed(seed)
+    x = problem.sampling.sample(n_samples, gen, dtype=torch.float64)
+    with torch.no_grad():
+        v = problem.potential(x).numpy()
+    v = v[np.isfinite(v)]
+    v_min = float(np.min(v)) if v.size else 0.0
+    return v_min + problem.kinetic * problem.dimension / (2.0 * ell**2)
+
+
+def _scale(problem) -> float:
+    lam = problem.shift - ground_energy_estimate(problem)
+    lo, hi = _LAMBDA_RANGE
+    if not math.isfinite(lam) or lam <= 0 or lo <= lam <= hi:
+        return 1.0
+    return float(min(max(lam, lo), hi) / lam)
+
+
+def _values(spec, explicit: set[str], problem_factory) -> dict[str, object]:
+    """Derived value of every field in :data:`DERIVED` (TOML name -> value)."""
+    ells = length_scales(spec.sampling)
+    kind = spec.potential.kind
+    envelope = "box" if kind == "box" else "exponential" if kind == "coulomb" else "gaussian"
+    iterations = 1000 + 400 * spec.modes * math.ceil(spec.dimension / 2)
+    if "training.iterations" in explicit:
+        iterations = spec.training.iterations
+    every = max(iterations // 5, min(250, iterations), 1)
+    values = {
+        "model.envelope": envelope,
+        "model.envelope_width": ells[-1],
+        "model.fourier_scales": tuple(sorted({round(0.5 / e, 6) for e in ells})),
+        "training.learning_rate": _LEARNING_RATE,
+        "training.iterations": iterations,
+        "training.eval_every": every,
+        "training.checkpoint_every": every,
+        "training.fd_step": 0.01 * ells[0],
+    }
+    if "scale" not in explicit:
+        values["scale"] = _scale(problem_factory(spec))
+    return values
+
+
+def derive_defaults(spec) -> tuple[object, dict[str, object]]:
+    """Fill the fields a spec left out with values derived from the problem.
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        A resolved spec; its :meth:`~nsvd_cli.spec.ProblemSpec.explicit_fields` says what the
+        user gave. A spec read back from a results file has every field explicit, so deriving
+        is idempotent.
+
+    Returns
+    -------
+    (ProblemSpec, dict)
+        The spec with the derived fields set, and ``{toml name: value}`` of what was derived
+        (empty when the spec gave everything).
+    """
+    from .problem import Problem
+    from .spec import parse_spec, spec_to_dict
+
+    explicit = spec.explicit_fields()
+    missing = [f for f in DERIVED if f not in explicit]
+    if not missing:
+        return spec, {}
+    values = _values(spec, explicit, Problem.from_spec)
+    derived = {f: values[f] for f in missing if f in values}
+    data = spec_to_dict(spec)
+    for name, value in derived.items():
+        table, _, key = name.rpartition(".")
+        (data[table] if table else data)[key] = list(value) if isinstance(value, tuple) else value
+    return parse_spec(data), derived

@@ -1,0 +1,221 @@
+"""Per-mode convergence verdict of learned eigenpairs, from independent signals.
+
+A run without a reference must still tell the user which modes can be trusted. Each mode
+is judged from signals that all vanish at the NestedLoRA optimum (paper Sec. 3, App. D.5),
+none of which needs the exact answer:
+
+* **agreement** — the Rayleigh quotient ``λ_R = <ψ|Tψ>/<ψ|ψ>`` and the norm estimate
+  ``λ_N = ||ψ||²`` are equal at the optimum (``ψ_l = sqrt(λ_l) φ_l``, App. D.5). Stationarity
+  in the amplitude of mode l alone gives ``λ_N = λ_R − Σ_{k<l} <u_l|ψ_k>²`` (u_l = ψ_l/||ψ_l||),
+  so a gap flags an amplitude that has not settled or a mode that overlaps an earlier one.
+* **overlap** — the largest ``|G_lk|``, k < l, of the normalised Gram matrix: a mode that
+  copies an earlier one (two modes in one eigenstate) is not orthogonal to it.
+* **order** — NestedLoRA orders the modes by eigenvalue of T (descending): a mode whose
+  Rayleigh quotient exceeds an earlier mode's has found a state the earlier one missed.
+* **drift** — the relative change of ``λ_R`` over the last periodic evaluations: still moving
+  means not converged.
+* **residual** (where available) — ``σ_l = ||(H − E_l)ψ_l|| / ||ψ_l||``. The interval
+  ``[E_l − σ_l, E_l + σ_l]`` holds an exact eigenvalue (Weinstein). The mode fails when
+  ``σ_l`` exceeds ``residual`` (default ½) times the gap ``g_l`` to the other learned levels
+  (for the highest mode, the mean level spacing): its interval then cannot tell which
+  eigenvalue it is near. This is the only signal that catches a function orthogonal to the
+  earlier modes but a mixture of eigenstates. It is deliberately loose: the network's
+  Laplacian is rough far out in the tails, so ``σ_l²/g_l`` (the Kato–Temple error estimate)
+  overstates the error of a converged mode by orders of magnitude (measured: 1e-4 relative
+  error with ``σ²/g`` of 1e-2). It is skipped where ``Hψ`` is not square-integrable on the
+  rule (Coulomb cusps) and for D ≥ 4.
+
+A mode is *converged* when every available signal is within its tolerance
+(:class:`Tolerances`). Modes whose eigenvalue of T is ≤ 0 are judged on ``λ_N ≈ 0`` alone
+(they should vanish, App. C.6) and reported as such.
+
+Tolerances are relative to the eigenvalue ``λ_l`` of T, the quantity the objective is
+scaled by (paper App. E.1.3), except ``overlap`` (a cosine) and ``residual`` (σ over gap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Tolerances", "Verdict", "judge", "residual_norms"]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Thresholds of the verdict (all dimensionless).
+
+    Attributes
+    ----------
+    agreement : float
+        Largest ``|λ_R − λ_N| / |λ_R|``.
+    overlap : float
+        Largest normalised Gram entry with an earlier mode.
+    order : float
+        Largest relative excess ``(λ_R,l − min_{k<l} λ_R,k) / |λ_R,l|`` (noise allowance).
+    drift : float
+        Largest relative change of ``λ_R`` between the last two periodic evaluations.
+    residual : float
+        Largest ``σ_l / g_l`` (residual over the gap to the other levels).
+    """
+
+    agreement: float = 0.01
+    overlap: float = 0.05
+    order: float = 1e-3
+    drift: float = 2e-3
+    residual: float = 0.5
+
+    def with_agreement(self, agreement: float) -> "Tolerances":
+        """Tolerances for a given ``agreement`` (the spec's ``training.tolerance``): the
+        overlap, order and drift thresholds scale with it; ``residual`` stays."""
+        f = agreement / self.agreement
+        return Tolerances(agreement, self.overlap * f, self.order * f, self.drift * f, self.residual)
+
+
+@dataclass
+class Verdict:
+    """The verdict on L learned modes; arrays have shape (L,).
+
+    ``converged`` is the per-mode boolean; the other arrays are the signals (NaN where a
+    signal is not available); ``reasons[l]`` names the failed signals ("" if converged).
+    ``vanishing`` marks modes whose eigenvalue of T is ≤ 0 (judged on their norm alone).
+    """
+
+    converged: np.ndarray
+    agreement: np.ndarray
+    overlap: np.ndarray
+    order_excess: np.ndarray
+    drift: np.ndarray
+    residual: np.ndarray
+    residual_ratio: np.ndarray
+    vanishing: np.ndarray
+    reasons: list[str] = field(default_factory=list)
+    tolerances: Tolerances = field(default_factory=Tolerances)
+
+    @property
+    def n_converged(self) -> int:
+        return int(np.sum(self.converged))
+
+    @property
+    def all_converged(self) -> bool:
+        return bool(np.all(self.converged))
+
+    def summary_line(self) -> str:
+        """E.g. ``"9 of 11 modes converged; not converged: #10 (overlap, order), #11 (residual)"``."""
+        L = len(self.converged)
+        if self.all_converged:
+            return f"all {L} modes converged"
+        bad = [f"#{l + 1} ({self.reasons[l]})" for l in np.flatnonzero(~self.converged)]
+        return f"{self.n_converged} of {L} modes converged; not converged: " + ", ".join(bad)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-mode datasets stored in a results file (name -> (L,) array)."""
+        return {"converged": self.converged, "agreement": self.agreement, "overlap": self.overlap,
+                "order_excess": self.order_excess, "drift": self.drift, "residual": self.residual,
+                "residual_ratio": self.residual_ratio, "vanishing": self.vanishing}
+
+
+def residual_norms(values: np.ndarray, h_values: np.ndarray, weights: np.ndarray, energies: np.ndarray) -> np.ndarray:
+    """Relative residuals ``σ_l = ||(H − E_l)ψ_l|| / ||ψ_l||`` from values on a rule.
+
+    Parameters
+    ----------
+    values, h_values : ndarray, shape (N, L)
+        ``ψ_l`` and ``Hψ_l`` at the nodes (``H = −κ∇² + V``).
+    weights : ndarray, shape (N,)
+        Quadrature (or importance) weights.
+    energies : ndarray, shape (L,)
+        Rayleigh quotients ``E_l`` of H.
+
+    Returns
+    -------
+    ndarray, shape (L,)
+        ``σ_l`` in energy units (≥ 0; NaN for a mode of zero norm).
+    """
+    w = np.asarray(weights, np.float64)[:, None]
+    r = h_values - values * np.asarray(energies)[None, :]
+    norm2 = np.sum(w * values**2, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm2 > 0, np.sqrt(np.sum(w * r**2, 0) / norm2), np.nan)
+
+
+def _gaps(energies: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Estimated gap of each level to the nearest *other* level (cluster-aware).
+
+    Levels closer than the sum of their residuals are one cluster (a (near-)degenerate
+    subspace); the gap of a cluster is its distance to the nearest level outside it. The
+    highest cluster has no learned level above: the mean spacing of the clusters is used.
+    """
+    L = len(energies)
+    order = np.argsort(energies)
+    e, s = energies[order], np.nan_to_num(sigma[order], nan=0.0)
+    cluster = np.zeros(L, int)
+    for i in range(1, L):
+        cluster[i] = cluster[i - 1] + (e[i] - e[i - 1] > s[i] + s[i - 1])
+    n_c = cluster[-1] + 1
+    lo = np.array([e[cluster == c].min() for c in range(n_c)])
+    hi = np.array([e[cluster == c].max() for c in range(n_c)])
+    spacing = (lo[-1] - lo[0]) / (n_c - 1) if n_c > 1 else np.nan
+    below = np.r_[np.inf, lo[1:] - hi[:-1]]
+    above = np.r_[lo[1:] - hi[:-1], spacing]
+    gap_sorted = np.minimum(below, above)[cluster]
+    out = np.empty(L)
+    out[order] = gap_sorted
+    return out
+
+
+def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarray, *, scale: float = 1.0,
+          previous_eigenvalues: np.ndarray | None = None, residuals: np.ndarray | None = None,
+          tolerances: Tolerances = Tolerances()) -> Verdict:
+    """Judge each learned mode (see the module docstring for the signals).
+
+    Parameters
+    ----------
+    eigenvalues : ndarray, shape (L,)
+        Rayleigh-quotient eigenvalues ``λ_R`` of T in mode order.
+    norm_eigenvalues : ndarray, shape (L,)
+        Norm estimates ``λ_N = ||ψ_l||²`` (App. D.5).
+    gram : ndarray, shape (L, L)
+        Normalised Gram matrix of the learned functions.
+    scale : float
+        ``s`` of ``T = s(−H + c)``, to turn energy residuals into eigenvalues of T.
+    previous_eigenvalues : ndarray, shape (L,), optional
+        ``λ_R`` at the previous periodic evaluation (drift); without it drift is not judged.
+    residuals : ndarray, shape (L,), optional
+        ``σ_l`` from :func:`residual_norms` (energy units); NaN entries are skipped.
+    tolerances : Tolerances
+
+    Returns
+    -------
+    Verdict
+    """
+    lam = np.asarray(eigenvalues, np.float64)
+    lam_n = np.asarray(norm_eigenvalues, np.float64)
+    L = len(lam)
+    tol = tolerances
+    vanishing = lam <= 0
+    mag = np.maximum(np.abs(lam), np.finfo(float).tiny)
+    agreement = np.abs(lam - lam_n) / mag
+    g = np.abs(np.asarray(gram, np.float64))
+    overlap = np.array([g[l, :l].max() if l else 0.0 for l in range(L)])
+    running_min = np.minimum.accumulate(np.r_[np.inf, lam[:-1]])
+    order_excess = np.maximum(lam - running_min, 0.0) / mag
+    drift = (np.abs(lam - previous_eigenvalues) / mag if previous_eigenvalues is not None
+             else np.full(L, np.nan))
+    sigma = np.full(L, np.nan) if residuals is None else np.asarray(residuals, np.float64)
+    energies = -lam / scale  # energies up to the shift: only differences enter the gaps
+    ratio = sigma / _gaps(energies, sigma)
+    checks = {"agreement": agreement > tol.agreement, "overlap": overlap > tol.overlap,
+              "order": order_excess > tol.order, "drift": drift > tol.drift, "residual": ratio > tol.residual}
+    # a mode of T-eigenvalue <= 0 should vanish: its norm must be ~0 next to the leading mode
+    lead = max(float(np.max(np.abs(lam_n))), np.finfo(float).tiny)
+    reasons = []
+    for l in range(L):
+        if vanishing[l]:
+            reasons.append("" if lam_n[l] <= tol.agreement * lead else "norm of a λ ≤ 0 mode")
+            continue
+        reasons.append(", ".join(k for k, bad in checks.items() if bad[l]))
+    converged = np.array([r == "" for r in reasons])
+    return Verdict(converged=converged, agreement=agreement, overlap=overlap, order_excess=order_excess, drift=drift,
+                   residual=sigma, residual_ratio=ratio, vanishing=vanishing, reasons=reasons, tolerances=tol)

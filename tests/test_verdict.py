@@ -1,0 +1,114 @@
+"""The per-mode verdict: signals on hand-built inputs, residuals of exact eigenfunctions, and
+end-to-end: an under-trained run is flagged, ``until = converged`` stops early."""
+
+import numpy as np
+import pytest
+import torch
+
+from nsvd_cli.solve import solve
+from nsvd_cli.spec import parse_spec
+from nsvd_cli.verdict import Tolerances, judge, residual_norms
+
+
+def _clean(L=4):
+    lam = np.array([10.0, 8.0, 6.0, 4.0])[:L]
+    return lam, lam.copy(), np.eye(L)
+
+
+def test_converged_modes_pass():
+    lam, lam_n, gram = _clean()
+    v = judge(lam, lam_n * (1 + 1e-3), gram, previous_eigenvalues=lam * (1 + 1e-4), residuals=np.full(4, 0.1))
+    assert v.all_converged and v.summary_line() == "all 4 modes converged"
+
+
+def test_a_copy_of_an_earlier_mode_fails_on_overlap_agreement_and_order():
+    # mode 4 learned mode 2's state: Rayleigh 8 (above mode 3's 6), Gram 1 with mode 2, and its
+    # norm collapsed (lambda_N = lambda_R - <u|psi_2>^2 = 8 - 8 = 0, module docstring)
+    lam = np.array([10.0, 8.0, 6.0, 8.0])
+    lam_n = np.array([10.0, 8.0, 6.0, 1e-3])
+    gram = np.eye(4)
+    gram[1, 3] = gram[3, 1] = 0.98
+    v = judge(lam, lam_n, gram)
+    assert list(v.converged) == [True, True, True, False]
+    assert set(v.reasons[3].split(", ")) == {"agreement", "overlap", "order"}
+    assert v.order_excess[3] == pytest.approx((8 - 6) / 8)
+    assert v.summary_line() == "3 of 4 modes converged; not converged: #4 (agreement, overlap, order)"
+
+
+def test_drift_and_tolerance():
+    lam, lam_n, gram = _clean()
+    prev = lam.copy()
+    prev[2] *= 1.01  # 1 % change since the last evaluation
+    v = judge(lam, lam_n, gram, previous_eigenvalues=prev)
+    assert list(v.converged) == [True, True, False, True] and v.reasons[2] == "drift"
+    loose = Tolerances().with_agreement(0.1)  # drift threshold 2e-3 * 10 = 2e-2
+    assert judge(lam, lam_n, gram, previous_eigenvalues=prev, tolerances=loose).all_converged
+
+
+def test_residual_over_gap():
+    lam, lam_n, gram = _clean()  # energies (scale 1) 2 apart
+    sigma = np.array([0.1, 0.1, 1.5, 0.1])  # 1.5 / 2 > 1/2: the interval reaches the neighbours
+    v = judge(lam, lam_n, gram, residuals=sigma)
+    assert list(v.converged) == [True, True, False, True] and v.reasons[2] == "residual"
+    assert v.residual_ratio[0] == pytest.approx(0.1 / 2)
+
+
+def test_vanishing_modes_are_judged_on_their_norm():
+    lam = np.array([10.0, 5.0, -1.0])
+    v = judge(lam, np.array([10.0, 5.0, 1e-4]), np.eye(3))
+    assert v.all_converged and v.vanishing.tolist() == [False, False, True]
+    v = judge(lam, np.array([10.0, 5.0, 2.0]), np.eye(3))
+    assert list(v.converged) == [True, True, False]
+
+
+def test_residuals_of_exact_and_perturbed_oscillator_states():
+    # H = -d²/dx² + x²: psi_n = H_n(x) exp(-x²/2), E_n = 2n + 1 (hand-derived H psi)
+    x = np.linspace(-10, 10, 4001)
+    w = np.full_like(x, x[1] - x[0])
+    g = np.exp(-x**2 / 2)
+    psi = np.stack([g, 2 * x * g], 1)
+    h_psi = np.stack([1 * g, 3 * 2 * x * g], 1)
+    sigma = residual_norms(psi, h_psi, w, np.array([1.0, 3.0]))
+    assert np.allclose(sigma, 0, atol=1e-12)
+    # psi_0 + 0.1 psi_1 (psi_1 normalised alike): sigma^2 = <r|r>/<psi|psi> by hand
+    mix = (g + 0.1 * x * g * np.sqrt(2))[:, None]
+    h_mix = (g + 0.3 * x * g * np.sqrt(2))[:, None]
+    e = np.sum(w * mix[:, 0] * h_mix[:, 0]) / np.sum(w * mix[:, 0] ** 2)  # = (1 + 3*0.01)/(1.01)
+    assert e == pytest.approx(1.03 / 1.01, rel=1e-9)
+    # r = (1 - e) phi0 + 0.1 (3 - e) phi1 with unit-norm phi0, phi1 (same norm here)
+    expect = np.sqrt(((1 - e) ** 2 + 0.01 * (3 - e) ** 2) / 1.01)
+    assert residual_norms(mix, h_mix, w, np.array([e]))[0] == pytest.approx(expect, rel=1e-9)
+
+
+def _oscillator_1d(iterations, until="iterations", eval_every=100):
+    return parse_spec({
+        "name": "osc1d", "dimension": 1, "potential": "x0**2", "shift": 6.0, "modes": 2,
+        "sampling": {"kind": "gaussian", "std": 1.0},
+        "model": {"hidden": [32, 32], "fourier_features": 8},
+        "training": {"iterations": iterations, "until": until, "eval_every": eval_every, "seed": 0,
+                     "device": "cpu"},
+        "evaluation": {"box": [[-6, 6]], "points": 24, "panels": 4},
+    })
+
+
+def test_an_under_trained_run_is_flagged(tmp_path):
+    torch.manual_seed(0)
+    out = solve(_oscillator_1d(20, eval_every=10), tmp_path / "r.h5")
+    v = out.evaluation.verdict
+    assert not v.all_converged
+    # the flag is honest: the modes it rejects are indeed off (exact E = 1, 3)
+    err = np.abs(out.evaluation.energies - [1.0, 3.0]) / [1.0, 3.0]
+    assert err[~v.converged].max() > 0.01
+    from nsvd_cli.files.results import load
+
+    res = load(out.path)
+    assert res.converged.tolist() == v.converged.tolist()
+    assert res.verdict["reasons"] == v.reasons
+
+
+def test_until_converged_stops_early_with_accurate_modes(tmp_path):
+    out = solve(_oscillator_1d(3000, until="converged"), tmp_path / "r.h5")
+    assert out.stopped_by == "converged" and out.iterations < 3000
+    assert out.evaluation.verdict.all_converged
+    err = np.abs(out.evaluation.energies - [1.0, 3.0]) / [1.0, 3.0]
+    assert err.max() < 0.01, err
