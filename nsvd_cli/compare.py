@@ -300,8 +300,9 @@ def match_levels(reference_vectors: np.ndarray, vectors: np.ndarray, groups, wei
     Returns
     -------
     assignment : ndarray of int, shape (L,)
-        ``assignment[j]``: the computed level shown in reference row ``j`` (a permutation;
-        within a group, ascending).
+        ``assignment[j]``: the computed level shown in reference row ``j`` (a permutation
+        maximising the summed weight in the rows' subspaces, then the overlap with the
+        rows' own modes, e.g. ``l = 0`` against ``l = +-1`` within one shell).
     overlaps : ndarray, shape (L,)
         ``sum_{k in group(j)} <psi_k, v_{assignment[j]}>^2 / (||psi_k||^2 ||v||^2)``.
     """
@@ -316,11 +317,9 @@ def match_levels(reference_vectors: np.ndarray, vectors: np.ndarray, groups, wei
         group_of[np.asarray(g)] = k
     in_group = np.stack([O2[np.asarray(g)].sum(0) for g in groups])  # (G, L)
     weight = in_group[group_of]  # (L_ref, L): weight of level i in row j's subspace
-    rows, cols = linear_sum_assignment(-weight)
+    # first the subspace, then within it the mode (e.g. l = 0 against l = +-1 of one shell)
+    rows, cols = linear_sum_assignment(-(2.0 * weight + O2))
     assignment = cols[np.argsort(rows)]
-    for g in groups:
-        g = np.asarray(g)
-        assignment[g] = np.sort(assignment[g])
     return assignment, weight[np.arange(len(assignment)), assignment]
 
 
