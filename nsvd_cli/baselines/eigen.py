@@ -20,6 +20,33 @@ Gershgorin bound.  ``r_l`` bounds the energy error by ``r_l s_l``.  The floor ``
 keeps a level at or near ``E = 0`` from being judged by a vanishing denominator, so that
 adding a constant to the potential cannot turn a converged solve into a failed one
 (issue 9, item 4).
+
+Methods
+-------
+* ``"eigsh"``: :func:`scipy.sparse.linalg.eigsh` with ``which="LM"`` in
+  shift-invert mode around ``sigma`` (ARPACK to machine precision, ``tol=0``).  The
+  factorisation of ``H - sigma I`` is SuperLU in symmetric mode (minimum degree on
+  ``A + A^T``, no pivoting) when ``sigma`` is below the Gershgorin lower bound
+  (then ``H - sigma I`` is positive definite), else SuperLU's default.  Falls back
+  to ``"dense"`` with a :class:`RuntimeWarning` when ``N_total < 3 L``.
+* ``"lobpcg"``: :func:`torch.lobpcg` (float64, sparse COO tensor,
+  ``largest=False``) from a seeded random block of ``L + max(2, L // 4)`` vectors
+  (capped at ``N_total // 3``).  Stopping uses the relative residual below, checked
+  every iteration (torch's own criterion, relative to a norm estimate of ``H``, is
+  disabled).  Used as the grid baseline of the paper (App. A.3, Fig. 6).
+* ``"dense"``: :func:`scipy.linalg.eigh` of ``H.toarray()`` (``N_total <=``
+  :data:`DENSE_MAX_POINTS`).
+
+lobpcg preconditioner ``"jacobi"``: ``diag(H - s I)^{-1}`` with ``s`` below the Gershgorin
+bound (symmetric positive definite, as LOBPCG requires).  torch applies a
+preconditioner (``iK``) only in its ``"basic"`` LOBPCG variant, which is used then;
+the default ``"ortho"`` variant ignores ``iK``.  On uniform grids the diagonal is
+nearly constant, so this does not pay: the ``"basic"`` variant needs several times
+more iterations than ``"ortho"`` without it.
+
+ARPACK and LOBPCG make many small BLAS calls; on a machine whose cores are busy,
+multi-threaded OpenBLAS / OpenMP spin-waiting can slow them down 10x or more, and one
+thread (``OPENBLAS_NUM_THREADS=1``, :func:`torch.set_num_threads`) is then faster.
 """
 
 from __future__ import annotations
@@ -218,88 +245,54 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
     n_modes : int
         Number ``L`` of lowest eigenpairs.
     method : {"eigsh", "lobpcg", "dense"}
-        * ``"eigsh"``: :func:`scipy.sparse.linalg.eigsh` with ``which="LM"`` in
-          shift-invert mode around ``sigma`` (ARPACK to machine precision, ``tol=0``).  The
-          factorisation of ``H - sigma I`` is SuperLU in symmetric mode (minimum degree on
-          ``A + A^T``, no pivoting) when ``sigma`` is below the Gershgorin lower bound
-          (then ``H - sigma I`` is positive definite), else SuperLU's default.  Falls back
-          to ``"dense"`` with a :class:`RuntimeWarning` when ``N_total < 3 L``.
-        * ``"lobpcg"``: :func:`torch.lobpcg` (float64, sparse COO tensor,
-          ``largest=False``) from a seeded random block of ``L + max(2, L // 4)`` vectors
-          (capped at ``N_total // 3``).  Stopping uses the relative residual below, checked
-          every iteration (torch's own criterion, relative to a norm estimate of ``H``, is
-          disabled).  Used as the grid baseline of the paper (App. A.3, Fig. 6).
-        * ``"dense"``: :func:`scipy.linalg.eigh` of ``H.toarray()`` (``N_total <=``
-          :data:`DENSE_MAX_POINTS`).
+        See "Methods" in the module docstring.
     spacing : array_like, shape (D,), optional
-        Grid spacing, for normalising the eigenvectors as functions; also gives the
-        points per axis in messages.
+        Grid spacing, to normalise the eigenvectors as functions (and name ``N`` in messages).
     tol : float, optional
-        Relative residual tolerance ``||H v - E v|| / (s ||v||)`` (default
-        :data:`DEFAULT_TOL`; ``s`` = :func:`energy_scale`, module docstring); lobpcg stops
-        when all ``L`` residuals are below it, and ``converged`` requires it for every
-        method.  A residual ``r`` bounds the energy error by ``r s`` (and by about
-        ``(r s)^2 / gap``).
+        Relative residual tolerance (module docstring; default :data:`DEFAULT_TOL`): lobpcg
+        stops when all ``L`` residuals are below it, ``converged`` requires it of every method.
     max_iter : int, optional
         lobpcg iterations (default :data:`LOBPCG_MAX_ITER`); ARPACK restarts for eigsh
         (default scipy's ``10 N_total``).
     sigma : float, optional
         eigsh shift; must lie below the lowest eigenvalue (the ``L`` levels nearest
-        ``sigma`` are returned).  Default, always below the spectrum: a first shift ``s1``
-        at the Gershgorin lower bound minus a small margin gives the lowest level ``E0``
-        (``k = 1``), then ``sigma = E0 - 0.01 (E0 - s1)`` (closer shifts separate the
-        shift-inverted levels better: about half the solves on the 2D hydrogen grid, for a
-        second factorisation).
+        ``sigma`` are returned); default: just below the lowest level (``_eigsh``).
     preconditioner : {None, "jacobi"}
-        lobpcg only.  ``"jacobi"``: ``diag(H - s I)^{-1}`` with ``s`` below the Gershgorin
-        bound (symmetric positive definite, as LOBPCG requires).  torch applies a
-        preconditioner (``iK``) only in its ``"basic"`` LOBPCG variant, which is used then;
-        the default ``"ortho"`` variant ignores ``iK``.  On uniform grids the diagonal is
-        nearly constant, so this does not pay: the ``"basic"`` variant needs several times
-        more iterations than ``"ortho"`` without it.
+        lobpcg only (module docstring).
     seed : int
         Seed of the random start (lobpcg block, ARPACK ``v0``).
     max_memory : float, optional
-        Limit (bytes) for :func:`check_memory` of the solver workspace (``H`` excluded);
-        default: available memory.
+        Limit (bytes) of the solver workspace, ``H`` excluded (default: available memory).
     progress : callable, optional
-        Called with a :class:`GridProgress` at the start and while the solve runs: every
-        lobpcg iteration (with its largest residual), every eigsh shift-invert solve.
+        Called with a :class:`GridProgress` at the start, every lobpcg iteration and
+        every 50 eigsh shift-invert solves.
 
     Returns
     -------
     GridSolution
-
-    Notes
-    -----
-    ARPACK and LOBPCG make many small BLAS calls; on a machine whose cores are busy,
-    multi-threaded OpenBLAS / OpenMP spin-waiting can slow them down 10x or more, and one
-    thread (``OPENBLAS_NUM_THREADS=1``, :func:`torch.set_num_threads`) is then faster.
 
     Raises
     ------
     ValueError
         Bad ``method``, ``n_modes``, ``tol``, ``preconditioner`` or a non-square ``H``.
     GridError
-        Too little memory; lobpcg with ``N_total < 3 L``; ``method="dense"`` on more than
+        Too little memory; lobpcg with ``N_total < 3 L``; dense above
         :data:`DENSE_MAX_POINTS` points; eigsh without convergence or with ``sigma`` above
-        a level found; lobpcg breakdown.  lobpcg running out of iterations is *not* an
-        error here: it returns ``converged=False`` (see :func:`require_converged`).
+        a level found; lobpcg breakdown.  lobpcg out of iterations is *not* an error: it
+        returns ``converged=False`` (:func:`require_converged`).
     """
     n, L = H.shape[0], int(n_modes)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
         raise ValueError(f"H must be square, got shape {H.shape}")
     tol = DEFAULT_TOL if tol is None else float(tol)
     _check_arguments(n, L, method, tol, preconditioner, max_iter)
-    H = sp.csr_array(H, dtype=np.float64)
-    spacing = None if spacing is None else np.asarray(spacing, dtype=np.float64)
+    H, spacing = sp.csr_array(H, dtype=np.float64), None if spacing is None else np.asarray(spacing, float)
     N = _grid_label(n, spacing)
     method = _admit(n, L, method, N)
     check_memory(n, L, method, nnz_per_row=max(1, math.ceil(H.nnz / n)),
                  dimension=len(spacing) if spacing is not None else 2, max_memory=max_memory, n_points=N,
                  include_matrix=False)
-    t0 = time.perf_counter()
-    report = _reporter(method, progress, t0)
+    report = _reporter(method, progress, t0 := time.perf_counter())
     with PeakMemory() as mem:
         if method == "dense":
             E, V = scipy.linalg.eigh(H.toarray(), subset_by_index=[0, L - 1])

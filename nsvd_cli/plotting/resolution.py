@@ -40,7 +40,7 @@ def resolution_figure(data):
     """
     grid = [m for m in data.grid_methods if m.grid > 0]
     if not grid:
-        raise ValueError(f"{data.path}: no grid baselines in the compare file (resolution needs --baseline)")
+        raise ValueError(f"{data.path}: no grid baselines in the compare file (resolution needs grid baselines)")
     by_method = defaultdict(list)
     for m in grid:
         by_method[m.method or m.label].append(m)
