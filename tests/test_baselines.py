@@ -139,11 +139,15 @@ def test_axis_ordering_matches_points():
 
 # ---------------------------------------------------------------------------- harmonic
 
+def _problem(name):
+    """The built-in problem and its closed-form reference."""
+    spec = load_spec(name)
+    return spec, reference_for(spec)
+
+
 @pytest.fixture(scope="module")
 def harmonic():
-    spec = load_spec("harmonic2d")
-    ref = reference_for(spec)
-    out = {}
+    (spec, ref), out = _problem("harmonic2d"), {}
     for order in (2, 4):
         for n in (100, 200):
             H, _, spacing = grid_for_spec(spec, n, order=order, box=[(-5.0, 5.0)] * 2)
@@ -170,9 +174,7 @@ def test_harmonic2d_convergence_orders(harmonic):
 
 @pytest.fixture(scope="module")
 def hydrogen():
-    spec = load_spec("hydrogen2d")
-    ref = reference_for(spec)
-    out = {}
+    (spec, ref), out = _problem("hydrogen2d"), {}
     for n in (100, 200):
         H, points, spacing = grid_for_spec(spec, n, box=[(-50.0, 50.0)] * 2)
         assert np.sqrt((points**2).sum(1)).min() == pytest.approx(spacing[0] / math.sqrt(2))

@@ -15,13 +15,11 @@ from .console import console, error_boundary, fail, fold, stderr_console
 from .progress import progress_reporter
 
 
-Baseline = choice_enum("Baseline", choices.GridMethod)
-Order = choice_enum("Order", choices.FdOrder)
-Preconditioner = choice_enum("Preconditioner", choices.Preconditioner)
-
-
-_GRID = "Grid baselines"
-_OUT = "Output"
+#: Help panels of the options.
+_GRID, _OUT = "Grid baselines", "Output"
+#: Choice enums of --baseline, --order and --preconditioner, from the spec's Literals.
+Baseline, Order, Preconditioner = (choice_enum(name, literal) for name, literal in (
+    ("Baseline", choices.GridMethod), ("Order", choices.FdOrder), ("Preconditioner", choices.Preconditioner)))
 
 
 def compare_command(
