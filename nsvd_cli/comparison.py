@@ -167,10 +167,10 @@ class Comparison:
         E.g. ``"hydrogen2d (analytic)"`` or ``"grid reference (eigsh, N=400)"``.
     reference_kind : {"analytic", "grid"}
     reference_energies : ndarray, shape (L,)
-    reference_error : ndarray, shape (L,)
+    reference_error : ndarray, shape (L,), or None
         Estimated absolute error of the reference energies: 0 for a closed form, the
         Richardson estimate of :func:`nsvd_cli.baselines.reference.grid_reference_error`
-        for a grid reference.
+        for a grid reference (None: not estimated).
     error_floor : float
         ``Delta``, the mean level spacing of the reference, ``(E_{L-1} - E_0) / (L - 1)``:
         the floor of the relative-error denominator ``max(|E_ref|, Delta)``, so that a
@@ -204,8 +204,6 @@ class Comparison:
     reference_name: str
     reference_kind: str
     reference_energies: np.ndarray
-    reference_error: np.ndarray
-    error_floor: float
     quantum_numbers: np.ndarray
     quantum_labels: tuple
     groups: list
@@ -216,6 +214,8 @@ class Comparison:
     tol: float | None
     warnings: list = field(default_factory=list)
     labels_matched: bool = True
+    reference_error: np.ndarray | None = None
+    error_floor: float = 0.0
 
     @property
     def n_modes(self) -> int:

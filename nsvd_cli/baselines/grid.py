@@ -249,3 +249,18 @@ def grid_for_spec(spec, n_points, order: int = 2, box=None) -> tuple[sp.csr_arra
     return H, points, spacing
 
 
+
+
+#: Names that lived here before the split into grid / eigen / memory, still importable from
+#: this module (loaded lazily: eigen and memory import this module).
+_MOVED = {"GridSolution": "eigen", "GridProgress": "eigen", "solve_grid": "eigen", "require_converged": "eigen",
+          "gershgorin_bounds": "eigen", "estimate_memory": "memory", "available_memory": "memory",
+          "check_memory": "memory"}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
