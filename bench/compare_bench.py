@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     import numpy as np
     import torch
 
-    from nsvd_cli.baselines.grid import METHODS, GridError, grid_for_spec, solve_grid
+    from nsvd_cli.baselines import METHODS, GridError, grid_for_spec, solve_grid
     from nsvd_cli.errors import NsvdError
     from nsvd_cli.baselines.reference import reference_for
     from nsvd_cli.spec import load_spec

@@ -8,17 +8,42 @@ from __future__ import annotations
 
 __all__ = [
     "NsvdError",
+    "ParameterError",
     "SpecError",
     "ResultsExistError",
     "ResultsFileError",
     "CheckpointExistsError",
     "DivergenceError",
     "ComparisonError",
+    "GridError",
 ]
 
 
 class NsvdError(Exception):
-    """Base class of every error nsvd raises on purpose."""
+    """Base class of every error nsvd raises on purpose.
+
+    Attributes
+    ----------
+    parameter : str or None
+        The library parameter or spec field the error is about (e.g. ``"grid"``,
+        ``"max_memory"``), for the CLI to name the flag that sets it
+        (:data:`nsvd_cli.cli.console.OPTION_OF_FIELD`); None when no single one is.
+    """
+
+    parameter: str | None = None
+
+
+class ParameterError(NsvdError):
+    """Base of errors about one parameter: ``Error(message, parameter=None)``.
+
+    ``str(err)`` is the message alone (no flag names); :attr:`parameter` says which
+    parameter to change.
+    """
+
+    def __init__(self, message: str, parameter: str | None = None):
+        self.message = message
+        self.parameter = parameter
+        super().__init__(message)
 
 
 class SpecError(NsvdError, ValueError):
@@ -39,21 +64,32 @@ class SpecError(NsvdError, ValueError):
 
 
 class ResultsExistError(NsvdError, FileExistsError):
-    """The output file exists and ``overwrite`` was not requested."""
+    """The output file exists and ``overwrite`` was not requested.
+
+    Attributes
+    ----------
+    path : path-like
+        The existing file.  The CLI adds how to replace it or choose another name.
+    """
 
     def __init__(self, path):
         self.path = path
-        super().__init__(f"output file {path} exists; pass --overwrite to replace it or -o to choose another name")
+        super().__init__(f"output file {path} exists (overwrite not requested)")
 
 
 class CheckpointExistsError(NsvdError):
     """An interrupted run's checkpoint exists for this output; neither resume nor overwrite
-    was requested, so starting afresh would destroy it."""
+    was requested, so starting afresh would destroy it.
+
+    Attributes
+    ----------
+    path : path-like
+        The checkpoint.  The CLI adds how to resume it or start over.
+    """
 
     def __init__(self, path):
         self.path = path
-        super().__init__(f"checkpoint of an interrupted run exists: {path}; pass --resume to continue it "
-                         "or --overwrite to start over")
+        super().__init__(f"checkpoint of an interrupted run exists: {path} (neither resume nor overwrite requested)")
 
 
 class ResultsFileError(NsvdError):
@@ -78,12 +114,22 @@ class DivergenceError(NsvdError):
         super().__init__(f"training diverged (non-finite loss) at iteration {iteration}{where}")
 
 
-class ComparisonError(NsvdError):
-    """``nsvd compare`` cannot put its sources in one table.
+class ComparisonError(ParameterError):
+    """A comparison (:func:`nsvd_cli.compare.compare`) cannot put its sources in one table.
 
     Raised when results files (or a problem spec and a results file) describe different
     problem conventions (potential, dimension, kinetic coefficient, and for results files
-    shift and scale), when a source is neither a problem nor a results file, or when an
-    option of the command (``--grid``, ``--max-memory``, ``--tol``, ...) is invalid.  The
-    message is one line naming the sources or the option.
+    shift and scale), when a source is neither a problem nor a results file, or when a
+    parameter (``grid``, ``max_memory``, ``tol``, ...) is invalid; :attr:`parameter` names
+    it.  The message is one line naming the sources or the value.
+    """
+
+
+class GridError(ParameterError):
+    """A grid baseline (:mod:`nsvd_cli.baselines`) cannot (or did not) deliver a trustworthy answer.
+
+    Raised for too little memory, too few grid points for the method, a grid point on a
+    singularity and failed convergence.  The message is one line with the value;
+    :attr:`parameter` names the parameter to change (``"grid"``, ``"max_memory"``,
+    ``"max_iter"``, ``"tol"``, ``"method"``, ``"sigma"``, ``"reference_grid"``...).
     """

@@ -17,7 +17,9 @@ import torch
 
 from nsvd_cli.baselines import (
     GridError,
+    GridProgress,
     check_memory,
+    energy_scale,
     estimate_memory,
     grid_for_spec,
     grid_hamiltonian,
@@ -137,11 +139,15 @@ def test_axis_ordering_matches_points():
 
 # ---------------------------------------------------------------------------- harmonic
 
+def _problem(name):
+    """The built-in problem and its closed-form reference."""
+    spec = load_spec(name)
+    return spec, reference_for(spec)
+
+
 @pytest.fixture(scope="module")
 def harmonic():
-    spec = load_spec("harmonic2d")
-    ref = reference_for(spec)
-    out = {}
+    (spec, ref), out = _problem("harmonic2d"), {}
     for order in (2, 4):
         for n in (100, 200):
             H, _, spacing = grid_for_spec(spec, n, order=order, box=[(-5.0, 5.0)] * 2)
@@ -168,9 +174,7 @@ def test_harmonic2d_convergence_orders(harmonic):
 
 @pytest.fixture(scope="module")
 def hydrogen():
-    spec = load_spec("hydrogen2d")
-    ref = reference_for(spec)
-    out = {}
+    (spec, ref), out = _problem("hydrogen2d"), {}
     for n in (100, 200):
         H, points, spacing = grid_for_spec(spec, n, box=[(-50.0, 50.0)] * 2)
         assert np.sqrt((points**2).sum(1)).min() == pytest.approx(spacing[0] / math.sqrt(2))
@@ -194,23 +198,25 @@ def test_hydrogen2d_lobpcg_agrees_with_eigsh(hydrogen):
     modes, tol = 9, 1e-6
     sol = require_converged(solve_grid(H, modes, "lobpcg", spacing=spacing, tol=tol, seed=1))
     assert sol.method == "lobpcg" and sol.iterations > 0 and np.all(sol.residuals <= tol)
-    # a residual r bounds the distance to an exact level by r |E|
-    assert np.all(np.abs(sol.energies - ref_sol.energies[:modes]) <= tol * np.abs(sol.energies))
+    # a residual r bounds the distance to an exact level by r s (s the energy scale)
+    assert np.all(np.abs(sol.energies - ref_sol.energies[:modes]) <= tol * energy_scale(sol.energies))
     overlap = abs(sol.eigenvectors[:, 0] @ ref_sol.eigenvectors[:, 0]) * np.prod(spacing)
     assert overlap == pytest.approx(1.0, abs=1e-8)
 
 
 def test_coulomb_point_on_singularity_refused():
-    with pytest.raises(GridError, match="--grid: N=51"):
+    with pytest.raises(GridError, match="^N=51 puts a grid point") as err:
         grid_for_spec(load_spec("hydrogen2d"), 51, box=[(-10.0, 10.0)] * 2)
+    assert err.value.parameter == "grid"
 
 
 # ---------------------------------------------------------------------------- refusals
 
 def test_lobpcg_too_few_points():
     H, _, spacing = grid_hamiltonian(zero_potential, [(0.0, 1.0)], 10)
-    with pytest.raises(GridError, match=r"--grid: .*got 10 \(N=10 per axis\)"):
+    with pytest.raises(GridError, match=r"^lobpcg needs .*got 10 \(N=10 per axis\)") as err:
         solve_grid(H, 4, "lobpcg", spacing=spacing)
+    assert err.value.parameter == "grid"
 
 
 def test_eigsh_small_grid_falls_back_to_dense():
@@ -225,24 +231,28 @@ def test_eigsh_sigma_above_ground_state_refused():
     H, _, spacing = grid_hamiltonian(zero_potential, [(0.0, 2.0)], 50)  # E0 ~ pi^2/4, E1 ~ pi^2
     sol = solve_grid(H, 3, "eigsh", spacing=spacing)
     assert sol.sigma < sol.energies[0]
-    with pytest.raises(GridError, match="^--sigma: shift 5 lies above the level 2.46"):
+    with pytest.raises(GridError, match="^shift 5 lies above the level 2.46") as err:
         solve_grid(H, 3, "eigsh", spacing=spacing, sigma=5.0)
+    assert err.value.parameter == "sigma"
 
 
 def test_memory_refusal():
     H, _, spacing = grid_hamiltonian(zero_potential, [(0.0, 1.0)] * 2, 30)
-    with pytest.raises(GridError, match=r"^--max-memory: grid N=30 \(900 points\) needs ~.* GiB"):
+    with pytest.raises(GridError, match=r"^grid N=30 \(900 points\) needs ~.* GiB") as err:
         solve_grid(H, 4, "eigsh", spacing=spacing, max_memory=1000)
-    with pytest.raises(GridError, match="--max-memory"):
+    assert err.value.parameter == "max_memory"
+    with pytest.raises(GridError, match="above the limit 1 GiB") as err:
         check_memory(10**6, 16, "dense", max_memory=2**30)
+    assert err.value.parameter == "max_memory"
     sizes = [estimate_memory(n, 16, "eigsh", 5) for n in (10**4, 10**5, 10**6)]
     assert sizes[0] < sizes[1] < sizes[2] and sizes[2] / sizes[1] > 10  # fill-in: faster than linear
 
 
 def test_dense_limit_and_bad_arguments():
     H, _, _ = grid_hamiltonian(zero_potential, [(0.0, 1.0)] * 2, 70)
-    with pytest.raises(GridError, match="--method dense"):
+    with pytest.raises(GridError, match="^dense: grid of 4900 points exceeds") as err:
         solve_grid(H, 4, "dense")
+    assert err.value.parameter == "method"
     with pytest.raises(ValueError, match="method"):
         solve_grid(H, 4, "arnoldi")
     with pytest.raises(ValueError, match="preconditioner"):
@@ -255,8 +265,9 @@ def test_lobpcg_nonconvergence_is_reported_not_hidden():
     H, _, spacing = grid_hamiltonian(zero_potential, [(0.0, 1.0)] * 2, 30)
     sol = solve_grid(H, 4, "lobpcg", spacing=spacing, max_iter=3)
     assert not sol.converged and sol.iterations == 3 and sol.residuals.max() > sol.tol
-    with pytest.raises(GridError, match=r"^--max-iter: lobpcg did not converge in 3 iterations"):
+    with pytest.raises(GridError, match=r"^lobpcg did not converge in 3 iterations") as err:
         require_converged(sol)
+    assert err.value.parameter == "max_iter" and "--" not in str(err.value)
 
 
 def test_lobpcg_jacobi_preconditioner():
@@ -266,3 +277,40 @@ def test_lobpcg_jacobi_preconditioner():
         sol = require_converged(solve_grid(H, 3, "lobpcg", spacing=spacing, preconditioner="jacobi"))
     ref = solve_grid(H, 3, "dense", spacing=spacing)
     np.testing.assert_allclose(sol.energies, ref.energies, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------- issue 9: near zero, progress
+
+def test_energy_scale_by_hand():
+    # mean spacing (4 - 0) / 2 = 2 floors the level at 0; |E| above it
+    np.testing.assert_allclose(energy_scale([0.0, 1.0, 4.0]), [2.0, 2.0, 4.0])
+    np.testing.assert_allclose(energy_scale([-3.0]), [3.0])  # one level: |E|
+    assert energy_scale([0.0], norm=1e6)[0] == pytest.approx(np.finfo(float).eps * 1e6)
+
+
+def test_levels_near_zero_converge_like_shifted_ones():
+    """x^2 - 1 and x^2 + 1 differ by a constant: the residual verdicts must agree (issue 9, item 4).
+
+    With kappa = 1, H = -d^2/dx^2 + x^2 has levels 2n + 1, so x^2 - 1 has a level at 0.
+    """
+    box = [(-8.0, 8.0)]
+    verdicts = []
+    for c in (-1.0, 1.0):
+        H, _, spacing = grid_hamiltonian(lambda x, c=c: (x * x).sum(1) + c, box, 400, order=4)
+        sol = solve_grid(H, 3, "eigsh", spacing=spacing)
+        np.testing.assert_allclose(sol.energies, np.array([1.0, 3.0, 5.0]) + c, atol=1e-5)
+        verdicts.append(sol.converged)
+        assert np.all(sol.residuals < 1e-9)
+    assert verdicts == [True, True]
+
+
+def test_grid_solves_report_progress():
+    H, _, spacing = grid_hamiltonian(zero_potential, [(0.0, 1.0)] * 2, 30)
+    seen = []
+    solve_grid(H, 4, "lobpcg", spacing=spacing, max_iter=5, progress=seen.append)
+    assert all(isinstance(p, GridProgress) and p.method == "lobpcg" for p in seen)
+    assert [p.iteration for p in seen][:1] == [0] and max(p.iteration for p in seen) == 5
+    assert np.isfinite(seen[-1].residual) and seen[-1].elapsed >= seen[0].elapsed >= 0
+    seen.clear()
+    solve_grid(H, 4, "eigsh", spacing=spacing, progress=seen.append)
+    assert seen and seen[0].iteration == 0 and seen[0].method == "eigsh"

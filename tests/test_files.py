@@ -88,7 +88,7 @@ def test_existing_target_refused_before_writing(tmp_path):
     target = tmp_path / "r.h5"
     target.write_bytes(b"keep")
     calls = []
-    with pytest.raises(ResultsExistError, match="--overwrite"):
+    with pytest.raises(ResultsExistError, match="exists"):
         atomic_write(target, calls.append)
     assert calls == [] and target.read_bytes() == b"keep"
     assert [p.name for p in tmp_path.iterdir()] == ["r.h5"]

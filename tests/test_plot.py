@@ -250,7 +250,7 @@ def test_compare_errors_content(compare_file):
     for bars, m in zip(ax.containers, data.methods):
         np.testing.assert_allclose([b.get_height() for b in bars], m.mean_relative_error * np.array([1.0, 0.5, 2.0]))
     assert legend_texts(fig) == [m.label for m in data.methods]
-    assert ax.get_ylabel() == "relative error of E\n|E − E_ref| / |E_ref|"
+    assert ax.get_ylabel() == "relative error of E\n|E − E_ref| / max(|E_ref|, Δ)"
     assert ax.get_xlabel() == "mode  (index, (n_1, n_2))"
 
 
@@ -389,3 +389,35 @@ def test_cli_figure_that_does_not_apply(results_file, tmp_path):
     _one_error_line(res, "compare file")
     res = runner.invoke(app, ["plot", str(results_file), "--what", "eigenfunctions", "--slice", "0"])
     _one_error_line(res, "--slice")
+
+
+def test_exact_zeros_are_marked_on_log_axes(compare_file, tmp_path):
+    """A method compared with itself has error 0: drawn as a marker at the axis bottom, never
+    dropped or plunged to 1e-14 (issue 9, item 6)."""
+    from nsvd_cli.plotting import errors_figure, load_compare, resolution_figure
+    from nsvd_cli.plotting._style import EXACT_LABEL
+
+    path = tmp_path / "exact.h5"
+    path.write_bytes(compare_file.read_bytes())
+    with h5py.File(path, "r+") as h:
+        g = h["methods/2"]  # eigsh N = 200
+        g.attrs["mean_relative_error"] = 0.0
+        g["relative_errors"][...] = [0.0, 1e-15, 0.0]
+    data = load_compare(path)
+    err_ax = main_axes(resolution_figure(data))[0]
+    assert EXACT_LABEL in legend_texts(err_ax)
+    eigsh = labelled_line(err_ax, "eigsh")
+    assert np.isnan(eigsh.get_ydata()[2])  # not drawn as a value
+    markers = [line for line in err_ax.lines if line.get_marker() == "v" and len(line.get_xdata())]
+    assert [line.get_xdata().tolist() for line in markers] == [[200.0]]
+    (ax,) = main_axes(errors_figure(data))
+    assert EXACT_LABEL in legend_texts(ax.figure)
+    markers = [line for line in ax.lines if line.get_marker() == "v" and len(line.get_xdata())]
+    assert len(markers) == 1 and len(markers[0].get_xdata()) == 3  # all three modes of that method
+
+
+def test_modes_without_quantum_numbers_are_plain_numbers():
+    from nsvd_cli.plotting._style import quantum_string
+
+    assert quantum_string(np.zeros((3, 0), dtype=int), 0) == ""  # a grid reference: "#1", not "#1 ()"
+    assert quantum_string(np.array([[1, 0]]), 0, ("n", "l")) == "(n, l) = (1, 0)"

@@ -17,15 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import GridError, SpecError
 from ..files.atomic import atomic_write
 from ..metrics import truncated_groups
 from ..references import ReferenceSolution, analytic_reference, reference_kind
 from ..spec import ProblemSpec, spec_to_dict, walls
-from .grid import GridError, grid_axes, grid_for_spec, solve_grid
+from .eigen import solve_grid
+from .grid import grid_axes, grid_for_spec
 
-__all__ = ["GridReference", "grid_reference", "reference_for", "cache_dir", "default_grid_points",
-           "DEFAULT_GRID_POINTS", "GRID_ORDER", "GRID_RTOL"]
+__all__ = ["GridReference", "grid_reference", "grid_reference_error", "reference_for", "cache_dir",
+           "default_grid_points", "DEFAULT_GRID_POINTS", "GRID_ORDER", "GRID_RTOL"]
 
 #: Relative tolerance under which grid-reference energies count as degenerate.
 GRID_RTOL = 1e-8
@@ -93,9 +94,44 @@ def _grid_key(spec: ProblemSpec, n_points: int, n_levels: int, box) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _grid_points(spec: ProblemSpec, n_points: int | None) -> int:
+    n = int(n_points or spec.reference_grid or default_grid_points(spec.dimension))
+    return n + n % 2
+
+
+def _solve_levels(spec: ProblemSpec, n: int, levels: int, box, *, cache: bool, max_memory: float | None):
+    """``(energies, eigenvectors, residuals)`` of the order-4 eigsh grid solve, from the cache if there."""
+    key = _grid_key(spec, n, levels, box)
+    path = cache_dir() / f"grid-{key[:32]}.npz"
+    use_cache = cache and spec.potential.kind != "python"
+    if use_cache and path.exists():
+        try:
+            with np.load(path) as f:
+                return f["energies"], f["eigenvectors"], f["residuals"]
+        except (OSError, KeyError, ValueError):
+            pass
+    try:
+        H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
+        sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)
+    except SpecError:  # a bad spec field (e.g. a potential that cannot be imported) names itself
+        raise
+    except (ValueError, GridError) as exc:  # e.g. a non-finite potential value on the grid, too few points
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise GridError(f"grid reference (N={n}): {msg}; change reference_grid or evaluation.box, "
+                        "or set reference = \"none\"", parameter="reference_grid") from None
+    E, V, res = sol.energies, sol.eigenvectors, sol.residuals
+    del H
+    if use_cache:
+        try:
+            atomic_write(path, lambda tmp: np.savez(tmp, energies=E, eigenvectors=V, residuals=res), overwrite=True)
+        except OSError:
+            pass
+    return E, V, res
+
+
 def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: bool = True,
                    max_memory: float | None = None) -> GridReference:
-    """Reference eigenpairs from the eigsh grid solver (:mod:`nsvd_cli.baselines.grid`).
+    """Reference eigenpairs from the eigsh grid solver (:mod:`nsvd_cli.baselines.eigen`).
 
     The Hamiltonian is discretised with the order-4 stencil on the problem's walls (box
     potential or box envelope) or else its evaluation box (Dirichlet walls there), with
@@ -104,49 +140,23 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
     ``L + 1`` levels are solved to tell whether ``L`` cuts a multiplet (energies within
     :data:`GRID_RTOL` count as degenerate).  Results are cached in :func:`cache_dir` under a
     sha256 of the potential, kinetic coefficient, box, grid size and stencil
-    (``python`` callables are never cached: their code may change).
+    (``python`` callables are never cached: their code may change).  Its accuracy:
+    :func:`grid_reference_error`.
 
     Raises
     ------
     GridError
-        Too little memory, or eigsh did not converge.
+        ``parameter="reference_grid"``: too little memory, a non-finite potential on the
+        grid, or eigsh did not converge.
     ValueError
         ``D > 3``.
     """
     D, L = spec.dimension, spec.modes
     if D > 3:
         raise ValueError(f"grid references need dimension <= 3, got {D}")
-    n = int(n_points or spec.reference_grid or default_grid_points(D))
-    n += n % 2
+    n = _grid_points(spec, n_points)
     box = walls(spec) or spec.evaluation.box
-    levels = L + 1
-    key = _grid_key(spec, n, levels, box)
-    path = cache_dir() / f"grid-{key[:32]}.npz"
-    use_cache = cache and spec.potential.kind != "python"
-    E = V = res = None
-    if use_cache and path.exists():
-        try:
-            with np.load(path) as f:
-                E, V, res = f["energies"], f["eigenvectors"], f["residuals"]
-        except (OSError, KeyError, ValueError):
-            E = None
-    if E is None:
-        try:
-            H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
-            sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)
-        except SpecError:  # a bad spec field (e.g. a potential that cannot be imported) names itself
-            raise
-        except ValueError as exc:  # e.g. a non-finite potential value on the grid, too few points
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise GridError(f"grid reference (N={n}): {msg}; change reference_grid or evaluation.box, "
-                            "or set reference = \"none\"") from None
-        E, V, res = sol.energies, sol.eigenvectors, sol.residuals
-        del H
-        if use_cache:
-            try:
-                atomic_write(path, lambda tmp: np.savez(tmp, energies=E, eigenvectors=V, residuals=res), overwrite=True)
-            except OSError:
-                pass
+    E, V, res = _solve_levels(spec, n, L + 1, box, cache=cache, max_memory=max_memory)
     cell_centred = spec.potential.kind == "coulomb"
     axes, _ = grid_axes(box, n, cell_centred)
     shape = [len(a) for a in axes]
@@ -154,18 +164,47 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
     vals = np.pad(vals, [(1, 1)] * D + [(0, 0)])  # the walls, where psi = 0
     full_axes = tuple(np.concatenate([[lo], a, [hi]]) for a, (lo, hi) in zip(axes, box))
     groups, complete = truncated_groups(E, L, GRID_RTOL)
-    return GridReference(name=f"grid reference (eigsh, N={n})", energies=np.asarray(E[:L], dtype=np.float64),
+    return GridReference(name=f"grid reference (eigsh, N={n})",
+                         energies=np.asarray(E[:L], dtype=np.float64),
                          quantum_numbers=tuple(() for _ in range(L)), quantum_labels=(), groups=tuple(groups),
                          complete_last_group=complete, kind="grid", axes=full_axes, values=vals, n_points=n,
                          residuals=np.asarray(res[:L]))
 
 
-def reference_for(spec: ProblemSpec) -> ReferenceSolution | None:
+def grid_reference_error(spec: ProblemSpec, reference: GridReference, *, cache: bool = True,
+                         max_memory: float | None = None) -> np.ndarray:
+    """Estimated absolute error of each level of a grid reference, shape (L,).
+
+    Richardson estimate from a second solve on the grid with half the points per axis
+    (made even), assuming the order-4 convergence of the stencil:
+    ``|E_N - E_{N/2}| / ((h_{N/2} / h_N)^4 - 1)``.  Where the true order is lower (walls,
+    singular potentials) this underestimates the error; the coarse solve is cached like
+    the reference.
+
+    Raises
+    ------
+    GridError
+        As :func:`grid_reference` for the coarse grid.
+    """
+    n = reference.n_points
+    coarse = max(4, (n // 2) + (n // 2) % 2)
+    box = walls(spec) or spec.evaluation.box
+    L = reference.n_modes
+    E_coarse = _solve_levels(spec, coarse, L + 1, box, cache=cache, max_memory=max_memory)[0][:L]
+    cells = 0 if spec.potential.kind == "coulomb" else 1  # h = width / N (cell-centred) or / (N + 1)
+    ratio = (n + cells) / (coarse + cells)
+    return np.abs(reference.energies - E_coarse) / (ratio**GRID_ORDER - 1.0)
+
+
+def reference_for(spec: ProblemSpec, *, required: bool = False,
+                  max_memory: float | None = None) -> ReferenceSolution | None:
     """The reference of a problem spec, following ``spec.reference`` (:func:`reference_kind`).
 
     The closed form (:func:`nsvd_cli.references.analytic_reference`) where one exists, a
     grid reference (:func:`grid_reference`, may run eigsh) where :func:`reference_kind` says
-    ``"grid"``, else ``None`` (eigenvalues are Rayleigh-quotient estimates only).
+    ``"grid"``, else ``None`` (eigenvalues are Rayleigh-quotient estimates only) — unless
+    ``required`` (``nsvd compare``, which always needs one): then the same grid reference
+    for ``D <= 3``.  Every command thus judges a problem against one reference.
     :attr:`nsvd_cli.problem.Problem.reference` is the usual way to get it (computed once).
 
     Raises
@@ -176,6 +215,6 @@ def reference_for(spec: ProblemSpec) -> ReferenceSolution | None:
     kind = reference_kind(spec)
     if kind == "analytic":
         return analytic_reference(spec)
-    if kind == "grid":
-        return grid_reference(spec)
+    if kind == "grid" or (required and spec.dimension <= 3):
+        return grid_reference(spec, max_memory=max_memory)
     return None

@@ -12,15 +12,14 @@ from rich.table import Table
 from ..spec import choices
 from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, stderr_console
+from .progress import progress_reporter
 
 
-Baseline = choice_enum("Baseline", choices.GridMethod)
-Order = choice_enum("Order", choices.FdOrder)
-Preconditioner = choice_enum("Preconditioner", choices.Preconditioner)
-
-
-_GRID = "Grid baselines"
-_OUT = "Output"
+#: Help panels of the options.
+_GRID, _OUT = "Grid baselines", "Output"
+#: Choice enums of --baseline, --order and --preconditioner, from the spec's Literals.
+Baseline, Order, Preconditioner = (choice_enum(name, literal) for name, literal in (
+    ("Baseline", choices.GridMethod), ("Order", choices.FdOrder), ("Preconditioner", choices.Preconditioner)))
 
 
 def compare_command(
@@ -73,39 +72,132 @@ def compare_command(
     * nsvd compare runs/a.h5 runs/b.h5 runs/c.h5
     * nsvd compare hydrogen2d --baseline lobpcg --grid 200,400,800,1600 -o cmp.h5
     """
-    from ..compare import compare, parse_box, write_comparison
     from ..errors import ComparisonError, ResultsExistError
 
     with error_boundary():
         if output is not None and output.exists() and not overwrite:
             raise ResultsExistError(output)
         if fail_above is not None and not fail_above >= 0:
-            raise ComparisonError(f"--fail-above: must be >= 0, got {fail_above}")
-        box_value = None
-        if box is not None:
-            parse_box(box, 1)  # syntax check before loading anything
-            box_value = box
-        with stderr_console.status("comparing", spinner="dots") as status:
-            comp = compare(sources, [b.value for b in baseline or []], grid, order=int(order.value),
-                           max_memory=max_memory, tol=tol, max_iter=max_iter,
-                           preconditioner=preconditioner.value if preconditioner else None, box=box_value,
-                           seed=seed, keep_eigenvectors=output is not None,
-                           progress=lambda msg: status.update(msg))
-        for note in comp.warnings:
-            stderr_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
-        if json_output:
-            typer.echo(json.dumps(comp.to_dict()))
-        else:
-            print_comparison(comp)
-        if output is not None:
-            path = write_comparison(output, comp, overwrite=overwrite)
-            (stderr_console if json_output else console).print(f"comparison written to [bold]{path}[/bold]")
-        if fail_above is not None:
-            bad = comp.failures(fail_above)
-            if bad:
-                fail(f"--fail-above {fail_above:g}: mean relative error above the threshold for "
-                     + ", ".join(f"{m.label} ({m.mean_relative_error:.3g})" for m in bad), code=1)
+            raise ComparisonError(f"must be >= 0, got {fail_above}", parameter="fail_above")
+        options = dict(order=int(order.value), max_memory=parse_memory(max_memory), tol=tol, max_iter=max_iter,
+                       preconditioner=preconditioner.value if preconditioner else None,
+                       box=parse_box(box), seed=seed, keep_eigenvectors=output is not None)
+        comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
+        _report(comp, output, overwrite, json_output, fail_above)
 
+
+def _run(sources, baselines, grids, options):
+    """:func:`nsvd_cli.compare.compare` with progress: a spinner on a terminal, else plain lines."""
+    from ..compare import compare
+
+    with progress_reporter("compare") as say:
+        return compare(sources, baselines, grids, progress=say, **options)
+
+
+def _report(comp, output, overwrite, json_output, fail_above) -> None:
+    from ..compare import write_comparison
+
+    for note in comp.warnings:
+        stderr_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
+    if json_output:
+        typer.echo(json.dumps(comp.to_dict()))
+    else:
+        print_comparison(comp)
+    if output is not None:
+        path = write_comparison(output, comp, overwrite=overwrite)
+        (stderr_console if json_output else console).print(f"comparison written to [bold]{path}[/bold]")
+    if fail_above is not None:
+        bad = comp.failures(fail_above)
+        if bad:
+            fail(f"--fail-above {fail_above:g}: mean relative error above the threshold for "
+                 + ", ".join(f"{m.label} ({m.mean_relative_error:.3g})" for m in bad), code=1)
+
+
+# --------------------------------------------------------------------------------------
+# option parsing: command-line strings to the typed parameters of nsvd_cli.compare
+# --------------------------------------------------------------------------------------
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "ki": 2**10, "kib": 2**10, "kb": 10**3, "m": 2**20, "mi": 2**20,
+          "mib": 2**20, "mb": 10**6, "g": 2**30, "gi": 2**30, "gib": 2**30, "gb": 10**9, "t": 2**40,
+          "ti": 2**40, "tib": 2**40, "tb": 10**12}
+
+
+def parse_memory(text: str | None) -> int | None:
+    """Bytes from a size such as ``"4GiB"``, ``"500MB"``, ``"2G"`` or ``"1e9"`` (``--max-memory``).
+
+    ``K``, ``M``, ``G``, ``T`` alone or with ``iB`` are binary (``2^10``...), ``KB``, ``MB``,
+    ``GB``, ``TB`` decimal; no unit means bytes.  ``None`` stays ``None`` (no limit given).
+
+    Raises
+    ------
+    ComparisonError
+        ``parameter="max_memory"`` for anything else or a non-positive size.
+    """
+    import math
+    import re
+
+    from ..errors import ComparisonError
+
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ComparisonError(f"cannot read {text!r}; give a size such as 4GiB, 500MB or 2e9", parameter="max_memory")
+    value = float(m.group(1))
+    if not value > 0 or not math.isfinite(value):
+        raise ComparisonError(f"must be > 0, got {text!r}", parameter="max_memory")
+    return int(value * _UNITS[m.group(2).lower()])
+
+
+def parse_grid(text: str) -> list[int]:
+    """Sorted, distinct points per axis from ``"200,400"`` (``--grid``).
+
+    Raises
+    ------
+    ComparisonError
+        ``parameter="grid"`` for non-integers or values below 2.
+    """
+    import re
+
+    from ..errors import ComparisonError
+
+    items = [v.strip() for v in str(text).split(",") if v.strip()]
+    if not all(re.fullmatch(r"[+]?\d+", v) for v in items):
+        raise ComparisonError(f"expected comma-separated integers (points per axis), got {text!r}", parameter="grid")
+    values = [int(v) for v in items]
+    if not values or min(values) < 2:
+        raise ComparisonError(f"need integers >= 2 (points per axis), got {text!r}", parameter="grid")
+    return sorted(set(values))
+
+
+def parse_box(text: str | None) -> tuple[tuple[float, float]] | None:
+    """One axis ``((lo, hi),)`` from ``"50"`` (``[-50, 50]``) or ``"-50,50"`` (``--box``; every axis).
+
+    Raises
+    ------
+    ComparisonError
+        ``parameter="box"`` when unreadable or empty.
+    """
+    import math
+
+    from ..errors import ComparisonError
+
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise ComparisonError(f"expected HALF_WIDTH or LO,HI, got {text!r}", parameter="box") from None
+    if len(vals) == 1:
+        vals = [-abs(vals[0]), abs(vals[0])]
+    if len(vals) != 2 or not all(map(math.isfinite, vals)) or not vals[1] > vals[0]:
+        raise ComparisonError(f"expected HALF_WIDTH > 0 or LO,HI with HI > LO, got {text!r}", parameter="box")
+    return ((vals[0], vals[1]),)
+
+
+# --------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------
 
 def _num(v, fmt="{:.6g}") -> str:
     import math
@@ -117,27 +209,53 @@ def _bytes(b) -> str:
     return "—" if b is None or b < 0 else f"{b / 2**20:.1f} MiB"
 
 
-def print_comparison(comp) -> None:
-    """Print the per-mode table, the per-method summary and (for results files) the
-    eigenfunction metrics of a :class:`~nsvd_cli.compare.Comparison`."""
+def _reference_line(comp) -> str:
+    """The reference and its estimated accuracy, e.g. ``"grid reference (eigsh, N=160): order 4,
+    estimated error 2.1e-07 (relative, Richardson N vs N/2)"``."""
     import numpy as np
 
-    from ..metrics import nanmean
+    if comp.reference_kind == "analytic":
+        return f"[bold]{comp.reference_name}[/bold] (closed form: exact)"
+    if comp.reference_error is None:
+        return f"[bold]{comp.reference_name}[/bold] (accuracy not estimated)"
+    rel = comp.reference_error / np.maximum(np.abs(comp.reference_energies), comp.error_floor or 1e-300)
+    return (f"[bold]{comp.reference_name}[/bold] (order-4 grid, as in nsvd solve; estimated error "
+            f"{_num(float(np.nanmax(rel)), '{:.1e}')} relative, from the grid with half the points)")
 
-    spec = comp.spec
-    out = console
-    box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
-    out.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
-                  f"[bold]{comp.reference_name}[/bold]; grid box {box}, order {comp.order}", highlight=False,
-                  soft_wrap=True)
-    caption = ["rel. err = |E − E_ref|/|E_ref|"]
+
+def _caption(comp) -> str:
+    import numpy as np
+
+    floor = f"{comp.error_floor:.3g}"
+    caption = [f"rel. err = |E − E_ref| / max(|E_ref|, Δ), Δ = {floor} the mean level spacing"]
+    if comp.quantum_labels and any(m.kind == "grid" for m in comp.methods):
+        caption.append("grid levels placed in the rows by eigenvector overlap (? = overlap < 0.5)")
     if any(m.kind == "grid" and not m.converged for m in comp.methods):
         caption.append("* not converged (residual above --tol): not a trustworthy value")
     if any(m.counted is not None and not m.counted[np.isfinite(m.energies)].all() for m in comp.methods):
         caption.append("λ≤0: a mode the file's T does not learn (not counted)")
-    table = Table(caption_justify="left", caption=";  ".join(caption))
+    return ";  ".join(caption)
+
+
+def _cell(m, i) -> list[str]:
+    import numpy as np
+
+    e = _num(m.energies[i])
+    if m.overlaps is not None and m.overlaps[i] < 0.5:
+        e = f"{e}?"
+    if m.kind == "grid" and not m.converged:
+        e = f"[red]{e}*[/red]"
+    rel = _num(m.relative_errors[i], "{:.2e}")
+    if m.counted is not None and np.isfinite(m.energies[i]) and not m.counted[i]:
+        rel = "λ≤0"
+    return [e, rel]
+
+
+def _mode_table(comp) -> Table:
+    show_labels = bool(comp.quantum_labels) and comp.labels_matched
+    table = Table(caption_justify="left", caption=_caption(comp))
     table.add_column("#", justify="right")
-    if comp.quantum_labels:
+    if show_labels:
         table.add_column("(" + ", ".join(comp.quantum_labels) + ")")
     table.add_column("reference E", justify="right")
     for m in comp.methods:
@@ -145,20 +263,16 @@ def print_comparison(comp) -> None:
         table.add_column("rel. err", justify="right")
     for i in range(comp.n_modes):
         row = [str(i + 1)]
-        if comp.quantum_labels:
+        if show_labels:
             row.append(", ".join(str(int(q)) for q in comp.quantum_numbers[i]))
         row.append(_num(comp.reference_energies[i]))
         for m in comp.methods:
-            e = _num(m.energies[i])
-            if m.kind == "grid" and not m.converged:
-                e = f"[red]{e}*[/red]"
-            rel = _num(m.relative_errors[i], "{:.2e}")
-            if m.counted is not None and np.isfinite(m.energies[i]) and not m.counted[i]:
-                rel = "λ≤0"
-            row += [e, rel]
+            row += _cell(m, i)
         table.add_row(*row)
-    out.print(fold(table))
+    return table
 
+
+def _summary_table(comp) -> Table:
     summary = Table(title="methods", title_justify="left")
     for name in ("method", "grid", "iterations", "wall time", "peak memory", "mean rel. err", "converged"):
         summary.add_column(name, justify="left" if name in ("method", "converged") else "right")
@@ -173,29 +287,45 @@ def print_comparison(comp) -> None:
             conv, method = ("—" if m.converged else f"[red]no[/red] ({m.note})"), m.label
         summary.add_row(method, size, iters, _num(m.wall_time, "{:.2f} s"), _bytes(m.peak_memory),
                         _num(m.mean_relative_error, "{:.2e}"), conv)
-    out.print(fold(summary))
+    return summary
 
+
+def _eigenfunction_table(neural) -> Table:
+    from ..metrics import nanmean
+
+    grid_label = next((m.grid_comparison for m in neural if m.grid_comparison), "")
+    t = Table(title="eigenfunctions of the results files: on their own quadrature rule (the metrics solve "
+                    "stored)" + (f" and against the {grid_label} eigenvectors" if grid_label else ""),
+              title_justify="left")
+    t.add_column("results file")
+    for name in ("rel. err λ", "angle", "subspace", "orthogonality"):
+        t.add_column(name, justify="right")
+    if grid_label:
+        for name in ("angle (grid)", "subspace (grid)", "orthogonality (grid)"):
+            t.add_column(name, justify="right")
+    for m in neural:
+        s = m.evaluation.summary()
+        row = [m.label, _num(s.get("mean_relative_error"), "{:.2e}"), _num(s.get("mean_angle_distance"), "{:.2e}"),
+               _num(s.get("mean_subspace_distance"), "{:.2e}"), _num(s.get("orthogonality"), "{:.2e}")]
+        if grid_label:
+            if m.grid_comparison:
+                row += [_num(nanmean(m.angle_distances), "{:.2e}"),
+                        _num(nanmean(m.subspace_distances), "{:.2e}"), _num(m.orthogonality, "{:.2e}")]
+            else:
+                row += ["—"] * 3
+        t.add_row(*row)
+    return t
+
+
+def print_comparison(comp) -> None:
+    """Print the per-mode table, the per-method summary and (for results files) the
+    eigenfunction metrics of a :class:`~nsvd_cli.comparison.Comparison`."""
+    spec = comp.spec
+    box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
+    console.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
+                  f"{_reference_line(comp)}; grid box {box}, order {comp.order}", highlight=False, soft_wrap=True)
+    console.print(fold(_mode_table(comp)))
+    console.print(fold(_summary_table(comp)))
     neural = [m for m in comp.methods if m.kind == "neural"]
     if neural:
-        grid_label = next((m.grid_comparison for m in neural if m.grid_comparison), "")
-        t = Table(title="eigenfunctions of the results files: on their own quadrature rule (the metrics solve "
-                        "stored)" + (f" and against the {grid_label} eigenvectors" if grid_label else ""),
-                  title_justify="left")
-        t.add_column("results file")
-        for name in ("rel. err λ", "angle", "subspace", "orthogonality"):
-            t.add_column(name, justify="right")
-        if grid_label:
-            for name in ("angle (grid)", "subspace (grid)", "orthogonality (grid)"):
-                t.add_column(name, justify="right")
-        for m in neural:
-            s = m.evaluation.summary()
-            row = [m.label, _num(s.get("mean_relative_error"), "{:.2e}"), _num(s.get("mean_angle_distance"), "{:.2e}"),
-                   _num(s.get("mean_subspace_distance"), "{:.2e}"), _num(s.get("orthogonality"), "{:.2e}")]
-            if grid_label:
-                if m.grid_comparison:
-                    row += [_num(nanmean(m.angle_distances), "{:.2e}"),
-                            _num(nanmean(m.subspace_distances), "{:.2e}"), _num(m.orthogonality, "{:.2e}")]
-                else:
-                    row += ["—"] * 3
-            t.add_row(*row)
-        out.print(fold(t))
+        console.print(fold(_eigenfunction_table(neural)))

@@ -84,9 +84,9 @@ def error_boundary():
         option = option_for(err.field)
         fail(f"{option} ({err.field}): {err.message}" if option else str(err))
     except NsvdError as err:
-        field = getattr(err, "field", None) or getattr(err, "parameter", None)
-        option = option_for(field)
-        fail(f"{option}: {err}" if option and not str(err).startswith(option) else str(err))
+        from .advice import one_line
+
+        fail(one_line(err))
     except KeyboardInterrupt:
         stderr_console.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(code=130) from None

@@ -53,6 +53,15 @@ def _combined_stem(paths) -> str:
     return f"{stems[0]}_and_{len(stems) - 1}_more"
 
 
+def _check_same_problem(runs) -> None:
+    """Results files drawn side by side must be of one problem (same modes, same reference)."""
+    first = runs[0][1].spec
+    for p, d in runs[1:]:
+        if (d.spec.potential, d.spec.dimension, d.spec.kinetic) != (first.potential, first.dimension, first.kinetic):
+            fail(f"--what errors: {p} is a different problem ({d.spec.name}) from {runs[0][0]} "
+                 f"({first.name}); plot them separately")
+
+
 def plot_command(
     files: Annotated[List[Path], typer.Argument(
         help="Results files (from nsvd solve) and/or compare files (from nsvd compare -o).", show_default=False)],
@@ -96,13 +105,8 @@ def plot_command(
         names = requested or list(FIGURE_KINDS)
         runs = [(p, d) for p, d in inputs if not isinstance(d, CompareData) and applies("errors", d)]
         combine = len(runs) > 1 and "errors" in names
-        if combine:  # side by side only for the same problem (same modes, same reference)
-            first = runs[0][1].spec
-            for p, d in runs[1:]:
-                if (d.spec.potential, d.spec.dimension, d.spec.kinetic) != (first.potential, first.dimension,
-                                                                            first.kinetic):
-                    fail(f"--what errors: {p} is a different problem ({d.spec.name}) from {runs[0][0]} "
-                         f"({first.name}); plot them separately")
+        if combine:
+            _check_same_problem(runs)
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
         jobs, notes = [], []  # jobs: (folder, stem, name, builder, source file)

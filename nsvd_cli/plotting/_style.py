@@ -82,10 +82,14 @@ def suptitle(fig: Figure, text: str, width_in: float, fontsize: float = 12) -> N
 
 
 def quantum_string(quantum_numbers, index: int, labels=(), *, with_labels: bool = True) -> str:
-    """``"(n_1, n_2) = (1, 0)"`` (or ``"(1, 0)"``) for mode ``index``; ``""`` if unknown."""
+    """``"(n_1, n_2) = (1, 0)"`` (or ``"(1, 0)"``) for mode ``index``; ``""`` if unknown or
+    if the problem has no quantum numbers (a grid reference: never ``"()"``)."""
     if quantum_numbers is None or index >= len(quantum_numbers):
         return ""
-    values = "(" + ", ".join(str(int(v)) for v in np.atleast_1d(quantum_numbers[index])) + ")"
+    numbers = np.atleast_1d(quantum_numbers[index])
+    if numbers.size == 0:
+        return ""
+    values = "(" + ", ".join(str(int(v)) for v in numbers) + ")"
     if with_labels and labels:
         return "(" + ", ".join(labels) + ") = " + values
     return values
@@ -105,3 +109,30 @@ def shade_groups(ax, groups, *, alpha: float = 0.07) -> None:
             ax.axvspan(lo, hi, color="0.2", alpha=alpha, lw=0, zorder=0)
         if k > 0:
             ax.axvline(lo, color="0.55", lw=0.7, ls=":", zorder=0.5)
+
+
+#: Errors at or below this are exact (zero by construction, or at the rounding level): log
+#: axes cannot show them, so they are marked explicitly (:func:`mark_exact`).
+EXACT_LEVEL = 1e-13
+EXACT_LABEL = "▼ exact (error 0 or ≤ 1e-13: by construction / rounding)"
+
+
+def split_exact(values):
+    """``(drawable, exact)``: the values with exact ones (finite, ``<= EXACT_LEVEL``) set to NaN, and
+    the boolean mask of the exact ones."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        exact = np.isfinite(v) & (v <= EXACT_LEVEL)
+    return np.where(exact | ~(v > 0), np.nan, v), exact
+
+
+def mark_exact(ax, x, colour, *, label: str | None = None) -> None:
+    """Draw a ``▼`` at the bottom of a log axis at each ``x`` (data units) of an exact value."""
+    from matplotlib.transforms import blended_transform_factory
+
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    if x.size == 0 and label is None:
+        return
+    tr = blended_transform_factory(ax.transData, ax.transAxes)
+    ax.plot(x, np.full(x.size, 0.02), "v", transform=tr, color=colour, mec="k", mew=0.6, ms=8, ls="",
+            clip_on=False, zorder=5, label=label)

@@ -173,11 +173,32 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
     matplotlib.figure.Figure
     """
     spec = results.spec
-    dim = spec.dimension
-    axes = _parse_axes(slice_axes, dim)
+    axes = _parse_axes(slice_axes, spec.dimension)
     n_modes = len(results.energies)
-    ref = reference_of(results)
+    window, grids, learned, reference, groups = _sample(results, axes, extent, points)
+    if columns:
+        ncols = max(1, min(int(columns), n_modes))
+    else:  # 5 or 4 per row, whichever leaves fewer empty panels
+        candidates = [c for c in (5, 4) if c <= n_modes] or [n_modes]
+        ncols = min(candidates, key=lambda c: (math.ceil(n_modes / c) * c - n_modes, -c))
+    mode_rows = math.ceil(n_modes / ncols)
     positive = np.asarray(results.metrics.get("positive", results.norm_eigenvalues > 0), bool)
+
+    def header(i):
+        q = quantum_string(results.quantum_numbers, i, results.quantum_labels)
+        flag = "  [λ ≤ 0]" if not positive[i] else ""
+        return f"#{i + 1}  {q}{flag}".rstrip()
+
+    if spec.dimension == 1:
+        return _line_figure(results, grids[0], learned, reference, ncols, mode_rows, header, window)
+    return _image_figure(results, window, grids, axes, learned, reference, ncols, mode_rows, header)
+
+
+def _sample(results, axes, extent, points):
+    """(window, grids, learned, reference, groups): the plotting window and both sets of
+    functions on the slice through it, learned ones Procrustes-aligned to the reference."""
+    spec = results.spec
+    ref = reference_of(results)
     if ref is not None:
         window_fn = ref.eigenfunctions
     else:
@@ -186,30 +207,18 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
     window = plot_window(spec, window_fn, axes, extent=extent) if (window_fn is not None or extent is not None) else \
         [tuple(map(float, spec.evaluation.box[a])) for a in axes]
     grids = [np.linspace(lo, hi, points) for lo, hi in window]
-    pts = _slice_points(grids, axes, dim)
+    pts = _slice_points(grids, axes, spec.dimension)
     learned = np.asarray(results.eigenfunctions(pts), np.float64)
     reference = None
     if ref is not None:
         reference = np.asarray(ref.eigenfunctions(pts), np.float64)
         learned = _align(learned, reference, ref.groups)
+    return window, grids, learned, reference, None if ref is None else ref.groups
 
-    if columns:
-        ncols = max(1, min(int(columns), n_modes))
-    else:  # 5 or 4 per row, whichever leaves fewer empty panels
-        candidates = [c for c in (5, 4) if c <= n_modes] or [n_modes]
-        ncols = min(candidates, key=lambda c: (math.ceil(n_modes / c) * c - n_modes, -c))
-    mode_rows = math.ceil(n_modes / ncols)
-    qn, qlabels = results.quantum_numbers, results.quantum_labels
 
-    def header(i):
-        q = quantum_string(qn, i, qlabels)
-        flag = "  [λ ≤ 0]" if not positive[i] else ""
-        return f"#{i + 1}  {q}{flag}".rstrip()
-
+def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_rows, header):
+    spec, n_modes, dim = results.spec, learned.shape[1], results.spec.dimension
     ref_e = results.reference_energies
-    if dim == 1:
-        return _line_figure(results, grids[0], learned, reference, ncols, mode_rows, header, window)
-
     rows_per_mode = 2 if reference is not None else 1
     width, height = 2.75 * ncols + 0.3, (2.45 if reference is not None else 2.6) * rows_per_mode * mode_rows + 0.9
     fig = new_figure(width, height)

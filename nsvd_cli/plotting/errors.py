@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
 
+from ._style import EXACT_LABEL, mark_exact, split_exact
 from ._style import groups_from_energies, groups_from_ids, new_figure, quantum_string, shade_groups, styled, \
     suptitle
 
@@ -82,16 +83,22 @@ def _bars(ax, series, values_of, n_modes, *, mark_missing):
     n = len(series)
     width = 0.8 / n
     x = np.arange(n_modes)
+    any_exact = False
     for k, s in enumerate(series):
         v = values_of(s)
         if v is None:
             continue
         v = np.full(n_modes, np.nan) if v.size == 0 else np.pad(v.astype(float), (0, n_modes - v.size),
                                                                constant_values=np.nan)
-        v = np.where(v > 0, v, np.nan)
-        ax.bar(x + (k - (n - 1) / 2) * width, v, width=width * 0.95, color=f"C{k % 10}", label=s.label,
-               zorder=2)
+        v, exact = split_exact(v)
+        pos = x + (k - (n - 1) / 2) * width
+        ax.bar(pos, v, width=width * 0.95, color=f"C{k % 10}", label=s.label, zorder=2)
+        if exact.any():
+            mark_exact(ax, pos[exact], f"C{k % 10}")
+            any_exact = True
     ax.set_yscale("log", nonpositive="clip")  # bars start at 0: clip, not mask
+    if any_exact:  # one legend entry for the markers of every series
+        ax.plot([], [], "v", color="0.5", mec="k", mew=0.6, ls="", label=EXACT_LABEL)
     ax.grid(axis="y", which="major", color="0.85", lw=0.6, zorder=0)
     if mark_missing is not None:
         tr = blended_transform_factory(ax.transData, ax.transAxes)
@@ -133,14 +140,14 @@ def errors_figure(runs, *, labels=None):
     if spec is not None:
         axs[0].set_ylabel("relative error of λ\n|λ − λ_ref| / λ_ref")
     else:
-        axs[0].set_ylabel("relative error of E\n|E − E_ref| / |E_ref|")
+        axs[0].set_ylabel("relative error of E\n|E − E_ref| / max(|E_ref|, Δ)")
     if has_angle:
         _bars(axs[1], series, lambda s: s.angle, n_modes, mark_missing=None)
         axs[1].set_ylabel("angle distance\n(2/π)·arccos|⟨ψ, ψ_ref⟩|")
     for ax in axs:
         shade_groups(ax, groups)
         ax.set_xlim(-0.6, n_modes - 0.4)
-    ticks = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}" if qn is not None else "")
+    ticks = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}".rstrip() if qn is not None else "")
              for i in range(n_modes)]
     axs[-1].set_xticks(np.arange(n_modes))
     axs[-1].set_xticklabels(ticks, rotation=60 if qn is not None else 0, ha="right" if qn is not None else "center",

@@ -2,7 +2,8 @@
 
 Left: each grid baseline's mean relative energy error ``|E − E_ref|/|E_ref|`` vs grid points per axis N; right: its wall
 time (log–log). NeuralSVD runs in the same file, which have no grid, are horizontal lines.
-Runs that did not converge are drawn with open markers.
+Runs that did not converge are drawn with open markers; exact errors (0, or at the rounding
+level ``<= 1e-13``), which a log axis cannot show, as ``▼`` at the bottom of the axis.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
-from ._style import new_figure, styled, suptitle
+from ._style import EXACT_LABEL, mark_exact, new_figure, split_exact, styled, suptitle
 
 __all__ = ["resolution_figure"]
 
@@ -39,7 +40,7 @@ def resolution_figure(data):
     """
     grid = [m for m in data.grid_methods if m.grid > 0]
     if not grid:
-        raise ValueError(f"{data.path}: no grid baselines in the compare file (resolution needs --baseline)")
+        raise ValueError(f"{data.path}: no grid baselines in the compare file (resolution needs grid baselines)")
     by_method = defaultdict(list)
     for m in grid:
         by_method[m.method or m.label].append(m)
@@ -47,14 +48,17 @@ def resolution_figure(data):
     fig = new_figure(width, height)
     ax_err, ax_time = fig.subplots(1, 2, sharex=True)
     all_n = sorted({m.grid for m in grid})
+    any_exact = False
     for k, (name, ms) in enumerate(sorted(by_method.items())):
         ms = sorted(ms, key=lambda m: m.grid)
         n = np.array([m.grid for m in ms], float)
         colour, marker = f"C{k % 10}", _MARKERS.get(name, "o")
         for ax, vals in ((ax_err, [m.mean_relative_error for m in ms]), (ax_time, [m.wall_time for m in ms])):
-            v = np.array(vals, float)
-            v = np.where(v > 0, v, np.nan)
+            v, exact = split_exact(vals)
             ax.plot(n, v, "-" + marker, color=colour, lw=1.3, ms=7, label=name)
+            if exact.any():
+                mark_exact(ax, n[exact], colour)
+                any_exact = True
             conv = np.array([m.converged for m in ms], bool)
             if (~conv).any():
                 ax.plot(n[~conv], v[~conv], marker, mfc="white", mec=colour, mew=1.5, ms=7, ls="")
@@ -62,7 +66,10 @@ def resolution_figure(data):
     for k, m in enumerate(data.neural_methods):
         ls = styles[k % len(styles)]
         colour = f"C{(len(by_method) + k) % 10}"
-        if np.isfinite(m.mean_relative_error) and m.mean_relative_error > 0:
+        if split_exact([m.mean_relative_error])[1][0]:
+            mark_exact(ax_err, [], colour, label=f"{m.label}: exact")
+            any_exact = True
+        elif np.isfinite(m.mean_relative_error) and m.mean_relative_error > 0:
             ax_err.axhline(m.mean_relative_error, color=colour, ls=ls, lw=1.5, label=m.label)
         if np.isfinite(m.wall_time) and m.wall_time > 0:
             ax_time.axhline(m.wall_time, color=colour, ls=ls, lw=1.5, label=m.label)
@@ -76,6 +83,8 @@ def resolution_figure(data):
         ax.grid(which="major", color="0.88", lw=0.6)
     if any(not m.converged for m in grid):
         ax_err.plot([], [], "o", mfc="white", mec="0.3", ls="", label="not converged")
+    if any_exact:
+        ax_err.plot([], [], "v", color="0.5", mec="k", mew=0.6, ls="", label=EXACT_LABEL)
     ax_err.set_ylabel("mean relative error of E")
     ax_err.set_title("accuracy vs resolution")
     ax_time.set_ylabel("wall time (s)")

@@ -57,7 +57,7 @@ def spectrum_figure(results):
     energy_axis(ax, spec)
     ax.legend(loc="upper right", fontsize=8)
     qn = results.quantum_numbers
-    labels = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}" if qn is not None else "")
+    labels = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}".rstrip() if qn is not None else "")
               for i in range(n)]
     bottom = ax2 if ax2 is not None else ax
     for a in [ax] + ([ax2] if ax2 is not None else []):

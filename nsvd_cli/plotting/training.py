@@ -17,6 +17,7 @@ from matplotlib.colors import BoundaryNorm
 from matplotlib.lines import Line2D
 
 from ._style import eigenvalue_label, energy_axis, new_figure, styled, suptitle
+from ._style import mark_exact, split_exact
 
 __all__ = ["training_figure"]
 
@@ -61,8 +62,19 @@ def training_figure(results):
     fig = new_figure(width, 10.0 if has_err else 7.6)
     axs = fig.subplots(3 if has_err else 2, 1, sharex=True, height_ratios=[1, 2, 1] if has_err else [1, 2])
     keep = it > 0
-    # --- loss
-    ax = axs[0]
+    _loss_panel(axs[0], h, it, keep)
+    n = _eigenvalue_panel(fig, axs[1], results, it, keep)
+    if has_err:
+        _error_panel(axs[2], ev)
+    for a in axs:
+        a.set_xscale("log")
+    axs[-1].set_xlabel("iteration")
+    suptitle(fig, f"{spec.name}: training history ({int(it.max())} iterations, {n} modes)", width)
+    return fig
+
+
+def _loss_panel(ax, h, it, keep) -> None:
+    """The NestedLoRA objective (log of −loss when negative, else symlog) and the learning rate."""
     loss = np.asarray(h["loss"], float)[keep]
     if np.all(loss < 0):
         ax.plot(it[keep], -loss, color="k", lw=1.2)
@@ -79,8 +91,12 @@ def training_figure(results):
         lr_ax.set_ylabel("learning rate", color="tab:green")
         lr_ax.tick_params(axis="y", colors="tab:green", labelsize=8)
         lr_ax.spines["right"].set_visible(True)
-    # --- eigenvalues
-    ax = axs[1]
+
+
+def _eigenvalue_panel(fig, ax, results, it, keep) -> int:
+    """Per-mode eigenvalue estimates (running mean, evaluations, reference); returns the mode count."""
+    spec, h = results.spec, results.history
+    ev = h.get("evaluation", {})
     eigs = np.asarray(h.get("eigenvalues", np.empty((0, 0))), float)
     n = eigs.shape[1] if eigs.ndim == 2 and eigs.size else len(results.eigenvalues)
     cmap = colormaps["viridis"]
@@ -114,22 +130,21 @@ def training_figure(results):
     step = max(1, int(np.ceil(n / 12)))
     cb.set_ticks(np.arange(1, n + 1, step))
     ax.set_title("eigenvalue estimates per mode", fontsize=10)
-    # --- evaluation errors
-    if has_err:
-        ax = axs[2]
-        e_it = np.asarray(ev["iteration"], float)
-        for key, style, name in (("mean_relative_error", "o-", "mean relative error"),
-                                 ("max_relative_error", "s--", "max relative error"),
-                                 ("mean_subspace_distance", "^:", "mean subspace distance")):
-            if key in ev:
-                v = np.asarray(ev[key], float)
-                ax.plot(e_it, np.where(v > 0, v, np.nan), style, ms=4, label=name)
-        ax.set_yscale("log", nonpositive="mask")
-        ax.set_ylabel("error at evaluations")
-        ax.legend(loc="best", fontsize=8)
-        ax.grid(axis="y", color="0.88", lw=0.6)
-    for a in axs:
-        a.set_xscale("log")
-    axs[-1].set_xlabel("iteration")
-    suptitle(fig, f"{spec.name}: training history ({int(it.max())} iterations, {n} modes)", width)
-    return fig
+    return n
+
+
+def _error_panel(ax, ev) -> None:
+    """Errors at the evaluations (log scale; exact zeros marked at the bottom)."""
+    e_it = np.asarray(ev["iteration"], float)
+    for key, style, name in (("mean_relative_error", "o-", "mean relative error"),
+                             ("max_relative_error", "s--", "max relative error"),
+                             ("mean_subspace_distance", "^:", "mean subspace distance")):
+        if key in ev:
+            v, exact = split_exact(ev[key])
+            line = ax.plot(e_it, v, style, ms=4, label=name)[0]
+            if exact.any():
+                mark_exact(ax, e_it[exact], line.get_color(), label=f"{name}: exact")
+    ax.set_yscale("log", nonpositive="mask")
+    ax.set_ylabel("error at evaluations")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(axis="y", color="0.88", lw=0.6)

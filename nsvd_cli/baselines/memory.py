@@ -1,0 +1,186 @@
+"""Memory of grid solves: estimate before building, refuse above a limit, measure the peak.
+
+:func:`estimate_memory` models what a grid Hamiltonian and each eigensolver of
+:mod:`nsvd_cli.baselines.eigen` need; :func:`check_memory` refuses (``GridError`` with
+``parameter="max_memory"``) before anything is allocated; :class:`PeakMemory` measures the
+rise of the resident memory during a solve.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import sys
+import threading
+
+from ..errors import GridError
+from .grid import METHODS
+
+__all__ = ["estimate_memory", "available_memory", "check_memory", "PeakMemory", "lobpcg_block"]
+
+_GIB = 2.0**30
+
+
+def _lu_fill(n_total: int, nnz_per_row: int, dimension: int) -> float:
+    """Estimated nonzeros of the sparse LU factors of ``H - sigma I`` (see estimate_memory)."""
+    if dimension <= 1:
+        return float(n_total * nnz_per_row)
+    lg = math.log2(max(n_total, 2))
+    if dimension == 2:
+        return 0.25 * n_total * lg * lg * max(1.0, nnz_per_row / 5)
+    return 0.7 * n_total ** (5.0 / 3.0) * max(1.0, nnz_per_row / 7)
+
+
+def lobpcg_block(n_modes: int) -> int:
+    return n_modes + max(2, n_modes // 4)
+
+
+def estimate_memory(n_total: int, n_modes: int, method: str, nnz_per_row: int = 5, *, dimension: int = 2,
+                    include_matrix: bool = True) -> int:
+    """Rough upper estimate (bytes) of the memory a grid solve needs.
+
+    Counts the CSR matrix (12 bytes per nonzero, ``include_matrix``; built through
+    temporaries of about twice that), the ``L`` eigenvectors (``8 N L``) and the
+    method's workspace:
+
+    * ``eigsh``: the CSC copy of ``H - sigma I``, ARPACK's Lanczos basis
+      (``ncv = max(2L + 1, 20)`` vectors) and the sparse LU factors (16 bytes per nonzero).
+      Fill-in grows faster than ``N``: nested dissection gives ``O(N log N)`` nonzeros in
+      2D and ``O(N^{4/3})`` in 3D; SuperLU's minimum-degree ordering used here measured
+      ``~0.21-0.23 N log2(N)^2`` in 2D (``N <= 4e4``, 5-point stencil) and ``~0.5-0.7
+      N^{5/3}`` in 3D (7-point), so the estimate uses ``0.25 N log2(N)^2`` (2D),
+      ``0.7 N^{5/3}`` (D >= 3) and the band, ``N * nnz_per_row``, in 1D.
+    * ``lobpcg``: the torch COO copy (24 bytes per nonzero) and about ten dense blocks of
+      ``N x (L + max(2, L // 4))`` (search basis ``[X, P, W]`` and temporaries).
+    * ``dense``: the dense matrix and ``eigh`` workspace, ``~3 * 8 N^2``.
+
+    Parameters
+    ----------
+    n_total : int
+        Number of grid points ``N`` (matrix size).
+    n_modes : int
+        Number ``L`` of eigenpairs.
+    method : {"eigsh", "lobpcg", "dense"}
+    nnz_per_row : int
+        Stencil size: ``2 D + 1`` (order 2) or ``4 D + 1`` (order 4).
+    dimension : int
+        Spatial dimension ``D`` (fill-in model of the LU factors).
+    include_matrix : bool
+        Whether to count building and storing ``H`` itself.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    n, L = int(n_total), int(n_modes)
+    nnz = n * nnz_per_row
+    total = 8.0 * n * L
+    if include_matrix:
+        total += 3 * (12.0 * nnz + 4.0 * n) + 8.0 * n * (dimension + 1)
+    if method == "eigsh":
+        total += 12.0 * nnz + 8.0 * n * max(2 * L + 1, 20) + 16.0 * _lu_fill(n, nnz_per_row, dimension)
+    elif method == "lobpcg":
+        total += 24.0 * nnz + 10 * 8.0 * n * lobpcg_block(L)
+    else:
+        total += 3 * 8.0 * n * n
+    return int(total)
+
+
+def available_memory() -> int | None:
+    """Memory available to new allocations (bytes): ``MemAvailable`` of /proc/meminfo, else
+    psutil's ``virtual_memory().available``, else ``None`` (unknown: no limit)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - psutil missing or unsupported platform
+        return None
+
+
+def check_memory(n_total: int, n_modes: int, method: str, *, nnz_per_row: int = 5, dimension: int = 2,
+                 max_memory: float | None = None, n_points=None, include_matrix: bool = True) -> int:
+    """Refuse a grid solve whose estimated memory exceeds a limit.
+
+    Parameters
+    ----------
+    n_total, n_modes, method, nnz_per_row, dimension, include_matrix
+        As for :func:`estimate_memory`.
+    max_memory : float, optional
+        Limit in bytes; default :func:`available_memory` (no check if unknown).
+    n_points : int, optional
+        Points per axis, only for the message.
+
+    Returns
+    -------
+    int
+        The estimate (bytes).
+
+    Raises
+    ------
+    GridError
+        ``parameter="max_memory"``: ``"grid N=... needs ~X GiB ..., above the limit Y GiB"``.
+    """
+    need = estimate_memory(n_total, n_modes, method, nnz_per_row, dimension=dimension,
+                           include_matrix=include_matrix)
+    limit = available_memory() if max_memory is None else float(max_memory)
+    if limit is not None and need > limit:
+        what = f"N={n_points} ({n_total} points)" if n_points is not None else f"of {n_total} points"
+        src = " (available memory)" if max_memory is None else ""
+        raise GridError(f"grid {what} needs ~{need / _GIB:.3g} GiB for {method} with "
+                        f"{n_modes} modes, above the limit {limit / _GIB:.3g} GiB{src}", parameter="max_memory")
+    return need
+
+
+def _rss() -> int | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _maxrss() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(r) if sys.platform == "darwin" else int(r) * 1024
+
+
+class PeakMemory:
+    """Context manager measuring the peak RSS rise during a block (see GridSolution)."""
+
+    def __enter__(self):
+        self.start = _rss() or 0
+        self.max_before = _maxrss()
+        self.sampled = self.start
+        self._stop = threading.Event()
+        self._thread = None
+        if _rss() is not None:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self.sampled = max(self.sampled, _rss() or 0)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sampled = max(self.sampled, _rss() or 0)
+        after = _maxrss()
+        peak = after if after > self.max_before else self.sampled
+        self.peak = max(int(peak - self.start), 0)
+        return False
+
+
