@@ -20,7 +20,7 @@ What is derived (only for fields the spec, its preset and the CLI left out —
 ``envelope_width``     ``ℓ`` (largest mixture scale); learnable per mode
 ``fourier_scales``     ``0.5 / ℓ`` per sampling scale (frequencies resolve structure of size ℓ)
 ``learning_rate``      Adam 3e-3 (every tuned built-in converges with it)
-``iterations``         ``1000 + 400 L ⌈D/2⌉`` — later modes of the sequential nesting need
+``iterations``         ``1000 + 600 L ⌈D/2⌉`` — later modes of the sequential nesting need
                        the earlier ones converged first (Sec. 3.2)
 ``eval_every``         ``iterations / 5`` (≥ 250), so that the verdict sees the drift
 ``fd_step``            ``0.01 ℓ`` (the same truncation and float32 rounding error relative to
@@ -91,7 +91,7 @@ def _values(spec, explicit: set[str], problem_factory) -> dict[str, object]:
     ells = length_scales(spec.sampling)
     kind = spec.potential.kind
     envelope = "box" if kind == "box" else "exponential" if kind == "coulomb" else "gaussian"
-    iterations = 1000 + 400 * spec.modes * math.ceil(spec.dimension / 2)
+    iterations = 1000 + 600 * spec.modes * math.ceil(spec.dimension / 2)
     if "training.iterations" in explicit:
         iterations = spec.training.iterations
     every = max(iterations // 5, min(250, iterations), 1)

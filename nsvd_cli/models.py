@@ -97,6 +97,14 @@ class DisjointMLP(nn.Module):
             self.weights.append(w)
             self.biases.append(bias)
 
+    @torch.no_grad()
+    def reinitialise(self, modes, generator: torch.Generator) -> None:
+        """Fresh initial weights (as at construction) for the MLPs of ``modes`` (indices)."""
+        for w, b in zip(self.weights, self.biases):
+            new_w, new_b = _init_linear(w.shape[1], w.shape[2], len(modes), generator)
+            w[modes] = new_w.to(w)
+            b[modes] = new_b.to(b)
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         L = self.n_modes
         w0, b0 = self.weights[0], self.biases[0]
@@ -190,6 +198,22 @@ class EigenfunctionModel(nn.Module):
         if self.envelope == "gaussian":
             return -0.5 * (x * x).sum(-1, keepdim=True) / a**2
         return -_radius(x) / a
+
+    @property
+    def can_reinitialise(self) -> bool:
+        """Whether single modes can be re-initialised (disjoint networks only)."""
+        return isinstance(self.mlp, DisjointMLP)
+
+    @torch.no_grad()
+    def reinitialise_modes(self, modes, generator: torch.Generator) -> None:
+        """Re-initialise modes (list of indices): their MLP weights as at construction and
+        their envelope length back to ``envelope_width``. Disjoint networks only (each mode
+        has its own parameters: slices ``[modes]`` of every parameter)."""
+        if not self.can_reinitialise:
+            raise ValueError("single modes can be re-initialised only with disjoint networks")
+        self.mlp.reinitialise(list(modes), generator)
+        if hasattr(self, "log_width"):
+            self.log_width[list(modes)] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.envelope == "box":

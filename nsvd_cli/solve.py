@@ -118,11 +118,13 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     model = model.to(device, dtype)
     judge = _Judge(problem, spec.training)
 
-    def periodic(m) -> dict:
-        ev = judge(evaluate_model(m, problem))
+    def periodic(m, iteration: int) -> dict:
+        ev = judge(evaluate_model(m, problem), iteration)
         out = {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary(), "converged": ev.verdict.n_converged}
         if tr.until == "converged" and judge.can_stop:
             out["stop"] = "converged"
+        elif model.can_reinitialise:
+            out["restart"] = judge.stuck_modes()
         return out
 
     ckpt = checkpoint_path(output)
@@ -138,12 +140,13 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     if judge.last is not None and evaluations and evaluations[-1]["iteration"] == state.iteration:
         evaluation = judge.last
     else:
-        evaluation = judge(evaluate_model(state.ema.module, problem))
+        evaluation = judge(evaluate_model(state.ema.module, problem), state.iteration)
     if callback:
         callback(Finished(state.iteration, state.wall_time, state.stopped_by))
     ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")
     run = {"device": str(device), "threads": torch.get_num_threads(), "wall_time": state.wall_time,
            "iterations": state.iteration, "iterations_per_second": ips, "stopped_by": state.stopped_by,
+           "restarts": state.history.get("restarts", []),
            "derived": {k: list(v) if isinstance(v, tuple) else v for k, v in derived.items()}, **(run_info or {})}
     path = write_results(output, spec=spec, evaluation=evaluation, model_state=state.ema.state_dict(),
                          history=state.history, run=run, reference=problem.reference, overwrite=overwrite)
@@ -158,12 +161,26 @@ class _Judge:
     run, using the previous one for the drift; keeps the latest (reused if it is of the
     final model)."""
 
-    def __init__(self, problem: Problem, training):
-        self.problem, self.last = problem, None
-        self.tolerances = Tolerances().with_agreement(training.tolerance)
+    #: a mode is stuck when it overlaps an earlier mode and its two estimates disagree this much
+    STUCK = 0.3
 
-    def __call__(self, ev: Evaluation) -> Evaluation:
-        prev = self.last
+    def __init__(self, problem: Problem, training):
+        self.problem, self.last, self.training = problem, None, training
+        self.tolerances = Tolerances().with_agreement(training.tolerance)
+        self.iteration, self.restarts = 0, 0
+
+    def stuck_modes(self) -> list[int]:
+        """Modes (0-based) to re-initialise after the latest evaluation: collapsed onto an
+        earlier mode, while restarts are left and at least 30 % of the iterations remain."""
+        tr, v = self.training, self.last.verdict
+        if self.restarts >= tr.restarts or self.iteration > 0.7 * tr.iterations:
+            return []
+        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & ~v.vanishing)
+        self.restarts += len(stuck) > 0
+        return stuck.tolist()
+
+    def __call__(self, ev: Evaluation, iteration: int = 0) -> Evaluation:
+        prev, self.iteration = self.last, iteration
         ev.verdict = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, scale=self.problem.scale,
                            previous_eigenvalues=None if prev is None else prev.eigenvalues,
                            residuals=ev.residuals, tolerances=self.tolerances)

@@ -183,9 +183,10 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         Receives :class:`Progress` every ``log_every`` iterations, :class:`Evaluated` after
         each evaluation and :class:`CheckpointSaved` after each checkpoint.
     evaluate : callable, optional
-        ``evaluate(ema_model) -> dict`` called every ``training.eval_every`` iterations; it
-        must not move or change the model. A ``"stop"`` entry (a reason, e.g.
-        ``"converged"``) ends training after that iteration (``TrainState.stopped_by``).
+        ``evaluate(ema_model, iteration) -> dict`` called every ``training.eval_every``
+        iterations; it must not move or change the model. A ``"stop"`` entry (a reason, e.g.
+        ``"converged"``) ends training after that iteration (``TrainState.stopped_by``); a
+        ``"restart"`` entry (mode indices) re-initialises those modes (:meth:`restart_modes`).
     checkpoint : path, optional
         Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations
         and on Ctrl-C; atomically replaced). It is left in place: the caller removes it once
@@ -284,12 +285,30 @@ class _Loop:
         if state.iteration % self.log_every == 0 or last:
             self._log(float(loss.detach()))
         if self.evaluate is not None and (state.iteration % tr.eval_every == 0 or last):
-            result = dict(self.evaluate(self.ema.module), iteration=state.iteration)
+            result = dict(self.evaluate(self.ema.module, state.iteration), iteration=state.iteration)
             state.stopped_by = result.pop("stop", None) or state.stopped_by
+            self.restart_modes(result.pop("restart", ()))
             state.history["evaluations"].append(result)
             self._emit(Evaluated(state.iteration, result))
         if self.checkpoint is not None and state.iteration % tr.checkpoint_every == 0:
             self.save()
+
+    @torch.no_grad()
+    def restart_modes(self, modes) -> None:
+        """Re-initialise stuck modes: fresh weights in the model and its EMA, optimiser state of
+        their parameter slices cleared. With sequential nesting the earlier modes do not see
+        the later ones (App. C.5), so the modes that passed are not disturbed."""
+        modes = sorted(int(m) for m in modes)
+        if not modes:
+            return
+        self.model.reinitialise_modes(modes, self.generator)
+        for p, q in zip(self.model.parameters(), self.ema.module.parameters()):
+            if p.shape[:1] == (self.model.n_modes,):  # a per-mode parameter (stacked on axis 0)
+                q[modes] = p[modes]
+                for value in self.optimizer.state.get(p, {}).values():
+                    if torch.is_tensor(value) and value.shape == p.shape:
+                        value[modes] = 0.0
+        self.state.history.setdefault("restarts", []).append([self.state.iteration, *modes])
 
     @torch.no_grad()
     def _track_rayleigh(self, f, tf) -> None:

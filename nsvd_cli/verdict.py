@@ -16,9 +16,9 @@ none of which needs the exact answer:
   means not converged.
 * **residual** (where available) — ``σ_l = ||(H − E_l)ψ_l|| / ||ψ_l||``. The interval
   ``[E_l − σ_l, E_l + σ_l]`` holds an exact eigenvalue (Weinstein). The mode fails when
-  ``σ_l`` exceeds ``residual`` (default ½) times the gap ``g_l`` to the other learned levels
-  (for the highest mode, the mean level spacing): its interval then cannot tell which
-  eigenvalue it is near. This is the only signal that catches a function orthogonal to the
+  ``σ_l`` exceeds ``residual`` (default 1) times the gap ``g_l`` to the other learned levels
+  (for the highest mode, the mean level spacing): its interval then reaches the neighbouring
+  level and cannot tell which eigenvalue it is near. This is the only signal that catches a function orthogonal to the
   earlier modes but a mixture of eigenstates. It is deliberately loose: the network's
   Laplacian is rough far out in the tails, so ``σ_l²/g_l`` (the Kato–Temple error estimate)
   overstates the error of a converged mode by orders of magnitude (measured: 1e-4 relative
@@ -64,7 +64,7 @@ class Tolerances:
     overlap: float = 0.05
     order: float = 1e-3
     drift: float = 2e-3
-    residual: float = 0.5
+    residual: float = 1.0
 
     def with_agreement(self, agreement: float) -> "Tolerances":
         """Tolerances for a given ``agreement`` (the spec's ``training.tolerance``): the

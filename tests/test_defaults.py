@@ -15,8 +15,8 @@ def _user_spec(**extra):
 
 def test_values_for_a_user_spec_by_hand():
     spec, derived = derive_defaults(_user_spec())
-    assert derived["training.iterations"] == 1000 + 400 * 11 * 1 == spec.training.iterations
-    assert spec.training.eval_every == spec.training.checkpoint_every == 5400 // 5
+    assert derived["training.iterations"] == 1000 + 600 * 11 * 1 == spec.training.iterations
+    assert spec.training.eval_every == spec.training.checkpoint_every == 7600 // 5
     assert spec.model.envelope == "gaussian" and spec.model.envelope_width == 1.5
     assert spec.model.fourier_scales == pytest.approx((0.5 / 1.5,), rel=1e-5)
     assert spec.training.learning_rate == 3e-3 and spec.training.fd_step == pytest.approx(0.015)

@@ -104,7 +104,7 @@ def test_evaluation_leaves_the_live_model_and_its_ema_untouched():
     spec = _harmonic1d(**{"training.dtype": "float32", "training.eval_every": 20})
     seen = []
 
-    def evaluate(m):
+    def evaluate(m, iteration):
         seen.append((m, [(p.data_ptr(), p.dtype, p.device) for p in m.parameters()]))
         ev = evaluate_model(m, problem)
         assert ev.eigenvalues.dtype == np.float64

@@ -47,7 +47,7 @@ def test_drift_and_tolerance():
 
 def test_residual_over_gap():
     lam, lam_n, gram = _clean()  # energies (scale 1) 2 apart
-    sigma = np.array([0.1, 0.1, 1.5, 0.1])  # 1.5 / 2 > 1/2: the interval reaches the neighbours
+    sigma = np.array([0.1, 0.1, 2.5, 0.1])  # 2.5 > 2: the interval reaches the neighbouring levels
     v = judge(lam, lam_n, gram, residuals=sigma)
     assert list(v.converged) == [True, True, False, True] and v.reasons[2] == "residual"
     assert v.residual_ratio[0] == pytest.approx(0.1 / 2)
@@ -112,3 +112,30 @@ def test_until_converged_stops_early_with_accurate_modes(tmp_path):
     assert out.evaluation.verdict.all_converged
     err = np.abs(out.evaluation.energies - [1.0, 3.0]) / [1.0, 3.0]
     assert err.max() < 0.01, err
+
+
+def test_restarting_a_mode_touches_only_its_parameters_and_optimiser_state():
+    from nsvd_cli.problem import Problem
+    from nsvd_cli.models import build_model
+    from nsvd_cli.train import _Loop
+
+    spec = _oscillator_1d(10)
+    problem = Problem.from_spec(spec)
+    gen = torch.Generator().manual_seed(0)
+    model = build_model(1, 2, spec.model, gen, problem.sampling.log_density)
+    loop = _Loop(model, problem.operator, problem.sampling, spec.training, gen, torch.device("cpu"), None, None,
+                 None, 10)
+    for _ in range(5):
+        loop.step()
+    before = [p.detach().clone() for p in model.parameters()]
+    loop.restart_modes([1])
+    for p, q, e in zip(before, model.parameters(), loop.ema.module.parameters()):
+        if p.shape[:1] != (2,):
+            continue
+        assert torch.equal(p[0], q[0])  # mode 1 (index 0) untouched
+        assert not torch.equal(p[1], q[1]) or p[1].abs().sum() == 0  # mode 2 fresh
+        assert torch.equal(e[1], q[1])  # the EMA restarts from the fresh weights
+        state = loop.optimizer.state[q]
+        assert torch.all(state["exp_avg"][1] == 0) and torch.all(state["exp_avg_sq"][1] == 0)
+        assert torch.any(state["exp_avg_sq"][0] != 0)
+    assert loop.state.history["restarts"] == [[5, 1]]

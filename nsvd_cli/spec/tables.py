@@ -305,6 +305,9 @@ class TrainingSpec(_Table):
     periodic evaluation at which every mode passes the verdict (:mod:`nsvd_cli.verdict`),
     ``iterations`` being the cap. ``tolerance``: the verdict's agreement threshold
     ``|λ_R − λ_N| / λ_R`` (the overlap, order and drift thresholds scale with it).
+    ``restarts``: how many times a stuck mode (one that collapsed onto an earlier mode: large
+    overlap and disagreeing estimates at a periodic evaluation) may be re-initialised, while
+    at least 30 % of the iterations remain (disjoint networks only).
     """
 
     iterations: count(1) = 2000
@@ -327,6 +330,7 @@ class TrainingSpec(_Table):
     device: str = "auto"
     until: Until = "iterations"
     tolerance: PositiveFloat = 0.01
+    restarts: count(0) = 2
 
     @field_validator("batch_size")
     @classmethod
