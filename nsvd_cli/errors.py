@@ -14,6 +14,7 @@ __all__ = [
     "CheckpointExistsError",
     "DivergenceError",
     "ComparisonError",
+    "OutputWriteError",
 ]
 
 
@@ -87,3 +88,17 @@ class ComparisonError(NsvdError):
     option of the command (``--grid``, ``--max-memory``, ``--tol``, ...) is invalid.  The
     message is one line naming the sources or the option.
     """
+
+
+class OutputWriteError(NsvdError):
+    """The results file could not be written after training (disk full, read-only folder).
+
+    An existing file at ``path`` is intact (atomic writer); ``checkpoint`` is the kept
+    checkpoint of the final state, from which ``--resume`` writes the results at once.
+    """
+
+    def __init__(self, path, reason: str, checkpoint=None):
+        self.path, self.reason, self.checkpoint = path, reason, checkpoint
+        kept = f"; the checkpoint {checkpoint} is kept: free space or fix the folder, then rerun with --resume" \
+            if checkpoint else ""
+        super().__init__(f"cannot write {path}: {reason}{kept}")
