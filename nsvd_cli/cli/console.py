@@ -1,13 +1,21 @@
-"""Shared rich consoles and the error boundary of every command."""
+"""Shared rich consoles and the error boundary of every command.
+
+Importing this module (every command does) makes matplotlib use the non-interactive Agg
+backend in the CLI process, whatever ``MPLBACKEND`` the caller's shell carries (e.g. a
+notebook's ``module://matplotlib_inline.backend_inline``): the CLI only writes files.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import typer
 from rich.console import Console
 
-from ..errors import DivergenceError, NsvdError, SpecError
+from ..errors import DivergenceError, NsvdError, OutputWriteError, SpecError
+
+os.environ["MPLBACKEND"] = "Agg"  # before any command imports matplotlib
 
 #: Width used when output goes to a file or pipe (logs): wide rather than wrapped at 80.
 PIPE_WIDTH = 250
@@ -74,11 +82,12 @@ def fail(message: str, code: int = 2) -> None:
 def error_boundary():
     """Map library errors to one-line messages and exit codes.
 
-    SpecError and other NsvdError -> 2; DivergenceError -> 1; Ctrl-C -> 130.
+    SpecError and other NsvdError -> 2; DivergenceError and OutputWriteError (a failure at
+    write time: disk full, read-only folder) -> 1; Ctrl-C -> 130.
     """
     try:
         yield
-    except DivergenceError as err:
+    except (DivergenceError, OutputWriteError) as err:
         fail(str(err), code=1)
     except SpecError as err:
         option = option_for(err.field)

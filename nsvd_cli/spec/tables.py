@@ -294,6 +294,11 @@ class ModelSpec(_Table):
     envelope_box: Box = ()
 
 
+#: Seeds are refused from here on: torch's CPU generator (mt19937) keeps only the low 32
+#: bits of a seed, so 2**32 would silently repeat the run of seed 0.
+SEED_LIMIT = 2 ** 32
+
+
 class TrainingSpec(_Table):
     """Optimisation settings (App. E.1: RMSProp 1e-4, cosine schedule, EMA 0.995).
 
@@ -320,6 +325,14 @@ class TrainingSpec(_Table):
     checkpoint_every: count(1) = 1000
     seed: count(0) = 0
     device: str = "auto"
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, seed: int) -> int:
+        if seed >= SEED_LIMIT:
+            raise ValueError(f"must be < 2**32 = {SEED_LIMIT} (torch's generator keeps only the low 32 bits, so "
+                             f"larger seeds would repeat smaller ones), got {seed}")
+        return seed
 
     @field_validator("batch_size")
     @classmethod
