@@ -200,10 +200,11 @@ def check_resumable(checkpoint: dict, spec: ProblemSpec, path) -> None:
     if not isinstance(stored, dict):
         raise SpecError("resume", f"the checkpoint {path} does not record its problem; start over with --overwrite")
     old, new = _flatten(stored), _flatten(spec_to_dict(spec))
-    for key in sorted(old.keys() | new.keys()):
+    show = lambda v: "(absent)" if v is None else repr(v)  # noqa: E731
+    for key in sorted(old.keys() | new.keys(), key=lambda k: (not k.endswith(".kind"), k)):  # a new kind first
         if key not in RESUMABLE_FIELDS and old.get(key) != new.get(key):
-            raise SpecError(key, f"differs from the checkpoint being resumed ({path}: {old.get(key)!r}, now "
-                                 f"{new.get(key)!r}); resume with the same setting or start over with --overwrite")
+            raise SpecError(key, f"differs from the checkpoint being resumed ({path}: {show(old.get(key))}, now "
+                                 f"{show(new.get(key))}); resume with the same setting or start over with --overwrite")
     done = int(checkpoint["iteration"])
     if spec.training.iterations < done:
         raise SpecError("training.iterations", f"{spec.training.iterations} is below the iteration {done} of the "
