@@ -68,10 +68,12 @@ def _env(**extra):
 
 
 def _one_line_error(output: str) -> str:
+    """The one ``error:`` line (the last line; stdout may hold the run's header before it)."""
     lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), output
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], output
     assert "Traceback" not in output
-    return lines[0]
+    return errors[0]
 
 
 # ---- inputs that used to fail ---------------------------------------------------------------
@@ -173,3 +175,198 @@ def test_output_folder_is_refused_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(solve_module.shutil, "disk_usage", lambda p: type("U", (), {"free": 1000})())
     res = runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(tmp_path / "a.h5")])
     assert res.exit_code == 2 and "MiB free in" in _one_line_error(res.output)
+
+
+# ---- faults to survive ----------------------------------------------------------------------
+def test_non_finite_loss_rolls_back_halves_the_learning_rate_and_is_recorded(tmp_path):
+    faulty_potentials.reset()
+    spec = load_spec(_spec_file(tmp_path, "faulty_potentials:nan_once", iterations=40))
+    with pytest.warns(UserWarning, match="non-finite loss at iteration 5: rolled back to iteration 0"):
+        result = solve(spec, tmp_path / "n.h5")
+    r = nsvd_cli.load(result.path)
+    assert r.run["rollbacks"] == 1 and r.run["iterations"] == 40
+    rb = r.history["rollbacks"]
+    assert rb["iteration"].tolist() == [5] and rb["restored_to"].tolist() == [0]
+    assert rb["learning_rate_factor"].tolist() == [0.5] and np.isnan(rb["loss"][0])
+    # logged at iteration 10 of 40: half the peak rate times the cosine factor (1 + cos(pi 10/40)) / 2
+    cosine = 0.5 * spec.training.learning_rate * (1 + np.cos(np.pi * 10 / 40)) / 2
+    assert r.history["iteration"][0] == 10 and r.history["learning_rate"][0] == pytest.approx(cosine, rel=1e-9)
+    assert np.isfinite(r.eigenvalues).all()
+
+
+def _start_slow_run(tmp_path, spec_file, out, *extra):
+    cmd = [sys.executable, "-m", "nsvd_cli", "solve", str(spec_file), "-o", str(out), "-q", *extra]
+    proc = subprocess.Popen(cmd, env=_env(NSVD_TEST_SLEEP="0.05"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    ckpt, t0 = checkpoint_path(out), time.monotonic()
+    while not ckpt.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < 120, "no checkpoint"
+        time.sleep(0.02)
+    return proc
+
+
+def test_kill_9_then_resume_equals_the_uninterrupted_run(tmp_path):
+    spec_file = _spec_file(tmp_path)
+    out = tmp_path / "k.h5"
+    proc = _start_slow_run(tmp_path, spec_file, out)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not out.exists() and not list(tmp_path.glob(".k.h5*"))  # never a partial results file
+    done = torch.load(checkpoint_path(out), weights_only=True)["iteration"]
+    assert 20 <= done < 60
+    spec = load_spec(spec_file)
+    resumed = solve(spec, out, resume=True)
+    straight = solve(spec, tmp_path / "s.h5")
+    np.testing.assert_allclose(resumed.evaluation.eigenvalues, straight.evaluation.eigenvalues, rtol=1e-6)
+    assert not checkpoint_path(out).exists() and not lock_path(out).exists()
+
+
+def test_sigterm_keeps_the_checkpoint_and_prints_the_resume_command(tmp_path):
+    spec_file = _spec_file(tmp_path)
+    out = tmp_path / "t.h5"
+    proc = _start_slow_run(tmp_path, spec_file, out)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert f"checkpoint kept at {checkpoint_path(out)}" in err and "Traceback" not in err
+    assert f"-o {out} -q --resume" in err
+    assert checkpoint_path(out).exists() and not out.exists() and not lock_path(out).exists()
+
+
+def test_ctrl_c_prints_the_checkpoint_and_the_resume_command(tmp_path, monkeypatch):
+    import nsvd_cli.train as train_module
+
+    calls = {"n": 0}
+    real = train_module.nested_lora_loss
+
+    def interrupt_at_3(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_module, "nested_lora_loss", interrupt_at_3)
+    out = tmp_path / "c.h5"
+    res = runner.invoke(app, ["solve", "harmonic", "--dim", "1", "--modes", "2", "--iters", "20", "-q", "-o", str(out)])
+    assert res.exit_code == 130
+    assert f"interrupted: checkpoint kept at {checkpoint_path(out)}; resume with:" in res.output
+    assert "--resume" in res.output and checkpoint_path(out).exists()
+
+
+@pytest.mark.parametrize("fault", ["enospc", "erofs", "read-only"])
+def test_disk_full_or_read_only_at_write_time(fault, tmp_path, monkeypatch):
+    import nsvd_cli.files.atomic as atomic
+
+    out = tmp_path / "w.h5"
+    assert runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(out)]).exit_code == 0
+    before = out.read_bytes()
+    if fault == "enospc":
+        real = atomic._fsync_file
+
+        def full(path):
+            if str(path).endswith(".h5"):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            real(path)
+
+        monkeypatch.setattr(atomic, "_fsync_file", full)
+        res = runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(out), "--overwrite"])
+    elif fault == "erofs":  # the folder's file system remounted read-only: the rename of the results fails
+        real_replace = os.replace
+
+        def read_only(src, dst):
+            if str(dst).endswith(".h5"):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dst))
+            real_replace(src, dst)
+
+        monkeypatch.setattr(atomic.os, "replace", read_only)
+        res = runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(out), "--overwrite"])
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root ignores folder permissions (the erofs case injects the same failure)")
+        import nsvd_cli.train as train_module
+
+        real_fit = train_module.fit
+
+        def fit_then_lock(*a, **k):
+            state = real_fit(*a, **k)
+            tmp_path.chmod(0o555)  # the folder becomes read-only after the final checkpoint
+            return state
+
+        monkeypatch.setattr(importlib_solve(), "fit", fit_then_lock)
+        try:
+            res = runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(out), "--overwrite"])
+        finally:
+            tmp_path.chmod(0o755)
+    assert res.exit_code == 1
+    line = _one_line_error(res.output)
+    assert f"cannot write {out}:" in line and f"the checkpoint {checkpoint_path(out)} is kept" in line
+    assert out.read_bytes() == before  # the existing results file is intact
+    assert checkpoint_path(out).exists() and not list(tmp_path.glob(".w.h5.*"))
+    monkeypatch.undo()  # space freed / folder writable again
+    res = runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(out), "--overwrite", "--resume"])
+    assert res.exit_code == 0 and not checkpoint_path(out).exists()  # resumed at the end: written at once
+
+
+def importlib_solve():
+    import importlib
+
+    return importlib.import_module("nsvd_cli.solve")
+
+
+def _corrupt_files(tmp_path, short_run_file):
+    """Truncated results file, an HDF5 file of another program, a newer format version."""
+    data = Path(short_run_file).read_bytes()
+    (tmp_path / "truncated.h5").write_bytes(data[: len(data) // 2])
+    with h5py.File(tmp_path / "foreign.h5", "w") as h:
+        h["x"] = np.arange(3)
+    newer = tmp_path / "newer.h5"
+    newer.write_bytes(data)
+    with h5py.File(newer, "a") as h:
+        h.attrs["format_version"] = 99
+    (tmp_path / "text.h5").write_text("not hdf5")
+    return ["truncated.h5", "foreign.h5", "newer.h5", "text.h5"]
+
+
+def test_corrupt_or_foreign_files_are_one_line_exit_2(tmp_path, short_run_file):
+    for name in _corrupt_files(tmp_path, short_run_file):
+        path = tmp_path / name
+        with pytest.raises(ResultsFileError, match=str(path)):
+            nsvd_cli.load(path)
+        for cmd in (["plot", str(path), "-o", str(tmp_path / "figs")], ["compare", str(short_run_file), str(path)]):
+            res = runner.invoke(app, cmd)
+            assert res.exit_code == 2, (cmd, res.output)
+            assert name in _one_line_error(res.output)
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("truncated", "not a readable nsvd checkpoint"), ("text", "not a readable nsvd checkpoint"),
+    ("foreign", "not an nsvd checkpoint of this version"), ("newer", "checkpoint format version 99"),
+])
+def test_corrupt_or_foreign_checkpoints_are_one_line_exit_2(content, needle, tmp_path):
+    spec_file = _spec_file(tmp_path)
+    out = _interrupted(tmp_path, load_spec(spec_file))
+    ckpt = checkpoint_path(out)
+    if content == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    elif content == "text":
+        ckpt.write_text("hello")
+    elif content == "foreign":
+        torch.save({"model": {}}, ckpt)
+    else:
+        state = torch.load(ckpt, weights_only=True)
+        torch.save({**state, "format_version": 99}, ckpt)
+    res = runner.invoke(app, ["solve", str(spec_file), "-o", str(out), "--resume", "-q"])
+    assert res.exit_code == 2 and needle in _one_line_error(res.output)
+
+
+def test_a_second_run_on_the_same_output_refuses_at_once(tmp_path):
+    import filelock
+
+    out = tmp_path / "l.h5"
+    with filelock.FileLock(str(lock_path(out)), timeout=0, is_singleton=False):  # what a running solve holds
+        t0 = time.monotonic()
+        res = runner.invoke(app, ["solve", "harmonic", *TINY, "-o", str(out)])
+        assert time.monotonic() - t0 < 30
+    assert res.exit_code == 2 and "is being written by another nsvd run" in _one_line_error(res.output)
+    assert not out.exists() and not checkpoint_path(out).exists()
