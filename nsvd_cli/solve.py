@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
-from .errors import CheckpointExistsError, OutputWriteError, ResultsExistError, SpecError
+from .errors import CheckpointExistsError, DivergenceError, OutputWriteError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
 from .models import build_model
 from .problem import Problem
@@ -144,8 +145,14 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info) -> 
     _check_free_space(output, model, spec)
     last = {}  # the latest periodic Evaluation, reused if it is of the final model
 
+    def evaluate(m, iteration: int):
+        try:
+            return evaluate_model(m, problem)
+        except np.linalg.LinAlgError:  # non-finite eigenfunction values: the model has diverged
+            raise DivergenceError(iteration, str(ckpt) if ckpt.exists() else None) from None
+
     def periodic(m) -> dict:
-        last["evaluation"] = ev = evaluate_model(m, problem)
+        last["evaluation"] = ev = evaluate(m, None)
         return {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary()}
 
     if callback:
@@ -157,7 +164,7 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info) -> 
     if "evaluation" in last and evaluations and evaluations[-1]["iteration"] == state.iteration:
         evaluation = last["evaluation"]
     else:
-        evaluation = evaluate_model(state.ema.module, problem)
+        evaluation = evaluate(state.ema.module, state.iteration)
     if callback:
         callback(Finished(state.iteration, state.wall_time))
     ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")

@@ -33,6 +33,7 @@ if not stderr_console.is_terminal:
 OPTION_OF_FIELD = {
     # nsvd solve (spec overrides)
     "modes": "--modes",
+    "dimension": "--dim",
     "training.iterations": "--iters",
     "training.batch_size": "--batch-size",
     "training.nesting": "--nesting",
@@ -96,6 +97,13 @@ def error_boundary():
         field = getattr(err, "field", None) or getattr(err, "parameter", None)
         option = option_for(field)
         fail(f"{option}: {err}" if option and not str(err).startswith(option) else str(err))
+    except MemoryError:
+        fail("out of memory: lower the sizes (modes, batch_size, model.hidden, evaluation points)", code=1)
+    except RuntimeError as err:  # torch's allocation failures; anything else is a bug: let it show
+        if "allocate" not in str(err):
+            raise
+        fail(f"out of memory ({str(err).splitlines()[0]}): lower the sizes (modes, batch_size, model.hidden, "
+             "evaluation points)", code=1)
     except KeyboardInterrupt:
         stderr_console.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(code=130) from None

@@ -27,7 +27,7 @@ from .choices import (
 )
 from .fields import (
     Box, Float, FloatList, NonNegativeFloat, OptionalPositiveList, PositiveFloat, PositiveList, StrictBool, Widths,
-    count, invalid,
+    MAX_BATCH, MAX_WIDTH, count, invalid,
 )
 
 __all__ = [
@@ -286,7 +286,7 @@ class ModelSpec(_Table):
     architecture: Architecture = "disjoint"
     hidden: Widths = (64, 64, 64)
     activation: Activation = "softplus"
-    fourier_features: count(0) = 64
+    fourier_features: count(0, MAX_WIDTH) = 64
     fourier_scales: PositiveList = (0.1,)
     radial_feature: StrictBool = False
     envelope: EnvelopeKind = "sampling"
@@ -308,8 +308,8 @@ class TrainingSpec(_Table):
     """
 
     iterations: count(1) = 2000
-    batch_size: count(2) = 512
-    gram_batch: count(0) = 0
+    batch_size: count(2, MAX_BATCH) = 512
+    gram_batch: count(0, MAX_BATCH) = 0
     optimizer: Optimizer = "adam"
     learning_rate: PositiveFloat = 1e-3
     final_learning_rate: NonNegativeFloat = 0.0
@@ -369,10 +369,10 @@ class EvaluationSpec(_Table):
 
     box: Box
     quadrature: Quadrature = "gauss-legendre"
-    points: count(2) = 48
-    panels: count(1) = 4
-    angles: count(4) = 64
-    samples: count(100) = 200_000
+    points: count(2, 10 ** 4) = 48
+    panels: count(1, 10 ** 4) = 4
+    angles: count(4, 10 ** 4) = 64
+    samples: count(100, 10 ** 8) = 200_000
     std: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
