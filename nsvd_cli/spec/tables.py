@@ -19,6 +19,7 @@ normalised mixture weights — keep the status of the field they replace); see
 
 from typing import Annotated, Any, Literal, Union, get_args
 
+from annotated_types import Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .choices import (
@@ -294,6 +295,9 @@ class ModelSpec(_Table):
     envelope_box: Box = ()
 
 
+#: Learning rates above this are refused (float32 optimiser states overflow long before).
+MAX_LEARNING_RATE = 100.0
+
 #: Seeds are refused from here on: torch's CPU generator (mt19937) keeps only the low 32
 #: bits of a seed, so 2**32 would silently repeat the run of seed 0.
 SEED_LIMIT = 2 ** 32
@@ -311,8 +315,8 @@ class TrainingSpec(_Table):
     batch_size: count(2, MAX_BATCH) = 512
     gram_batch: count(0, MAX_BATCH) = 0
     optimizer: Optimizer = "adam"
-    learning_rate: PositiveFloat = 1e-3
-    final_learning_rate: NonNegativeFloat = 0.0
+    learning_rate: Annotated[PositiveFloat, Le(MAX_LEARNING_RATE)] = 1e-3
+    final_learning_rate: Annotated[NonNegativeFloat, Le(MAX_LEARNING_RATE)] = 0.0
     schedule: Schedule = "cosine"
     warmup: count(0) = 0
     ema_decay: NonNegativeFloat = 0.995
