@@ -16,6 +16,7 @@ __all__ = [
     "DivergenceError",
     "ComparisonError",
     "GridError",
+    "OutputWriteError",
 ]
 
 
@@ -133,3 +134,16 @@ class GridError(ParameterError):
     :attr:`parameter` names the parameter to change (``"grid"``, ``"max_memory"``,
     ``"max_iter"``, ``"tol"``, ``"method"``, ``"sigma"``, ``"reference_grid"``...).
     """
+
+
+class OutputWriteError(NsvdError):
+    """The results file could not be written after training (disk full, read-only folder).
+
+    An existing file at ``path`` is intact (atomic writer); ``checkpoint`` is the kept
+    checkpoint of the final state, from which ``--resume`` writes the results at once.
+    """
+
+    def __init__(self, path, reason: str, checkpoint=None):
+        self.path, self.reason, self.checkpoint = path, reason, checkpoint
+        kept = f"; the checkpoint {checkpoint} of the final state is kept" if checkpoint else ""
+        super().__init__(f"cannot write {path}: {reason}{kept}")

@@ -23,7 +23,15 @@ import numpy as np
 
 from .spec import ProblemSpec, walls
 
-__all__ = ["Problem", "Conventions"]
+__all__ = ["Problem", "Conventions", "FD_ROUNDING_REFUSE", "FD_ROUNDING_WARN", "BOX_MASS_WARN"]
+
+#: Refuse / warn when the rounding error of the finite-difference Laplacian, ``eps / h**2``
+#: relative to a unit length scale (eps of the training dtype, h = ``training.fd_step``),
+#: exceeds these levels.
+FD_ROUNDING_REFUSE = 1e-1
+FD_ROUNDING_WARN = 1e-2
+#: Warn when the evaluation box holds less than this fraction of a reference state's norm.
+BOX_MASS_WARN = 0.999
 
 
 @dataclass(frozen=True)
@@ -191,14 +199,82 @@ class Problem:
         ref = self.reference
         return None if ref is None else ref.eigenfunctions(self.quadrature.points)
 
-    def warnings(self) -> list[str]:
-        """Caveats to show before training (one sentence each).
+    # ---- settings that cannot give a meaningful result ------------------------------------
+    def _fd_rounding(self) -> float | None:
+        """``eps / fd_step**2`` of the training dtype, or None for the exact Laplacian."""
+        tr = self.spec.training
+        if tr.laplacian != "fd":
+            return None
+        return float(np.finfo(np.float64 if tr.dtype == "float64" else np.float32).eps) / tr.fd_step ** 2
 
-        A shift above the continuum threshold; the reference's own notes; a last degenerate
-        multiplet cut by ``modes``; fewer positive eigenvalues of T than modes (App. C.6).
-        Computes the reference.
+    def check(self) -> None:
+        """Refuse, before training, settings that cannot give a meaningful result.
+
+        * a finite-difference step below the rounding level of the dtype: the second
+          difference then carries a rounding error ``eps / fd_step**2`` above
+          :data:`FD_ROUNDING_REFUSE` (relative, on a unit length scale);
+        * evaluation nodes on a singular point of the potential (V not finite there, or a
+          Gauss-Legendre node at an unsoftened Coulomb centre): the energies would be meaningless.
+
+        Builds the evaluation rule and V on it (both kept for evaluation).
+
+        Raises
+        ------
+        SpecError
+            Naming the field to change, with the reason and the fix.
+        """
+        from .errors import SpecError
+
+        tr, rounding = self.spec.training, self._fd_rounding()
+        if rounding is not None and rounding > FD_ROUNDING_REFUSE:
+            eps = rounding * tr.fd_step ** 2
+            raise SpecError("training.fd_step", f"{tr.fd_step:g} is below the rounding level of {tr.dtype}: the "
+                            f"finite-difference Laplacian would carry relative errors of about eps/h^2 = "
+                            f"{rounding:.1e}; use fd_step >= {np.sqrt(eps / FD_ROUNDING_WARN):.2g}, "
+                            "dtype = \"float64\" or laplacian = \"exact\"")
+        bad = ~np.isfinite(self.potential_values)
+        pot = self.spec.potential
+        if pot.kind == "coulomb" and pot.softening == 0:  # clamped at COULOMB_MIN_RADIUS: finite, but singular
+            from .potentials import COULOMB_MIN_RADIUS
+
+            bad |= np.linalg.norm(self.quadrature.points, axis=1) <= COULOMB_MIN_RADIUS
+        if bad.any():
+            x = self.quadrature.points[np.flatnonzero(bad)[0]]
+            raise SpecError("evaluation.quadrature", f"the potential is singular at {int(bad.sum())} evaluation "
+                            f"node(s), e.g. x = {np.round(x, 6).tolist()}: the energies would be NaN or dominated "
+                            "by the singularity; move the nodes "
+                            "off the singular point (an even evaluation.points, another evaluation.box, or "
+                            "quadrature = \"polar\"/\"spherical\" for a Coulomb centre)")
+
+    def _box_warnings(self) -> list[str]:
+        """Reference states that the evaluation box cuts off (norm inside < :data:`BOX_MASS_WARN`)."""
+        ev = self.spec.evaluation
+        if ev.quadrature == "monte-carlo" and ev.std > 0 or self.reference_values is None:
+            return []
+        mass = np.einsum("n,nl->l", self.quadrature.weights, self.reference_values ** 2)
+        cut = np.flatnonzero(mass < BOX_MASS_WARN)
+        if not len(cut):
+            return []
+        k = int(cut[np.argmin(mass[cut])])
+        return [f"the evaluation box holds only {100 * mass[k]:.2f} % of the norm of reference state {k + 1} "
+                f"({len(cut)} state(s) below {100 * BOX_MASS_WARN:g} %): energies and errors of those modes are "
+                "biased; enlarge evaluation.box"]
+
+    def warnings(self) -> list[str]:
+        """Caveats to show before training (one sentence each, with the fix).
+
+        A shift above the continuum threshold; a finite-difference step near the rounding
+        level of the dtype (``eps / fd_step**2`` above :data:`FD_ROUNDING_WARN`); the
+        reference's own notes; an evaluation box that cuts off reference states; a last
+        degenerate multiplet cut by ``modes``; fewer positive eigenvalues of T than modes
+        (App. C.6). Computes the reference.
         """
         spec, out = self.spec, []
+        rounding = self._fd_rounding()
+        if rounding is not None and rounding > FD_ROUNDING_WARN:
+            out.append(f"training.fd_step = {spec.training.fd_step:g} is close to the rounding level of "
+                       f"{spec.training.dtype} (eps/h^2 = {rounding:.1e}): the Laplacian is noisy; use a larger "
+                       "fd_step, dtype = \"float64\" or laplacian = \"exact\"")
         threshold = self.continuum_threshold
         if threshold is not None and self.shift > threshold:
             out.append(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "
@@ -208,6 +284,7 @@ class Problem:
         if reference is None:
             return out
         out.extend(getattr(reference, "notes", ()))
+        out.extend(self._box_warnings())
         if not reference.complete_last_group:
             out.append(f"modes = {spec.modes} cuts the last degenerate multiplet of the reference; the learned "
                        "subspace of that multiplet is ill-defined")

@@ -5,7 +5,9 @@ This is the composition root of the pipeline; it holds no numerics of its own.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -16,16 +18,21 @@ import numpy as np
 import torch
 
 from .defaults import derive_defaults
-from .errors import CheckpointExistsError, ResultsExistError, SpecError
+from .errors import CheckpointExistsError, DivergenceError, OutputWriteError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
 from .files.results import write_results
 from .models import build_model
 from .problem import Problem
-from .spec import ProblemSpec
+from .spec import ProblemSpec, spec_to_dict
 from .train import Finished, Started, fit, load_checkpoint
 from .verdict import Tolerances, judge
 
-__all__ = ["solve", "SolveOutput", "default_output_path", "resolve_device", "checkpoint_path"]
+__all__ = ["solve", "SolveOutput", "default_output_path", "resolve_device", "checkpoint_path", "lock_path",
+           "RESUMABLE_FIELDS"]
+
+#: Spec fields a resumed run may change; every other field must equal the checkpoint's.
+RESUMABLE_FIELDS = frozenset({"training.iterations", "training.eval_every", "training.checkpoint_every",
+                              "training.device"})
 
 
 @dataclass
@@ -54,6 +61,12 @@ def checkpoint_path(output: str | Path) -> Path:
     """Where the resumable checkpoint of a run writing ``output`` lives (``<output>.ckpt``)."""
     output = Path(output)
     return output.with_name(output.name + ".ckpt")
+
+
+def lock_path(output: str | Path) -> Path:
+    """The lock file that keeps two runs off one output (``<output>.lock``; removed at the end)."""
+    output = Path(output)
+    return output.with_name(output.name + ".lock")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -98,28 +111,55 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
         ``<output>.ckpt`` of an interrupted run exists and neither ``resume`` nor
         ``overwrite`` was given.
     SpecError
-        Invalid device request; output folder not writable.
+        Invalid device request; output is a folder, its folder is not writable or lacks
+        space, another run holds the output's lock; a resumed checkpoint of another problem
+        or other settings (names the field); settings refused by :meth:`Problem.check`.
+    ResultsFileError
+        ``--resume`` of a corrupt, foreign or newer-version checkpoint.
     GridError
         A grid reference that cannot be solved.
     DivergenceError
-        Non-finite loss; a checkpoint is kept.
+        Non-finite loss after the rollbacks of :func:`~nsvd_cli.train.fit`; a checkpoint is kept.
+    OutputWriteError
+        The results file could not be written after training (disk full, read-only folder):
+        an existing file is intact, the checkpoint of the final state is kept.
     """
     spec, derived = derive_defaults(spec)
     output = Path(output) if output is not None else default_output_path(spec)
     _check_output(output, overwrite)
+    with _output_lock(output):
+        return _solve_locked(spec, output, overwrite, resume, callback, run_info, derived)
+
+
+def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, derived) -> SolveOutput:
+    """:func:`solve` once the output is validated and locked (private)."""
     tr = spec.training
     device = resolve_device(tr.device)
     dtype = torch.float64 if tr.dtype == "float64" else torch.float32
+    ckpt = checkpoint_path(output)
+    if ckpt.exists() and not resume and not overwrite:
+        raise CheckpointExistsError(ckpt)
+    state0 = load_checkpoint(ckpt) if resume and ckpt.exists() else None
+    if state0 is not None:
+        check_resumable(state0, spec, ckpt)
     problem = Problem.from_spec(spec)
+    problem.check()  # refusals: settings that cannot give a meaningful result
     for message in problem.warnings():  # computes the reference (once)
-        warnings.warn(message, stacklevel=2)
+        warnings.warn(message, stacklevel=3)
     generator = torch.Generator().manual_seed(tr.seed)
     model = build_model(spec.dimension, spec.modes, spec.model, generator, problem.sampling.log_density)
     model = model.to(device, dtype)
+    _check_free_space(output, model, spec)
     judge = _Judge(problem, spec.training)
 
+    def evaluate(m, iteration: int):
+        try:
+            return evaluate_model(m, problem)
+        except np.linalg.LinAlgError:  # non-finite eigenfunction values: the model has diverged
+            raise DivergenceError(iteration, str(ckpt) if ckpt.exists() else None) from None
+
     def periodic(m, iteration: int) -> dict:
-        ev = judge(evaluate_model(m, problem), iteration)
+        ev = judge(evaluate(m, iteration), iteration)
         out = {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary(), "converged": ev.verdict.n_converged}
         if tr.until == "converged" and judge.can_stop:
             out["stop"] = "converged"
@@ -127,29 +167,29 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
             out["restart"] = judge.stuck_modes()
         return out
 
-    ckpt = checkpoint_path(output)
-    if ckpt.exists() and not resume and not overwrite:
-        raise CheckpointExistsError(ckpt)
-    state0 = load_checkpoint(ckpt) if resume and ckpt.exists() else None
     if callback:
         callback(Started(spec, str(device), str(output), state0["iteration"] if state0 else None, problem.reference,
                          derived))
     state = fit(model, problem.operator, problem.sampling, tr, generator=generator, device=device,
-                callback=callback, evaluate=periodic, checkpoint=ckpt, resume=state0)
+                callback=callback, evaluate=periodic, checkpoint=ckpt, resume=state0,
+                checkpoint_meta={"spec": spec_to_dict(spec)})
     evaluations = state.history["evaluations"]
     if judge.last is not None and evaluations and evaluations[-1]["iteration"] == state.iteration:
         evaluation = judge.last
     else:
-        evaluation = judge(evaluate_model(state.ema.module, problem), state.iteration)
+        evaluation = judge(evaluate(state.ema.module, state.iteration), state.iteration)
     if callback:
         callback(Finished(state.iteration, state.wall_time, state.stopped_by))
     ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")
     run = {"device": str(device), "threads": torch.get_num_threads(), "wall_time": state.wall_time,
            "iterations": state.iteration, "iterations_per_second": ips, "stopped_by": state.stopped_by,
-           "restarts": state.history.get("restarts", []),
+           "restarts": state.history.get("restarts", []), "rollbacks": len(state.history.get("rollbacks", ())),
            "derived": {k: list(v) if isinstance(v, tuple) else v for k, v in derived.items()}, **(run_info or {})}
-    path = write_results(output, spec=spec, evaluation=evaluation, model_state=state.ema.state_dict(),
-                         history=state.history, run=run, reference=problem.reference, overwrite=overwrite)
+    try:
+        path = write_results(output, spec=spec, evaluation=evaluation, model_state=state.ema.state_dict(),
+                             history=state.history, run=run, reference=problem.reference, overwrite=overwrite)
+    except OSError as err:  # disk full, folder made read-only, ...: the atomic writer left the old file intact
+        raise OutputWriteError(output, err.strerror or str(err), ckpt if ckpt.exists() else None) from None
     ckpt.unlink(missing_ok=True)  # only now that the results are safely on disk
     return SolveOutput(path=path, evaluation=evaluation, reference=problem.reference, wall_time=state.wall_time,
                        iterations_per_second=ips, problem=problem, iterations=state.iteration,
@@ -194,8 +234,85 @@ class _Judge:
         return v.all_converged and bool(np.all(np.isfinite(v.drift)))
 
 
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resumable(checkpoint: dict, spec: ProblemSpec, path) -> None:
+    """Refuse to resume a checkpoint of another problem or other settings.
+
+    Every field of the resolved spec stored in the checkpoint must equal ``spec``'s, except
+    :data:`RESUMABLE_FIELDS`; the checkpoint's iteration must not exceed
+    ``spec.training.iterations``.
+
+    Raises
+    ------
+    SpecError
+        Naming the first differing field (and both values), or ``training.iterations``.
+    """
+    stored = checkpoint.get("meta", {}).get("spec")
+    if not isinstance(stored, dict):
+        raise SpecError("resume", f"the checkpoint {path} does not record its problem; start over with --overwrite")
+    old, new = _flatten(stored), _flatten(spec_to_dict(spec))
+    show = lambda v: "(absent)" if v is None else repr(v)  # noqa: E731
+    for key in sorted(old.keys() | new.keys(), key=lambda k: (not k.endswith(".kind"), k)):  # a new kind first
+        if key not in RESUMABLE_FIELDS and old.get(key) != new.get(key):
+            raise SpecError(key, f"differs from the checkpoint being resumed ({path}: {show(old.get(key))}, now "
+                                 f"{show(new.get(key))}); resume with the same setting or start over with --overwrite")
+    done = int(checkpoint["iteration"])
+    if spec.training.iterations < done:
+        raise SpecError("training.iterations", f"{spec.training.iterations} is below the iteration {done} of the "
+                                               f"checkpoint {path}; give at least {done}")
+
+
+@contextlib.contextmanager
+def _output_lock(output: Path):
+    """Hold ``<output>.lock`` (``filelock``) for the whole run; refuse at once if another
+    run holds it."""
+    import filelock
+
+    path = lock_path(output)
+    lock = filelock.FileLock(str(path), timeout=0, is_singleton=False)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise SpecError("output", f"{output} is being written by another nsvd run (it holds {path}); wait for it "
+                                  "to finish or choose another -o") from None
+    except OSError as err:
+        raise SpecError("output", f"cannot create the lock file {path}: {err.strerror}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+        path.unlink(missing_ok=True)
+
+
+def _check_free_space(output: Path, model, spec: ProblemSpec) -> None:
+    """Refuse, before training, a folder without room for the checkpoint and the results
+    (estimate: model, EMA and optimiser states in float64, the logged history, 1 MiB slack)."""
+    params = sum(p.numel() for p in model.parameters())
+    history = 8 * (spec.modes + 3) * (spec.training.iterations // 10 + 1)
+    need = 8 * 6 * params + 2 * history + 2 ** 20
+    try:
+        free = shutil.disk_usage(output.parent).free
+    except OSError:
+        return
+    if free < need:
+        raise SpecError("output", f"only {free / 2**20:.1f} MiB free in {output.parent}; the checkpoint and results "
+                                  f"need about {need / 2**20:.1f} MiB")
+
+
 def _check_output(output: Path, overwrite: bool) -> None:
-    """Refuse, before training, an existing output (unless ``overwrite``) or an unwritable folder."""
+    """Refuse, before training, an output that is a folder, exists (unless ``overwrite``),
+    or lies in a folder that cannot be created or written."""
+    if output.is_dir():
+        raise SpecError("output", f"{output} is a folder; give a file name, e.g. -o {output / 'run.h5'}")
     if output.exists() and not overwrite:
         raise ResultsExistError(output)
     try:  # the folder must exist (or be creatable) and be writable

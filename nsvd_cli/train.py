@@ -7,7 +7,9 @@ as one small typed event per occasion (:class:`Started`, :class:`Progress`,
 
 from __future__ import annotations
 
+import copy
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,13 +17,22 @@ from typing import Callable
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .errors import DivergenceError
+from .errors import DivergenceError, ResultsFileError
 from .files.atomic import atomic_write
 from .objective import nested_lora_loss, nesting_masks
 from .spec import TrainingSpec
 
 __all__ = ["fit", "TrainState", "make_optimizer", "make_scheduler", "load_checkpoint", "Event", "Started", "Progress",
-           "Evaluated", "CheckpointSaved", "Finished"]
+           "Evaluated", "CheckpointSaved", "Finished", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "MAX_ROLLBACKS"]
+
+#: ``format`` / ``format_version`` entries of every checkpoint (checked by :func:`load_checkpoint`).
+CHECKPOINT_FORMAT = "nsvd-checkpoint"
+CHECKPOINT_VERSION = 1
+#: Non-finite losses survived (roll back, halve the learning rate) before :class:`DivergenceError`.
+MAX_ROLLBACKS = 3
+#: In-memory snapshot (the state a rollback returns to) at most this many iterations apart.
+SNAPSHOT_EVERY = 50
+_CHECKPOINT_KEYS = ("model", "ema", "optimizer", "scheduler", "generator", "iteration", "history", "wall_time")
 
 
 @dataclass(frozen=True)
@@ -94,8 +105,10 @@ class TrainState:
         Number of completed iterations.
     history : dict of lists
         ``iteration``, ``loss``, ``learning_rate``, ``eigenvalues`` (batch Rayleigh
-        quotients of T, one list of L per logged step) and ``evaluations`` (whatever the
-        ``evaluate`` callback returned, with its iteration).
+        quotients of T, one list of L per logged step), ``evaluations`` (whatever the
+        ``evaluate`` callback returned, with its iteration) and ``rollbacks`` (one dict per
+        non-finite loss survived: ``iteration`` where it appeared, ``restored_to``,
+        ``learning_rate_factor`` after halving).
     wall_time : float
         Seconds spent in the loop (summed over resumed runs).
     stopped_by : str
@@ -107,7 +120,7 @@ class TrainState:
     ema: torch.nn.Module
     iteration: int = 0
     history: dict = field(default_factory=lambda: {"iteration": [], "loss": [], "learning_rate": [],
-                                                   "eigenvalues": [], "evaluations": []})
+                                                   "eigenvalues": [], "evaluations": [], "rollbacks": []})
     wall_time: float = 0.0
     stopped_by: str = "iterations"
 
@@ -135,8 +148,11 @@ def make_scheduler(optimizer, training: TrainingSpec):
     return lr_scheduler.SequentialLR(optimizer, [warm, main], milestones=[training.warmup])
 
 
-def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, generator) -> None:
+def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, generator, meta: dict | None) -> None:
     atomic_write(path, lambda tmp: torch.save({
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "meta": meta or {},
         "model": state.model.state_dict(),
         "ema": state.ema.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -149,8 +165,37 @@ def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, genera
 
 
 def load_checkpoint(path) -> dict:
-    """Read a checkpoint written by :func:`fit` (a dict of states)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """Read a checkpoint written by :func:`fit` (a dict of states, ``meta`` as given to fit).
+
+    Loaded with ``weights_only=True`` (no code runs from the file).
+
+    Raises
+    ------
+    ResultsFileError
+        One line naming the file: missing, truncated or not a checkpoint, a checkpoint of
+        another nsvd version, or of a newer checkpoint format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsFileError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for foreign bytes
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:120]
+        raise ResultsFileError(f"{path}: not a readable nsvd checkpoint (truncated or another program's file: "
+                               f"{reason})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ResultsFileError(f"{path}: not an nsvd checkpoint of this version (written by another program or an "
+                               "older nsvd); start over with --overwrite")
+    version = ckpt.get("format_version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION or version < 1:
+        raise ResultsFileError(f"{path}: checkpoint format version {version!r} is not one this nsvd understands "
+                               f"(<= {CHECKPOINT_VERSION}); upgrade nsvd or start over with --overwrite")
+    missing = [k for k in _CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise ResultsFileError(f"{path}: malformed nsvd checkpoint (missing {', '.join(missing)})")
+    ckpt["history"].setdefault("rollbacks", [])
+    return ckpt
 
 
 def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
@@ -158,7 +203,7 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         callback: Callable[[Event], None] | None = None,
         evaluate: Callable[[torch.nn.Module], dict] | None = None,
         checkpoint: str | Path | None = None, resume: dict | None = None,
-        log_every: int = 10) -> TrainState:
+        log_every: int = 10, checkpoint_meta: dict | None = None) -> TrainState:
     """Train ``model`` to the top eigenpairs of ``operator`` with NestedLoRA.
 
     Each iteration draws ``batch_size`` points from ``sampling`` (importance weight
@@ -188,11 +233,19 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         ``"converged"``) ends training after that iteration (``TrainState.stopped_by``); a
         ``"restart"`` entry (mode indices) re-initialises those modes (:meth:`restart_modes`).
     checkpoint : path, optional
-        Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations
-        and on Ctrl-C; atomically replaced). It is left in place: the caller removes it once
-        the results are safely written.
+        Where to keep a resumable checkpoint (written every ``checkpoint_every`` iterations,
+        at the end and on Ctrl-C; atomically replaced). It is left in place: the caller
+        removes it once the results are safely written. A checkpoint that cannot be written
+        (disk full, read-only folder) is a warning: the previous one stays intact.
     resume : dict, optional
         A checkpoint from :func:`load_checkpoint` to continue from.
+    checkpoint_meta : dict, optional
+        Stored as ``meta`` in every checkpoint (e.g. the resolved spec, so that a resume can
+        prove it belongs to the same problem).
+
+    A non-finite loss rolls back to the last good in-memory state (at most
+    ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
+    rollback is recorded in ``history["rollbacks"]`` and warned about (``UserWarning``).
 
     Returns
     -------
@@ -201,19 +254,24 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     Raises
     ------
     DivergenceError
-        If the loss becomes non-finite; carries the last good checkpoint path.
+        If the loss is non-finite again after ``MAX_ROLLBACKS`` rollbacks; carries the last
+        good checkpoint path.
     KeyboardInterrupt
         Re-raised after the checkpoint has been written.
     """
     loop = _Loop(model, operator, sampling, training, generator, device, callback, evaluate, checkpoint, log_every)
+    loop.meta = checkpoint_meta
     if resume is not None:
         loop.restore(resume)
+    loop.snapshot()
     try:
         while loop.state.iteration < training.iterations and loop.state.stopped_by == "iterations":
             loop.step()
     except KeyboardInterrupt:
         loop.save()
         raise
+    if loop.saved_at != loop.state.iteration:
+        loop.save()  # the final state: a results file that cannot be written can be resumed at once
     return loop.state
 
 
@@ -232,6 +290,7 @@ class _Loop:
         self.state = TrainState(model=model, ema=self.ema)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.good_checkpoint = None
+        self.meta, self.saved_at, self.good, self.lr_factor = None, None, None, 1.0
         self.masks = None  # nesting masks: built once, at the first step (L from the model's output)
         self.rq_num = self.rq_den = None
         self.t_start = self.t_last = time.perf_counter()
@@ -246,13 +305,53 @@ class _Loop:
         s = self.state
         s.iteration, s.history, s.wall_time = resume["iteration"], resume["history"], resume["wall_time"]
         self.it_last, self.wall0 = s.iteration, s.wall_time
+        self.saved_at, self.good_checkpoint = s.iteration, str(self.checkpoint) if self.checkpoint else None
+        rollbacks = s.history.setdefault("rollbacks", [])
+        self.lr_factor = rollbacks[-1]["learning_rate_factor"] if rollbacks else 1.0
 
     def save(self) -> None:
         if self.checkpoint is None:
             return
-        _save_checkpoint(self.checkpoint, self.state, self.optimizer, self.scheduler, self.generator)
-        self.good_checkpoint = str(self.checkpoint)
+        try:
+            _save_checkpoint(self.checkpoint, self.state, self.optimizer, self.scheduler, self.generator, self.meta)
+        except OSError as err:  # disk full, folder made read-only: keep training, keep the old checkpoint
+            kept = f"; the checkpoint of iteration {self.saved_at} is kept" if self.saved_at is not None else ""
+            warnings.warn(f"cannot write the checkpoint {self.checkpoint}: {err.strerror or err}{kept}", stacklevel=2)
+            return
+        self.good_checkpoint, self.saved_at = str(self.checkpoint), self.state.iteration
         self._emit(CheckpointSaved(self.state.iteration, self.good_checkpoint))
+
+    def snapshot(self) -> None:
+        """Keep the current (good) state in memory: what a non-finite loss rolls back to."""
+        s = self.state
+        self.good = copy.deepcopy({
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "iteration": s.iteration, "lr_factor": self.lr_factor,
+            "lengths": {k: len(v) for k, v in s.history.items()}})
+
+    def rollback(self, loss) -> None:
+        """Return to the last snapshot and halve the learning rate; DivergenceError after
+        :data:`MAX_ROLLBACKS` rollbacks."""
+        s, good = self.state, self.good
+        done = s.history.setdefault("rollbacks", [])
+        if len(done) >= MAX_ROLLBACKS:
+            raise DivergenceError(s.iteration + 1, self.good_checkpoint)
+        self.model.load_state_dict(good["model"])
+        self.ema.load_state_dict(good["ema"])
+        self.optimizer.load_state_dict(good["optimizer"])
+        self.scheduler.load_state_dict(good["scheduler"])
+        factor = self.lr_factor = 0.5 * self.lr_factor
+        _scale_learning_rate(self.optimizer, self.scheduler, factor / good["lr_factor"])
+        for key, n in good["lengths"].items():
+            if key != "rollbacks":
+                del s.history[key][n:]
+        record = {"iteration": s.iteration + 1, "restored_to": good["iteration"], "learning_rate_factor": factor,
+                  "loss": float(loss)}
+        done.append(record)
+        s.iteration = good["iteration"]
+        warnings.warn(f"non-finite loss at iteration {record['iteration']}: rolled back to iteration "
+                      f"{record['restored_to']} with the learning rate times {factor:g} "
+                      f"(rollback {len(done)} of at most {MAX_ROLLBACKS})", stacklevel=2)
 
     def _emit(self, event) -> None:
         if self.callback:
@@ -272,7 +371,7 @@ class _Loop:
                                        device=f.device)
         loss = nested_lora_loss(f, tf, gram=gram, masks=self.masks)
         if not torch.isfinite(loss):
-            raise DivergenceError(state.iteration + 1, self.good_checkpoint)
+            return self.rollback(loss.detach())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -292,6 +391,8 @@ class _Loop:
             self._emit(Evaluated(state.iteration, result))
         if self.checkpoint is not None and state.iteration % tr.checkpoint_every == 0:
             self.save()
+        if state.iteration % min(SNAPSHOT_EVERY, tr.checkpoint_every) == 0:
+            self.snapshot()
 
     @torch.no_grad()
     def restart_modes(self, modes) -> None:
@@ -331,3 +432,19 @@ class _Loop:
         h["learning_rate"].append(lr)
         h["eigenvalues"].append(eig)
         self._emit(Progress(state.iteration, self.tr.iterations, loss, lr, eig, ips))
+
+
+def _scale_learning_rate(optimizer, scheduler, factor: float) -> None:
+    """Multiply the learning rate of the restored optimiser and schedule by ``factor``
+    (param groups' ``lr`` and ``initial_lr``, every scheduler's base rates and floor)."""
+    for group in optimizer.param_groups:
+        group["lr"] *= factor
+        if "initial_lr" in group:
+            group["initial_lr"] *= factor
+    for sched in (scheduler, *getattr(scheduler, "_schedulers", ())):
+        if hasattr(sched, "base_lrs"):
+            sched.base_lrs = [b * factor for b in sched.base_lrs]
+        if hasattr(sched, "eta_min"):
+            sched.eta_min *= factor
+        if hasattr(sched, "_last_lr"):
+            sched._last_lr = [v * factor for v in sched._last_lr]

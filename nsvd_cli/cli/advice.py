@@ -8,7 +8,7 @@ mapping parameters to flags through the one table
 
 from __future__ import annotations
 
-from ..errors import CheckpointExistsError, NsvdError, ResultsExistError
+from ..errors import CheckpointExistsError, NsvdError, OutputWriteError, ResultsExistError
 
 __all__ = ["one_line"]
 
@@ -18,6 +18,8 @@ def _advice(err: NsvdError) -> str:
         return "pass --overwrite to replace it or -o to choose another name"
     if isinstance(err, CheckpointExistsError):
         return "pass --resume to continue it or --overwrite to start over"
+    if isinstance(err, OutputWriteError) and err.checkpoint:
+        return "free space or fix the folder, then rerun the same command with --resume"
     return ""
 
 

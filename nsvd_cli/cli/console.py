@@ -1,13 +1,21 @@
-"""Shared rich consoles and the error boundary of every command."""
+"""Shared rich consoles and the error boundary of every command.
+
+Importing this module (every command does) makes matplotlib use the non-interactive Agg
+backend in the CLI process, whatever ``MPLBACKEND`` the caller's shell carries (e.g. a
+notebook's ``module://matplotlib_inline.backend_inline``): the CLI only writes files.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import typer
 from rich.console import Console
 
-from ..errors import DivergenceError, NsvdError, SpecError
+from ..errors import DivergenceError, NsvdError, OutputWriteError, SpecError
+
+os.environ["MPLBACKEND"] = "Agg"  # before any command imports matplotlib
 
 #: Width used when output goes to a file or pipe (logs): wide rather than wrapped at 80.
 PIPE_WIDTH = 250
@@ -25,6 +33,7 @@ if not stderr_console.is_terminal:
 OPTION_OF_FIELD = {
     # nsvd solve (spec overrides)
     "modes": "--modes",
+    "dimension": "--dim",
     "training.iterations": "--iters",
     "training.batch_size": "--batch-size",
     "training.nesting": "--nesting",
@@ -74,12 +83,15 @@ def fail(message: str, code: int = 2) -> None:
 def error_boundary():
     """Map library errors to one-line messages and exit codes.
 
-    SpecError and other NsvdError -> 2; DivergenceError -> 1; Ctrl-C -> 130.
+    SpecError and other NsvdError -> 2; DivergenceError and OutputWriteError (a failure at
+    write time: disk full, read-only folder) -> 1; Ctrl-C -> 130.
     """
     try:
         yield
-    except DivergenceError as err:
-        fail(str(err), code=1)
+    except (DivergenceError, OutputWriteError) as err:
+        from .advice import one_line
+
+        fail(one_line(err), code=1)
     except SpecError as err:
         option = option_for(err.field)
         fail(f"{option} ({err.field}): {err.message}" if option else str(err))
@@ -87,6 +99,13 @@ def error_boundary():
         from .advice import one_line
 
         fail(one_line(err))
+    except MemoryError:
+        fail("out of memory: lower the sizes (modes, batch_size, model.hidden, evaluation points)", code=1)
+    except RuntimeError as err:  # torch's allocation failures; anything else is a bug: let it show
+        if "allocate" not in str(err):
+            raise
+        fail(f"out of memory ({str(err).splitlines()[0]}): lower the sizes (modes, batch_size, model.hidden, "
+             "evaluation points)", code=1)
     except KeyboardInterrupt:
         stderr_console.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(code=130) from None

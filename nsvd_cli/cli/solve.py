@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
+import signal
 import sys
 import time
 import warnings
@@ -59,7 +61,7 @@ def solve_command(
     The spec gives potential, dimension, shift, scale, sampling, model and training
     defaults; the options below override them for this run.
     """
-    from ..solve import checkpoint_path, solve
+    from ..solve import checkpoint_path, default_output_path, solve
     from ..spec import load_spec
 
     with error_boundary():
@@ -75,6 +77,7 @@ def solve_command(
         spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
         if resume and (output is None or not checkpoint_path(output).exists()):
             raise _no_checkpoint(output)
+        output = output if output is not None else default_output_path(spec)
         reporter = _ProgressReporter(quiet=quiet)
 
         def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -84,7 +87,7 @@ def solve_command(
         with warnings.catch_warnings():
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = show_warning
-            with reporter:
+            with _interrupts(output), reporter:
                 result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                                run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
         print_table(result.problem.spec, result.evaluation, result.reference)
@@ -115,6 +118,57 @@ def print_summary(result) -> None:
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
                   highlight=False)
     console.print(f"results written to [bold]{result.path}[/bold]")
+
+
+#: Exit codes of an interrupted solve: Ctrl-C (SIGINT) and SIGTERM (batch schedulers), as 128 + signal.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that training keeps its checkpoint as on Ctrl-C."""
+
+
+def resume_command(output, argv=None) -> str:
+    """The command line that resumes the run writing ``output``: this command with
+    ``--resume`` and ``-o OUTPUT`` (added unless already given)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in ("-o", "--output") or a.startswith("--output=") for a in args):
+        args += ["-o", str(output)]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["nsvd", *args])
+
+
+@contextlib.contextmanager
+def _interrupts(output):
+    """SIGTERM behaves as Ctrl-C; either prints the checkpoint and the command that resumes
+    it, then exits 130 (Ctrl-C) or 143 (SIGTERM)."""
+    from ..solve import checkpoint_path
+
+    def on_term(signum, frame):
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        previous = None
+    try:
+        yield
+    except KeyboardInterrupt as err:
+        what, code = ("terminated (SIGTERM)", EXIT_TERMINATED) if isinstance(err, Terminated) else \
+            ("interrupted", EXIT_INTERRUPTED)
+        ckpt = checkpoint_path(output)
+        if ckpt.exists():
+            stderr_console.print(f"[yellow]{what}[/yellow]: checkpoint kept at {ckpt}; resume with:\n  "
+                                 f"{resume_command(output)}", highlight=False, soft_wrap=True)
+        else:
+            stderr_console.print(f"[yellow]{what}[/yellow] before training started: no checkpoint was written",
+                                 highlight=False)
+        raise typer.Exit(code=code) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _no_checkpoint(output):

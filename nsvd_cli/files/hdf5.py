@@ -58,7 +58,7 @@ def file_format(path) -> str:
     try:
         with h5py.File(path, "r") as h:
             fmt = as_str(h.attrs.get("format", ""))
-    except OSError:
+    except (OSError, ValueError):
         raise ResultsFileError(f"{path}: not an HDF5 file (expected an nsvd results or compare file)") from None
     if fmt not in KNOWN_FORMATS:
         raise ResultsFileError(f"{path}: not an nsvd results or compare file")
@@ -88,9 +88,9 @@ def _check_header(h: h5py.File, path: Path, fmt: str, version: int) -> int:
 def open_nsvd_file(path, fmt: str, version: int) -> Iterator[tuple[h5py.File, int]]:
     """Open an nsvd HDF5 file for reading after the one header check of every reader.
 
-    Yields ``(h5py.File, format_version)``.  Any ``KeyError``, ``ValueError`` or
-    ``TypeError`` the reading block raises (a missing dataset, a bad attribute) becomes a
-    one-line :class:`ResultsFileError` naming the file.
+    Yields ``(h5py.File, format_version)``.  Any ``KeyError``, ``ValueError``, ``TypeError``
+    or ``OSError`` the reading block raises (a missing dataset, a bad attribute, a truncated
+    file) becomes a one-line :class:`ResultsFileError` naming the file.
 
     Parameters
     ----------
@@ -111,15 +111,18 @@ def open_nsvd_file(path, fmt: str, version: int) -> Iterator[tuple[h5py.File, in
         raise ResultsFileError(f"{path}: no such file")
     try:
         h = h5py.File(path, "r")
-    except OSError:
+    except (OSError, ValueError):
         raise ResultsFileError(f"{path}: not an HDF5 file (expected an nsvd {KNOWN_FORMATS[fmt]} file)") from None
     with h:
-        found_version = _check_header(h, path, fmt, version)
+        try:
+            found_version = _check_header(h, path, fmt, version)
+        except OSError:  # attributes unreadable: truncated or damaged
+            raise ResultsFileError(f"{path}: damaged nsvd {KNOWN_FORMATS[fmt]} file (truncated?)") from None
         try:
             yield h, found_version
         except ResultsFileError:
             raise
-        except (KeyError, ValueError, TypeError) as err:
+        except (KeyError, ValueError, TypeError, OSError) as err:  # OSError: truncated data
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise ResultsFileError(f"{path}: malformed nsvd {KNOWN_FORMATS[fmt]} file ({reason})") from None
 

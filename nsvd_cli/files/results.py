@@ -20,7 +20,9 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
 ``/history``
     ``iteration`` (S,), ``loss`` (S,), ``learning_rate`` (S,), ``eigenvalues`` (S, L) batch
     Rayleigh quotients; ``evaluation/iteration`` (E,), ``evaluation/eigenvalues`` (E, L),
-    ``evaluation/<summary key>`` (E,).
+    ``evaluation/<summary key>`` (E,); ``rollbacks/iteration``, ``rollbacks/restored_to``,
+    ``rollbacks/learning_rate_factor``, ``rollbacks/loss`` (R,), one entry per non-finite
+    loss survived (only if R > 0; ``run_json`` has ``rollbacks`` = R).
 ``/model``
     one dataset per entry of the EMA model's ``state_dict`` (its own dtype); the model is
     rebuilt from the spec's ``[model]`` table and these weights.
@@ -97,6 +99,11 @@ def _write_history(hg, history: dict) -> None:
     """``/history``: per-step arrays and ``evaluation/<key>`` per periodic evaluation."""
     _write_dict_of_arrays(hg, {k: history[k] for k in ("iteration", "loss", "learning_rate", "eigenvalues")
                                if len(history.get(k, ()))})
+    rollbacks = history.get("rollbacks", [])
+    if rollbacks:  # one record per non-finite loss survived (nsvd_cli.train.fit)
+        _write_dict_of_arrays(hg.create_group("rollbacks"), {
+            k: np.asarray([r[k] for r in rollbacks], dtype=np.float64)
+            for k in ("iteration", "restored_to", "learning_rate_factor", "loss")})
     evals = history.get("evaluations", [])
     if evals:
         eg = hg.create_group("evaluation")
@@ -274,9 +281,10 @@ def load(path) -> Results:
         e, m = h["eigenvalues"], h["metrics"]
         metrics = {k: m[k][()] for k in m}
         metrics["summary"] = {k: float(v) for k, v in m.attrs.items()}
-        hist = {k: h["history"][k][()] for k in h["history"] if k != "evaluation"}
-        if "evaluation" in h["history"]:
-            hist["evaluation"] = {k: v[()] for k, v in h["history"]["evaluation"].items()}
+        hist = {k: v[()] for k, v in h["history"].items() if isinstance(v, h5py.Dataset)}
+        for sub in ("evaluation", "rollbacks"):
+            if sub in h["history"]:
+                hist[sub] = {k: v[()] for k, v in h["history"][sub].items()}
         ref = h.get("reference")
         return Results(
             spec=spec, eigenvalues=e["rayleigh"][()], energies=e["energies"][()], norm_eigenvalues=e["norm"][()],

@@ -10,7 +10,7 @@ string), refuse non-finite values, and give one-line messages such as ``must be 
 import math
 from typing import Annotated
 
-from annotated_types import Ge, Gt
+from annotated_types import Ge, Gt, Le
 from pydantic import AfterValidator, BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
 
@@ -72,13 +72,23 @@ NonNegativeFloat = Annotated[float, BeforeValidator(_number), Ge(0)]
 Integer = Annotated[int, BeforeValidator(_integer)]
 
 
-def count(minimum: int):
-    """An integer ``>= minimum``."""
-    return Annotated[int, BeforeValidator(_integer), Ge(minimum)]
+def count(minimum: int, maximum: int | None = None):
+    """An integer ``>= minimum`` (and ``<= maximum``: sizes beyond it would exhaust memory
+    or hang before any useful work, so they are refused up front)."""
+    if maximum is None:
+        return Annotated[int, BeforeValidator(_integer), Ge(minimum)]
+    return Annotated[int, BeforeValidator(_integer), Ge(minimum), Le(maximum)]
+
+
+#: Upper bounds of size fields (refused above: memory or time would run out first).
+MAX_DIMENSION = 64
+MAX_MODES = 1024
+MAX_BATCH = 2 ** 22
+MAX_WIDTH = 2 ** 14
 
 
 #: Hidden-layer widths, a non-empty list of integers >= 1.
-Widths = Annotated[tuple[count(1), ...], BeforeValidator(_widths)]
+Widths = Annotated[tuple[count(1, MAX_WIDTH), ...], BeforeValidator(_widths)]
 #: A number or a non-empty list of numbers.
 FloatList = Annotated[tuple[Float, ...], BeforeValidator(lambda v: _number_list(v, allow_empty=False))]
 #: A positive number or a non-empty list of positive numbers.

@@ -182,6 +182,10 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
         ``field = "dimension"`` for ``dim < 1``; the field name for per-axis values that
         differ between axes.
     """
+    from .fields import MAX_DIMENSION
+
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIMENSION:
+        raise SpecError("dimension", f"must be an integer in 1..{MAX_DIMENSION}, got {dim!r}")
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise SpecError("dimension", f"must be an integer >= 1, got {dim!r}")
     out = copy.deepcopy(dict(data))

@@ -4,7 +4,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .choices import ReferenceKind
-from .fields import Float, PositiveFloat, count, invalid
+from .fields import MAX_DIMENSION, MAX_MODES, Float, PositiveFloat, count, invalid
 from .tables import (
     MAX_TENSOR_NODES, ONE_DIMENSIONAL, AnyPotential, EvaluationSpec, ModelSpec, SamplingSpec, TrainingSpec, _Table,
 )
@@ -27,7 +27,7 @@ class ProblemSpec(_Table):
     """
 
     name: str = Field(description="problem name")
-    dimension: count(1) = Field(description="D")
+    dimension: count(1, MAX_DIMENSION) = Field(description="D")
     potential: AnyPotential = Field(description="a table, an expression string or \"package.module:function\"")
     sampling: SamplingSpec
     evaluation: EvaluationSpec
@@ -37,7 +37,7 @@ class ProblemSpec(_Table):
     kinetic: PositiveFloat = 1.0
     shift: Float = 0.0
     scale: PositiveFloat = 1.0
-    modes: count(1) = 8
+    modes: count(1, MAX_MODES) = 8
     reference: ReferenceKind = "auto"
     reference_grid: count(0) = 0
     source: str = ""

@@ -19,6 +19,7 @@ normalised mixture weights — keep the status of the field they replace); see
 
 from typing import Annotated, Any, Literal, Union, get_args
 
+from annotated_types import Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .choices import (
@@ -27,7 +28,7 @@ from .choices import (
 )
 from .fields import (
     Box, Float, FloatList, NonNegativeFloat, OptionalPositiveList, PositiveFloat, PositiveList, StrictBool, Widths,
-    count, invalid,
+    MAX_BATCH, MAX_WIDTH, count, invalid,
 )
 
 __all__ = [
@@ -286,12 +287,20 @@ class ModelSpec(_Table):
     architecture: Architecture = "disjoint"
     hidden: Widths = (64, 64, 64)
     activation: Activation = "softplus"
-    fourier_features: count(0) = 64
+    fourier_features: count(0, MAX_WIDTH) = 64
     fourier_scales: PositiveList = (0.1,)
     radial_feature: StrictBool = False
     envelope: EnvelopeKind = "sampling"
     envelope_width: PositiveFloat = 1.0
     envelope_box: Box = ()
+
+
+#: Learning rates above this are refused (float32 optimiser states overflow long before).
+MAX_LEARNING_RATE = 100.0
+
+#: Seeds are refused from here on: torch's CPU generator (mt19937) keeps only the low 32
+#: bits of a seed, so 2**32 would silently repeat the run of seed 0.
+SEED_LIMIT = 2 ** 32
 
 
 class TrainingSpec(_Table):
@@ -311,11 +320,11 @@ class TrainingSpec(_Table):
     """
 
     iterations: count(1) = 2000
-    batch_size: count(2) = 512
-    gram_batch: count(0) = 0
+    batch_size: count(2, MAX_BATCH) = 512
+    gram_batch: count(0, MAX_BATCH) = 0
     optimizer: Optimizer = "adam"
-    learning_rate: PositiveFloat = 1e-3
-    final_learning_rate: NonNegativeFloat = 0.0
+    learning_rate: Annotated[PositiveFloat, Le(MAX_LEARNING_RATE)] = 1e-3
+    final_learning_rate: Annotated[NonNegativeFloat, Le(MAX_LEARNING_RATE)] = 0.0
     schedule: Schedule = "cosine"
     warmup: count(0) = 0
     ema_decay: NonNegativeFloat = 0.995
@@ -331,6 +340,14 @@ class TrainingSpec(_Table):
     until: Until = "iterations"
     tolerance: PositiveFloat = 0.01
     restarts: count(0) = 2
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, seed: int) -> int:
+        if seed >= SEED_LIMIT:
+            raise ValueError(f"must be < 2**32 = {SEED_LIMIT} (torch's generator keeps only the low 32 bits, so "
+                             f"larger seeds would repeat smaller ones), got {seed}")
+        return seed
 
     @field_validator("batch_size")
     @classmethod
@@ -367,10 +384,10 @@ class EvaluationSpec(_Table):
 
     box: Box
     quadrature: Quadrature = "gauss-legendre"
-    points: count(2) = 48
-    panels: count(1) = 4
-    angles: count(4) = 64
-    samples: count(100) = 200_000
+    points: count(2, 10 ** 4) = 48
+    panels: count(1, 10 ** 4) = 4
+    angles: count(4, 10 ** 4) = 64
+    samples: count(100, 10 ** 8) = 200_000
     std: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
