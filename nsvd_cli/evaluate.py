@@ -165,11 +165,18 @@ def model_laplacians(model: torch.nn.Module, x: np.ndarray, chunk: int = 8192) -
     return np.concatenate(out)
 
 
+#: Largest ``nodes × D`` on which residuals are computed (each costs ~4 D model passes).
+RESIDUAL_BUDGET = 400_000
+
+
 def residuals_available(problem) -> bool:
-    """Whether residuals ``||(H − E)ψ||`` are computed on the problem's rule: D ≤ 3 (cost), and
+    """Whether residuals ``||(H − E)ψ||`` are computed on the problem's rule: D ≤ 3 and at most
+    :data:`RESIDUAL_BUDGET` nodes × D (cost: a forward-over-forward Laplacian per axis), and
     not for a Coulomb potential, whose cusp makes ``(Hψ)²`` non-integrable (≈ 1/r² at r = 0)
     unless the network reproduces the cusp exactly."""
-    return problem.dimension <= 3 and problem.spec.potential.kind != "coulomb"
+    n = len(problem.quadrature.weights)
+    return (problem.dimension <= 3 and n * problem.dimension <= RESIDUAL_BUDGET
+            and problem.spec.potential.kind != "coulomb")
 
 
 def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, residuals: bool | None = None

@@ -18,12 +18,13 @@ none of which needs the exact answer:
   ``[E_l − σ_l, E_l + σ_l]`` holds an exact eigenvalue (Weinstein). The mode fails when
   ``σ_l`` exceeds ``residual`` (default 1) times the gap ``g_l`` to the other learned levels
   (for the highest mode, the mean level spacing): its interval then reaches the neighbouring
-  level and cannot tell which eigenvalue it is near. This is the only signal that catches a function orthogonal to the
-  earlier modes but a mixture of eigenstates. It is deliberately loose: the network's
+  level and cannot tell which eigenvalue it is near. This is the only signal that catches a
+  function orthogonal to the earlier modes but a mixture of eigenstates. It is deliberately
+  loose: the network's
   Laplacian is rough far out in the tails, so ``σ_l²/g_l`` (the Kato–Temple error estimate)
   overstates the error of a converged mode by orders of magnitude (measured: 1e-4 relative
   error with ``σ²/g`` of 1e-2). It is skipped where ``Hψ`` is not square-integrable on the
-  rule (Coulomb cusps) and for D ≥ 4.
+  rule (Coulomb cusps), for D ≥ 4 and on rules too large for it (``evaluate.RESIDUAL_BUDGET``).
 
 A mode is *converged* when every available signal is within its tolerance
 (:class:`Tolerances`). Modes whose eigenvalue of T is ≤ 0 are judged on ``λ_N ≈ 0`` alone
