@@ -122,3 +122,17 @@ def test_choice_options_offer_the_spec_literals():
     assert res.exit_code == 2
     text = " ".join(res.output.split())
     assert "diagonal" in text and all(c in text for c in get_args(Nesting)), res.output
+
+
+def test_solve_prints_plain_progress_lines_into_a_pipe(tmp_path, monkeypatch):
+    """Issue 9 item 11: `nsvd solve ... | tee log` shows progress before the first evaluation."""
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    monkeypatch.setenv("NSVD_PROGRESS_INTERVAL", "1e-9")
+    res = CliRunner().invoke(app, ["solve", "harmonic", "--dim", "1", "--modes", "2", "--iters", "30",
+                                   "--batch-size", "64", "-o", str(tmp_path / "p.h5")])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("training: iteration ")]
+    assert [ln.split(",")[0] for ln in lines] == [f"training: iteration {i}/30" for i in (10, 20, 30)]

@@ -139,3 +139,4 @@ def test_restarting_a_mode_touches_only_its_parameters_and_optimiser_state():
         assert torch.all(state["exp_avg"][1] == 0) and torch.all(state["exp_avg_sq"][1] == 0)
         assert torch.any(state["exp_avg_sq"][0] != 0)
     assert loop.state.history["restarts"] == [[5, 1]]
+

@@ -237,7 +237,10 @@ def print_table(spec, ev, reference) -> None:
 
 
 class _ProgressReporter:
-    """Turns training events into a rich progress bar and evaluation lines."""
+    """Turns training events into a rich progress bar and evaluation lines; when the output is
+    not a terminal (``| tee log``, batch jobs) the bar cannot redraw, so a plain line
+    ``training: iteration i/N, it/s, loss, elapsed`` is printed every
+    :func:`nsvd_cli.cli.progress.interval` seconds instead."""
 
     def __init__(self, quiet: bool):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
@@ -251,7 +254,8 @@ class _ProgressReporter:
             console=console, disable=quiet, transient=False,
         )
         self.task = None
-        self.t0 = time.perf_counter()
+        self.t0 = self.t_line = time.perf_counter()
+        self.plain = not quiet and not console.is_terminal
 
     def __enter__(self):
         return self  # the live display starts with training (no blank line on early errors)
@@ -270,6 +274,8 @@ class _ProgressReporter:
             eig = ", ".join(f"{v:.4g}" for v in e.eigenvalues[:4]) + (" …" if len(e.eigenvalues) > 4 else "")
             self.progress.update(self.task, completed=e.iteration, ips=f"{e.iterations_per_second:.1f}",
                                  loss=f"{e.loss:.4g}", eig=eig)
+            if self.plain:
+                self._plain_line(e)
         elif isinstance(e, Evaluated) and not self.quiet:
             s, parts = e.summary, []
             if "mean_relative_error" in s:
@@ -279,6 +285,15 @@ class _ProgressReporter:
             if "converged" in s:
                 parts.append(f"{s['converged']}/{len(s['eigenvalues'])} modes converged")
             self.progress.console.print(f"  iteration {e.iteration}: " + ", ".join(parts), highlight=False)
+
+    def _plain_line(self, e) -> None:
+        from .progress import interval
+
+        now = time.perf_counter()
+        if now - self.t_line >= interval():
+            self.t_line = now
+            console.print(f"training: iteration {e.iteration}/{e.total}, {e.iterations_per_second:.1f} it/s, "
+                          f"loss {e.loss:.4g}, {now - self.t0:.0f} s", highlight=False)
 
     def _start(self, e) -> None:
         spec = e.spec
