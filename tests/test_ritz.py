@@ -73,3 +73,15 @@ def test_residual_gram_of_exact_and_perturbed_functions():
 def test_mismatched_matrices_raise():
     with pytest.raises(ValueError):
         rayleigh_ritz(np.eye(2), np.eye(3))
+
+
+def test_results_file_stores_ritz_and_bounds(short_run_file):
+    from nsvd_cli import load
+    from nsvd_cli.problem import Problem
+
+    res = load(short_run_file)
+    assert res.ritz["vectors"].shape == (3, 3) and res.bounds["kinds"] and "deterministic" in res.bounds
+    rule = Problem.from_spec(res.spec).quadrature
+    phi = res.eigenfunctions(rule.points, ritz=True)  # unit-normalised Ritz functions on the rule
+    kept = np.isfinite(res.ritz["energies"])
+    np.testing.assert_allclose(np.einsum("n,nk->k", rule.weights, phi**2)[kept], 1.0, rtol=1e-8)
