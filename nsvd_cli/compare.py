@@ -410,6 +410,9 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
                        evaluation=ev, counted=counted, stored_discrepancy=discrepancy)
     if not row.converged:
         row.note = "non-finite energies"
+    if ev.bounds is not None:
+        row.in_interval = np.full(L, np.nan)
+        row.in_interval[:Lf] = ev.bounds.contains(ref_E[:Lf])[:Lf]
     if grid is not None:
         g_label, vectors, points, spacing = grid
         say(f"{label}: evaluating the learned eigenfunctions on the {g_label} grid")

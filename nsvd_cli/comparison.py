@@ -94,6 +94,10 @@ class MethodResult:
         Neural only: per reference degenerate group, against the grid eigenvectors.
     orthogonality : float
         Neural only: of the counted learned functions on the grid (NaN without a grid).
+    in_interval : ndarray, shape (L,), or None
+        Neural only: 1.0 where the reference level of the row lies in the file's interval
+        for that level (:mod:`nsvd_cli.bounds`, recomputed on its rule), 0.0 where it does
+        not, NaN where the level has no bound.
     """
 
     label: str
@@ -126,6 +130,7 @@ class MethodResult:
     angle_distances: np.ndarray | None = None
     subspace_distances: np.ndarray | None = None
     orthogonality: float = float("nan")
+    in_interval: np.ndarray | None = None
 
     @property
     def max_residual(self) -> float:
@@ -151,7 +156,8 @@ class MethodResult:
                        quadrature_angle_distances=None if ev is None else ev.angle_distances,
                        quadrature_subspace_distances=None if ev is None else ev.subspace_distances,
                        grid_comparison=self.grid_comparison, angle_distances=self.angle_distances,
-                       subspace_distances=self.subspace_distances, orthogonality=self.orthogonality)
+                       subspace_distances=self.subspace_distances, orthogonality=self.orthogonality,
+                       in_interval=self.in_interval)
         return _jsonable(out)
 
 

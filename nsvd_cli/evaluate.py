@@ -5,6 +5,10 @@ Energies come from the quadratic form (no Laplacian, sound at the Coulomb cusp):
 with the spec's deterministic rule (tensor Gauss–Legendre or polar for D <= 3, Monte Carlo
 for D >= 4). Eigenvalues of ``T = scale * (-H + shift)`` follow. The norm-based estimate
 (App. D.5) is ``||psi_l||^2``, since NestedLoRA learns ``psi_l = sqrt(lambda_l) phi_l``.
+
+On the same rule, Rayleigh–Ritz on the span of the learned functions (:mod:`nsvd_cli.ritz`)
+gives the Ritz energies and the rotation to the Ritz functions; where ``Hψ`` is computed
+(D ≤ 3, not Coulomb) the Ritz residuals give per-level intervals (:mod:`nsvd_cli.bounds`).
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import numpy as np
 import torch
 
 from . import metrics
+from .bounds import LevelBounds, level_bounds, no_bounds
+from .ritz import RitzResult, residual_gram, ritz_from_samples
 from .verdict import residual_norms
 
 __all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "model_values_and_gradients", "model_laplacians",
-           "residuals_available"]
+           "residuals_available", "bounds_unavailable_reason"]
 
 
 @dataclass
@@ -48,6 +54,11 @@ class Evaluation:
     positive: np.ndarray | None = None  # (L,) bool: reference eigenvalue of T > 0
     residuals: np.ndarray | None = None  # (L,) sigma_l = ||(H - E_l) psi_l|| / ||psi_l||, energy units
     verdict: object = None  # nsvd_cli.verdict.Verdict, set by the caller that knows the history
+    ritz_energies: np.ndarray | None = None  # (L,) Ritz values of H on the learned span, ascending (NaN: dropped)
+    ritz_vectors: np.ndarray | None = None  # (L, L) C: Ritz function k = sum_i psi_i C_ik (unit norm on the rule)
+    ritz_dropped: int = 0  # near-null Gram directions and modes of T-eigenvalue <= 0 left out of the span
+    ritz_residuals: np.ndarray | None = None  # (L,) ||(H - rho_k) phi_k|| of the unit Ritz functions
+    bounds: LevelBounds | None = None  # per-level intervals around the Ritz energies (nsvd_cli.bounds)
 
     def summary(self) -> dict:
         """Scalar summary: means over the counted modes, orthogonality, max off-diagonal."""
@@ -121,11 +132,16 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
     safe = np.where(norms > 0, norms, np.finfo(float).tiny)
     energies = (kin + pot) / safe
     gram = metrics.normalised_gram(values, w)
+    eigenvalues = conventions.eigenvalues_from_energies(energies)
     ev = Evaluation(
-        eigenvalues=conventions.eigenvalues_from_energies(energies), energies=energies,
+        eigenvalues=eigenvalues, energies=energies,
         norm_eigenvalues=norms, norm_energies=conventions.energies_from_eigenvalues(norms),
         gram=gram, orthogonality=metrics.orthogonality(gram), max_off_diagonal=metrics.max_off_diagonal(gram),
     )
+    if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
+        ritz = ritz_from_samples(values, gradients, potential_values, w, conventions.kinetic,
+                                 include=np.asarray(eigenvalues) > 0)
+        ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
     if reference is None:
         return ev
     if reference_values is None:
@@ -179,6 +195,39 @@ def residuals_available(problem) -> bool:
             and problem.spec.potential.kind != "coulomb")
 
 
+def bounds_unavailable_reason(problem) -> str | None:
+    """Why a problem's levels get no interval (None: they can get one).
+
+    Coulomb potentials (the cusp makes ``(Hψ)²`` non-integrable unless the network reproduces
+    it exactly, so a residual would be meaningless), D ≥ 4 (residuals not computed), and a
+    Monte Carlo evaluation rule (the integrals are estimates, not bounds)."""
+    if problem.spec.potential.kind == "coulomb":
+        return "Coulomb cusp: (Hψ)² is not integrable"
+    if problem.dimension > 3:
+        return "D ≥ 4: residuals are not computed"
+    if problem.spec.evaluation.quadrature == "monte-carlo":
+        return "Monte Carlo evaluation rule"
+    return None
+
+
+def _attach_bounds(ev: Evaluation, values, h_values, problem) -> None:
+    """Ritz residuals and the per-level intervals of :mod:`nsvd_cli.bounds` (in place)."""
+    deterministic = problem.spec.evaluation.quadrature != "monte-carlo"
+    if ev.ritz_energies is None:
+        ev.bounds = no_bounds(len(ev.energies), "non-finite function values", deterministic)
+        return
+    if h_values is None:
+        ev.bounds = no_bounds(len(ev.energies), bounds_unavailable_reason(problem) or "residuals not computed",
+                              deterministic)
+        return
+    ritz = RitzResult(ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped)
+    with np.errstate(all="ignore"):
+        rgram = residual_gram(values, h_values, problem.quadrature.weights, ritz)
+    ev.ritz_residuals = np.sqrt(np.abs(np.diag(rgram)))
+    ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
+                             unavailable=bounds_unavailable_reason(problem))
+
+
 def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, residuals: bool | None = None
                    ) -> Evaluation:
     """Evaluate a model's eigenfunctions on a problem's evaluation rule (:func:`evaluate_functions`).
@@ -194,7 +243,10 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         Override the problem's reference (None: no reference measures).
     residuals : bool, optional
         Compute ``Evaluation.residuals`` (default :func:`residuals_available`); costs about
-        4 D further passes of the model over the rule.
+        4 D further passes of the model over the rule. Without them every level gets "no bound".
+
+    The Ritz energies and vectors are always computed; ``Evaluation.bounds`` holds the
+    intervals (or "no bound" and why, :func:`bounds_unavailable_reason`).
     """
     values, grads = model_values_and_gradients(model, problem.quadrature.points)
     if reference is _FROM_PROBLEM:
@@ -203,8 +255,10 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         reference_values = None if reference is None else reference.eigenfunctions(problem.quadrature.points)
     ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
                             reference=reference, reference_values=reference_values)
+    h_values = None
     if residuals if residuals is not None else residuals_available(problem):
         h_values = -problem.kinetic * model_laplacians(model, problem.quadrature.points) \
             + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
+    _attach_bounds(ev, values, h_values, problem)
     return ev

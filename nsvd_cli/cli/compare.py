@@ -234,6 +234,9 @@ def _caption(comp) -> str:
         caption.append("* not converged (residual above --tol): not a trustworthy value")
     if any(m.counted is not None and not m.counted[np.isfinite(m.energies)].all() for m in comp.methods):
         caption.append("λ≤0: a mode the file's T does not learn (not counted)")
+    if any(m.in_interval is not None for m in comp.methods):
+        caption.append("in interval: the reference level lies in the results file's interval around its k-th "
+                       "Ritz value (docs/bounds.md)")
     return ";  ".join(caption)
 
 
@@ -251,6 +254,15 @@ def _cell(m, i) -> list[str]:
     return [e, rel]
 
 
+def _in_interval(v) -> str:
+    """``yes`` / ``no`` (red) / ``no bound`` for one level of a results file (docs/bounds.md)."""
+    import math
+
+    if math.isnan(v):
+        return "no bound"
+    return "yes" if v else "[red]no[/red]"
+
+
 def _mode_table(comp) -> Table:
     show_labels = bool(comp.quantum_labels) and comp.labels_matched
     table = Table(caption_justify="left", caption=_caption(comp))
@@ -261,6 +273,8 @@ def _mode_table(comp) -> Table:
     for m in comp.methods:
         table.add_column(f"{m.label}\nE", justify="right")
         table.add_column("rel. err", justify="right")
+        if m.in_interval is not None:
+            table.add_column("in interval")
     for i in range(comp.n_modes):
         row = [str(i + 1)]
         if show_labels:
@@ -268,6 +282,8 @@ def _mode_table(comp) -> Table:
         row.append(_num(comp.reference_energies[i]))
         for m in comp.methods:
             row += _cell(m, i)
+            if m.in_interval is not None:
+                row.append(_in_interval(m.in_interval[i]))
         table.add_row(*row)
     return table
 

@@ -212,6 +212,12 @@ def print_table(spec, ev, reference) -> None:
     table.add_column("Rayleigh λ", justify="right")
     table.add_column("norm λ", justify="right")
     table.add_column("energy E", justify="right")
+    ritz = getattr(ev, "ritz_energies", None)
+    bounds = getattr(ev, "bounds", None)
+    if ritz is not None:
+        table.add_column("Ritz E", justify="right")
+    if bounds is not None:
+        table.add_column("interval", justify="right")
     if reference is not None:
         table.add_column("rel. err %", justify="right")
         table.add_column("angle", justify="right")
@@ -225,6 +231,10 @@ def print_table(spec, ev, reference) -> None:
                 row.append(", ".join(map(str, reference.quantum_numbers[i])))
             row.append(_fmt(ev.reference_eigenvalues[i]))
         row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]), _fmt(ev.energies[i])]
+        if ritz is not None:
+            row.append(_fmt(float(ritz[i])))
+        if bounds is not None:
+            row.append(_interval(bounds, i))
         if reference is not None:
             if not ev.positive[i]:
                 row += ["λ≤0", "—"]
@@ -234,6 +244,30 @@ def print_table(spec, ev, reference) -> None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
+    if bounds is not None:
+        console.print(_bounds_note(ev, bounds), highlight=False)
+
+
+def _interval(bounds, i) -> str:
+    """``[lo, hi]`` of level i (6 significant digits), or ``no bound`` (the reason is in the note)."""
+    if not bounds.bounded[i]:
+        return "no bound"
+    return f"[{bounds.lower[i]:.6g}, {bounds.upper[i]:.6g}]"
+
+
+def _bounds_note(ev, bounds) -> str:
+    """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
+    parts = [f"Ritz E: Rayleigh–Ritz on the span of the learned functions, ascending"
+             + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
+    if bounds.deterministic:
+        parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
+    kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
+    if kinds:
+        parts.append("interval around the k-th Ritz value: " + ", ".join(kinds) +
+                     ", assuming no level below the highest learned one was missed (docs/bounds.md)")
+    reasons = sorted({k for k in bounds.kinds if k.startswith("no bound")})
+    parts += reasons
+    return "; ".join(parts)
 
 
 class _ProgressReporter:

@@ -23,6 +23,15 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
     ``evaluation/<summary key>`` (E,); ``rollbacks/iteration``, ``rollbacks/restored_to``,
     ``rollbacks/learning_rate_factor``, ``rollbacks/loss`` (R,), one entry per non-finite
     loss survived (only if R > 0; ``run_json`` has ``rollbacks`` = R).
+``/ritz`` (files written since issue 13; optional)
+    ``energies`` (L,) Ritz values of H on the span of the learned functions (ascending, NaN
+    for dropped directions), ``vectors`` (L, L) rotation ``C`` (Ritz function k is
+    ``Σ_i ψ_i C_ik``, unit-normalised), ``residuals`` (L,) ``||(H − ρ_k)φ_k||`` if computed;
+    attrs ``dropped``.
+``/bounds`` (optional)
+    per level ``lower``, ``upper`` (the reported interval), ``weinstein_lower/upper``,
+    ``kato_temple_lower/upper``, ``cluster``; ``kinds`` (str: the bound used, or "no bound:
+    <reason>"); attrs ``deterministic``. See docs/bounds.md.
 ``/model``
     one dataset per entry of the EMA model's ``state_dict`` (its own dtype); the model is
     rebuilt from the spec's ``[model]`` table and these weights.
@@ -93,6 +102,22 @@ def _write_evaluation(h, ev) -> None:
         g.create_dataset("reasons", data=np.asarray(v.reasons, dtype=h5py.string_dtype()))
         g.attrs.update({f"tolerance_{k}": val for k, val in vars(v.tolerances).items()})
         m.attrs["modes_converged"] = v.n_converged
+    _write_ritz_and_bounds(h, ev)
+
+
+def _write_ritz_and_bounds(h, ev) -> None:
+    """``/ritz`` and ``/bounds`` (issue 13), when the evaluation has them."""
+    if getattr(ev, "ritz_energies", None) is not None:
+        g = h.create_group("ritz")
+        _write_dict_of_arrays(g, {"energies": ev.ritz_energies, "vectors": ev.ritz_vectors,
+                                  "residuals": ev.ritz_residuals})
+        g.attrs["dropped"] = int(ev.ritz_dropped)
+    b = getattr(ev, "bounds", None)
+    if b is not None:
+        g = h.create_group("bounds")
+        _write_dict_of_arrays(g, b.arrays())
+        g.create_dataset("kinds", data=np.asarray(b.kinds, dtype=h5py.string_dtype()))
+        g.attrs["deterministic"] = bool(b.deterministic)
 
 
 def _write_history(hg, history: dict) -> None:
@@ -178,6 +203,14 @@ class Results:
         Training history arrays.
     run, versions : dict
     path : Path
+    verdict : dict or None
+        ``/verdict`` (None in older files).
+    ritz : dict or None
+        ``/ritz``: ``energies`` (L,), ``vectors`` (L, L), ``residuals`` (L,) if stored,
+        ``dropped`` (None in files written before issue 13).
+    bounds : dict or None
+        ``/bounds``: (L,) arrays ``lower``, ``upper``, ..., ``kinds`` (list of str),
+        ``deterministic`` (None in older files).
     """
 
     spec: ProblemSpec
@@ -195,6 +228,8 @@ class Results:
     path: Path
     model_state: dict = field(repr=False, default_factory=dict)
     verdict: dict | None = None
+    ritz: dict | None = None
+    bounds: dict | None = None
     _model: object = field(repr=False, default=None)
 
     @property
@@ -216,8 +251,8 @@ class Results:
             self._model = model.to(torch.float64).eval()
         return self._model
 
-    def eigenfunctions(self, x, *, normalise: bool = True):
-        """Evaluate the learned eigenfunctions at new points (no retraining).
+    def eigenfunctions(self, x, *, normalise: bool = True, ritz: bool = False):
+        """Evaluate the learned (or the Ritz) eigenfunctions at new points (no retraining).
 
         Parameters
         ----------
@@ -226,7 +261,14 @@ class Results:
         normalise : bool, default True
             Divide mode l by its L2 norm ``sqrt(norm_eigenvalues[l])`` so that the functions
             are unit-normalised; False gives the learned ``sqrt(lambda_l) phi_l``. Modes whose
-            eigenvalue of T is <= 0 have norm ~0 and are then noise.
+            eigenvalue of T is <= 0 have norm ~0 and are then noise. Ignored with ``ritz``.
+        ritz : bool, default False
+            Return the Ritz functions ``Σ_i ψ_i C_ik`` (``/ritz/vectors``: the learned functions
+            rotated to diagonalise H on their span, unit-normalised on the evaluation rule,
+            ordered by Ritz energy; dropped directions are 0). The default is the learned
+            functions: they are what NestedLoRA trained and what every stored per-mode metric
+            (errors, angles, verdict) and plot refers to, and files written before the Ritz
+            step have no rotation.
 
         Returns
         -------
@@ -237,15 +279,19 @@ class Results:
         Raises
         ------
         ValueError
-            If x does not have shape (N, D).
+            If x does not have shape (N, D), or ``ritz`` for a file without ``/ritz``.
         """
+        if ritz and self.ritz is None:
+            raise ValueError(f"{self.path}: no /ritz group (written before Rayleigh–Ritz was stored)")
         is_torch = isinstance(x, torch.Tensor)
         xt = torch.as_tensor(x.detach().cpu().numpy() if is_torch else np.asarray(x), dtype=torch.float64)
         if xt.ndim != 2 or xt.shape[1] != self.spec.dimension:
             raise ValueError(f"x must have shape (N, {self.spec.dimension}), got {tuple(xt.shape)}")
         with torch.no_grad():
             out = self.model(xt).numpy()
-        if normalise:
+        if ritz:
+            out = out @ self.ritz["vectors"]
+        elif normalise:
             out = out / np.sqrt(np.maximum(self.norm_eigenvalues, np.finfo(float).tiny))
         return torch.from_numpy(out).to(x.dtype) if is_torch else out
 
@@ -294,7 +340,8 @@ def load(path) -> Results:
             quantum_numbers=_read(ref, "quantum_numbers"),
             quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
             path=path, model_state={k: v[()] for k, v in h["model"].items()},
-            verdict=_read_verdict(h.get("verdict")),
+            verdict=_read_verdict(h.get("verdict")), ritz=_read_group(h.get("ritz")),
+            bounds=_read_group(h.get("bounds")),
         )
 
 
@@ -305,4 +352,17 @@ def _read_verdict(g) -> dict | None:
     out = {k: g[k][()] for k in g if k != "reasons"}
     out["reasons"] = [as_str(s) for s in g["reasons"][()]]
     out["tolerances"] = {k.removeprefix("tolerance_"): float(v) for k, v in g.attrs.items()}
+    return out
+
+
+def _read_group(g) -> dict | None:
+    """A group of arrays as a dict (string datasets as lists of str, attrs as entries), or None."""
+    if g is None:
+        return None
+    out = {}
+    for k in g:
+        v = g[k][()]
+        out[k] = [as_str(x) for x in v] if v.dtype.kind in "OS" else v
+    for k, v in g.attrs.items():
+        out[k] = v.item() if hasattr(v, "item") else v
     return out

@@ -1,0 +1,220 @@
+"""A-posteriori intervals for the levels of H from Ritz pairs and their residuals (numpy only).
+
+For a unit function φ with Rayleigh quotient ``E = <φ|Hφ>`` and residual
+``σ = ||(H − E)φ||`` (see docs/bounds.md for sources and assumptions):
+
+* **Weinstein** (1934): ``[E − σ, E + σ]`` contains an eigenvalue of H. For a cluster of m
+  Ritz pairs ``(θ_j, φ_j)`` with residual matrix R, the cluster version (Kahan 1967) puts m
+  eigenvalues within ``||R||₂`` of the θ_j.
+* **Kato–Temple** (Temple 1928, Kato 1949): if ``(α, β) ∋ E`` holds exactly one eigenvalue λ,
+  ``E − σ²/(β − E) ≤ λ ≤ E + σ²/(E − α)``. For a cluster separated by δ from every other
+  eigenvalue, ``|λ_j − θ_j| ≤ ||R||₂²/δ``.
+
+Here ``(α, β)`` come from the neighbouring Ritz values' Weinstein intervals. That is
+rigorous only under the **assumption** that the learned span found every level up to the
+highest one (no level was missed between or below them): the lowest cluster then has no
+eigenvalue below it (``α = −∞``, its upper bound is the Ritz value itself, min–max), and the
+highest cluster has no known β (its lower side stays Weinstein unless the caller gives a
+lower bound of the next level). Intervals are computed only on a deterministic rule and
+where ``Hψ`` was computed (not for a Coulomb cusp, not for D ≥ 4): elsewhere the level gets
+"no bound" and the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LevelBounds", "level_bounds", "no_bounds", "clusters"]
+
+#: Relative outward widening of every reported interval (floating-point rounding).
+ROUNDING = 1e-12
+
+
+@dataclass
+class LevelBounds:
+    """Intervals for L levels (arrays of shape (L,), energies of H; NaN where no bound).
+
+    Attributes
+    ----------
+    lower, upper : ndarray
+        The reported interval: the tighter of Weinstein and Kato–Temple on each side.
+    weinstein_lower, weinstein_upper : ndarray
+        ``θ ∓ r`` (r = σ, or the cluster's ``||R||₂``).
+    kato_temple_lower, kato_temple_upper : ndarray
+        The quadratic bounds (NaN on a side with no separating neighbour).
+    cluster : ndarray of int
+        Cluster index of each level (−1: no bound).
+    kinds : list of str
+        Per level, which bound gives the interval, or ``"no bound: <reason>"``.
+    deterministic : bool
+        Whether the integrals came from a deterministic rule.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    weinstein_lower: np.ndarray
+    weinstein_upper: np.ndarray
+    kato_temple_lower: np.ndarray
+    kato_temple_upper: np.ndarray
+    cluster: np.ndarray
+    kinds: list = field(default_factory=list)
+    deterministic: bool = True
+
+    @property
+    def bounded(self) -> np.ndarray:
+        """(L,) bool: the level has an interval."""
+        return np.isfinite(self.lower) & np.isfinite(self.upper)
+
+    def contains(self, levels) -> np.ndarray:
+        """(L,) float: 1.0 where ``levels[k]`` lies in interval k, 0.0 where not, NaN where no bound."""
+        lv = np.asarray(levels, np.float64)
+        with np.errstate(invalid="ignore"):
+            inside = ((self.lower <= lv) & (lv <= self.upper)).astype(float)
+        return np.where(self.bounded & np.isfinite(lv), inside, np.nan)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-level datasets of a results file (name -> (L,) array)."""
+        return {"lower": self.lower, "upper": self.upper, "weinstein_lower": self.weinstein_lower,
+                "weinstein_upper": self.weinstein_upper, "kato_temple_lower": self.kato_temple_lower,
+                "kato_temple_upper": self.kato_temple_upper, "cluster": self.cluster}
+
+
+def no_bounds(L: int, reason: str, deterministic: bool = True) -> LevelBounds:
+    """L levels without a bound, each with ``"no bound: <reason>"``."""
+    nan = np.full(L, np.nan)
+    return LevelBounds(nan, nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), np.full(L, -1),
+                       [f"no bound: {reason}"] * L, deterministic)
+
+
+def _cluster_radius(members, rgram) -> float:
+    """``||R_C||₂``: sqrt of the largest eigenvalue of the cluster's block of the residual Gram."""
+    block = rgram[np.ix_(members, members)]
+    return float(np.sqrt(max(np.linalg.eigvalsh(0.5 * (block + block.T))[-1], 0.0)))
+
+
+def clusters(theta: np.ndarray, rgram: np.ndarray) -> list[list[int]]:
+    """Group ascending Ritz values whose Weinstein (Kahan) intervals overlap.
+
+    Starting from single levels (radius σ_k), adjacent clusters whose intervals
+    ``[min θ − r, max θ + r]`` touch are merged and the radius recomputed (``||R_C||₂`` grows
+    with the cluster) until all clusters are separated.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (M,)
+        Ascending, finite.
+    rgram : ndarray, shape (M, M)
+        Residual Gram matrix of the M Ritz functions.
+
+    Returns
+    -------
+    list of lists of int
+        Consecutive index groups covering ``0..M-1``.
+    """
+    groups = [[k] for k in range(len(theta))]
+    while True:
+        r = [_cluster_radius(g, rgram) for g in groups]
+        for c in range(len(groups) - 1):
+            if theta[groups[c][-1]] + r[c] >= theta[groups[c + 1][0]] - r[c + 1]:
+                groups[c:c + 2] = [groups[c] + groups[c + 1]]
+                break
+        else:
+            return groups
+
+
+def _as_gram(residuals) -> np.ndarray:
+    """A residual Gram matrix from (L, L) as is, or from σ (L,) as the conservative
+    ``σ σᵀ`` (its top eigenvalue ``Σσ²`` bounds the cluster's ``||R||₂²``)."""
+    r = np.asarray(residuals, np.float64)
+    return np.outer(r, r) if r.ndim == 1 else r
+
+
+def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable: str | None = None,
+                 next_level_lower: float | None = None) -> LevelBounds:
+    """Weinstein and Kato–Temple intervals of L levels from ascending Ritz pairs.
+
+    Parameters
+    ----------
+    energies : ndarray, shape (L,)
+        Ritz values (or Rayleigh quotients of orthonormal functions), ascending; NaN entries
+        (dropped directions) get no bound.
+    residuals : ndarray, shape (L, L) or (L,)
+        Residual Gram matrix ``Rᵀ W R`` (:func:`nsvd_cli.ritz.residual_gram`), or residual
+        norms σ (clusters then use ``sqrt(Σσ²)``, an upper bound of ``||R||₂``).
+    deterministic : bool
+        False (a Monte Carlo rule): every level gets "no bound".
+    unavailable : str, optional
+        Why residuals could not be computed (every level gets "no bound: <reason>").
+    next_level_lower : float, optional
+        A known lower bound of the first level above the learned ones (the β of the highest
+        cluster); without it the highest cluster's lower side is Weinstein's.
+
+    Returns
+    -------
+    LevelBounds
+    """
+    theta = np.asarray(energies, np.float64)
+    L = len(theta)
+    if unavailable:
+        return no_bounds(L, unavailable, deterministic)
+    if not deterministic:
+        return no_bounds(L, "Monte Carlo evaluation rule (the integrals are estimates)", False)
+    g = _as_gram(residuals)
+    sigma = np.sqrt(np.abs(np.diag(g)))
+    ok = np.flatnonzero(np.isfinite(theta) & np.isfinite(sigma))
+    out = no_bounds(L, "the Ritz direction was dropped or its residual is not finite")
+    if len(ok) == 0:
+        return out
+    if np.any(np.diff(theta[ok]) < 0):
+        raise ValueError("energies must be ascending")
+    groups = [[int(ok[i]) for i in grp] for grp in clusters(theta[ok], g[np.ix_(ok, ok)])]
+    radius = [_cluster_radius(grp, g) for grp in groups]
+    w_lo = [theta[grp[0]] - r for grp, r in zip(groups, radius)]
+    w_hi = [theta[grp[-1]] + r for grp, r in zip(groups, radius)]
+    contiguous = ok[-1] - ok[0] + 1 == len(ok) and ok[0] == 0  # no unbounded level below or between
+    for c, (grp, r) in enumerate(zip(groups, radius)):
+        alpha = -np.inf if c == 0 else w_hi[c - 1]
+        beta = w_lo[c + 1] if c + 1 < len(groups) else (next_level_lower if next_level_lower is not None else np.nan)
+        if not contiguous and c == 0:
+            alpha = np.nan  # a level below the first bounded one has no interval: nothing known below
+        _bound_cluster(out, grp, theta, r, alpha, beta)
+        out.cluster[grp] = c
+    # outward rounding: the bounds are computed in floating point (the rule's own error is larger)
+    pad = ROUNDING * (np.abs(theta) + np.nan_to_num(out.weinstein_upper - out.weinstein_lower))
+    out.lower = np.fmax(out.weinstein_lower, out.kato_temple_lower) - pad
+    out.upper = np.fmin(out.weinstein_upper, out.kato_temple_upper) + pad
+    return out
+
+
+def _bound_cluster(out: LevelBounds, grp: list[int], theta, r: float, alpha: float, beta: float) -> None:
+    """Fill the Weinstein and Kato–Temple entries of one cluster (in place).
+
+    A single level uses the one-sided Kato–Temple bounds with ``(α, β)``; a cluster of m > 1
+    uses ``||R||₂²/δ`` on both sides, which needs the separation δ on both sides (the lowest
+    cluster, α = −∞, gets min–max on the upper side: its Ritz values bound the lowest m levels
+    from above). ``kinds`` names the bound of each side, e.g. ``"Kato–Temple/min–max"``
+    (lower/upper; one name when both sides agree).
+    """
+    th = theta[grp]
+    out.weinstein_lower[grp], out.weinstein_upper[grp] = th - r, th + r
+    m = len(grp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_lo = th.min() - alpha  # inf for the lowest cluster, NaN if unknown
+        d_hi = beta - th.max()
+        if m == 1:
+            kt_up = th + r**2 / d_lo if np.isfinite(alpha) else (th if alpha == -np.inf else np.nan)
+            kt_lo = th - r**2 / d_hi if np.isfinite(beta) else np.nan
+        else:
+            delta = np.nan if np.isnan(d_lo) or np.isnan(d_hi) else min(d_lo, d_hi)  # both sides needed
+            kt_lo = th - r**2 / delta if np.isfinite(delta) else np.nan
+            kt_up = th if alpha == -np.inf else (th + r**2 / delta if np.isfinite(delta) else np.nan)
+    kt_lo, kt_up = np.broadcast_to(kt_lo, th.shape), np.broadcast_to(kt_up, th.shape)
+    out.kato_temple_lower[grp], out.kato_temple_upper[grp] = kt_lo, kt_up
+    linear = "Weinstein" if m == 1 else "Kahan"
+    lo_kind = "Kato–Temple" if np.all(np.isfinite(kt_lo)) else linear
+    hi_kind = "min–max" if alpha == -np.inf else ("Kato–Temple" if np.all(np.isfinite(kt_up)) else linear)
+    kind = lo_kind if lo_kind == hi_kind else f"{lo_kind}/{hi_kind}"
+    for k in grp:
+        out.kinds[k] = kind if m == 1 else f"{kind} (cluster of {m})"

@@ -1,0 +1,87 @@
+"""Rayleigh–Ritz on the learned span (nsvd_cli.ritz), on analytic 1D oscillator functions.
+
+H = −d²/dx² + x² (κ = 1): levels 2n + 1; ψ0 = π^{-1/4} e^{-x²/2}, ψ1 = √2 x ψ0,
+ψ2 = (2x² − 1)/√2 ψ0. Values derived by hand in each test.
+"""
+
+import numpy as np
+import pytest
+
+from nsvd_cli.quadrature import gauss_legendre_box
+from nsvd_cli.ritz import rayleigh_ritz, residual_gram, ritz_from_samples, ritz_matrices
+
+RULE = gauss_legendre_box([(-12.0, 12.0)], 20, 24)
+X = RULE.points[:, 0]
+G = np.pi ** -0.25 * np.exp(-X**2 / 2)
+PSI = np.stack([G, np.sqrt(2) * X * G, (2 * X**2 - 1) / np.sqrt(2) * G], 1)  # (N, 3)
+DPSI = np.stack([-X * G, np.sqrt(2) * (1 - X**2) * G, (5 * X - 2 * X**3) / np.sqrt(2) * G], 1)[:, :, None]
+HPSI = PSI * np.array([1.0, 3.0, 5.0])
+V = X**2
+
+
+def test_exact_eigenfunctions_give_the_levels():
+    r = ritz_from_samples(PSI, DPSI, V, RULE.weights, 1.0)
+    assert r.dropped == 0
+    np.testing.assert_allclose(r.energies, [1.0, 3.0, 5.0], atol=1e-10)
+    # the rotation of an eigenbasis is a signed permutation
+    np.testing.assert_allclose(np.abs(r.vectors), np.eye(3), atol=1e-9)
+
+
+def test_mixed_basis_recovers_both_eigenfunctions():
+    c, s = np.cos(0.7), np.sin(0.7)
+    mix = np.array([[2 * c, -s + 0.3], [2 * s, c]])  # columns: non-orthogonal, unnormalised mixtures of ψ0, ψ1
+    values, grads = PSI[:, :2] @ mix, np.einsum("nid,ij->njd", DPSI[:, :2], mix)
+    r = ritz_from_samples(values, grads, V, RULE.weights, 1.0)
+    np.testing.assert_allclose(r.energies, [1.0, 3.0], atol=1e-10)
+    phi = r.rotate(values)
+    for k in range(2):
+        assert abs(abs(np.sum(RULE.weights * phi[:, k] * PSI[:, k])) - 1.0) < 1e-10
+
+
+def test_single_perturbed_function_is_its_rayleigh_quotient():
+    eps = 0.1  # ψ0 + εψ2: E = (1 + 5ε²)/(1 + ε²) by hand
+    values, grads = (PSI[:, 0] + eps * PSI[:, 2])[:, None], (DPSI[:, 0] + eps * DPSI[:, 2])[:, None]
+    r = ritz_from_samples(values, grads, V, RULE.weights, 1.0)
+    assert r.energies[0] == pytest.approx((1 + 5 * eps**2) / (1 + eps**2), abs=1e-10)
+
+
+def test_near_dependent_basis_drops_a_direction():
+    values = np.stack([PSI[:, 0], PSI[:, 0] + 1e-9 * PSI[:, 1]], 1)
+    grads = np.stack([DPSI[:, 0], DPSI[:, 0] + 1e-9 * DPSI[:, 1]], 1)
+    r = ritz_from_samples(values, grads, V, RULE.weights, 1.0)
+    assert r.dropped == 1
+    assert r.energies[0] == pytest.approx(1.0, abs=1e-8) and np.isnan(r.energies[1])
+
+
+def test_excluded_function_is_left_out_of_the_span():
+    h, s = ritz_matrices(PSI, DPSI, V, RULE.weights, 1.0)
+    r = rayleigh_ritz(h, s, include=np.array([False, True, True]))
+    assert r.dropped == 1
+    np.testing.assert_allclose(r.energies[:2], [3.0, 5.0], atol=1e-10)
+
+
+def test_residual_gram_of_exact_and_perturbed_functions():
+    eps = 0.1  # (ψ0 + εψ2)/n: σ = 4ε/(1 + ε²) by hand (docs/bounds.md)
+    values = np.stack([PSI[:, 0] + eps * PSI[:, 2], PSI[:, 1]], 1)
+    grads = np.stack([DPSI[:, 0] + eps * DPSI[:, 2], DPSI[:, 1]], 1)
+    h_values = np.stack([HPSI[:, 0] + eps * HPSI[:, 2], HPSI[:, 1]], 1)
+    r = ritz_from_samples(values, grads, V, RULE.weights, 1.0)
+    g = residual_gram(values, h_values, RULE.weights, r)
+    np.testing.assert_allclose(np.sqrt(np.diag(g)), [4 * eps / (1 + eps**2), 0.0], atol=1e-9)
+
+
+def test_mismatched_matrices_raise():
+    with pytest.raises(ValueError):
+        rayleigh_ritz(np.eye(2), np.eye(3))
+
+
+def test_results_file_stores_ritz_and_bounds(short_run_file):
+    from nsvd_cli import load
+    from nsvd_cli.problem import Problem
+
+    res = load(short_run_file)
+    assert res.ritz["vectors"].shape == (3, 3) and res.bounds["kinds"] and "deterministic" in res.bounds
+    rule = Problem.from_spec(res.spec).quadrature
+    phi = res.eigenfunctions(rule.points, ritz=True)  # unit-normalised Ritz functions on the rule
+    kept = np.isfinite(res.ritz["energies"])
+    np.testing.assert_allclose(np.einsum("n,nk->k", rule.weights, phi**2)[kept], 1.0, rtol=1e-8)
