@@ -258,7 +258,7 @@ def rayleigh_ritz(gram: torch.Tensor, quad: torch.Tensor, *, rtol: float = 1e-10
     return lam[order], (w @ v)[:, order]
 
 
-def make_objective(training, model: torch.nn.Module):
+def make_objective(training, model: torch.nn.Module, *, nested=nested_lora_loss):
     """The training objective of ``training.method`` for ``model`` (one per fit).
 
     Parameters
@@ -267,6 +267,9 @@ def make_objective(training, model: torch.nn.Module):
         ``method``, and ``nesting`` / ``joint_weights`` for NestedLoRA.
     model : torch.nn.Module
         Has ``n_modes`` (L) and ``parameters()``.
+    nested : callable, default :func:`~nsvd_cli.objective.nested_lora_loss`
+        The NestedLoRA loss ``nested(f, tf, gram=..., masks=...)`` (``fit`` passes its own name
+        for it, so that a test can replace it).
 
     Returns
     -------
@@ -284,12 +287,12 @@ def make_objective(training, model: torch.nn.Module):
     if method == "nestedlora":
         masks = {}
 
-        def nested(f, tf, gram=None):
+        def nested_lora(f, tf, gram=None):
             if "m" not in masks:  # built once, in f's dtype and device
                 masks["m"] = nesting_masks(n, training.nesting, training.joint_weights or None, dtype=f.dtype,
                                            device=f.device)
-            return nested_lora_loss(f, tf, gram=gram, masks=masks["m"])
-        return nested
+            return nested(f, tf, gram=gram, masks=masks["m"])
+        return nested_lora
     if method == "lora":
         return lora_loss
     if method in ("neuralef", "spin") and any(p.requires_grad and p.shape[:1] != (n,) for p in model.parameters()):
