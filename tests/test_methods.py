@@ -148,3 +148,38 @@ def test_spec_and_dispatch():
                                                 "training.nesting": "joint", "training.method": "spin"})
     with pytest.raises(SpecError, match="disjoint"):
         make_objective(shared.training, build_model(2, 3, shared.model, g))
+
+
+def test_seeds_option_refusals_and_file_names(tmp_path):
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+    from nsvd_cli.cli.solve import seed_output_path
+
+    runner = CliRunner()
+    for args in (["--seeds", "0,1", "--seed", "3"], ["--seeds", "0,x"], ["--seeds", "1,1"], ["--method", "pca"]):
+        res = runner.invoke(app, ["solve", "harmonic2d", "-o", str(tmp_path / "r.h5"), *args])
+        assert res.exit_code == 2, (args, res.output)
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing written
+    assert seed_output_path(tmp_path / "runs" / "h.h5", 2) == tmp_path / "runs" / "h-seed2.h5"
+
+
+def test_errors_figure_pools_seeds_per_method(short_run_file, tmp_path):
+    """Two copies named NAME-seed0/1 are one series (one bar per mode) with min-max whiskers;
+    a third file of another name is a second series."""
+    import shutil
+
+    from nsvd_cli.files.results import load
+    from nsvd_cli.plotting import errors_figure
+
+    paths = [tmp_path / "h-seed0.h5", tmp_path / "h-seed1.h5", tmp_path / "other.h5"]
+    for p in paths:
+        shutil.copy(short_run_file, p)
+    runs = [load(p) for p in paths]
+    fig = errors_figure(runs)
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if c.__class__.__name__ == "BarContainer"]
+    assert len(bars) == 2 and all(len(b) == len(runs[0].metrics["relative_error"]) for b in bars)
+    assert any(c.__class__.__name__ == "ErrorbarContainer" for c in ax.containers)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[0].startswith("h (2 seeds") and texts[1].startswith("other (mean")
