@@ -19,7 +19,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .errors import DivergenceError, ResultsFileError
 from .files.atomic import atomic_write
-from .objective import nested_lora_loss, nesting_masks
+from .methods import make_objective
+from .objective import nested_lora_loss
 from .spec import TrainingSpec
 
 __all__ = ["fit", "TrainState", "make_optimizer", "make_scheduler", "load_checkpoint", "Event", "Started", "Progress",
@@ -209,8 +210,9 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     Each iteration draws ``batch_size`` points from ``sampling`` (importance weight
     ``w_tr = p_tr``), computes ``(f, Tf)`` with ``operator.apply`` (and, with
     ``training.gram_batch``, an independent Gram estimate with ``operator.gram``), and takes
-    one optimiser step on :func:`~nsvd_cli.objective.nested_lora_loss` (two half-batches;
-    custom gradient; nesting masks built once). The EMA of the parameters
+    one optimiser step on the objective of ``training.method``
+    (:func:`nsvd_cli.methods.make_objective`; NestedLoRA by default: two half-batches, custom
+    gradient, nesting masks built once). The EMA of the parameters
     (``training.ema_decay``, ``torch.optim.swa_utils``) is what evaluation uses.
 
     Parameters
@@ -291,7 +293,9 @@ class _Loop:
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.good_checkpoint = None
         self.meta, self.saved_at, self.good, self.lr_factor = None, None, None, 1.0
-        self.masks = None  # nesting masks: built once, at the first step (L from the model's output)
+        # training.method: the one place it is dispatched on (NestedLoRA through this module's
+        # nested_lora_loss, looked up at each step: the tests' fault-injection seam)
+        self.objective = make_objective(training, model, nested=lambda f, tf, **kw: nested_lora_loss(f, tf, **kw))
         self.rq_num = self.rq_den = None
         self.t_start = self.t_last = time.perf_counter()
         self.it_last, self.wall0 = 0, 0.0
@@ -366,10 +370,7 @@ class _Loop:
         state, tr = self.state, self.tr
         f, tf = self.operator.apply(self.model, *self._batch(tr.batch_size))
         gram = self.operator.gram(self.model, *self._batch(tr.gram_batch)) if tr.gram_batch else None
-        if self.masks is None:
-            self.masks = nesting_masks(f.shape[1], tr.nesting, tr.joint_weights or None, dtype=f.dtype,
-                                       device=f.device)
-        loss = nested_lora_loss(f, tf, gram=gram, masks=self.masks)
+        loss = self.objective(f, tf, gram=gram)
         if not torch.isfinite(loss):
             return self.rollback(loss.detach())
         self.optimizer.zero_grad(set_to_none=True)

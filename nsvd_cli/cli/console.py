@@ -37,6 +37,7 @@ OPTION_OF_FIELD = {
     "training.iterations": "--iters",
     "training.batch_size": "--batch-size",
     "training.nesting": "--nesting",
+    "training.method": "--method",
     "training.seed": "--seed",
     "training.device": "--device",
     "training.laplacian": "--laplacian",

@@ -98,7 +98,6 @@ def plot_command(
         if extent is not None and not extent > 0:
             fail(f"--extent: must be > 0, got {extent}")
         from ..plotting import FIGURE_KINDS, FIGURES, CompareData, applies, load_input, save_figures
-        from ..plotting.errors import run_labels
 
         inputs = [(Path(p), load_input(p)) for p in files]
         requested = list(dict.fromkeys(w.value for w in what)) if what else None
@@ -124,7 +123,7 @@ def plot_command(
             folder = output_dir if output_dir is not None else runs[0][0].parent
             paths = [p for p, _ in runs]
             jobs.append((folder, _combined_stem(paths), "errors",
-                         lambda: FIGURES["errors"]([d for _, d in runs], labels=run_labels(paths)), paths[0]))
+                         lambda: FIGURES["errors"]([d for _, d in runs]), paths[0]))  # labels: stems, method, seeds pooled
         if requested:
             for name in requested:
                 if not any(j[2] == name for j in jobs):

@@ -16,10 +16,11 @@ import typer
 
 from ..spec import choices
 from ..spec.choices import choice_enum
-from .console import console, error_boundary, fold, stderr_console
+from .console import console, error_boundary, fail, fold, stderr_console
 
 
 Nesting = choice_enum("Nesting", choices.Nesting)
+Method = choice_enum("Method", choices.Method)
 Laplacian = choice_enum("Laplacian", choices.LaplacianKind)
 Optimizer = choice_enum("Optimizer", choices.Optimizer)
 Architecture = choice_enum("Architecture", choices.Architecture)
@@ -38,12 +39,17 @@ def solve_command(
                                                rich_help_panel=_TRAIN)] = None,
     iters: Annotated[Optional[int], typer.Option("--iters", help="Training iterations.", rich_help_panel=_TRAIN)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Samples per iteration (even).", rich_help_panel=_TRAIN)] = None,
+    method: Annotated[Optional[Method], typer.Option(help="Training objective: nestedlora (NeuralSVD), lora (unnested, "
+                                                     "then Rayleigh–Ritz), neuralef or spin (the paper's baselines).",
+                                                     rich_help_panel=_TRAIN)] = None,
     nesting: Annotated[Optional[Nesting], typer.Option(help="Nesting (sequential for disjoint nets, joint for a shared one).", rich_help_panel=_TRAIN)] = None,
     architecture: Annotated[Optional[Architecture], typer.Option(help="Disjoint MLPs or one shared MLP.", rich_help_panel=_TRAIN)] = None,
     laplacian: Annotated[Optional[Laplacian], typer.Option(help="Finite differences or exact autodiff Laplacian.", rich_help_panel=_TRAIN)] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer.", rich_help_panel=_TRAIN)] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_TRAIN)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (model init and samples).", rich_help_panel=_TRAIN)] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Several seeds, e.g. 0,1,2: one run and one results file per seed "
+                                                 "(OUTPUT with -seedN before .h5).", rich_help_panel=_TRAIN)] = None,
     until: Annotated[Optional[Until], typer.Option(help="Stop after --iters, or once every mode passes the verdict "
                                                    "(converged; --iters is then the cap).", rich_help_panel=_TRAIN)] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="Verdict tolerance: largest |λ_R − λ_N|/λ_R of a converged "
@@ -61,12 +67,13 @@ def solve_command(
     The spec gives potential, dimension, shift, scale, sampling, model and training
     defaults; the options below override them for this run.
     """
-    from ..solve import checkpoint_path, default_output_path, solve
+    from ..solve import default_output_path
     from ..spec import load_spec
 
     with error_boundary():
         overrides = {
             "modes": modes, "training.iterations": iters, "training.batch_size": batch_size,
+            "training.method": method.value if method else None,
             "training.nesting": nesting.value if nesting else None,
             "model.architecture": architecture.value if architecture else None,
             "training.laplacian": laplacian.value if laplacian else None,
@@ -74,24 +81,60 @@ def solve_command(
             "training.learning_rate": lr, "training.seed": seed, "training.device": device,
             "training.until": until.value if until else None, "training.tolerance": tolerance,
         }
+        seed_list = _parse_seeds(seeds, seed)
         spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
-        if resume and (output is None or not checkpoint_path(output).exists()):
+        if resume and output is None:
             raise _no_checkpoint(output)
         output = output if output is not None else default_output_path(spec)
-        reporter = _ProgressReporter(quiet=quiet)
+        for run_seed in seed_list or [None]:
+            run_output = output if run_seed is None else seed_output_path(output, run_seed)
+            if run_seed is not None:
+                overrides["training.seed"] = run_seed
+                spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
+            _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet)
 
-        def show_warning(message, category, filename, lineno, file=None, line=None):
-            # shown as it happens (e.g. a cut multiplet, before training), as one yellow line
-            stderr_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", UserWarning)
-            warnings.showwarning = show_warning
-            with _interrupts(output), reporter:
-                result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
-                               run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
-        print_table(result.problem.spec, result.evaluation, result.reference)
-        print_summary(result)
+def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
+    """``--seeds 0,1,2`` as a list of distinct integers (None without --seeds); refused with --seed."""
+    if seeds is None:
+        return None
+    if seed is not None:
+        fail("--seeds and --seed exclude each other: give the seeds with --seeds alone")
+    try:
+        values = [int(v) for v in seeds.split(",") if v.strip()]
+    except ValueError:
+        fail(f"--seeds: expected comma-separated integers such as 0,1,2, got {seeds!r}")
+    if not values or len(set(values)) != len(values) or min(values) < 0:
+        fail(f"--seeds: expected distinct non-negative integers such as 0,1,2, got {seeds!r}")
+    return values
+
+
+def seed_output_path(output, seed: int) -> Path:
+    """The results file of one seed of ``--seeds``: ``runs/h.h5`` -> ``runs/h-seed0.h5``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}-seed{seed}{output.suffix or '.h5'}")
+
+
+def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool) -> None:
+    """One run of ``nsvd solve``: train, print the table and summary (inside the error boundary)."""
+    from ..solve import checkpoint_path, solve
+
+    if resume and not checkpoint_path(output).exists():
+        raise _no_checkpoint(output)
+    reporter = _ProgressReporter(quiet=quiet)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        # shown as it happens (e.g. a cut multiplet, before training), as one yellow line
+        stderr_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = show_warning
+        with _interrupts(output), reporter:
+            result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
+                           run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
+    print_table(result.problem.spec, result.evaluation, result.reference)
+    print_summary(result)
 
 
 def print_summary(result) -> None:
@@ -123,6 +166,12 @@ def print_summary(result) -> None:
 #: Exit codes of an interrupted solve: Ctrl-C (SIGINT) and SIGTERM (batch schedulers), as 128 + signal.
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+
+
+def _method_label(training) -> str:
+    """How the header line names the training objective: NestedLoRA with its nesting, or the method."""
+    method = getattr(training, "method", "nestedlora")
+    return f"{training.nesting} nesting" if method == "nestedlora" else f"method {method}"
 
 
 class Terminated(KeyboardInterrupt):
@@ -333,7 +382,7 @@ class _ProgressReporter:
         spec = e.spec
         tr = spec.training
         msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
-               f"{tr.nesting} nesting, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
+               f"{_method_label(tr)}, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")
         if tr.until == "converged":
             msg += f", until converged (tolerance {tr.tolerance:g})"

@@ -3,7 +3,10 @@
 Top: relative error of each eigenvalue of T, ``|λ − λ_ref| / λ_ref`` (log scale); bottom:
 angle distance ``(2/π)·arccos|⟨ψ_l, ψ_ref,l⟩|`` after Procrustes alignment within each
 degenerate subspace (log scale). Degenerate subspaces are shaded alternately. Several runs
-give grouped bars, one colour per run. Modes whose reference eigenvalue of T is <= 0 have no
+give grouped bars, one colour per run, labelled with the run's method (``training.method``);
+runs that differ only in the seed (``NAME-seedN`` files of ``nsvd solve --seeds``, same method)
+are pooled into one bar per mode at the mean over seeds, with whiskers from the smallest to the
+largest seed's value. Modes whose reference eigenvalue of T is <= 0 have no
 error (their learned norm should vanish) and are marked ``λ≤0``. From a compare file the
 bars are the methods' stored per-mode relative errors of the energies, ``|E − E_ref|/|E_ref|``
 (``nsvd compare`` works with energies of H).
@@ -13,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import re
+import warnings
 
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
@@ -29,6 +35,35 @@ class _Series:
     label: str
     relative: np.ndarray
     angle: np.ndarray | None
+    relative_range: np.ndarray | None = None  # (2, L): smallest and largest value over seeds
+    angle_range: np.ndarray | None = None
+
+
+_SEED = re.compile(r"-seed\d+$")
+
+
+def _method_of(run) -> str:
+    return getattr(getattr(run.spec, "training", None), "method", "nestedlora")
+
+
+def _pooled(values: list) -> tuple:
+    """Mean over seeds (nan-aware) and the (2, L) min/max range of per-mode arrays."""
+    n = max(v.size for v in values)
+    stack = np.array([np.pad(v.astype(float), (0, n - v.size), constant_values=np.nan) for v in values])
+    with warnings.catch_warnings():  # a mode without any finite value (λ ≤ 0) stays nan
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(stack, 0), np.array([np.nanmin(stack, 0), np.nanmax(stack, 0)])
+
+
+def _pool_seeds(runs, names, explicit: bool) -> list:
+    """Group runs by label (the file stem without ``-seedN``, prefixed by the method when any run
+    is not NestedLoRA): [(label, [runs])]."""
+    groups: dict = {}
+    tagged = any(_method_of(r) != "nestedlora" for r in runs)  # NeuralSVD runs alone keep their plain stems
+    for r, name in zip(runs, names):
+        key = name if explicit else (f"{_method_of(r)}: " if tagged else "") + _SEED.sub("", name)
+        groups.setdefault(key, []).append(r)
+    return list(groups.items())
 
 
 def run_labels(paths) -> list:
@@ -59,14 +94,12 @@ def _as_series(runs, labels):
         raise ValueError("no runs to plot")
     names = list(labels) if labels is not None else run_labels([r.path for r in runs])
     series, groups, qn, ql = [], None, None, ()
-    for r, name in zip(runs, names):
-        m = r.metrics
-        if "relative_error" not in m:
-            raise ValueError(f"{r.path}: no reference, so no errors to plot")
-        mre = m.get("summary", {}).get("mean_relative_error")
-        label = f"{name} (mean {100 * mre:.3g} %)" if mre is not None and np.isfinite(mre) else name
-        series.append(_Series(label, np.asarray(m["relative_error"], float),
-                              np.asarray(m["angle_distance"], float) if "angle_distance" in m else None))
+    for name, members in _pool_seeds(runs, names, labels is not None):
+        for r in members:
+            if "relative_error" not in r.metrics:
+                raise ValueError(f"{r.path}: no reference, so no errors to plot")
+        series.append(_series_of(name, members))
+        r, m = members[0], members[0].metrics
         if groups is None:
             if "groups" in m:
                 groups = groups_from_ids(m["groups"])
@@ -76,10 +109,28 @@ def _as_series(runs, labels):
     spec = runs[0].spec
     title = (f"{spec.name}: per-mode relative eigenvalue error and angle distance, shaded by degenerate subspace"
              if len(runs) == 1 else f"{spec.name}: per-mode errors of {len(runs)} runs, shaded by degenerate subspace")
+    if any(s.relative_range is not None for s in series):
+        title += "; bars: mean over seeds, whiskers: min–max"
     return series, groups or [], qn, ql, title, spec
 
 
-def _bars(ax, series, values_of, n_modes, *, mark_missing):
+def _series_of(name: str, members: list) -> _Series:
+    """One bar series: a single run, or the mean and min–max range over several seeds."""
+    rel = [np.asarray(r.metrics["relative_error"], float) for r in members]
+    ang = [np.asarray(r.metrics["angle_distance"], float) for r in members if "angle_distance" in r.metrics]
+    mres = [r.metrics.get("summary", {}).get("mean_relative_error") for r in members]
+    mres = [v for v in mres if v is not None and np.isfinite(v)]
+    if len(members) == 1:
+        label = f"{name} (mean {100 * mres[0]:.3g} %)" if mres else name
+        return _Series(label, rel[0], ang[0] if ang else None)
+    rel_mean, rel_range = _pooled(rel)
+    ang_mean, ang_range = _pooled(ang) if ang else (None, None)
+    label = f"{name} ({len(members)} seeds" + (f", mean {100 * np.mean(mres):.3g} ± {100 * np.std(mres):.2g} %)"
+                                               if mres else ")")
+    return _Series(label, rel_mean, ang_mean, rel_range, ang_range)
+
+
+def _bars(ax, series, values_of, n_modes, *, mark_missing, ranges_of=lambda s: None):
     n = len(series)
     width = 0.8 / n
     x = np.arange(n_modes)
@@ -93,6 +144,12 @@ def _bars(ax, series, values_of, n_modes, *, mark_missing):
         v, exact = split_exact(v)
         pos = x + (k - (n - 1) / 2) * width
         ax.bar(pos, v, width=width * 0.95, color=f"C{k % 10}", label=s.label, zorder=2)
+        spread = ranges_of(s)
+        if spread is not None:
+            lo, hi = (np.pad(row, (0, n_modes - row.size), constant_values=np.nan) for row in spread)
+            ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
+            ax.errorbar(pos[ok], v[ok], yerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor="k",
+                        elinewidth=0.8, capsize=2, zorder=3)
         if exact.any():
             mark_exact(ax, pos[exact], f"C{k % 10}")
             any_exact = True
@@ -113,7 +170,8 @@ def errors_figure(runs, *, labels=None):
     Parameters
     ----------
     runs : Results, sequence of Results, or CompareData
-        One or several runs (bars side by side, one colour per run), or a compare file
+        One or several runs (bars side by side, one colour per run and method; the seeds of one
+        run pooled into mean and min–max whiskers), or a compare file
         (one colour per method; relative errors only).
     labels : sequence of str, optional
         Legend labels of the runs (default: file stems).
@@ -136,13 +194,13 @@ def errors_figure(runs, *, labels=None):
     axs = fig.subplots(2 if has_angle else 1, 1, sharex=True, squeeze=False)[:, 0]
     missing = np.all([np.pad(~np.isfinite(s.relative), (0, n_modes - s.relative.size), constant_values=True)
                       for s in series], axis=0)
-    _bars(axs[0], series, lambda s: s.relative, n_modes, mark_missing=missing)
+    _bars(axs[0], series, lambda s: s.relative, n_modes, mark_missing=missing, ranges_of=lambda s: s.relative_range)
     if spec is not None:
         axs[0].set_ylabel("relative error of λ\n|λ − λ_ref| / λ_ref")
     else:
         axs[0].set_ylabel("relative error of E\n|E − E_ref| / max(|E_ref|, Δ)")
     if has_angle:
-        _bars(axs[1], series, lambda s: s.angle, n_modes, mark_missing=None)
+        _bars(axs[1], series, lambda s: s.angle, n_modes, mark_missing=None, ranges_of=lambda s: s.angle_range)
         axs[1].set_ylabel("angle distance\n(2/π)·arccos|⟨ψ, ψ_ref⟩|")
     for ax in axs:
         shade_groups(ax, groups)

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Literal, get_args
 
 __all__ = [
-    "SamplingKind", "EnvelopeKind", "Architecture", "Activation", "Optimizer", "Schedule", "Nesting", "Until",
+    "SamplingKind", "EnvelopeKind", "Architecture", "Activation", "Optimizer", "Schedule", "Nesting", "Method", "Until",
     "LaplacianKind", "Quadrature", "Dtype", "ReferenceKind", "GridMethod", "FdOrder", "Preconditioner",
     "choices", "choice_enum",
 ]
@@ -24,6 +24,8 @@ Activation = Literal["softplus", "tanh", "silu"]
 Optimizer = Literal["rmsprop", "adam"]
 Schedule = Literal["cosine", "constant"]
 Nesting = Literal["sequential", "joint"]
+#: Training objectives (:mod:`nsvd_cli.methods`): NeuralSVD and the baselines of the paper's Sec. 4.1.
+Method = Literal["nestedlora", "lora", "neuralef", "spin"]
 LaplacianKind = Literal["fd", "exact"]
 #: When training stops: after ``iterations``, or once every mode passes the verdict (``iterations`` the cap).
 Until = Literal["iterations", "converged"]

@@ -23,8 +23,8 @@ from annotated_types import Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .choices import (
-    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Nesting, Optimizer, Quadrature, ReferenceKind, Until,
-    SamplingKind, Schedule,
+    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Method, Nesting, Optimizer, Quadrature, ReferenceKind,
+    SamplingKind, Schedule, Until,
 )
 from .fields import (
     Box, Float, FloatList, NonNegativeFloat, OptionalPositiveList, PositiveFloat, PositiveList, StrictBool, Widths,
@@ -314,6 +314,9 @@ class TrainingSpec(_Table):
     periodic evaluation at which every mode passes the verdict (:mod:`nsvd_cli.verdict`),
     ``iterations`` being the cap. ``tolerance``: the verdict's agreement threshold
     ``|λ_R − λ_N| / λ_R`` (the overlap, order and drift thresholds scale with it).
+    ``method``: the training objective (:mod:`nsvd_cli.methods`): ``nestedlora`` (NeuralSVD),
+    ``lora`` (unnested, then Rayleigh–Ritz), ``neuralef`` or ``spin`` (the paper's baselines,
+    Sec. 4.1; disjoint networks only).
     ``restarts``: how many times a stuck mode (one that collapsed onto an earlier mode: large
     overlap and disagreeing estimates at a periodic evaluation) may be re-initialised, while
     at least 30 % of the iterations remain (disjoint networks only).
@@ -328,6 +331,7 @@ class TrainingSpec(_Table):
     schedule: Schedule = "cosine"
     warmup: count(0) = 0
     ema_decay: NonNegativeFloat = 0.995
+    method: Method = "nestedlora"
     nesting: Nesting = "sequential"
     joint_weights: OptionalPositiveList = ()
     laplacian: LaplacianKind = "fd"

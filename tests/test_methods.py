@@ -1,0 +1,185 @@
+"""The comparison methods (nsvd_cli.methods) on a 40 x 40 symmetric matrix with a known
+spectrum (the harness of tests/test_objective.py), their gradients against autograd of the
+objectives written out directly, Rayleigh-Ritz by hand, and the spec / dispatch wiring."""
+
+import numpy as np
+import pytest
+import torch
+
+from nsvd_cli.errors import SpecError
+from nsvd_cli.methods import (SpinObjective, lora_loss, make_objective, neuralef_loss, rayleigh_ritz,
+                              spin_coefficients)
+
+N, K = 40, 4
+SPECTRUM = np.concatenate([[8.0, 6.0, 4.0, 3.0], np.linspace(1.5, -2.0, N - 4)])
+FULL = torch.cat([torch.arange(N), torch.arange(N)])  # both half-batches = all points: exact inner products
+
+
+def _matrix(generator, spectrum=SPECTRUM):
+    q, _ = torch.linalg.qr(torch.randn(len(spectrum), len(spectrum), generator=generator, dtype=torch.float64))
+    return q @ torch.diag(torch.as_tensor(spectrum, dtype=torch.float64)) @ q.T, q
+
+
+def _train(a, objective_of, iters, lr, generator):
+    """Per-mode parameters theta (K, N): f_l = theta[l] on the N points (uniform measure)."""
+    theta = (0.1 * torch.randn(K, N, generator=generator, dtype=torch.float64)).requires_grad_(True)
+    objective = objective_of(theta)
+    opt = torch.optim.Adam([theta], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters)
+    for _ in range(iters):
+        f = theta.T
+        loss = objective(f[FULL], (a @ f)[FULL].detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return theta.detach().T.clone(), objective
+
+
+def _mode_distances(u, q):
+    """Per mode, the subspace distance 1 - cos^2 between column l of u and eigenvector l."""
+    u = u / u.norm(dim=0)
+    return (1 - (u * q[:, : u.shape[1]]).sum(0) ** 2).numpy()
+
+
+def _subspace_distance(u, q):
+    """1 - tr(P_u P_q)/K for the top-K eigenspace (u: any basis of the learned span)."""
+    basis, _ = torch.linalg.qr(u)
+    return float(1 - (q[:, :K].T @ basis).square().sum() / K)
+
+
+def test_lora_learns_the_top_subspace_and_rayleigh_ritz_orders_it(generator):
+    a, q = _matrix(generator)
+    f, _ = _train(a, lambda theta: lora_loss, 3000, 0.01, generator)
+    assert _subspace_distance(f, q) <= 1e-3
+    # the LoRA minimiser is any rotation: the raw columns are *not* the eigenvectors in general,
+    # but Rayleigh-Ritz on the span gives them, in order, with the top eigenvalues.
+    lam, c = rayleigh_ritz(f.T @ f / N, f.T @ (a @ f) / N)
+    assert np.allclose(lam.numpy(), SPECTRUM[:K], rtol=1e-3)
+    assert np.all(_mode_distances(f @ c, q) <= 1e-3)
+
+
+def test_neuralef_recovers_ordered_eigenvectors(generator):
+    a, q = _matrix(generator)
+    f, _ = _train(a, lambda theta: neuralef_loss, 3000, 0.01, generator)
+    assert np.all(_mode_distances(f, q) <= 1e-3), _mode_distances(f, q)
+    u = f / (f * f).mean(0).sqrt()
+    assert np.allclose(((u * (a @ u)).mean(0)).numpy(), SPECTRUM[:K], rtol=1e-3)  # Rayleigh quotients
+
+
+def test_spin_recovers_ordered_eigenvectors_after_cholesky(generator):
+    """SpIN's eigenfunctions are psi = L^{-1} phi (columns of Phi L^{-T}), L from the moving Gram."""
+    a, q = _matrix(generator)
+    f, spin = _train(a, lambda theta: SpinObjective([theta], K), 3000, 0.01, generator)
+    psi = torch.linalg.solve_triangular(spin.cholesky_factor(), f.T, upper=False).T
+    assert np.all(_mode_distances(psi, q) <= 1e-3), _mode_distances(psi, q)
+    assert np.allclose(spin.eigenvalues.numpy(), SPECTRUM[:K], rtol=1e-3)
+
+
+def test_spin_coefficients_give_the_masked_gradient(generator):
+    """2 (T Phi) C - 2 Phi A, per batch point, equals autograd's d Lambda_ll / d phi_l for
+    each l separately (Lambda = L^-1 Pi L^-T from a Cholesky factorisation)."""
+    a, _ = _matrix(generator, np.linspace(5, -3, 12))
+    phi = torch.randn(12, K, generator=generator, dtype=torch.float64)
+    want = torch.zeros_like(phi)
+    for l in range(K):
+        p = phi.clone().requires_grad_(True)
+        chol = torch.linalg.cholesky(p.T @ p / 12)
+        linv = torch.linalg.inv(chol)
+        lam = linv @ (p.T @ (a @ p) / 12) @ linv.T
+        (g,) = torch.autograd.grad(lam[l, l], p)
+        want[:, l] = g[:, l]
+    pi = phi.T @ (a @ phi) / 12
+    c, coef_a, lam = spin_coefficients(phi.T @ phi / 12, 0.5 * (pi + pi.T))
+    got = (2 / 12) * ((a @ phi) @ c) - (2 / 12) * (phi @ coef_a)
+    assert torch.allclose(got, want, atol=1e-12)
+
+
+def test_neuralef_gradient_is_the_unbiased_update(generator):
+    """With identical half-batches the backward equals, for mode l, (4/B)(-T phi_l +
+    sum_{i<l} <phi_i|T phi_l> phi_i) on the normalised outputs, pushed through the
+    normalisation phi = f / ||f||; written here with autograd and explicit stop-gradients."""
+    a, _ = _matrix(generator, np.linspace(5, -3, 10))
+    theta = torch.randn(10, 3, generator=generator, dtype=torch.float64)
+    idx = torch.cat([torch.arange(10), torch.arange(10)])
+    p1 = theta.clone().requires_grad_(True)
+    neuralef_loss(p1[idx], (a @ p1)[idx].detach()).backward()
+    p2 = theta.clone().requires_grad_(True)
+    f = p2[idx]
+    phi = f / (f * f).mean(0).sqrt()
+    tphi = ((a @ p2)[idx] / (f * f).mean(0).sqrt()).detach()
+    pi = phi.detach().T @ tphi / 20  # <phi_i|T phi_l>, constants
+    surrogate = 0.0
+    for l in range(3):  # gradient 4(-T phi_l + sum_{i<l} pi_il phi_i) in phi_l: T phi_l, pi, phi_i (i<l) fixed
+        surrogate = surrogate - 4 * (phi[:, l] * tphi[:, l]).mean()
+        for i in range(l):
+            surrogate = surrogate + 4 * pi[i, l] * (phi[:, i].detach() * phi[:, l]).mean()
+    surrogate.backward()
+    assert torch.allclose(p1.grad, p2.grad, atol=1e-12)
+
+
+def test_rayleigh_ritz_by_hand():
+    """f = (e1 + e2, e2) on R^3 with T = diag(3, 2, 1): the span is {e1, e2}, Ritz values 3, 2."""
+    f = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
+    t = torch.diag(torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64))
+    lam, c = rayleigh_ritz(f.T @ f, f.T @ t @ f)
+    assert torch.allclose(lam, torch.tensor([3.0, 2.0], dtype=torch.float64))
+    assert torch.allclose((f @ c).abs(), torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], dtype=torch.float64))
+
+
+def test_spec_and_dispatch():
+    from nsvd_cli.models import build_model
+    from nsvd_cli.spec import load_spec
+
+    spec = load_spec("harmonic2d", overrides={"modes": 3})
+    assert spec.training.method == "nestedlora"
+    with pytest.raises(SpecError, match="training.method"):
+        load_spec("harmonic2d", overrides={"training.method": "pca"})
+    g = torch.Generator().manual_seed(0)
+    for method in ("lora", "neuralef", "spin"):
+        tr = load_spec("harmonic2d", overrides={"modes": 3, "training.method": method}).training
+        model = build_model(2, 3, spec.model, g)
+        x = torch.randn(8, 2, dtype=torch.float32)
+        f = model(x)
+        loss = make_objective(tr, model)(f, torch.randn_like(f))
+        loss.backward()
+        assert loss.shape == () and all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    shared = load_spec("harmonic2d", overrides={"modes": 3, "model.architecture": "shared",
+                                                "training.nesting": "joint", "training.method": "spin"})
+    with pytest.raises(SpecError, match="disjoint"):
+        make_objective(shared.training, build_model(2, 3, shared.model, g))
+
+
+def test_seeds_option_refusals_and_file_names(tmp_path):
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+    from nsvd_cli.cli.solve import seed_output_path
+
+    runner = CliRunner()
+    for args in (["--seeds", "0,1", "--seed", "3"], ["--seeds", "0,x"], ["--seeds", "1,1"], ["--method", "pca"]):
+        res = runner.invoke(app, ["solve", "harmonic2d", "-o", str(tmp_path / "r.h5"), *args])
+        assert res.exit_code == 2, (args, res.output)
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing written
+    assert seed_output_path(tmp_path / "runs" / "h.h5", 2) == tmp_path / "runs" / "h-seed2.h5"
+
+
+def test_errors_figure_pools_seeds_per_method(short_run_file, tmp_path):
+    """Two copies named NAME-seed0/1 are one series (one bar per mode) with min-max whiskers;
+    a third file of another name is a second series."""
+    import shutil
+
+    from nsvd_cli.files.results import load
+    from nsvd_cli.plotting import errors_figure
+
+    paths = [tmp_path / "h-seed0.h5", tmp_path / "h-seed1.h5", tmp_path / "other.h5"]
+    for p in paths:
+        shutil.copy(short_run_file, p)
+    runs = [load(p) for p in paths]
+    fig = errors_figure(runs)
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if c.__class__.__name__ == "BarContainer"]
+    assert len(bars) == 2 and all(len(b) == len(runs[0].metrics["relative_error"]) for b in bars)
+    assert any(c.__class__.__name__ == "ErrorbarContainer" for c in ax.containers)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[0].startswith("h (2 seeds") and texts[1].startswith("other (mean")
