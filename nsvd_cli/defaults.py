@@ -5,7 +5,7 @@ box); the numerical settings it omits are derived here from the problem's own sc
 a well 0.1 wide or energies of 10⁴ need no hand tuning:
 
 * **length scale** ``ℓ`` — where the states live, from the sampling distribution: the
-  standard deviation of a Gaussian, the smallest and largest of a mixture, a quarter of the
+  standard deviation of a Gaussian, the smallest and largest of a mixture, a sixth of the
   narrowest side of a uniform box.
 * **eigenvalue scale** — a crude estimate of the leading eigenvalue of T,
   ``λ₁ ≈ s (c − E₀)`` with ``E₀ ≈ min_x V(x) + κ D / (2 ℓ²)`` over samples of the training
@@ -51,13 +51,13 @@ _LAMBDA_RANGE = (1.0, 100.0)
 def length_scales(sampling) -> tuple[float, ...]:
     """The length scales ``ℓ`` of a sampling spec (ascending; one per mixture component).
 
-    Gaussian: its std; mixture: its stds; uniform: a quarter of each side, the smallest.
+    Gaussian: its std; mixture: its stds; uniform: a sixth of the narrowest side (a state filling the box spans about three widths each way).
     """
     if sampling.kind == "gaussian":
         return (float(sampling.std),)
     if sampling.kind == "mixture":
         return tuple(sorted(float(s) for s in sampling.stds))
-    return (min(hi - lo for lo, hi in sampling.box) / 4.0,)
+    return (min(hi - lo for lo, hi in sampling.box) / 6.0,)
 
 
 def ground_energy_estimate(problem, n_samples: int = 4096, seed: int = 0) -> float:

@@ -25,11 +25,11 @@ from .spec import ProblemSpec, walls
 
 __all__ = ["Problem", "Conventions", "FD_ROUNDING_REFUSE", "FD_ROUNDING_WARN", "BOX_MASS_WARN"]
 
-#: Refuse / warn when the rounding error of the finite-difference Laplacian, ``eps / h**2``
-#: relative to a unit length scale (eps of the training dtype, h = ``training.fd_step``),
-#: exceeds these levels.
-FD_ROUNDING_REFUSE = 1e-1
-FD_ROUNDING_WARN = 1e-2
+#: Refuse / warn when the rounding error of the finite-difference Laplacian, ``eps ℓ² / h²``
+#: relative to the Laplacian of a state of width ℓ (eps of the training dtype,
+#: h = ``training.fd_step``, ℓ the sampling's smallest length scale), exceeds these levels.
+FD_ROUNDING_REFUSE = 0.25
+FD_ROUNDING_WARN = 5e-2
 #: Warn when the evaluation box holds less than this fraction of a reference state's norm.
 BOX_MASS_WARN = 0.999
 
@@ -201,18 +201,24 @@ class Problem:
 
     # ---- settings that cannot give a meaningful result ------------------------------------
     def _fd_rounding(self) -> float | None:
-        """``eps / fd_step**2`` of the training dtype, or None for the exact Laplacian."""
+        """Relative rounding error ``eps ℓ² / fd_step²`` of the finite-difference Laplacian of a
+        state of width ℓ (the sampling's smallest length scale,
+        :func:`nsvd_cli.defaults.length_scales`; its Laplacian is ~ψ/ℓ²), or None for the exact
+        Laplacian."""
+        from .defaults import length_scales
+
         tr = self.spec.training
         if tr.laplacian != "fd":
             return None
-        return float(np.finfo(np.float64 if tr.dtype == "float64" else np.float32).eps) / tr.fd_step ** 2
+        ell = length_scales(self.spec.sampling)[0]
+        return float(np.finfo(np.float64 if tr.dtype == "float64" else np.float32).eps) * ell**2 / tr.fd_step ** 2
 
     def check(self) -> None:
         """Refuse, before training, settings that cannot give a meaningful result.
 
         * a finite-difference step below the rounding level of the dtype: the second
-          difference then carries a rounding error ``eps / fd_step**2`` above
-          :data:`FD_ROUNDING_REFUSE` (relative, on a unit length scale);
+          difference then carries a rounding error ``eps ℓ² / fd_step²`` above
+          :data:`FD_ROUNDING_REFUSE` (relative to the Laplacian of a state of width ℓ);
         * evaluation nodes on a singular point of the potential (V not finite there, or a
           Gauss-Legendre node at an unsoftened Coulomb centre): the energies would be meaningless.
 
@@ -229,8 +235,9 @@ class Problem:
         if rounding is not None and rounding > FD_ROUNDING_REFUSE:
             eps = rounding * tr.fd_step ** 2
             raise SpecError("training.fd_step", f"{tr.fd_step:g} is below the rounding level of {tr.dtype}: the "
-                            f"finite-difference Laplacian would carry relative errors of about eps/h^2 = "
-                            f"{rounding:.1e}; use fd_step >= {np.sqrt(eps / FD_ROUNDING_WARN):.2g}, "
+                            f"finite-difference Laplacian would carry relative errors of about eps·ℓ²/h² = "
+                            f"{rounding:.1e} (ℓ the sampling scale); use fd_step >= "
+                            f"{np.sqrt(eps / FD_ROUNDING_WARN):.2g}, "
                             "dtype = \"float64\" or laplacian = \"exact\"")
         bad = ~np.isfinite(self.potential_values)
         pot = self.spec.potential
@@ -268,7 +275,7 @@ class Problem:
         """Caveats to show before training (one sentence each, with the fix).
 
         A shift above the continuum threshold; a finite-difference step near the rounding
-        level of the dtype (``eps / fd_step**2`` above :data:`FD_ROUNDING_WARN`); the
+        level of the dtype (``eps ℓ² / fd_step²`` above :data:`FD_ROUNDING_WARN`); the
         reference's own notes; an evaluation box that cuts off reference states; a last
         degenerate multiplet cut by ``modes``; fewer positive eigenvalues of T than modes
         (App. C.6). Computes the reference.
@@ -277,7 +284,7 @@ class Problem:
         rounding = self._fd_rounding()
         if rounding is not None and rounding > FD_ROUNDING_WARN:
             out.append(f"training.fd_step = {spec.training.fd_step:g} is close to the rounding level of "
-                       f"{spec.training.dtype} (eps/h^2 = {rounding:.1e}): the Laplacian is noisy; use a larger "
+                       f"{spec.training.dtype} (eps·ℓ²/h² = {rounding:.1e}): the Laplacian is noisy; use a larger "
                        "fd_step, dtype = \"float64\" or laplacian = \"exact\"")
         threshold = self.continuum_threshold
         if threshold is not None and self.shift > threshold:

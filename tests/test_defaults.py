@@ -47,7 +47,7 @@ def test_energy_scale_of_a_narrow_deep_well():
 def test_length_scales():
     assert length_scales(parse_spec({**_mix(), "name": "m"}).sampling) == (1.0, 4.0)
     assert length_scales(load_spec("box2d").sampling) == pytest.approx((min(hi - lo for lo, hi in
-                                                                          load_spec("box2d").sampling.box) / 4,))
+                                                                          load_spec("box2d").sampling.box) / 6,))
 
 
 def _mix():
