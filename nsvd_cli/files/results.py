@@ -55,7 +55,7 @@ import torch
 
 from ..errors import ResultsFileError, SpecError
 from ..spec import ProblemSpec, parse_spec, spec_to_dict
-from .atomic import atomic_path
+from .atomic import atomic_write
 from .hdf5 import RESULTS_FORMAT, as_str, encode_groups, open_nsvd_file, write_header
 
 if TYPE_CHECKING:
@@ -163,8 +163,7 @@ def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_stat
     ResultsExistError
         If ``path`` exists and ``overwrite`` is False.
     """
-    path = Path(path)
-    with atomic_path(path, overwrite=overwrite) as tmp:
+    def write(tmp) -> None:
         with h5py.File(tmp, "w") as h:
             write_header(h, FORMAT, FORMAT_VERSION, problem=spec.name, spec_json=json.dumps(spec_to_dict(spec)),
                          versions_json=json.dumps(library_versions()), run_json=json.dumps(run))
@@ -178,7 +177,8 @@ def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_stat
             mg = h.create_group("model")
             for k, v in model_state.items():
                 mg.create_dataset(k, data=v.detach().cpu().numpy())
-    return path
+
+    return atomic_write(path, write, overwrite=overwrite)
 
 
 @dataclass
