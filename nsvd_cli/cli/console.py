@@ -38,6 +38,8 @@ OPTION_OF_FIELD = {
     "training.batch_size": "--batch-size",
     "training.nesting": "--nesting",
     "training.method": "--method",
+    "training.until": "--until",
+    "training.tolerance": "--tolerance",
     "training.seed": "--seed",
     "training.device": "--device",
     "training.laplacian": "--laplacian",
