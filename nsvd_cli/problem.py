@@ -194,6 +194,21 @@ class Problem:
         return analytic_reference(self.spec) if self.reference_kind == "analytic" else None
 
     @functools.cached_property
+    def reference_error(self) -> np.ndarray | None:
+        """Estimated absolute error of the reference energies, shape (L,): zeros for a closed
+        form, the Richardson estimate of a grid reference
+        (:func:`nsvd_cli.baselines.reference.grid_reference_error`, one coarser cached solve),
+        None without a reference. The same estimate ``nsvd compare`` prints."""
+        from .baselines.reference import GridReference, grid_reference_error
+
+        ref = self.reference
+        if ref is None:
+            return None
+        if not isinstance(ref, GridReference):
+            return np.zeros(len(ref.energies))
+        return grid_reference_error(self.spec, ref)
+
+    @functools.cached_property
     def reference_values(self) -> np.ndarray | None:
         """Reference eigenfunctions at the quadrature points, shape (N, L), or None."""
         ref = self.reference

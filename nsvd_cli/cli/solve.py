@@ -133,7 +133,7 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool) -> N
         with _interrupts(output), reporter:
             result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                            run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
-    print_table(result.problem.spec, result.evaluation, result.reference)
+    print_table(result.problem.spec, result.evaluation, result.reference, result.problem.reference_error)
     print_summary(result)
 
 
@@ -237,16 +237,21 @@ def _fmt(v, spec="{:.5g}"):
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else spec.format(v)
 
 
-def print_table(spec, ev, reference) -> None:
+def print_table(spec, ev, reference, reference_error=None) -> None:
     """Per-mode table: quantum numbers, reference, Rayleigh-quotient and norm eigenvalues of T,
     energy of H, relative error (of the eigenvalue of T), aligned angle distance and the
-    verdict (✓, or the failed signals of :mod:`nsvd_cli.verdict`).  The caption names the
-    reference (closed form, grid reference, or none)."""
+    verdict (✓, or the failed signals of :mod:`nsvd_cli.verdict`).  The line above names the
+    reference (closed form, grid reference, or none) and, for a grid reference, the largest
+    estimated relative error of its energies (``reference_error``, absolute, shape (L,))."""
+    import numpy as np
     from rich.table import Table
 
     from ..references import NO_REFERENCE
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
+    if reference is not None and reference_error is not None and np.any(reference_error > 0):
+        rel = np.max(reference_error / np.maximum(np.abs(reference.energies), np.finfo(float).tiny))
+        ref_line += f" (estimated error of its energies up to {100 * rel:.2g} %)"
     caption = ("rel. err: |λ − λ_ref|/λ_ref; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
     console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
