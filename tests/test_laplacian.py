@@ -246,3 +246,15 @@ def test_short_solve_with_the_forward_laplacian(name, dim, modes, expected, tmp_
     result = solve(spec, tmp_path / "run.h5")
     assert result.problem.spec.training.laplacian == "forward"
     assert result.evaluation.energies[:len(expected)] == pytest.approx(expected, rel=0.015)
+
+
+def test_user_specs_derive_the_forward_laplacian_and_keep_an_explicit_one():
+    from nsvd_cli.defaults import derive_defaults
+    from nsvd_cli.spec import parse_spec
+
+    data = {"name": "u", "dimension": 3, "potential": "x0**2 + x1**2 + x2**2", "shift": 20.0, "modes": 2,
+            "sampling": {"kind": "gaussian", "std": 1.5}, "evaluation": {"box": [[-5, 5]] * 3}}
+    spec, derived = derive_defaults(parse_spec(data))
+    assert derived["training.laplacian"] == spec.training.laplacian == "forward"
+    spec, derived = derive_defaults(parse_spec(dict(data, training={"laplacian": "fd"})))
+    assert spec.training.laplacian == "fd" and "training.laplacian" not in derived
