@@ -252,8 +252,8 @@ def test_user_specs_derive_the_forward_laplacian_and_keep_an_explicit_one():
     from nsvd_cli.defaults import derive_defaults
     from nsvd_cli.spec import parse_spec
 
-    data = {"name": "u", "dimension": 3, "potential": "x0**2 + x1**2 + x2**2", "shift": 20.0, "modes": 2,
-            "sampling": {"kind": "gaussian", "std": 1.5}, "evaluation": {"box": [[-5, 5]] * 3}}
+    data = {"name": "u", "dimension": 2, "potential": "x0**2 + x1**2", "shift": 20.0, "modes": 2,
+            "sampling": {"kind": "gaussian", "std": 1.5}, "evaluation": {"box": [[-5, 5]] * 2}}
     spec, derived = derive_defaults(parse_spec(data))
     assert derived["training.laplacian"] == spec.training.laplacian == "forward"
     spec, derived = derive_defaults(parse_spec(dict(data, training={"laplacian": "fd"})))
