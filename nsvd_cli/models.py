@@ -36,7 +36,13 @@ def _radius(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-24)
 
 
-_ACTIVATIONS = {"softplus": nn.functional.softplus, "tanh": torch.tanh, "silu": nn.functional.silu}
+def _silu(v: torch.Tensor) -> torch.Tensor:
+    """``v sigmoid(v)``, written out: torch's fused silu has no forward-over-forward AD rule
+    (``laplacian = "exact"`` and the evaluation's exact Laplacian would fail on it)."""
+    return v * torch.sigmoid(v)
+
+
+_ACTIVATIONS = {"softplus": nn.functional.softplus, "tanh": torch.tanh, "silu": _silu}
 
 
 def _activation_derivatives(name: str, v: torch.Tensor):

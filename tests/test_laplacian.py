@@ -258,3 +258,13 @@ def test_user_specs_derive_the_forward_laplacian_and_keep_an_explicit_one():
     assert derived["training.laplacian"] == spec.training.laplacian == "forward"
     spec, derived = derive_defaults(parse_spec(dict(data, training={"laplacian": "fd"})))
     assert spec.training.laplacian == "fd" and "training.laplacian" not in derived
+
+
+@pytest.mark.parametrize("backend", [laplacian_exact, laplacian_vmap])
+def test_nested_forward_mode_works_on_every_activation(backend, generator):
+    """The nested-jvp backends (``exact``, the fallback, the evaluation's residuals) trace all
+    activations, silu included (torch's fused silu has no forward-over-forward rule)."""
+    for activation in ("softplus", "tanh", "silu"):
+        model = _tiny_model(2, generator, activation=activation)
+        x = torch.randn(10, 2, generator=generator, dtype=torch.float64)
+        assert torch.allclose(backend(model, x)[1], _autograd_laplacian(model, x)[1], atol=1e-11)
