@@ -52,7 +52,7 @@ _LAMBDA_RANGE = (1.0, 100.0)
 
 def laplacian_for_dimension(dim: int) -> str:
     """The Laplacian backend for a D-dimensional problem: ``forward`` (exact to rounding; per
-    training step as fast as ``fd`` at D = 2 and 1.5-3x faster from D = 4 to 16, measured by
+    training step as fast as ``fd`` at D = 1, 2 and 1.2-3x faster from D = 4 to 16, measured by
     ``bench/dimension_bench.py``)."""
     return "forward"
 
