@@ -23,6 +23,8 @@ What is derived (only for fields the spec, its preset and the CLI left out —
 ``iterations``         ``1000 + 600 L ⌈D/2⌉`` — later modes of the sequential nesting need
                        the earlier ones converged first (Sec. 3.2)
 ``eval_every``         ``iterations / 5`` (≥ 250), so that the verdict sees the drift
+``laplacian``          ``forward`` (:func:`laplacian_for_dimension`: exact, and measured
+                       fastest per training step in every D, ``bench/dimension_bench.py``)
 ``fd_step``            ``0.01 ℓ`` (the same truncation and float32 rounding error relative to
                        the curvature of a state of width ℓ)
 ``scale``              1, unless the estimated ``c − E₀`` lies outside [1, 100]: then ``s``
@@ -38,14 +40,21 @@ import math
 
 import numpy as np
 
-__all__ = ["derive_defaults", "length_scales", "ground_energy_estimate"]
+__all__ = ["derive_defaults", "length_scales", "ground_energy_estimate", "laplacian_for_dimension"]
 
 #: Fields this module may fill in (TOML names).
 DERIVED = ("model.envelope", "model.envelope_width", "model.fourier_scales", "training.learning_rate",
-           "training.iterations", "training.eval_every", "training.checkpoint_every", "training.fd_step", "scale")
+           "training.iterations", "training.eval_every", "training.checkpoint_every", "training.fd_step", "training.laplacian", "scale")
 
 _LEARNING_RATE = 3e-3
 _LAMBDA_RANGE = (1.0, 100.0)
+
+
+def laplacian_for_dimension(dim: int) -> str:
+    """The Laplacian backend for a D-dimensional problem: ``forward`` (exact to rounding; per
+    training step as fast as ``fd`` at D = 1, 2 and 1.2-3x faster from D = 4 to 16, measured by
+    ``bench/dimension_bench.py``)."""
+    return "forward"
 
 
 def length_scales(sampling) -> tuple[float, ...]:
@@ -104,6 +113,7 @@ def _values(spec, explicit: set[str], problem_factory) -> dict[str, object]:
         "training.eval_every": every,
         "training.checkpoint_every": every,
         "training.fd_step": 0.01 * ells[0],
+        "training.laplacian": laplacian_for_dimension(spec.dimension),
     }
     if "scale" not in explicit:
         values["scale"] = _scale(problem_factory(spec))

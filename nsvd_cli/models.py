@@ -7,6 +7,15 @@
 * :class:`SharedMLP` — one MLP with L outputs. For joint nesting.
 * :class:`EigenfunctionModel` — features + MLP + envelope; maps (B, D) -> (B, L).
 
+Each part also propagates a second-order *jet* — the value, its D first derivatives along the
+axes and its Laplacian — through itself in one forward pass (the "forward Laplacian" of Li et
+al. 2023, Nat. Mach. Intell. 6, 209): :meth:`EigenfunctionModel.value_and_laplacian`. A jet is
+a tensor of shape (D + 2, B, W) (leading axes allowed before it): row 0 the value, rows 1..D
+the partial derivatives ``d/dx_d``, row D + 1 the Laplacian. Linear layers map every row
+(the bias only the value row); an elementwise ``sigma`` maps ``(v, J, lap)`` to
+``(sigma(v), sigma'(v) J, sigma'(v) lap + sigma''(v) sum_d J_d^2)``. It is exact (to rounding)
+and differentiable in the parameters.
+
 Models know nothing about the operator that is applied to them.
 """
 
@@ -27,7 +36,47 @@ def _radius(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-24)
 
 
-_ACTIVATIONS = {"softplus": nn.functional.softplus, "tanh": torch.tanh, "silu": nn.functional.silu}
+def _silu(v: torch.Tensor) -> torch.Tensor:
+    """``v sigmoid(v)``, written out: torch's fused silu has no forward-over-forward AD rule
+    (``laplacian = "exact"`` and the evaluation's exact Laplacian would fail on it)."""
+    return v * torch.sigmoid(v)
+
+
+_ACTIVATIONS = {"softplus": nn.functional.softplus, "tanh": torch.tanh, "silu": _silu}
+
+
+def _activation_derivatives(name: str, v: torch.Tensor):
+    """``(sigma(v), sigma'(v), sigma''(v))`` of the activation ``name``, elementwise."""
+    if name == "tanh":
+        t = torch.tanh(v)
+        d1 = 1 - t * t
+        return t, d1, -2 * t * d1
+    s = torch.sigmoid(v)
+    ds = s * (1 - s)
+    if name == "softplus":  # torch's is linear above 20: derivatives 1 and 0 there, not 1 - 2e-9 and 2e-9
+        return nn.functional.softplus(v), s, ds
+    return v * s, s + v * ds, ds * (2 + v * (1 - 2 * s))  # silu
+
+
+def _activation_jet(name: str, jet: torch.Tensor) -> torch.Tensor:
+    """Jet (..., D + 2, B, W) through the elementwise activation ``name`` (chain rule)."""
+    v, grad, lap = jet.select(-3, 0), jet[..., 1:-1, :, :], jet.select(-3, -1)
+    a, d1, d2 = _activation_derivatives(name, v)
+    if torch.is_grad_enabled():
+        square = (grad * grad).sum(-3)
+        return torch.cat([a.unsqueeze(-3), d1.unsqueeze(-3) * grad, (d1 * lap + d2 * square).unsqueeze(-3)], dim=-3)
+    square = torch.zeros_like(v)  # sum_d J_d^2 row by row: 10x faster than a strided reduction
+    for i in range(grad.shape[-3]):
+        square.addcmul_(grad.select(-3, i), grad.select(-3, i))
+    v.copy_(a)  # no graph to keep: update the jet in place (it is a fresh layer output)
+    grad.mul_(d1.unsqueeze(-3))
+    lap.mul_(d1).add_(d2 * square)
+    return jet
+
+
+def _jet(value: torch.Tensor, grad: torch.Tensor, lap: torch.Tensor) -> torch.Tensor:
+    """Stack value (B, W), derivatives (D, B, W) and Laplacian (B, W) into a jet (D + 2, B, W)."""
+    return torch.cat([value[None], grad.expand(-1, *value.shape), lap[None]], dim=0)
 
 
 class FourierFeatures(nn.Module):
@@ -69,6 +118,29 @@ class FourierFeatures(nn.Module):
             parts.append(_radius(x))
         return torch.cat(parts, dim=-1)
 
+    def jet(self, x: torch.Tensor) -> torch.Tensor:
+        """Features with their derivatives along the D axes and Laplacians: (D + 2, B, F).
+
+        ``cos(w.x)``: derivatives ``-sin(w.x) w_d``, Laplacian ``-|w|^2 cos(w.x)`` (likewise
+        sin); ``x_i``: ``delta_id``, 0; ``|x|`` (with its floor ``r^2 = |x|^2 + 1e-24``):
+        ``x_d / r``, ``D / r - |x|^2 / r^3``.
+        """
+        b, d = x.shape
+        parts = []
+        if self.frequencies.shape[0]:
+            w = self.frequencies.to(x.dtype)  # (K, D)
+            z = x @ w.T
+            c, s, w2 = torch.cos(z), torch.sin(z), (w * w).sum(-1)
+            wt = w.T[:, None, :]  # (D, 1, K)
+            parts += [_jet(c, -s * wt, -w2 * c), _jet(s, c * wt, -w2 * s)]
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)[:, None, :]
+        parts.append(_jet(x, eye, torch.zeros_like(x)))
+        if self.radial:
+            r = _radius(x)
+            x2 = (x * x).sum(-1, keepdim=True)
+            parts.append(_jet(r, (x / r).T[:, :, None], d / r - x2 / r**3))
+        return torch.cat(parts, dim=-1)
+
 
 def _init_linear(shape_in: int, shape_out: int, n: int, generator: torch.Generator):
     bound = 1.0 / math.sqrt(shape_in)
@@ -88,7 +160,7 @@ class DisjointMLP(nn.Module):
     def __init__(self, in_dim: int, hidden, n_modes: int, activation: str, generator: torch.Generator):
         super().__init__()
         self.n_modes = n_modes
-        self.act = _ACTIVATIONS[activation]
+        self.activation, self.act = activation, _ACTIVATIONS[activation]
         widths = [in_dim, *hidden, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -118,13 +190,29 @@ class DisjointMLP(nn.Module):
                 z = self.act(z)
         return z[..., 0].T  # (B, L)
 
+    def jet(self, h: torch.Tensor) -> torch.Tensor:
+        """Jet of the features (D + 2, B, F) -> jet of the L outputs (D + 2, B, L)."""
+        rows, b, f = h.shape
+        L = self.n_modes
+        w0, b0 = self.weights[0], self.biases[0]
+        z = (h.reshape(-1, f) @ w0.permute(1, 0, 2).reshape(f, -1)).reshape(rows, b, L, -1).permute(2, 0, 1, 3)
+        n = len(self.weights)
+        for k in range(n):
+            if k:
+                z = torch.bmm(z.reshape(L, rows * b, -1), self.weights[k]).reshape(L, rows, b, -1)
+            z = z.contiguous()  # the bias moves the value row only
+            z[:, 0] += self.biases[k][:, None, :]
+            if k < n - 1:
+                z = _activation_jet(self.activation, z)
+        return z[..., 0].permute(1, 2, 0)  # (D + 2, B, L)
+
 
 class SharedMLP(nn.Module):
     """One MLP ``R^F -> R^L`` whose outputs are the L modes (shared parameters)."""
 
     def __init__(self, in_dim: int, hidden, n_modes: int, activation: str, generator: torch.Generator):
         super().__init__()
-        self.act = _ACTIVATIONS[activation]
+        self.activation, self.act = activation, _ACTIVATIONS[activation]
         widths = [in_dim, *hidden, n_modes]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -139,6 +227,16 @@ class SharedMLP(nn.Module):
             h = torch.addmm(self.biases[k], h, self.weights[k])
             if k < n - 1:
                 h = self.act(h)
+        return h
+
+    def jet(self, h: torch.Tensor) -> torch.Tensor:
+        """Jet of the features (D + 2, B, F) -> jet of the L outputs (D + 2, B, L)."""
+        n = len(self.weights)
+        for k in range(n):
+            h = h @ self.weights[k]
+            h[0] += self.biases[k]  # the bias moves the value row only
+            if k < n - 1:
+                h = _activation_jet(self.activation, h)
         return h
 
 
@@ -215,10 +313,90 @@ class EigenfunctionModel(nn.Module):
         if hasattr(self, "log_width"):
             self.log_width[list(modes)] = 0.0
 
+    def value_and_laplacian(self, x: torch.Tensor):
+        """``(psi, lap psi)``, each (B, L), in one forward-Laplacian pass (see
+        :func:`value_and_laplacian`); exact to rounding, differentiable in the parameters."""
+        return value_and_laplacian(self, x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.envelope == "box":
             return self.mlp(self.features(x)) * self.box_envelope(x)
         return self.mlp(self.features(x)) * torch.exp(self.log_envelope(x))
+
+
+def _log_envelope_jet(model: "EigenfunctionModel", x: torch.Tensor):
+    """``(g, grad g, lap g)`` of ``g = log envelope``: shapes (B, K), (D, B, K), (B, K), K = L or 1."""
+    d = x.shape[1]
+    x2 = (x * x).sum(-1, keepdim=True)
+    xt = x.T[:, :, None]
+    if model.envelope == "none":
+        zero = torch.zeros_like(x2)
+        return zero, zero[None], zero
+    if model.envelope == "sampling":
+        return _scalar_jet(lambda y: 0.5 * model.log_density(y), x)
+    a = model.envelope_width * torch.exp(model.log_width).to(x.dtype)
+    if model.envelope == "gaussian":
+        return -0.5 * x2 / a**2, -xt / a**2, (-d / a**2).expand(x.shape[0], -1)
+    r = _radius(x)  # exponential: g = -r / a
+    return -r / a, -(xt / r) / a, -(d / r - x2 / r**3) / a
+
+
+def _scalar_jet(fn, x: torch.Tensor):
+    """``(g, grad g, lap g)`` of a per-point function ``fn: (B, D) -> (B,)`` by nested
+    forward-mode AD along each axis (used for the sampling envelope, which has no network)."""
+    from torch.func import jvp
+
+    grads, lap = [], 0.0
+    for i in range(x.shape[1]):
+        e = torch.zeros_like(x)
+        e[:, i] = 1.0
+        (g, g1), (_, g2) = jvp(lambda y: jvp(fn, (y,), (e,)), (x,), (e,))
+        grads.append(g1)
+        lap = lap + g2
+    return g[:, None], torch.stack(grads)[:, :, None], lap[:, None]
+
+
+def _box_envelope_jet(model: "EigenfunctionModel", x: torch.Tensor):
+    """``(e, grad e, lap e)`` of the box envelope ``prod_i q_i(x_i)``: (B, 1), (D, B, 1), (B, 1).
+
+    ``d_i e = q_i' prod_{j != i} q_j`` and ``d_ii e = q_i'' prod_{j != i} q_j``; the products
+    without factor i come from prefix and suffix products (no division by a vanishing q_j).
+    """
+    lo, hi = model.box_low.to(x.dtype), model.box_high.to(x.dtype)
+    half2 = (0.5 * (hi - lo)) ** 2
+    q, dq, d2q = (x - lo) * (hi - x) / half2, (hi + lo - 2 * x) / half2, -2.0 / half2
+    ones = torch.ones_like(q[:, :1])
+    prefix = torch.cumprod(torch.cat([ones, q[:, :-1]], dim=1), dim=1)
+    suffix = torch.cumprod(torch.cat([ones, q.flip(1)[:, :-1]], dim=1), dim=1).flip(1)
+    others = prefix * suffix
+    return q.prod(-1, keepdim=True), (others * dq).T[:, :, None], (others * d2q).sum(-1, keepdim=True)
+
+
+def value_and_laplacian(model: "EigenfunctionModel", x: torch.Tensor):
+    """``(psi, lap psi)`` of an :class:`EigenfunctionModel` in one forward-Laplacian pass.
+
+    The network's jet (:meth:`FourierFeatures.jet`, ``mlp.jet``) meets the envelope e by the
+    product rule, ``lap(m e) = e lap m + 2 grad m . grad e + m lap e``; for a log-envelope
+    ``e = exp(g)`` this is ``e (lap m + 2 grad m . grad g + m (lap g + |grad g|^2))``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (B, D)
+
+    Returns
+    -------
+    values, laplacians : torch.Tensor, shape (B, L) each; differentiable in the parameters
+    (an autograd graph is built unless called under ``torch.no_grad``).
+    """
+    jet = model.mlp.jet(model.features.jet(x))
+    m, grad_m, lap_m = jet[0], jet[1:-1], jet[-1]
+    if model.envelope == "box":
+        e, grad_e, lap_e = _box_envelope_jet(model, x)
+        return m * e, e * lap_m + 2 * (grad_m * grad_e).sum(0) + m * lap_e
+    g, grad_g, lap_g = _log_envelope_jet(model, x)
+    e = torch.exp(g)
+    inner = lap_m + 2 * (grad_m * grad_g).sum(0) + m * (lap_g + (grad_g * grad_g).sum(0))
+    return m * e, e * inner
 
 
 def build_model(dim: int, n_modes: int, spec: ModelSpec, generator: torch.Generator, log_density=None) -> EigenfunctionModel:

@@ -23,8 +23,10 @@ class Hamiltonian:
         V: (B, D) -> (B,).
     kinetic : float
         Kinetic coefficient kappa (1 in the paper's units).
-    laplacian : {"fd", "exact"}
-        Laplacian backend (:mod:`nsvd_cli.laplacian`).
+    laplacian : {"fd", "exact", "forward"}
+        Laplacian backend (:mod:`nsvd_cli.laplacian`): finite differences, nested
+        forward-mode AD, or the forward Laplacian (one pass; generic fallback for a function
+        without ``value_and_laplacian``).
     fd_step : float
         Finite-difference step (``laplacian="fd"``).
     """

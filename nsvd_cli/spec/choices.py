@@ -26,7 +26,8 @@ Schedule = Literal["cosine", "constant"]
 Nesting = Literal["sequential", "joint"]
 #: Training objectives (:mod:`nsvd_cli.methods`): NeuralSVD and the baselines of the paper's Sec. 4.1.
 Method = Literal["nestedlora", "lora", "neuralef", "spin"]
-LaplacianKind = Literal["fd", "exact"]
+#: Laplacian backends (:mod:`nsvd_cli.laplacian`): finite differences, nested AD, forward Laplacian.
+LaplacianKind = Literal["fd", "exact", "forward"]
 #: When training stops: after ``iterations``, or once every mode passes the verdict (``iterations`` the cap).
 Until = Literal["iterations", "converged"]
 Quadrature = Literal["gauss-legendre", "polar", "spherical", "monte-carlo"]
