@@ -176,17 +176,20 @@ def largest_grid(dimension: int, n_modes: int, method: str, limit: float, *, nnz
     def fits(n):
         return estimate_memory(n**dimension, n_modes, method, nnz_per_row, dimension=dimension) <= limit
 
-    lo, hi = 1, 2
-    while fits(hi) and (upto is None or hi < upto):
+    cap = upto if upto is not None else 2**40
+    if cap < 2 or not fits(2):
+        return 0
+    lo, hi = 2, 4
+    while hi <= cap and fits(hi):
         lo, hi = hi, 2 * hi
-    if upto is not None:
-        hi = min(hi, upto + 1)
-        if fits(hi):
-            return hi
-    while hi - lo > 1:  # fits(lo) (or lo = 1), not fits(hi)
+    if hi > cap:
+        if fits(cap):
+            return cap
+        hi = cap
+    while hi - lo > 1:  # fits(lo), not fits(hi)
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo if lo >= 2 else 0
+    return lo
 
 
 def _rss() -> int | None:
