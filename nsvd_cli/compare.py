@@ -118,8 +118,11 @@ def _is_results_path(text: str) -> bool:
         return False
 
 
-def load_sources(sources: Sequence[str | Path]) -> list[Source]:
+def load_sources(sources: Sequence[str | Path], dimension: int | None = None) -> list[Source]:
     """Problems (names, ``.toml``) and results files (``.h5``), loaded; duplicates of a problem dropped.
+
+    ``dimension`` moves the problems (not the results files) to that dimension (``--dim``,
+    :func:`nsvd_cli.spec.load_spec`).
 
     Raises
     ------
@@ -139,7 +142,7 @@ def load_sources(sources: Sequence[str | Path]) -> list[Source]:
             out.append(Source(text, res.spec, res))
         elif text not in seen:
             try:
-                out.append(Source(text, load_spec(text)))
+                out.append(Source(text, load_spec(text, dimension=dimension)))
             except SpecError as exc:
                 if exc.field in ("problem", "spec"):
                     raise ComparisonError(f"{text}: neither a results file (.h5) nor a problem: {exc.message}",
@@ -263,6 +266,8 @@ def run_grids(spec: ProblemSpec, baselines: Sequence[str], grids: Sequence[int],
     say = progress or (lambda msg: None)
     notes = [] if notes is None else notes
     L, D = spec.modes, spec.dimension
+    if not baselines:  # nothing to solve: build no grid (a D >= 4 grid would not even fit in memory)
+        return []
     _precheck(spec, grids, baselines, L, order, max_memory)
     runs = []
     for N in grids:
@@ -506,7 +511,8 @@ def _check_parameters(baselines, grids, order, tol, max_iter, preconditioner, ma
 def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids: Sequence[int] = DEFAULT_GRID, *,
             order: int = 2, max_memory: int | None = None, tol: float | None = None, max_iter: int | None = None,
             preconditioner: str | None = None, box: Sequence[tuple[float, float]] | None = None, seed: int = 0,
-            keep_eigenvectors: bool = False, progress: Progress | None = None) -> Comparison:
+            keep_eigenvectors: bool = False, progress: Progress | None = None,
+            dimension: int | None = None) -> Comparison:
     """Compare NeuralSVD results files and grid solvers against the problem's reference.
 
     Parameters
@@ -539,6 +545,8 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
     progress : callable, optional
         Called with a short status string before each expensive step and while grid
         solvers run (iteration, residual, elapsed seconds).
+    dimension : int, optional
+        Dimension D of the problems named (families such as ``harmonic``; ``--dim``).
 
     Returns
     -------
@@ -559,7 +567,7 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
     baselines = list(dict.fromkeys(str(b) for b in baselines))
     grids = sorted(set(grids)) if grids else []
     _check_parameters(baselines, grids, order, tol, max_iter, preconditioner, max_memory)
-    srcs = load_sources(sources)
+    srcs = load_sources(sources, dimension)
     check_conventions(srcs)
     L = max(s.spec.modes for s in srcs)
     spec = srcs[0].spec.model_copy(update={"modes": L})

@@ -153,6 +153,8 @@ class MethodResult:
                        metrics=ev.summary() if ev is not None else {},
                        relative_error=None if ev is None else ev.relative_errors,
                        energy_relative_error=None if ev is None else ev.energy_relative_errors,
+                       gap_relative_error=None if ev is None else getattr(ev, "gap_relative_errors", None),
+                       stderr=None if ev is None else getattr(ev, "stderr", None),
                        quadrature_angle_distances=None if ev is None else ev.angle_distances,
                        quadrature_subspace_distances=None if ev is None else ev.subspace_distances,
                        grid_comparison=self.grid_comparison, angle_distances=self.angle_distances,

@@ -9,6 +9,10 @@ for D >= 4). Eigenvalues of ``T = scale * (-H + shift)`` follow. The norm-based 
 On the same rule, Rayleigh–Ritz on the span of the learned functions (:mod:`nsvd_cli.ritz`)
 gives the Ritz energies and the rotation to the Ritz functions; where ``Hψ`` is computed
 (D ≤ 3, not Coulomb) the Ritz residuals give per-level intervals (:mod:`nsvd_cli.bounds`).
+
+On a Monte Carlo rule (D ≥ 4) every figure carries a standard error from the
+delete-one-block jackknife, with the Kish effective sample size of each mode and a flag for
+modes whose error the sample count does not resolve (:mod:`nsvd_cli.montecarlo`).
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import metrics
+from . import metrics, montecarlo
 from .bounds import LevelBounds, level_bounds, no_bounds
 from .ritz import RitzResult, residual_gram, ritz_from_samples
 from .verdict import residual_norms
 
-__all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "model_values_and_gradients", "model_laplacians",
+__all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "monte_carlo_blocks", "model_values_and_gradients", "model_laplacians",
            "residuals_available", "bounds_unavailable_reason"]
 
 
@@ -59,19 +63,44 @@ class Evaluation:
     ritz_dropped: int = 0  # near-null Gram directions and modes of T-eigenvalue <= 0 left out of the span
     ritz_residuals: np.ndarray | None = None  # (L,) ||(H - rho_k) phi_k|| of the unit Ritz functions
     bounds: LevelBounds | None = None  # per-level intervals around the Ritz energies (nsvd_cli.bounds)
+    gap_relative_errors: np.ndarray | None = None  # (L,) |(E_l-E_0) - (Eref_l-Eref_0)| / |Eref_l-Eref_0|; NaN at l=0
+    # Monte Carlo rules only (None / 0 for a deterministic rule; nsvd_cli.montecarlo):
+    stderr: dict | None = None  # standard error of each figure, keyed by field name (same shapes) and
+    #   by summary key (mean_energy_relative_error, ...): delete-one-block jackknife over ``mc_blocks`` blocks
+    effective_samples: np.ndarray | None = None  # (L,) Kish effective sample size of the weights w psi_l^2
+    mc_blocks: int = 0
+    mc_unresolved: np.ndarray | None = None  # (L,) bool: stderr of the energy error not < max(error, 1e-4) / 3
+    matched_std: float | None = None  # Gaussian MC: importance std maximising the smallest ESS (Gaussian model)
+
+    def unresolved_modes(self) -> list[int]:
+        """Modes (0-based) whose energy error the Monte Carlo rule does not resolve (empty
+        for a deterministic rule or without reference)."""
+        return [] if self.mc_unresolved is None else [int(i) for i in np.flatnonzero(self.mc_unresolved)]
 
     def summary(self) -> dict:
-        """Scalar summary: means over the counted modes, orthogonality, max off-diagonal."""
+        """Scalar summary: means over the counted modes, orthogonality, max off-diagonal; for a
+        Monte Carlo rule also ``<key>_stderr`` of the orthogonality, the max off-diagonal and
+        the mean energy and gap errors, and ``min_effective_samples``."""
         out = {"orthogonality": self.orthogonality, "max_off_diagonal": self.max_off_diagonal}
         if self.relative_errors is not None:
             p = self.positive
+            gaps = self.gap_relative_errors if self.gap_relative_errors is not None else np.full(len(p), np.nan)
             out.update(
                 mean_relative_error=float(np.mean(self.relative_errors[p])) if p.any() else float("nan"),
                 max_relative_error=float(np.max(self.relative_errors[p])) if p.any() else float("nan"),
                 mean_energy_relative_error=float(np.mean(self.energy_relative_errors[p])) if p.any() else float("nan"),
+                mean_gap_relative_error=metrics.nanmean(gaps[p]),
+                max_gap_relative_error=float(np.nanmax(gaps[p])) if np.isfinite(gaps[p]).any() else float("nan"),
                 mean_angle_distance=metrics.nanmean(self.angle_distances[p]),
                 mean_subspace_distance=metrics.nanmean(self.subspace_distances),
             )
+        if self.stderr is not None:
+            out.update(orthogonality_stderr=self.stderr["orthogonality"],
+                       max_off_diagonal_stderr=self.stderr["max_off_diagonal"],
+                       min_effective_samples=float(np.nanmin(self.effective_samples)))
+            for key in ("mean_energy_relative_error", "mean_gap_relative_error"):
+                if key in self.stderr:
+                    out[f"{key}_stderr"] = float(self.stderr[key])
         return out
 
 
@@ -101,7 +130,7 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
 
 
 def evaluate_functions(values, gradients, potential_values, weights, conventions, *, reference=None,
-                       reference_values=None) -> Evaluation:
+                       reference_values=None, blocks: int = 0) -> Evaluation:
     """Evaluation of sampled functions (the shared code path of ``solve`` and ``compare``).
 
     Parameters
@@ -119,33 +148,75 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         Exact energies, degenerate groups and eigenfunctions.
     reference_values : ndarray, shape (N, L)
         Reference eigenfunctions at the points; required with ``reference``.
+    blocks : int
+        0 for a deterministic rule. For a Monte Carlo rule of N independent points, the
+        number B >= 2 of blocks of the delete-one-block jackknife
+        (:func:`nsvd_cli.montecarlo.jackknife`) that gives ``Evaluation.stderr``, and the
+        Kish effective sample sizes ``Evaluation.effective_samples``.
 
     Raises
     ------
     ValueError
         ``reference`` without ``reference_values``.
     """
+    if reference is not None and reference_values is None:
+        raise ValueError("reference_values are required with a reference")
     w = np.asarray(weights, np.float64)
-    norms = np.einsum("n,nl->l", w, values**2)
-    kin = conventions.kinetic * np.einsum("n,nld->l", w, gradients**2)
-    pot = np.einsum("n,n,nl->l", w, potential_values, values**2)
-    safe = np.where(norms > 0, norms, np.finfo(float).tiny)
-    energies = (kin + pot) / safe
-    gram = metrics.normalised_gram(values, w)
-    eigenvalues = conventions.eigenvalues_from_energies(energies)
+    values = np.asarray(values, np.float64)
+    kinetic_density = np.einsum("nld->nl", np.asarray(gradients, np.float64) ** 2)
+    potential_values = np.asarray(potential_values, np.float64)
+
+    def figures(idx, factor):
+        return _figures(values[idx], kinetic_density[idx], potential_values[idx], factor * w[idx], conventions,
+                        reference, None if reference is None else reference_values[idx])
+
+    fig = figures(slice(None), 1.0)
     ev = Evaluation(
-        eigenvalues=eigenvalues, energies=energies,
-        norm_eigenvalues=norms, norm_energies=conventions.energies_from_eigenvalues(norms),
-        gram=gram, orthogonality=metrics.orthogonality(gram), max_off_diagonal=metrics.max_off_diagonal(gram),
+        eigenvalues=fig["eigenvalues"], energies=fig["energies"], norm_eigenvalues=fig["norm_eigenvalues"],
+        norm_energies=conventions.energies_from_eigenvalues(fig["norm_eigenvalues"]),
+        gram=fig["gram"], orthogonality=fig["orthogonality"], max_off_diagonal=fig["max_off_diagonal"],
     )
     if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
         ritz = ritz_from_samples(values, gradients, potential_values, w, conventions.kinetic,
-                                 include=np.asarray(eigenvalues) > 0)
+                                 include=np.asarray(ev.eigenvalues) > 0)
         ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
+    if reference is not None:
+        ref_e = np.asarray(reference.energies, np.float64)
+        ev.reference_eigenvalues, ev.reference_energies = conventions.eigenvalues_from_energies(ref_e), ref_e
+        ev.positive = fig["positive"]
+        ev.relative_errors = np.abs(fig["relative_errors"])
+        ev.energy_relative_errors = np.abs(fig["energy_relative_errors"])
+        ev.gap_relative_errors = np.abs(fig["gap_relative_errors"])
+        ev.angle_distances, ev.subspace_distances = fig["angle_distances"], fig["subspace_distances"]
+    if blocks and len(w) >= 4 and np.all(np.isfinite(values)):
+        ev.mc_blocks = min(int(blocks), len(w) // 2)
+        with np.errstate(all="ignore"):
+            ev.stderr = montecarlo.jackknife(figures, len(w), ev.mc_blocks)
+        ev.stderr.pop("positive", None)
+        ev.stderr["norm_energies"] = np.abs(conventions.energies_from_eigenvalues(ev.norm_eigenvalues + ev.stderr[
+            "norm_eigenvalues"]) - ev.norm_energies)
+        ev.effective_samples = montecarlo.kish_effective_samples(values, w)
+        if reference is not None:
+            ev.mc_unresolved = montecarlo.unresolved_modes(ev.energy_relative_errors,
+                                                           ev.stderr["energy_relative_errors"], ev.positive)
+    return ev
+
+
+def _figures(values, kinetic_density, potential_values, w, conventions, reference, reference_values) -> dict:
+    """Every figure of :func:`evaluate_functions` on one rule (the whole rule, or the rule
+    less one jackknife block): eigenvalues, Gram matrix and, with a reference, the *signed*
+    relative errors (``(x - x_ref) / |x_ref|``) and the distances."""
+    norms = w @ values**2
+    kin = conventions.kinetic * (w @ kinetic_density)
+    pot = (w * potential_values) @ values**2
+    safe = np.where(norms > 0, norms, np.finfo(float).tiny)
+    energies = (kin + pot) / safe
+    gram = metrics.normalised_gram(values, w)
+    out = {"energies": energies, "eigenvalues": conventions.eigenvalues_from_energies(energies),
+           "norm_eigenvalues": norms, "gram": gram, "orthogonality": metrics.orthogonality(gram),
+           "max_off_diagonal": metrics.max_off_diagonal(gram)}
     if reference is None:
-        return ev
-    if reference_values is None:
-        raise ValueError("reference_values are required with a reference")
+        return out
     ref_e = np.asarray(reference.energies, np.float64)
     ref_l = conventions.eigenvalues_from_energies(ref_e)
     positive = ref_l > 0
@@ -154,14 +225,16 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
     pos_idx = np.flatnonzero(positive)
     if len(pos_idx):
         g = metrics.normalised_gram(values[:, pos_idx], w)
-        ev.orthogonality, ev.max_off_diagonal = metrics.orthogonality(g), metrics.max_off_diagonal(g)
+        out["orthogonality"], out["max_off_diagonal"] = metrics.orthogonality(g), metrics.max_off_diagonal(g)
     rel = np.full(len(ref_e), np.nan)
-    rel[positive] = metrics.relative_errors(ev.eigenvalues[positive], ref_l[positive])
-    ev.reference_eigenvalues, ev.reference_energies = ref_l, ref_e
-    ev.relative_errors = rel
-    ev.energy_relative_errors = metrics.relative_errors(energies, ref_e)
-    ev.angle_distances, ev.subspace_distances, ev.positive = angles, subspace, positive
-    return ev
+    rel[positive] = metrics.signed_relative_errors(out["eigenvalues"][positive], ref_l[positive])
+    err = metrics.signed_relative_errors(energies, ref_e)
+    gaps = metrics.gap_relative_errors(energies, ref_e, signed=True)
+    out.update(positive=positive, relative_errors=rel, energy_relative_errors=err, gap_relative_errors=gaps,
+               angle_distances=angles, subspace_distances=subspace,
+               mean_energy_relative_error=metrics.nanmean(np.abs(err[positive])),
+               mean_gap_relative_error=metrics.nanmean(np.abs(gaps[positive])))
+    return out
 
 
 _FROM_PROBLEM = object()
@@ -228,6 +301,12 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem) -> None:
                              unavailable=bounds_unavailable_reason(problem))
 
 
+def monte_carlo_blocks(problem) -> int:
+    """Jackknife blocks of a problem's evaluation rule: :data:`nsvd_cli.montecarlo.DEFAULT_BLOCKS`
+    for ``quadrature = "monte-carlo"`` (independent points), 0 for a deterministic rule."""
+    return montecarlo.DEFAULT_BLOCKS if problem.spec.evaluation.quadrature == "monte-carlo" else 0
+
+
 def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, residuals: bool | None = None
                    ) -> Evaluation:
     """Evaluate a model's eigenfunctions on a problem's evaluation rule (:func:`evaluate_functions`).
@@ -246,7 +325,8 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         4 D further passes of the model over the rule. Without them every level gets "no bound".
 
     The Ritz energies and vectors are always computed; ``Evaluation.bounds`` holds the
-    intervals (or "no bound" and why, :func:`bounds_unavailable_reason`).
+    intervals (or "no bound" and why, :func:`bounds_unavailable_reason`). On a Monte Carlo
+    rule every figure gets its standard error (``Evaluation.stderr``, :mod:`nsvd_cli.montecarlo`).
     """
     values, grads = model_values_and_gradients(model, problem.quadrature.points)
     if reference is _FROM_PROBLEM:
@@ -254,7 +334,9 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     else:
         reference_values = None if reference is None else reference.eigenfunctions(problem.quadrature.points)
     ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
-                            reference=reference, reference_values=reference_values)
+                            reference=reference, reference_values=reference_values, blocks=monte_carlo_blocks(problem))
+    if ev.stderr is not None and getattr(problem.spec.evaluation, "std", 0.0) > 0:
+        ev.matched_std, _ = montecarlo.matched_std(problem.quadrature.points, values, problem.quadrature.weights)
     h_values = None
     if residuals if residuals is not None else residuals_available(problem):
         h_values = -problem.kinetic * model_laplacians(model, problem.quadrature.points) \

@@ -11,6 +11,8 @@ import numpy as np
 
 __all__ = [
     "relative_errors",
+    "signed_relative_errors",
+    "gap_relative_errors",
     "procrustes_rotation",
     "angle_distances",
     "subspace_distance",
@@ -28,6 +30,40 @@ def relative_errors(estimate, reference) -> np.ndarray:
     """Absolute relative errors ``|estimate - reference| / |reference|`` (elementwise)."""
     estimate, reference = np.asarray(estimate, float), np.asarray(reference, float)
     return np.abs(estimate - reference) / np.abs(reference)
+
+
+def signed_relative_errors(estimate, reference) -> np.ndarray:
+    """Signed relative errors ``(estimate - reference) / |reference|`` (elementwise)."""
+    estimate, reference = np.asarray(estimate, float), np.asarray(reference, float)
+    return (estimate - reference) / np.abs(reference)
+
+
+def gap_relative_errors(energies, reference_energies, *, signed: bool = False) -> np.ndarray:
+    """Relative errors of the excitation energies ``E_l - E_0`` (gaps to mode 0).
+
+    ``|(E_l - E_0) - (Eref_l - Eref_0)| / |Eref_l - Eref_0|`` for ``l >= 1``: a small error
+    on a large total energy can hide a large error on the gaps, which are what spectroscopy
+    measures. Mode 0 and modes degenerate with it (reference gap 0) get NaN.
+
+    Parameters
+    ----------
+    energies, reference_energies : array_like, shape (L,)
+        Energies of H, mode 0 the ground state.
+    signed : bool
+        Return ``(gap - gap_ref) / |gap_ref|`` instead of its absolute value.
+
+    Returns
+    -------
+    ndarray, shape (L,)
+    """
+    e, r = np.asarray(energies, np.float64), np.asarray(reference_energies, np.float64)
+    out = np.full(e.shape, np.nan)
+    if e.size < 2:
+        return out
+    gap, ref_gap = e[1:] - e[0], r[1:] - r[0]
+    ok = np.abs(ref_gap) > 1e-12 * np.maximum(np.abs(r[1:]), np.abs(r[0]))
+    out[1:][ok] = (gap[ok] - ref_gap[ok]) / np.abs(ref_gap[ok])
+    return out if signed else np.abs(out)
 
 
 def _euclid(a, weights):

@@ -17,7 +17,8 @@ import threading
 from ..errors import GridError
 from .grid import METHODS
 
-__all__ = ["estimate_memory", "available_memory", "check_memory", "PeakMemory", "lobpcg_block"]
+__all__ = ["estimate_memory", "available_memory", "check_memory", "largest_grid", "format_bytes", "PeakMemory",
+           "lobpcg_block"]
 
 _GIB = 2.0**30
 
@@ -136,10 +137,59 @@ def check_memory(n_total: int, n_modes: int, method: str, *, nnz_per_row: int = 
     limit = available_memory() if max_memory is None else float(max_memory)
     if limit is not None and need > limit:
         what = f"N={n_points} ({n_total} points)" if n_points is not None else f"of {n_total} points"
+        if n_points is not None and dimension >= 4:
+            what = f"N={n_points} in D = {dimension} ({n_points}^{dimension} = {n_total:.3g} points)"
         src = " (available memory)" if max_memory is None else ""
-        raise GridError(f"grid {what} needs ~{need / _GIB:.3g} GiB for {method} with "
-                        f"{n_modes} modes, above the limit {limit / _GIB:.3g} GiB{src}", parameter="max_memory")
+        hint = ""
+        if n_points is not None:
+            fit = largest_grid(dimension, n_modes, method, limit, nnz_per_row=nnz_per_row, upto=n_points)
+            hint = (f"; N <= {fit} per axis fits" if fit else "; no grid fits") + \
+                ("; without --baseline, results files are compared with the reference alone" if dimension >= 4 else "")
+        raise GridError(f"grid {what} needs ~{format_bytes(need)} for {method} with {n_modes} modes, above the "
+                        f"limit {format_bytes(limit)}{src}{hint}", parameter="max_memory")
     return need
+
+
+def format_bytes(n: float) -> str:
+    """``23 GiB``, ``0.00012 GiB``; ``1.8e+09 PiB`` from 1 PiB up (3 significant digits)."""
+    return f"{n / 2.0**50:.3g} PiB" if n >= 2.0**50 else f"{n / _GIB:.3g} GiB"
+
+
+def largest_grid(dimension: int, n_modes: int, method: str, limit: float, *, nnz_per_row: int = 5,
+                 upto: int | None = None) -> int:
+    """Largest points per axis ``N`` whose grid solve (matrix included) fits ``limit`` bytes.
+
+    Parameters
+    ----------
+    dimension, n_modes, method, nnz_per_row
+        As for :func:`estimate_memory` (``N**dimension`` points).
+    limit : float
+        Bytes.
+    upto : int, optional
+        Search ``N <= upto`` only.
+
+    Returns
+    -------
+    int
+        The largest fitting ``N >= 2``, or 0 when not even ``N = 2`` fits.
+    """
+    def fits(n):
+        return estimate_memory(n**dimension, n_modes, method, nnz_per_row, dimension=dimension) <= limit
+
+    cap = upto if upto is not None else 2**40
+    if cap < 2 or not fits(2):
+        return 0
+    lo, hi = 2, 4
+    while hi <= cap and fits(hi):
+        lo, hi = hi, 2 * hi
+    if hi > cap:
+        if fits(cap):
+            return cap
+        hi = cap
+    while hi - lo > 1:  # fits(lo), not fits(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 def _rss() -> int | None:

@@ -13,6 +13,7 @@ from ..spec import choices
 from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, stderr_console
 from .progress import progress_reporter
+from .uncertainty import stderr_of, with_stderr
 
 
 #: Help panels of the options.
@@ -26,6 +27,9 @@ def compare_command(
     sources: Annotated[list[str], typer.Argument(
         help="Problem names / .toml specs and/or nsvd results files (.h5), all of one problem.",
         show_default=False)],
+    dim: Annotated[Optional[int], typer.Option(
+        "--dim", help="Dimension D of the problems named (families such as 'harmonic'), as for nsvd solve.",
+        show_default=False)] = None,
     baseline: Annotated[Optional[list[Baseline]], typer.Option(
         "--baseline", "-b", help="Grid solver to run (repeatable): eigsh (shift-invert ARPACK), lobpcg "
         "(torch.lobpcg, the paper's baseline) or dense (small grids).", rich_help_panel=_GRID)] = None,
@@ -81,7 +85,7 @@ def compare_command(
             raise ComparisonError(f"must be >= 0, got {fail_above}", parameter="fail_above")
         options = dict(order=int(order.value), max_memory=parse_memory(max_memory), tol=tol, max_iter=max_iter,
                        preconditioner=preconditioner.value if preconditioner else None,
-                       box=parse_box(box), seed=seed, keep_eigenvectors=output is not None)
+                       box=parse_box(box), seed=seed, keep_eigenvectors=output is not None, dimension=dim)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
 
@@ -244,6 +248,10 @@ def _cell(m, i) -> list[str]:
     import numpy as np
 
     e = _num(m.energies[i])
+    se = stderr_of(m.evaluation, "energies", i) if m.evaluation is not None and i < len(m.evaluation.energies) \
+        else None
+    if se is not None and np.isfinite(m.energies[i]):
+        e = f"{e} ± {se:.2g}"
     if m.overlaps is not None and m.overlaps[i] < 0.5:
         e = f"{e}?"
     if m.kind == "grid" and not m.converged:
@@ -312,17 +320,21 @@ def _eigenfunction_table(neural) -> Table:
     grid_label = next((m.grid_comparison for m in neural if m.grid_comparison), "")
     t = Table(title="eigenfunctions of the results files: on their own quadrature rule (the metrics solve "
                     "stored)" + (f" and against the {grid_label} eigenvectors" if grid_label else ""),
-              title_justify="left")
+              title_justify="left", caption_justify="left",
+              caption="gap err: mean |ΔE − ΔE_ref|/ΔE_ref of the excitation energies ΔE = E_l − E_1; "
+                      "± one Monte Carlo standard error (Monte Carlo rules)")
     t.add_column("results file")
-    for name in ("rel. err λ", "angle", "subspace", "orthogonality"):
+    for name in ("rel. err λ", "gap err", "angle", "subspace", "orthogonality"):
         t.add_column(name, justify="right")
     if grid_label:
         for name in ("angle (grid)", "subspace (grid)", "orthogonality (grid)"):
             t.add_column(name, justify="right")
     for m in neural:
         s = m.evaluation.summary()
-        row = [m.label, _num(s.get("mean_relative_error"), "{:.2e}"), _num(s.get("mean_angle_distance"), "{:.2e}"),
-               _num(s.get("mean_subspace_distance"), "{:.2e}"), _num(s.get("orthogonality"), "{:.2e}")]
+        row = [m.label, _num(s.get("mean_relative_error"), "{:.2e}"),
+               with_stderr(s.get("mean_gap_relative_error"), s.get("mean_gap_relative_error_stderr"), "{:.2e}"),
+               _num(s.get("mean_angle_distance"), "{:.2e}"), _num(s.get("mean_subspace_distance"), "{:.2e}"),
+               with_stderr(s.get("orthogonality"), s.get("orthogonality_stderr"), "{:.2e}")]
         if grid_label:
             if m.grid_comparison:
                 row += [_num(nanmean(m.angle_distances), "{:.2e}"),

@@ -143,10 +143,18 @@ def print_summary(result) -> None:
     s = result.evaluation.summary()
     parts = []
     if "mean_relative_error" in s:
-        parts += [f"mean rel. error of E {100 * s['mean_energy_relative_error']:.3f} % "
-                  f"(of λ {100 * s['mean_relative_error']:.3f} %, max {100 * s['max_relative_error']:.3f} %)",
-                  f"mean subspace dist. {s['mean_subspace_distance']:.2e}"]
-    parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {s['max_off_diagonal']:.3f}",
+        from .uncertainty import with_stderr
+
+        mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), "{:.3f}", 100)
+        parts += [f"mean rel. error of E {mean_e} % "
+                  f"(of λ {100 * s['mean_relative_error']:.3f} %, max {100 * s['max_relative_error']:.3f} %)"]
+        if "mean_gap_relative_error" in s:
+            gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), "{:.3f}", 100)
+            parts.append(f"of E_l − E_1 {gap} % (max {100 * s['max_gap_relative_error']:.3f} %)")
+        parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
+    off = f"{s['max_off_diagonal']:.3f}" + (f" ± {s['max_off_diagonal_stderr']:.2g}" if "max_off_diagonal_stderr" in s
+                                             else "")
+    parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {off}",
               f"training {result.wall_time:.1f} s", f"{result.iterations_per_second:.1f} it/s"]
     console.print(" | ".join(parts), highlight=False)
     verdict = result.evaluation.verdict
@@ -247,12 +255,14 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     from rich.table import Table
 
     from ..references import NO_REFERENCE
+    from .uncertainty import monte_carlo_note, stderr_of, unresolved_warning, with_stderr
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
         rel = np.max(reference_error / np.maximum(np.abs(reference.energies), np.finfo(float).tiny))
         ref_line += f" (estimated error of its energies up to {100 * rel:.2g} %)"
-    caption = ("rel. err: |λ − λ_ref|/λ_ref; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
+    caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/ΔE_ref of the excitation energy "
+               "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
     console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
                   f"{spec.shift:g}), energies E of H; {ref_line}", highlight=False)
@@ -272,8 +282,11 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
         table.add_column("Ritz E", justify="right")
     if bounds is not None:
         table.add_column("interval", justify="right")
+    gaps = reference is not None and getattr(ev, "gap_relative_errors", None) is not None
     if reference is not None:
         table.add_column("rel. err %", justify="right")
+        if gaps:
+            table.add_column("gap err %", justify="right")
         table.add_column("angle", justify="right")
     verdict = ev.verdict
     if verdict is not None:
@@ -284,22 +297,33 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             if labels:
                 row.append(", ".join(map(str, reference.quantum_numbers[i])))
             row.append(_fmt(ev.reference_eigenvalues[i]))
-        row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]), _fmt(ev.energies[i])]
+        row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]),
+                with_stderr(float(ev.energies[i]), stderr_of(ev, "energies", i))]
         if ritz is not None:
             row.append(_fmt(float(ritz[i])))
         if bounds is not None:
             row.append(_interval(bounds, i))
         if reference is not None:
             if not ev.positive[i]:
-                row += ["λ≤0", "—"]
+                row += ["λ≤0", "—"] + (["—"] if gaps else [])
             else:
-                row += [_fmt(100 * ev.relative_errors[i], "{:.3f}"), _fmt(ev.angle_distances[i], "{:.1e}")]
+                row.append(with_stderr(float(ev.relative_errors[i]), stderr_of(ev, "relative_errors", i), "{:.3f}",
+                                       100))
+                if gaps:
+                    row.append(with_stderr(float(ev.gap_relative_errors[i]), stderr_of(ev, "gap_relative_errors", i),
+                                           "{:.3f}", 100))
+                row.append(with_stderr(float(ev.angle_distances[i]), stderr_of(ev, "angle_distances", i), "{:.1e}"))
         if verdict is not None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
     if bounds is not None:
         console.print(_bounds_note(ev, bounds), highlight=False)
+    for line in (monte_carlo_note(ev, spec.evaluation),):
+        if line:
+            console.print(line, highlight=False)
+    if unresolved_warning(ev):
+        stderr_console.print(f"[yellow]warning:[/yellow] {unresolved_warning(ev)}", highlight=False)
 
 
 def _interval(bounds, i) -> str:

@@ -15,6 +15,15 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
     per mode ``relative_error``, ``energy_relative_error``, ``angle_distance``,
     ``positive``; per degenerate group ``subspace_distance`` and ``groups`` (group index of
     each mode); ``gram`` (L, L) normalised Gram matrix; attrs: the scalar summary.
+``/eigenvalues/*_stderr``, ``/metrics/*_stderr`` (Monte Carlo rules, files since issue 10)
+    the standard error of each figure beside it (``rayleigh_stderr``, ``energies_stderr``,
+    ``norm_stderr``, ``norm_energies_stderr``; ``relative_error_stderr``,
+    ``energy_relative_error_stderr``, ``gap_relative_error_stderr``,
+    ``angle_distance_stderr``, ``subspace_distance_stderr``, ``gram_stderr``), by the
+    delete-one-block jackknife (:mod:`nsvd_cli.montecarlo`); ``/metrics/effective_samples``
+    (L,) Kish sizes, ``/metrics/mc_unresolved`` (L,) bool; ``/metrics`` attrs ``mc_blocks``,
+    ``matched_std``, and ``<key>_stderr`` of the summary. ``/metrics/gap_relative_error``
+    (L,): relative error of ``E_l - E_0`` (NaN for l = 0), every rule.
 ``/reference``
     attrs ``name``, ``quantum_labels``; ``quantum_numbers`` (L, q) int.
 ``/history``
@@ -92,9 +101,11 @@ def _write_evaluation(h, ev) -> None:
     m = h.create_group("metrics")
     _write_dict_of_arrays(m, {
         "relative_error": ev.relative_errors, "energy_relative_error": ev.energy_relative_errors,
+        "gap_relative_error": getattr(ev, "gap_relative_errors", None),
         "angle_distance": ev.angle_distances, "subspace_distance": ev.subspace_distances,
         "positive": ev.positive, "gram": ev.gram})
     m.attrs.update(ev.summary())
+    _write_stderr(h, ev)
     v = getattr(ev, "verdict", None)
     if v is not None:  # /verdict: per-mode booleans and signals (nsvd_cli.verdict)
         g = h.create_group("verdict")
@@ -103,6 +114,46 @@ def _write_evaluation(h, ev) -> None:
         g.attrs.update({f"tolerance_{k}": val for k, val in vars(v.tolerances).items()})
         m.attrs["modes_converged"] = v.n_converged
     _write_ritz_and_bounds(h, ev)
+
+
+#: Where each Monte Carlo standard error is stored: Evaluation field -> (group, dataset).
+STDERR_DATASETS = {
+    "eigenvalues": ("eigenvalues", "rayleigh_stderr"), "energies": ("eigenvalues", "energies_stderr"),
+    "norm_eigenvalues": ("eigenvalues", "norm_stderr"), "norm_energies": ("eigenvalues", "norm_energies_stderr"),
+    "relative_errors": ("metrics", "relative_error_stderr"),
+    "energy_relative_errors": ("metrics", "energy_relative_error_stderr"),
+    "gap_relative_errors": ("metrics", "gap_relative_error_stderr"),
+    "angle_distances": ("metrics", "angle_distance_stderr"),
+    "subspace_distances": ("metrics", "subspace_distance_stderr"), "gram": ("metrics", "gram_stderr"),
+}
+
+
+def _write_stderr(h, ev) -> None:
+    """Monte Carlo standard errors beside the values (``*_stderr``), the effective sample
+    sizes and the unresolved-mode flags (only for a Monte Carlo evaluation rule)."""
+    se = getattr(ev, "stderr", None)
+    if se is None:
+        return
+    for key, (group, name) in STDERR_DATASETS.items():
+        if se.get(key) is not None:
+            h[group].create_dataset(name, data=np.asarray(se[key], dtype=np.float64))
+    m = h["metrics"]
+    _write_dict_of_arrays(m, {"effective_samples": ev.effective_samples, "mc_unresolved": ev.mc_unresolved})
+    m.attrs["mc_blocks"] = int(ev.mc_blocks)
+    if getattr(ev, "matched_std", None) is not None:
+        m.attrs["matched_std"] = float(ev.matched_std)
+
+
+def _read_stderr(h) -> dict | None:
+    """The standard errors as a dict keyed by Evaluation field (None: deterministic rule or
+    a file written before they were stored); scalars from the summary attrs."""
+    found = {key: h[group][name][()] for key, (group, name) in STDERR_DATASETS.items() if name in h[group]}
+    if not found:
+        return None
+    for key in ("orthogonality", "max_off_diagonal", "mean_energy_relative_error", "mean_gap_relative_error"):
+        if f"{key}_stderr" in h["metrics"].attrs:
+            found[key] = float(h["metrics"].attrs[f"{key}_stderr"])
+    return found
 
 
 def _write_ritz_and_bounds(h, ev) -> None:
@@ -211,6 +262,11 @@ class Results:
     bounds : dict or None
         ``/bounds``: (L,) arrays ``lower``, ``upper``, ..., ``kinds`` (list of str),
         ``deterministic`` (None in older files).
+    stderr : dict or None
+        Monte Carlo standard errors keyed as :attr:`nsvd_cli.evaluate.Evaluation.stderr`
+        (``energies``, ``eigenvalues``, ``energy_relative_errors``, ``gap_relative_errors``,
+        ``angle_distances``, ``gram``, ``orthogonality``, ...); None for a deterministic
+        rule or a file written before issue 10.
     """
 
     spec: ProblemSpec
@@ -230,6 +286,7 @@ class Results:
     verdict: dict | None = None
     ritz: dict | None = None
     bounds: dict | None = None
+    stderr: dict | None = None
     _model: object = field(repr=False, default=None)
 
     @property
@@ -341,7 +398,7 @@ def load(path) -> Results:
             quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
             path=path, model_state={k: v[()] for k, v in h["model"].items()},
             verdict=_read_verdict(h.get("verdict")), ritz=_read_group(h.get("ritz")),
-            bounds=_read_group(h.get("bounds")),
+            bounds=_read_group(h.get("bounds")), stderr=_read_stderr(h),
         )
 
 

@@ -383,7 +383,8 @@ class EvaluationSpec(_Table):
     cusp), ``spherical`` (3D: graded radial panels times Gauss-Legendre in cos(theta) with
     ``angles // 2`` nodes and ``angles`` azimuths; for 3D Coulomb problems), ``monte-carlo``
     (``samples`` uniform points on ``box``, or with ``std > 0`` points drawn from
-    N(0, std^2 I) and importance-weighted; for D >= 4).
+    N(0, std^2 I) and importance-weighted; for D >= 4). A Monte Carlo rule gives every
+    figure a standard error (delete-one-block jackknife, :mod:`nsvd_cli.montecarlo`).
     """
 
     box: Box
