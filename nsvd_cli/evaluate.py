@@ -108,24 +108,31 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
     """Values (N, L) and gradients (N, L, D) of a model's functions, in float64 on the CPU.
 
     A float64 CPU deep copy of the model is evaluated: the model itself (e.g. the live EMA
-    module of a training run on a GPU) is neither moved nor changed. Gradients by
-    forward-mode AD (one JVP per axis).
+    module of a training run on a GPU) is neither moved nor changed. Gradients from the
+    model's one-pass jet (:func:`nsvd_cli.models.value_gradient_laplacian`) for nsvd's own
+    models, else by forward-mode AD (one JVP per axis).
     """
     from torch.func import jvp
+
+    from .models import EigenfunctionModel, value_gradient_laplacian
 
     m = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
     vals, grads = [], []
     for start in range(0, len(x), chunk):
         xt = torch.as_tensor(x[start:start + chunk], dtype=torch.float64)
-        g = []
         with torch.no_grad():
-            for i in range(xt.shape[1]):
-                e = torch.zeros_like(xt)
-                e[:, i] = 1.0
-                v, dv = jvp(m, (xt,), (e,))
-                g.append(dv)
+            if isinstance(m, EigenfunctionModel):
+                v, g, _ = value_gradient_laplacian(m, xt)
+            else:
+                g = []
+                for i in range(xt.shape[1]):
+                    e = torch.zeros_like(xt)
+                    e[:, i] = 1.0
+                    v, dv = jvp(m, (xt,), (e,))
+                    g.append(dv)
+                g = torch.stack(g, -1)
         vals.append(v.numpy())
-        grads.append(torch.stack(g, -1).numpy())
+        grads.append(g.numpy())
     return np.concatenate(vals), np.concatenate(grads)
 
 
@@ -243,24 +250,25 @@ _FROM_PROBLEM = object()
 def model_laplacians(model: torch.nn.Module, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Exact Laplacians (N, L) of a model's functions at points x (N, D), in float64 on the CPU.
 
-    Forward-over-forward AD (:func:`nsvd_cli.laplacian.laplacian_exact`) on a float64 CPU
-    deep copy: the model itself is neither moved nor changed.
+    The forward Laplacian (:func:`nsvd_cli.laplacian.laplacian_forward`: one jet pass for
+    nsvd's models, exact to rounding) on a float64 CPU deep copy: the model itself is neither
+    moved nor changed.
     """
-    from .laplacian import laplacian_exact
+    from .laplacian import laplacian_forward
 
     m = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
-    out = [laplacian_exact(m, torch.as_tensor(x[a:a + chunk], dtype=torch.float64))[1].numpy()
+    out = [laplacian_forward(m, torch.as_tensor(x[a:a + chunk], dtype=torch.float64))[1].numpy()
            for a in range(0, len(x), chunk)]
     return np.concatenate(out)
 
 
-#: Largest ``nodes × D`` on which residuals are computed (each costs ~4 D model passes).
+#: Largest ``nodes × D`` on which residuals are computed (each node costs about D + 2 model passes).
 RESIDUAL_BUDGET = 400_000
 
 
 def residuals_available(problem) -> bool:
     """Whether residuals ``||(H − E)ψ||`` are computed on the problem's rule: D ≤ 3 and at most
-    :data:`RESIDUAL_BUDGET` nodes × D (cost: a forward-over-forward Laplacian per axis), and
+    :data:`RESIDUAL_BUDGET` nodes × D (cost: a forward-Laplacian pass, about D + 2 network passes), and
     not for a Coulomb potential, whose cusp makes ``(Hψ)²`` non-integrable (≈ 1/r² at r = 0)
     unless the network reproduces the cusp exactly."""
     n = len(problem.quadrature.weights)

@@ -388,15 +388,37 @@ def value_and_laplacian(model: "EigenfunctionModel", x: torch.Tensor):
     values, laplacians : torch.Tensor, shape (B, L) each; differentiable in the parameters
     (an autograd graph is built unless called under ``torch.no_grad``).
     """
+    values, _, laplacians = value_gradient_laplacian(model, x)
+    return values, laplacians
+
+
+def value_gradient_laplacian(model: "EigenfunctionModel", x: torch.Tensor):
+    """``(psi, grad psi, lap psi)`` of an :class:`EigenfunctionModel` in one forward pass.
+
+    As :func:`value_and_laplacian`, also returning the gradient, by the product rule
+    ``grad(m e) = e grad m + m grad e`` (``e (grad m + m grad g)`` for ``e = exp(g)``).
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (B, D)
+
+    Returns
+    -------
+    values : torch.Tensor, shape (B, L)
+    gradients : torch.Tensor, shape (B, L, D)
+    laplacians : torch.Tensor, shape (B, L)
+    """
     jet = model.mlp.jet(model.features.jet(x))
     m, grad_m, lap_m = jet[0], jet[1:-1], jet[-1]
     if model.envelope == "box":
         e, grad_e, lap_e = _box_envelope_jet(model, x)
-        return m * e, e * lap_m + 2 * (grad_m * grad_e).sum(0) + m * lap_e
+        grad = e * grad_m + m * grad_e
+        return m * e, grad.permute(1, 2, 0), e * lap_m + 2 * (grad_m * grad_e).sum(0) + m * lap_e
     g, grad_g, lap_g = _log_envelope_jet(model, x)
     e = torch.exp(g)
     inner = lap_m + 2 * (grad_m * grad_g).sum(0) + m * (lap_g + (grad_g * grad_g).sum(0))
-    return m * e, e * inner
+    grad = e * (grad_m + m * grad_g)
+    return m * e, grad.permute(1, 2, 0), e * inner
 
 
 def build_model(dim: int, n_modes: int, spec: ModelSpec, generator: torch.Generator, log_density=None) -> EigenfunctionModel:

@@ -160,6 +160,27 @@ def test_forward_laplacian_of_one_hidden_layer_tanh_network(generator):
     assert torch.allclose(lap, expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("envelope", ENVELOPES)
+@pytest.mark.parametrize("architecture", ["disjoint", "shared"])
+def test_one_pass_gradients_equal_reverse_mode_autograd(architecture, envelope, generator):
+    """value_gradient_laplacian's gradients (used by the evaluation) against reverse-mode autograd."""
+    from nsvd_cli.evaluate import model_values_and_gradients
+    from nsvd_cli.models import value_gradient_laplacian
+
+    for dim in (1, 4):
+        model = _tiny_model(dim, generator, architecture, "softplus", envelope)
+        x = 1.5 * torch.randn(30, dim, generator=generator, dtype=torch.float64).requires_grad_(True)
+        y = model(x)
+        ref = torch.stack([torch.autograd.grad(y[:, m].sum(), x, retain_graph=True)[0] for m in range(y.shape[1])], 1)
+        with torch.no_grad():
+            values, grads, _ = value_gradient_laplacian(model, x.detach())
+        assert grads.shape == ref.shape == (30, 3, dim)
+        assert torch.allclose(values, y.detach(), rtol=1e-12, atol=1e-14)
+        assert (grads - ref).abs().max() <= 1e-11 * ref.abs().max()
+        v_np, g_np = model_values_and_gradients(model, x.detach().numpy())
+        assert abs(g_np - ref.numpy()).max() <= 1e-11 * ref.abs().max().item()
+
+
 @pytest.mark.parametrize("envelope", ["gaussian", "exponential", "box"])
 def test_forward_laplacian_of_envelopes(envelope, generator):
     """A constant network (zero output weights, bias 1) leaves the envelope alone:
