@@ -45,7 +45,7 @@ def _points(seed: int, n: int) -> torch.Tensor:
     return 2.0 * torch.randn(n, 1, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def _one_step(config, batches, dist=None, batch=2 * LOCAL_BATCH):
+def _one_step(config, batches, dist=None, batch=2 * LOCAL_BATCH, device="cpu"):
     """Parameters and gradients after one fit iteration (harmonic oscillator, D = 1, L = 3)."""
     from nsvd_cli.distributed import SINGLE
     from nsvd_cli.models import build_model
@@ -62,10 +62,10 @@ def _one_step(config, batches, dist=None, batch=2 * LOCAL_BATCH):
     assert world in (1, 2)
     problem = Problem.from_spec(spec)
     gen = torch.Generator().manual_seed(7)
-    model = build_model(1, 3, spec.model, gen, problem.sampling.log_density).to(torch.float64)
+    model = build_model(1, 3, spec.model, gen, problem.sampling.log_density).to(device, torch.float64)
     sampling = FixedSampling(batches, problem.sampling.log_density)
-    fit(model, problem.operator, sampling, spec.training, generator=gen, dist=dist or SINGLE)
-    return {n: (p.detach().clone(), p.grad.clone()) for n, p in model.named_parameters()}
+    fit(model, problem.operator, sampling, spec.training, generator=gen, dist=dist or SINGLE, device=device)
+    return {n: (p.detach().cpu().clone(), p.grad.cpu().clone()) for n, p in model.named_parameters()}
 
 
 def _rank_batches(rank: int, gram: bool):
@@ -73,13 +73,14 @@ def _rank_batches(rank: int, gram: bool):
     return batches + [_points(200 + rank, GRAM_LOCAL)] if gram else batches
 
 
-def _worker(rank: int, world: int, init_file: str, out: str) -> None:
+def _worker(rank: int, world: int, init_file: str, out: str, device: str = "cpu") -> None:
     torch.set_num_threads(1)
     from nsvd_cli import distributed
 
-    ctx = distributed.init(rank, world, init_method=f"file://{init_file}")
+    device = f"cuda:{rank}" if device == "cuda" else device
+    ctx = distributed.init(rank, world, init_method=f"file://{init_file}", device=device)
     try:
-        results = [_one_step(c, _rank_batches(rank, c[1] > 0), ctx) for c in CONFIGS]
+        results = [_one_step(c, _rank_batches(rank, c[1] > 0), ctx, device=device) for c in CONFIGS]
         torch.save(results, f"{out}.{rank}")
     finally:
         distributed.shutdown()
@@ -176,3 +177,51 @@ def test_sigterm_stops_both_ranks_and_one_process_resumes(tmp_path):
     res = nsvd_cli.load(out)
     assert res.run["iterations"] == total and res.run["processes"] == 1
     assert not ckpt.exists()
+
+
+# ---- GPU (bench/gpu_check.sh runs these; skipped without CUDA) ------------------------------
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+needs_two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+
+
+@pytest.mark.gpu
+@needs_two_gpus
+def test_nccl_step_equals_one_process_on_the_union(tmp_path):
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path / "out"), "cuda"), nprocs=2, join=True)
+    for index, config in enumerate(CONFIGS):
+        single = _one_step(config, _union(config), device="cuda:0")
+        for rank in range(2):
+            got = torch.load(tmp_path / f"out.{rank}", weights_only=False)[index]
+            for name, (p, g) in single.items():
+                assert torch.allclose(got[name][1], g, rtol=1e-6, atol=1e-9 * g.abs().max()), (config, rank, name)
+                assert torch.allclose(got[name][0], p, rtol=1e-6, atol=1e-12), (config, rank, name)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_step_equals_cpu_step():
+    """Sampling on the CPU generator, operator, objective and optimiser on the GPU: the same
+    step as on the CPU (float64)."""
+    for config in CONFIGS[:3]:
+        cpu, gpu = _one_step(config, _union(config)), _one_step(config, _union(config), device="cuda")
+        for name, (p, g) in cpu.items():
+            assert torch.allclose(gpu[name][1], g, rtol=1e-6, atol=1e-9 * g.abs().max()), (config, name)
+            assert torch.allclose(gpu[name][0], p, rtol=1e-6, atol=1e-12), (config, name)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_solve_keeps_the_model_on_the_device(tmp_path):
+    """A short solve on CUDA: the EMA model evaluated periodically stays on the GPU, the results
+    file records the device and loads."""
+    import nsvd_cli
+    from nsvd_cli.solve import solve
+    from nsvd_cli.spec import load_spec
+
+    spec = load_spec("harmonic2d", overrides={"training.iterations": 200, "training.eval_every": 100,
+                                              "training.batch_size": 256, "modes": 3, "training.device": "cuda"})
+    out = solve(spec, tmp_path / "g.h5")
+    res = nsvd_cli.load(out.path)
+    assert res.run["device"].startswith("cuda") and res.run["iterations"] == 200
+    assert out.evaluation.energies.shape == (3,)
