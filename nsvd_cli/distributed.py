@@ -249,12 +249,22 @@ class StopSignals:
     """While active, SIGINT and SIGTERM only set :attr:`signum`: the training loop shares the
     flag with the other ranks at the next step and all stop at the same iteration (a rank
     interrupted inside a collective would leave the others waiting). Restores the previous
-    handlers on exit; does nothing outside the main thread."""
+    handlers on exit; does nothing outside the main thread. :meth:`current` is the innermost
+    active one (the CLI holds one for a whole distributed run, so that a signal during set-up
+    does not break a collective either: training then stops after its first step)."""
+
+    _active: list = []
 
     def __init__(self):
         self.signum, self.previous = None, {}
 
+    @classmethod
+    def current(cls) -> "StopSignals | None":
+        """The innermost active instance, or None."""
+        return cls._active[-1] if cls._active else None
+
     def __enter__(self):
+        StopSignals._active.append(self)
         def handler(signum, frame):
             self.signum = self.signum or signum
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -265,6 +275,7 @@ class StopSignals:
         return self
 
     def __exit__(self, *exc):
+        StopSignals._active.remove(self)
         for sig, old in self.previous.items():
             signal.signal(sig, old)
         return False

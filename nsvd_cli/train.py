@@ -251,16 +251,9 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         Stored as ``meta`` in every checkpoint (e.g. the resolved spec, so that a resume can
         prove it belongs to the same problem).
     dist : DistContext, default single process
-        Data-parallel training (:mod:`nsvd_cli.distributed`): ``batch_size`` and ``gram_batch``
-        are global, each rank draws its share from its own stream
-        (:func:`~nsvd_cli.distributed.derive_seed`; ``generator`` then only initialises and
-        restarts modes, identically on every rank), the objective is evaluated on the
-        gathered global batch and the parameter gradients are summed over ranks: the step
-        equals the single-process step on the union of the points. Rank 0 alone evaluates
-        (the result is broadcast), emits events and writes the checkpoint (which keeps every
-        rank's stream). SIGINT/SIGTERM on any rank stop all ranks after the same iteration
-        (:class:`~nsvd_cli.distributed.StopRequested`, raised after the checkpoint). SpIN is
-        refused (its moving Jacobian average is per process).
+        Data-parallel training (:mod:`nsvd_cli.distributed`, docs/scaling.md): global batches,
+        exact global-batch gradient, rank 0 alone evaluates, emits and writes; a signal on any
+        rank stops all after the same iteration (:class:`~nsvd_cli.distributed.StopRequested`).
 
     A non-finite loss rolls back to the last good in-memory state (at most
     ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
@@ -287,10 +280,18 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     if resume is not None:
         loop.restore(resume)
     loop.snapshot()
-    with StopSignals() if dist.active else contextlib.nullcontext() as signals:
+    _run(loop, training.iterations, dist)
+    return loop.state
+
+
+def _run(loop, iterations: int, dist: DistContext) -> None:
+    """The iterations of :func:`fit`: checkpoint on interruption and at the end; with several
+    processes, signals only set the stop flag (:class:`~nsvd_cli.distributed.StopSignals`)."""
+    held = StopSignals.current() if dist.active else None  # e.g. the CLI's, active since set-up
+    with contextlib.nullcontext(held) if held or not dist.active else StopSignals() as signals:
         loop.signals = signals
         try:
-            while (loop.state.iteration < training.iterations and loop.state.stopped_by == "iterations"
+            while (loop.state.iteration < iterations and loop.state.stopped_by == "iterations"
                    and loop.stop_signum is None):
                 loop.step()
         except KeyboardInterrupt:
@@ -300,7 +301,6 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
             loop.save()  # the final state: a results file that cannot be written can be resumed at once
     if loop.stop_signum is not None:
         raise StopRequested(loop.stop_signum)
-    return loop.state
 
 
 class _Loop:

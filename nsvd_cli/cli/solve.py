@@ -163,7 +163,8 @@ def _process_group(spec):
     if not ctx.is_main:
         console.quiet = stderr_console.quiet = True
     try:
-        yield ctx
+        with distributed.StopSignals():  # a signal only sets a flag: training stops all ranks together
+            yield ctx
     finally:
         distributed.shutdown()
 
@@ -284,10 +285,14 @@ def _interrupts(output):
     def on_term(signum, frame):
         raise Terminated
 
+    from ..distributed import StopSignals
+
+    previous = None
     try:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        if StopSignals.current() is None:  # (several processes: signals only set the stop flag)
+            previous = signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread: leave SIGTERM alone
-        previous = None
+        pass
     try:
         yield
     except KeyboardInterrupt as err:
