@@ -141,11 +141,17 @@ def _launch(spec, workers: int, n_threads: int) -> None:
     share.local_share(tr.batch_size, "training.batch_size")
     if tr.gram_batch:
         share.local_share(tr.gram_batch, "training.gram_batch")
-    if getattr(tr, "method", "nestedlora") == "spin":
-        from ..errors import SpecError
+    from ..errors import SpecError
 
+    if getattr(tr, "method", "nestedlora") == "spin":
         raise SpecError("training.method", "spin cannot train with more than one process (its moving average of "
                                            "the Jacobian term is per process); use nestedlora, lora or neuralef")
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if (tr.device.startswith("cuda") or (tr.device == "auto" and gpus)) and workers > gpus:
+        raise SpecError("training.device", f"{workers} processes need {workers} GPUs (one a process), {gpus} "
+                                           "visible; use fewer processes or --device cpu")
     raise typer.Exit(code=launch_torchrun(workers, n_threads))
 
 
