@@ -136,14 +136,14 @@ def rank_device(name: str, ctx_local_rank: int) -> str:
 
 
 def derive_seed(seed: int, rank: int, iteration: int = 0) -> int:
-    """An independent 63-bit seed for the sample stream of ``rank`` (from ``iteration`` on).
+    """An independent 32-bit seed (what torch's CPU generator keeps) for the sample stream of
+    ``rank`` from ``iteration`` on.
 
     ``numpy.random.SeedSequence([seed, rank, iteration])``: distinct (seed, rank, iteration)
     give statistically independent streams. A resume with another number of processes
     re-derives every rank's stream with the checkpoint's iteration (docs/scaling.md).
     """
-    return int(np.random.SeedSequence([int(seed), int(rank), int(iteration)]).generate_state(2, np.uint64)[0]
-               >> np.uint64(1))
+    return int(np.random.SeedSequence([int(seed), int(rank), int(iteration)]).generate_state(1, np.uint32)[0])
 
 
 def sample_generator(seed: int, rank: int, iteration: int = 0) -> torch.Generator:

@@ -179,6 +179,41 @@ def test_sigterm_stops_both_ranks_and_one_process_resumes(tmp_path):
     assert not ckpt.exists()
 
 
+def test_batch_share_must_divide_and_be_even():
+    from nsvd_cli.distributed import DistContext
+    from nsvd_cli.errors import SpecError
+
+    assert DistContext(world_size=4).local_share(512) == 128
+    with pytest.raises(SpecError) as err:
+        DistContext(world_size=3).local_share(512)
+    assert err.value.field == "training.batch_size"
+    with pytest.raises(SpecError, match="even"):  # 2 x 3 points: each rank needs two halves
+        DistContext(world_size=2).local_share(6)
+    assert DistContext(world_size=3).local_share(6, "training.gram_batch") == 2
+
+
+@pytest.mark.parametrize("args, flag", [(["--batch-size", "64", "--nproc", "3"], "--batch-size"),
+                                        (["--method", "spin", "--nproc", "2"], "--method")])
+def test_nproc_refusals_before_launching(args, flag, tmp_path):
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    res = CliRunner().invoke(app, ["solve", "harmonic", "--dim", "1", "-o", str(tmp_path / "r.h5"), *args])
+    assert res.exit_code == 2 and flag in res.output, res.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_rank_streams_are_distinct_and_reproducible():
+    from nsvd_cli.distributed import derive_seed, sample_generator
+
+    seeds = {derive_seed(0, r, i) for r in range(4) for i in (0, 1000)}
+    assert len(seeds) == 8 and all(0 <= s < 2**32 for s in seeds)
+    assert derive_seed(5, 1, 7) == derive_seed(5, 1, 7)
+    a, b = (torch.randn(3, generator=sample_generator(0, r)) for r in (0, 1))
+    assert not torch.equal(a, b)
+
+
 # ---- GPU (bench/gpu_check.sh runs these; skipped without CUDA) ------------------------------
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
