@@ -17,8 +17,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import distributed as dist_
 from .defaults import derive_defaults
-from .errors import CheckpointExistsError, DivergenceError, OutputWriteError, ResultsExistError, SpecError
+from .distributed import SINGLE, DistContext
+from .errors import CheckpointExistsError, DivergenceError, NsvdError, OutputWriteError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
 from .files.results import write_results
 from .models import build_model
@@ -28,7 +30,7 @@ from .train import Finished, Started, fit, load_checkpoint
 from .verdict import Tolerances, judge
 
 __all__ = ["solve", "SolveOutput", "default_output_path", "resolve_device", "checkpoint_path", "lock_path",
-           "RESUMABLE_FIELDS"]
+           "RESUMABLE_FIELDS", "rank0_check", "PeerFailed"]
 
 #: Spec fields a resumed run may change; every other field must equal the checkpoint's.
 RESUMABLE_FIELDS = frozenset({"training.iterations", "training.eval_every", "training.checkpoint_every",
@@ -69,8 +71,11 @@ def lock_path(output: str | Path) -> Path:
     return output.with_name(output.name + ".lock")
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU raises SpecError."""
+def resolve_device(name: str, dist: DistContext = SINGLE) -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU raises SpecError. Under
+    several processes ``auto`` / ``cuda`` mean ``cuda:LOCAL_RANK`` (one GPU a rank)."""
+    if dist.active:
+        name = dist_.rank_device(name, dist.local_rank)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -79,7 +84,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: bool = False, resume: bool = False,
-          callback: Callable[[object], None] | None = None, run_info: dict | None = None) -> SolveOutput:
+          callback: Callable[[object], None] | None = None, run_info: dict | None = None,
+          dist: DistContext = SINGLE) -> SolveOutput:
     """Learn the lowest ``spec.modes`` eigenpairs of a problem and write a results file.
 
     Parameters
@@ -98,10 +104,16 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
         evaluation.
     run_info : dict, optional
         Extra JSON-serialisable information to store (e.g. the command line).
+    dist : DistContext, default single process
+        Data-parallel training (:mod:`nsvd_cli.distributed`, docs/scaling.md): every rank
+        calls ``solve`` with the same spec; rank 0 alone checks and locks the output, reads
+        the checkpoint (sent to the others), computes the reference, evaluates, calls
+        ``callback`` and writes the results file.
 
     Returns
     -------
     SolveOutput
+        On ranks other than 0: ``evaluation`` and ``reference`` are None.
 
     Raises
     ------
@@ -126,30 +138,67 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     """
     spec, derived = derive_defaults(spec)
     output = Path(output) if output is not None else default_output_path(spec)
-    _check_output(output, overwrite)
-    with _output_lock(output):
-        return _solve_locked(spec, output, overwrite, resume, callback, run_info, derived)
+    output = Path(dist_.broadcast_object(str(output), dist))  # rank 0's (the default has a time stamp)
+    with rank0_check(dist, lambda: _check_output(output, overwrite)), \
+            (_output_lock(output) if dist.is_main else contextlib.nullcontext()):
+        return _solve_locked(spec, output, overwrite, resume, callback, run_info, derived, dist)
 
 
-def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, derived) -> SolveOutput:
-    """:func:`solve` once the output is validated and locked (private)."""
-    tr = spec.training
-    device = resolve_device(tr.device)
-    dtype = torch.float64 if tr.dtype == "float64" else torch.float32
+class PeerFailed(NsvdError):
+    """Another rank (rank 0) failed before training; it reports why."""
+
+
+@contextlib.contextmanager
+def rank0_check(dist: DistContext, check: Callable[[], object]):
+    """Run ``check`` on rank 0 and tell every rank whether it passed (so that the others do
+    not wait for a rank 0 that has stopped); yields ``check()``'s value (None elsewhere)."""
+    value, failed = None, False
+    try:
+        if dist.is_main:
+            value = check()
+    except BaseException:
+        failed = True
+        if dist.active:
+            dist_.broadcast_object(True, dist)
+        raise
+    if dist.active and not dist.is_main:
+        failed = dist_.broadcast_object(None, dist)
+    elif dist.active:
+        dist_.broadcast_object(False, dist)
+    if failed:
+        raise PeerFailed("rank 0 stopped before training (it reports why)")
+    yield value
+
+
+def _rank0_setup(spec, output: Path, resume: bool, overwrite: bool, problem: Problem):
+    """Checkpoint checks and reading, the problem's warnings (computes the reference): rank 0's part."""
     ckpt = checkpoint_path(output)
     if ckpt.exists() and not resume and not overwrite:
         raise CheckpointExistsError(ckpt)
     state0 = load_checkpoint(ckpt) if resume and ckpt.exists() else None
     if state0 is not None:
         check_resumable(state0, spec, ckpt)
-    problem = Problem.from_spec(spec)
     problem.check()  # refusals: settings that cannot give a meaningful result
     for message in problem.warnings():  # computes the reference (once)
-        warnings.warn(message, stacklevel=3)
+        warnings.warn(message, stacklevel=4)
+    return state0
+
+
+def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, derived,
+                  dist: DistContext = SINGLE) -> SolveOutput:
+    """:func:`solve` once the output is validated and locked (private)."""
+    tr = spec.training
+    device = resolve_device(tr.device, dist)
+    dtype = torch.float64 if tr.dtype == "float64" else torch.float32
+    ckpt = checkpoint_path(output)
+    problem = Problem.from_spec(spec)
+    with rank0_check(dist, lambda: _rank0_setup(spec, output, resume, overwrite, problem)) as state0:
+        state0 = dist_.broadcast_object(state0, dist)  # the checkpoint may live on rank 0's machine only
     generator = torch.Generator().manual_seed(tr.seed)
     model = build_model(spec.dimension, spec.modes, spec.model, generator, problem.sampling.log_density)
     model = model.to(device, dtype)
-    _check_free_space(output, model, spec)
+    with rank0_check(dist, lambda: _check_free_space(output, model, spec)):
+        pass
     judge = _Judge(problem, spec.training)
 
     def evaluate(m, iteration: int):
@@ -167,12 +216,16 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
             out["restart"] = judge.stuck_modes()
         return out
 
-    if callback:
+    if callback and dist.is_main:
         callback(Started(spec, str(device), str(output), state0["iteration"] if state0 else None, problem.reference,
                          derived))
     state = fit(model, problem.operator, problem.sampling, tr, generator=generator, device=device,
                 callback=callback, evaluate=periodic, checkpoint=ckpt, resume=state0,
-                checkpoint_meta={"spec": spec_to_dict(spec)})
+                checkpoint_meta={"spec": spec_to_dict(spec)}, dist=dist)
+    if not dist.is_main:
+        return SolveOutput(path=output, evaluation=None, reference=None, wall_time=state.wall_time,
+                           iterations_per_second=state.iteration / max(state.wall_time, 1e-9), problem=problem,
+                           iterations=state.iteration, stopped_by=state.stopped_by)
     evaluations = state.history["evaluations"]
     if judge.last is not None and evaluations and evaluations[-1]["iteration"] == state.iteration:
         evaluation = judge.last
@@ -181,7 +234,8 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
     if callback:
         callback(Finished(state.iteration, state.wall_time, state.stopped_by))
     ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")
-    run = {"device": str(device), "threads": torch.get_num_threads(), "wall_time": state.wall_time,
+    run = {"device": str(device), "threads": torch.get_num_threads(), "processes": dist.world_size,
+           "wall_time": state.wall_time,
            "iterations": state.iteration, "iterations_per_second": ips, "stopped_by": state.stopped_by,
            "restarts": state.history.get("restarts", []), "rollbacks": len(state.history.get("rollbacks", ())),
            "derived": {k: list(v) if isinstance(v, tuple) else v for k, v in derived.items()}, **(run_info or {})}

@@ -7,7 +7,9 @@ as one small typed event per occasion (:class:`Started`, :class:`Progress`,
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import signal
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +19,9 @@ from typing import Callable
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .errors import DivergenceError, ResultsFileError
+from . import distributed as dist_
+from .distributed import SINGLE, DistContext, StopRequested, StopSignals
+from .errors import DivergenceError, ResultsFileError, SpecError
 from .files.atomic import atomic_write
 from .methods import make_objective
 from .objective import nested_lora_loss
@@ -149,8 +153,10 @@ def make_scheduler(optimizer, training: TrainingSpec):
     return lr_scheduler.SequentialLR(optimizer, [warm, main], milestones=[training.warmup])
 
 
-def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, generator, meta: dict | None) -> None:
+def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, generator, meta: dict | None,
+                     extra: dict | None = None) -> None:
     atomic_write(path, lambda tmp: torch.save({
+        **(extra or {}),
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
         "meta": meta or {},
@@ -204,7 +210,7 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         callback: Callable[[Event], None] | None = None,
         evaluate: Callable[[torch.nn.Module], dict] | None = None,
         checkpoint: str | Path | None = None, resume: dict | None = None,
-        log_every: int = 10, checkpoint_meta: dict | None = None) -> TrainState:
+        log_every: int = 10, checkpoint_meta: dict | None = None, dist: DistContext = SINGLE) -> TrainState:
     """Train ``model`` to the top eigenpairs of ``operator`` with NestedLoRA.
 
     Each iteration draws ``batch_size`` points from ``sampling`` (importance weight
@@ -244,6 +250,10 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     checkpoint_meta : dict, optional
         Stored as ``meta`` in every checkpoint (e.g. the resolved spec, so that a resume can
         prove it belongs to the same problem).
+    dist : DistContext, default single process
+        Data-parallel training (:mod:`nsvd_cli.distributed`, docs/scaling.md): global batches,
+        exact global-batch gradient, rank 0 alone evaluates, emits and writes; a signal on any
+        rank stops all after the same iteration (:class:`~nsvd_cli.distributed.StopRequested`).
 
     A non-finite loss rolls back to the last good in-memory state (at most
     ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
@@ -260,28 +270,44 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         good checkpoint path.
     KeyboardInterrupt
         Re-raised after the checkpoint has been written.
+    SpecError
+        ``training.batch_size`` / ``gram_batch`` not divisible by the number of processes, or
+        ``training.method = "spin"`` with more than one.
     """
-    loop = _Loop(model, operator, sampling, training, generator, device, callback, evaluate, checkpoint, log_every)
+    loop = _Loop(model, operator, sampling, training, generator, device, callback, evaluate, checkpoint, log_every,
+                 dist)
     loop.meta = checkpoint_meta
     if resume is not None:
         loop.restore(resume)
     loop.snapshot()
-    try:
-        while loop.state.iteration < training.iterations and loop.state.stopped_by == "iterations":
-            loop.step()
-    except KeyboardInterrupt:
-        loop.save()
-        raise
-    if loop.saved_at != loop.state.iteration:
-        loop.save()  # the final state: a results file that cannot be written can be resumed at once
+    _run(loop, training.iterations, dist)
     return loop.state
+
+
+def _run(loop, iterations: int, dist: DistContext) -> None:
+    """The iterations of :func:`fit`: checkpoint on interruption and at the end; with several
+    processes, signals only set the stop flag (:class:`~nsvd_cli.distributed.StopSignals`)."""
+    held = StopSignals.current() if dist.active else None  # e.g. the CLI's, active since set-up
+    with contextlib.nullcontext(held) if held or not dist.active else StopSignals() as signals:
+        loop.signals = signals
+        try:
+            while (loop.state.iteration < iterations and loop.state.stopped_by == "iterations"
+                   and loop.stop_signum is None):
+                loop.step()
+        except KeyboardInterrupt:
+            loop.save(collective=False)
+            raise
+        if loop.saved_at != loop.state.iteration:
+            loop.save()  # the final state: a results file that cannot be written can be resumed at once
+    if loop.stop_signum is not None:
+        raise StopRequested(loop.stop_signum)
 
 
 class _Loop:
     """State and one iteration of :func:`fit` (private)."""
 
     def __init__(self, model, operator, sampling, training, generator, device, callback, evaluate, checkpoint,
-                 log_every):
+                 log_every, dist=SINGLE):
         self.model, self.operator, self.sampling, self.tr = model, operator, sampling, training
         self.generator, self.device, self.callback, self.evaluate = generator, device, callback, evaluate
         self.log_every = log_every
@@ -299,6 +325,21 @@ class _Loop:
         self.rq_num = self.rq_den = None
         self.t_start = self.t_last = time.perf_counter()
         self.it_last, self.wall0 = 0, 0.0
+        self._init_dist(dist)
+
+    def _init_dist(self, dist: DistContext) -> None:
+        """Per-rank shares of the global batches and the sample stream (the shared generator
+        in a single process, as before)."""
+        self.dist, self.signals, self.stop_signum = dist, None, None
+        self.local_batch = dist.local_share(self.tr.batch_size, "training.batch_size")
+        self.local_gram = dist.local_share(self.tr.gram_batch, "training.gram_batch") if self.tr.gram_batch else 0
+        self.sample_gen = self.generator
+        if dist.active:
+            if getattr(self.tr, "method", "nestedlora") == "spin":
+                raise SpecError("training.method", "spin cannot train with more than one process (its moving "
+                                                   "average of the Jacobian term is per process); use nestedlora, "
+                                                   "lora or neuralef, or one process")
+            self.sample_gen = dist_.sample_generator(self.tr.seed, dist.rank, 0)
 
     def restore(self, resume: dict) -> None:
         self.model.load_state_dict(resume["model"])
@@ -307,17 +348,32 @@ class _Loop:
         self.scheduler.load_state_dict(resume["scheduler"])
         self.generator.set_state(resume["generator"])
         s = self.state
+        if self.dist.active:  # same N: continue every rank's stream; another N: re-derive them
+            states = resume.get("sample_generators")
+            if states and resume.get("world_size") == self.dist.world_size:
+                self.sample_gen.set_state(states[self.dist.rank])
+            else:
+                self.sample_gen = dist_.sample_generator(self.tr.seed, self.dist.rank, resume["iteration"])
         s.iteration, s.history, s.wall_time = resume["iteration"], resume["history"], resume["wall_time"]
         self.it_last, self.wall0 = s.iteration, s.wall_time
         self.saved_at, self.good_checkpoint = s.iteration, str(self.checkpoint) if self.checkpoint else None
         rollbacks = s.history.setdefault("rollbacks", [])
         self.lr_factor = rollbacks[-1]["learning_rate_factor"] if rollbacks else 1.0
 
-    def save(self) -> None:
+    def save(self, collective: bool = True) -> None:
+        """Write the checkpoint (rank 0; with every rank's sample stream when ``collective``)."""
         if self.checkpoint is None:
             return
+        extra = {}
+        if self.dist.active:
+            states = dist_.all_gather_object(self.sample_gen.get_state(), self.dist) if collective else None
+            extra = {"world_size": self.dist.world_size, "sample_generators": states}
+        if not self.dist.is_main:
+            self.saved_at = self.state.iteration
+            return
         try:
-            _save_checkpoint(self.checkpoint, self.state, self.optimizer, self.scheduler, self.generator, self.meta)
+            _save_checkpoint(self.checkpoint, self.state, self.optimizer, self.scheduler, self.generator, self.meta,
+                             extra)
         except OSError as err:  # disk full, folder made read-only: keep training, keep the old checkpoint
             kept = f"; the checkpoint of iteration {self.saved_at} is kept" if self.saved_at is not None else ""
             warnings.warn(f"cannot write the checkpoint {self.checkpoint}: {err.strerror or err}{kept}", stacklevel=2)
@@ -358,23 +414,61 @@ class _Loop:
                       f"(rollback {len(done)} of at most {MAX_ROLLBACKS})", stacklevel=2)
 
     def _emit(self, event) -> None:
-        if self.callback:
+        if self.callback and self.dist.is_main:
             self.callback(event)
 
     def _batch(self, n: int):
-        x = self.sampling.sample(n, self.generator, dtype=self.dtype).to(self.device)
+        x = self.sampling.sample(n, self.sample_gen, dtype=self.dtype).to(self.device)
         return x, self.sampling.log_density(x)
+
+    def _loss_and_gradient(self):
+        """``(f, Tf, loss)`` on the (global) batch with the parameters' gradient in ``.grad``;
+        None after a rollback (non-finite loss on any rank)."""
+        tr, ctx = self.tr, self.dist
+        f, tf = dist_.gather_batch(*self.operator.apply(self.model, *self._batch(self.local_batch)), ctx)
+        gram = None
+        if tr.gram_batch:
+            gram = dist_.all_reduce_mean(self.operator.gram(self.model, *self._batch(self.local_gram)), ctx)
+        loss = self.objective(f, tf, gram=gram)
+        if not ctx.active:
+            if not torch.isfinite(loss):
+                return self.rollback(loss.detach())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            return f, tf, loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        signum = self.signals.signum if self.signals is not None else None
+        flags = [float(signum == signal.SIGTERM), float(signum == signal.SIGINT), float(not torch.isfinite(loss))]
+        term, intr, bad = dist_.all_reduce_gradients(self.model.parameters(), ctx, flags)
+        if term or intr:
+            self.stop_signum = signal.SIGTERM if term else signal.SIGINT
+        if bad:
+            return self.rollback(loss.detach())
+        return f, tf, loss
+
+    def _evaluate(self, iteration: int) -> dict:
+        """The ``evaluate`` callback on rank 0, its result on every rank."""
+        if self.dist.is_main:
+            try:
+                result = dict(self.evaluate(self.ema.module, iteration), iteration=iteration)
+            except BaseException:
+                dist_.broadcast_object(None, self.dist)  # release the other ranks
+                raise
+        else:
+            result = None
+        result = dist_.broadcast_object(result, self.dist)
+        if result is None:
+            raise RuntimeError("the evaluation on rank 0 failed (its error is reported there)")
+        return result
 
     def step(self) -> None:
         """One optimiser step, then logging, evaluation and checkpoint when due."""
         state, tr = self.state, self.tr
-        f, tf = self.operator.apply(self.model, *self._batch(tr.batch_size))
-        gram = self.operator.gram(self.model, *self._batch(tr.gram_batch)) if tr.gram_batch else None
-        loss = self.objective(f, tf, gram=gram)
-        if not torch.isfinite(loss):
-            return self.rollback(loss.detach())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        out = self._loss_and_gradient()
+        if out is None:
+            return
+        f, tf, loss = out
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update_parameters(self.model)
@@ -385,7 +479,7 @@ class _Loop:
         if state.iteration % self.log_every == 0 or last:
             self._log(float(loss.detach()))
         if self.evaluate is not None and (state.iteration % tr.eval_every == 0 or last):
-            result = dict(self.evaluate(self.ema.module, state.iteration), iteration=state.iteration)
+            result = self._evaluate(state.iteration)
             state.stopped_by = result.pop("stop", None) or state.stopped_by
             self.restart_modes(result.pop("restart", ()))
             state.history["evaluations"].append(result)

@@ -1,9 +1,13 @@
+import os
+
 import pytest
 import torch
 
 # The tests run small tensors: one thread avoids oversubscription (a second busy process on
 # a 2-core machine makes multi-threaded tiny ops 10-50x slower).
 torch.set_num_threads(1)
+# ... and the CLI commands run in-process keep it (their --threads default honours OMP_NUM_THREADS)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

@@ -59,6 +59,10 @@ def compare_command(
     fail_above: Annotated[Optional[float], typer.Option(
         help="Exit with status 1 if any method's mean relative energy error exceeds this (for scripts and CI).",
         rich_help_panel=_OUT)] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        help="Threads (torch, OpenMP, BLAS). Default: OMP_NUM_THREADS if set, else 1 (the grid solvers are "
+             "memory-bound; spin-waiting pools on busy cores made them 10-20x slower; docs/scaling.md).",
+        rich_help_panel=_GRID, show_default=False)] = None,
 ):
     """Compare results files and classical grid solvers against the reference, mode by mode.
 
@@ -77,8 +81,10 @@ def compare_command(
     * nsvd compare hydrogen2d --baseline lobpcg --grid 200,400,800,1600 -o cmp.h5
     """
     from ..errors import ComparisonError, ResultsExistError
+    from .parallel import apply_threads
 
     with error_boundary():
+        apply_threads("compare", threads)  # before numpy, scipy and torch start their pools
         if output is not None and output.exists() and not overwrite:
             raise ResultsExistError(output)
         if fail_above is not None and not fail_above >= 0:

@@ -80,6 +80,9 @@ def plot_command(
     slice_axes: Annotated[Optional[str], typer.Option(
         "--slice", help="eigenfunctions, D >= 3: the two axes 'i,j' (0-based) of the slice through the origin.",
         show_default=False)] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        help="Threads (torch, OpenMP, BLAS). Default: OMP_NUM_THREADS if set, else the free cores (cores minus "
+             "load).", show_default=False)] = None,
 ):
     """Draw figures of results and compare files; print the files written.
 
@@ -94,6 +97,9 @@ def plot_command(
     (compare files: grid baselines vs grid size).
     """
     with error_boundary():
+        from .parallel import apply_threads
+
+        apply_threads("plot", threads)  # before numpy, scipy and torch start their pools
         axes = _parse_slice(slice_axes)
         if extent is not None and not extent > 0:
             fail(f"--extent: must be > 0, got {extent}")

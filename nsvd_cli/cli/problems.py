@@ -16,14 +16,19 @@ problems_app = typer.Typer(
 )
 
 
+_THREADS = "Threads (for uniformity: listing and showing specs compute nothing heavy). Default: OMP_NUM_THREADS, else 1."
+
+
 @problems_app.command("list")
-def list_command():
+def list_command(threads: Annotated[Optional[int], typer.Option(help=_THREADS, show_default=False)] = None):
     """Table of the built-in problems: name, dimension, potential, shift, scale, modes and the
     reference each is judged by (analytic closed form, eigsh grid, or none)."""
     from ..references import reference_kind
     from ..spec import builtin_problems, load_spec
+    from .parallel import apply_threads
 
     with error_boundary():
+        apply_threads("problems", threads)
         table = Table(title="built-in problems (nsvd solve NAME; nsvd problems show NAME)", title_justify="left",
                       caption="reference: yes = closed form; grid = eigsh finite-difference solution "
                               "(cached); no = Rayleigh-quotient estimates only", caption_justify="left")
@@ -43,6 +48,7 @@ def show_command(
     problem: Annotated[str, typer.Argument(help="Built-in problem name or a .toml spec file.")],
     dim: Annotated[Optional[int], typer.Option("--dim", help="Resize to dimension D first (as nsvd solve --dim).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Apply the spec's preset table presets.NAME first.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=_THREADS, show_default=False)] = None,
 ):
     """Print the fully resolved spec (every field, defaults filled in) as TOML.
 
@@ -50,7 +56,9 @@ def show_command(
     chosen --preset already applied and no preset tables of its own.
     """
     from ..spec import load_spec, spec_to_toml
+    from .parallel import apply_threads
 
     with error_boundary():
+        apply_threads("problems", threads)
         spec = load_spec(problem, preset=preset, dimension=dim)
         typer.echo(spec_to_toml(spec), nl=False)

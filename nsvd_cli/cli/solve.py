@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shlex
 import signal
 import sys
@@ -61,16 +62,26 @@ def solve_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing results file.", rich_help_panel=_RUN)] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUTPUT.ckpt.", rich_help_panel=_RUN)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=_RUN)] = False,
+    nproc: Annotated[Optional[int], typer.Option(help="Data-parallel processes on this machine (launches torchrun; "
+                                                 "--batch-size stays the global batch). docs/scaling.md.",
+                                                 rich_help_panel=_RUN)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Threads per process (torch, OpenMP, BLAS). Default: "
+                                                   "OMP_NUM_THREADS if set, else the free cores (cores minus load) "
+                                                   "divided among the processes.", rich_help_panel=_RUN)] = None,
 ):
     """Learn the lowest eigenpairs of a problem; print a table and write a results file.
 
     The spec gives potential, dimension, shift, scale, sampling, model and training
     defaults; the options below override them for this run.
     """
-    from ..solve import default_output_path
-    from ..spec import load_spec
+    from .parallel import apply_threads
 
     with error_boundary():
+        workers = _processes(nproc)
+        n_threads = apply_threads("solve", threads, workers)  # before torch, numpy and scipy start their pools
+        from ..solve import default_output_path
+        from ..spec import load_spec
+
         overrides = {
             "modes": modes, "training.iterations": iters, "training.batch_size": batch_size,
             "training.method": method.value if method else None,
@@ -85,13 +96,83 @@ def solve_command(
         spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
         if resume and output is None:
             raise _no_checkpoint(output)
+        if workers > 1 and not _under_torchrun():
+            _launch(spec, workers, n_threads)
         output = output if output is not None else default_output_path(spec)
-        for run_seed in seed_list or [None]:
-            run_output = output if run_seed is None else seed_output_path(output, run_seed)
-            if run_seed is not None:
-                overrides["training.seed"] = run_seed
-                spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
-            _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet)
+        with _process_group(spec) as dist:
+            for run_seed in seed_list or [None]:
+                run_output = output if run_seed is None else seed_output_path(output, run_seed)
+                if run_seed is not None:
+                    overrides["training.seed"] = run_seed
+                    spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
+                _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
+
+
+def _under_torchrun() -> bool:
+    from ..distributed import launched_by_torchrun
+
+    return launched_by_torchrun()
+
+
+def _processes(nproc: int | None) -> int:
+    """Processes of this run: torchrun's ``LOCAL_WORLD_SIZE`` under torchrun (``--nproc``, if
+    given, must agree with ``WORLD_SIZE``), else ``--nproc`` (default 1)."""
+    from ..errors import ParameterError
+
+    if nproc is not None and nproc < 1:
+        raise ParameterError(f"--nproc: must be >= 1, got {nproc}", parameter="nproc")
+    if _under_torchrun():
+        world = int(os.environ["WORLD_SIZE"])
+        if nproc is not None and nproc != world:
+            raise ParameterError(f"--nproc {nproc} differs from torchrun's {world} processes: give the count to torchrun "
+                                 "alone", parameter="nproc")
+        return int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    return nproc or 1
+
+
+def _launch(spec, workers: int, n_threads: int) -> None:
+    """``--nproc N`` without torchrun: check the batch split, then run the same command under
+    torchrun on this machine and exit with its code."""
+    from ..distributed import DistContext
+    from .parallel import launch_torchrun
+
+    tr = spec.training
+    share = DistContext(world_size=workers)
+    share.local_share(tr.batch_size, "training.batch_size")
+    if tr.gram_batch:
+        share.local_share(tr.gram_batch, "training.gram_batch")
+    from ..errors import SpecError
+
+    if getattr(tr, "method", "nestedlora") == "spin":
+        raise SpecError("training.method", "spin cannot train with more than one process (its moving average of "
+                                           "the Jacobian term is per process); use nestedlora, lora or neuralef")
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if (tr.device.startswith("cuda") or (tr.device == "auto" and gpus)) and workers > gpus:
+        raise SpecError("training.device", f"{workers} processes need {workers} GPUs (one a process), {gpus} "
+                                           "visible; use fewer processes or --device cpu")
+    raise typer.Exit(code=launch_torchrun(workers, n_threads))
+
+
+@contextlib.contextmanager
+def _process_group(spec):
+    """Join torchrun's process group (if launched by it) for the run; ranks other than 0 print
+    nothing."""
+    from .. import distributed
+
+    if not _under_torchrun():
+        yield distributed.SINGLE
+        return
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    ctx = distributed.from_env(distributed.rank_device(spec.training.device, local))
+    if not ctx.is_main:
+        console.quiet = stderr_console.quiet = True
+    try:
+        with distributed.StopSignals():  # a signal only sets a flag: training stops all ranks together
+            yield ctx
+    finally:
+        distributed.shutdown()
 
 
 def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
@@ -115,13 +196,20 @@ def seed_output_path(output, seed: int) -> Path:
     return output.with_name(f"{output.stem}-seed{seed}{output.suffix or '.h5'}")
 
 
-def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool) -> None:
-    """One run of ``nsvd solve``: train, print the table and summary (inside the error boundary)."""
-    from ..solve import checkpoint_path, solve
+def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist=None) -> None:
+    """One run of ``nsvd solve``: train, print the table and summary (inside the error boundary;
+    the table on rank 0 only)."""
+    from ..distributed import SINGLE
+    from ..solve import checkpoint_path, rank0_check, solve
 
-    if resume and not checkpoint_path(output).exists():
-        raise _no_checkpoint(output)
-    reporter = _ProgressReporter(quiet=quiet)
+    dist = dist or SINGLE
+
+    def check():
+        if resume and not checkpoint_path(output).exists():
+            raise _no_checkpoint(output)
+    with rank0_check(dist, check):
+        pass
+    reporter = _ProgressReporter(quiet=quiet or not dist.is_main)
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         # shown as it happens (e.g. a cut multiplet, before training), as one yellow line
@@ -132,7 +220,10 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool) -> N
         warnings.showwarning = show_warning
         with _interrupts(output), reporter:
             result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
-                           run_info={"command": shlex.join(["nsvd", *sys.argv[1:]])})
+                           run_info={"command": os.environ.get("NSVD_COMMAND") or shlex.join(["nsvd", *sys.argv[1:]])},
+                           dist=dist)
+    if not dist.is_main:
+        return
     print_table(result.problem.spec, result.evaluation, result.reference, result.problem.reference_error)
     print_summary(result)
 
@@ -189,6 +280,8 @@ class Terminated(KeyboardInterrupt):
 def resume_command(output, argv=None) -> str:
     """The command line that resumes the run writing ``output``: this command with
     ``--resume`` and ``-o OUTPUT`` (added unless already given)."""
+    if argv is None and os.environ.get("NSVD_COMMAND"):  # set by the --nproc launcher: the user's command
+        argv = shlex.split(os.environ["NSVD_COMMAND"])[1:]
     args = list(sys.argv[1:] if argv is None else argv)
     if not any(a in ("-o", "--output") or a.startswith("--output=") for a in args):
         args += ["-o", str(output)]
@@ -206,15 +299,19 @@ def _interrupts(output):
     def on_term(signum, frame):
         raise Terminated
 
+    from ..distributed import StopSignals
+
+    previous = None
     try:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        if StopSignals.current() is None:  # (several processes: signals only set the stop flag)
+            previous = signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread: leave SIGTERM alone
-        previous = None
+        pass
     try:
         yield
     except KeyboardInterrupt as err:
-        what, code = ("terminated (SIGTERM)", EXIT_TERMINATED) if isinstance(err, Terminated) else \
-            ("interrupted", EXIT_INTERRUPTED)
+        term = isinstance(err, Terminated) or getattr(err, "signum", None) == signal.SIGTERM
+        what, code = ("terminated (SIGTERM)", EXIT_TERMINATED) if term else ("interrupted", EXIT_INTERRUPTED)
         ckpt = checkpoint_path(output)
         if ckpt.exists():
             stderr_console.print(f"[yellow]{what}[/yellow]: checkpoint kept at {ckpt}; resume with:\n  "
