@@ -9,7 +9,8 @@ atomic units hbar = m = 1).
 
 Kinds (``[potential] kind = ...`` in a spec): ``harmonic``, ``coulomb``, ``morse``,
 ``poschl_teller``, ``quartic`` (``anharmonic``), ``double_well``, ``box``, ``expression``
-(a formula, :mod:`nsvd_cli.expressions`) and ``python`` (``"package.module:function"``).
+(a formula, :mod:`nsvd_cli.expressions`), ``python`` (``"package.module:function"``),
+``coupled_harmonic`` (``x^T A x``) and ``separable`` (``sum_i v_i(x_i)``, 1D formulas).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from .spec import PotentialSpec
 
 __all__ = ["harmonic", "coulomb", "morse", "poschl_teller", "quartic", "double_well", "box", "expression",
-           "python_callable", "make_potential", "POTENTIALS", "Potential"]
+           "python_callable", "coupled_harmonic", "separable", "make_potential", "POTENTIALS", "Potential"]
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
@@ -150,6 +151,45 @@ def box(walls) -> Potential:
     return potential
 
 
+def coupled_harmonic(matrix) -> Potential:
+    """Coupled harmonic well ``V(x) = x^T A x`` for a symmetric positive definite ``A`` (D x D).
+
+    With ``A = Q diag(a) Q^T`` the normal coordinates ``y = Q^T x`` decouple ``H = -kappa
+    Laplacian + V`` into 1D oscillators ``-kappa d^2/dy_k^2 + a_k y_k^2``: levels
+    ``E = sum_k sqrt(kappa a_k) (2 n_k + 1)`` (:mod:`nsvd_cli.references.coupled`).
+    ``A = diag(omega^2)`` is :func:`harmonic` with ``omega``.
+
+    Parameters
+    ----------
+    matrix : array_like, shape (D, D)
+        ``A`` (its symmetry and definiteness are checked by the spec).
+    """
+    a = torch.as_tensor([[float(v) for v in row] for row in matrix], dtype=torch.float64)
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return ((x @ a.to(dtype=x.dtype, device=x.device)) * x).sum(-1)
+
+    return potential
+
+
+def separable(formulas) -> Potential:
+    """Separable potential ``V(x) = sum_i v_i(x_i)``, ``v_i`` a formula in ``x`` (one per axis).
+
+    Each formula is compiled once in one variable (:mod:`nsvd_cli.expressions`) and applied
+    to its coordinate. Reference: 1D grid solutions summed over index tuples
+    (:mod:`nsvd_cli.baselines.separable`).
+    """
+    from .expressions import compile_expression
+
+    compiled = {}
+    axes = [compiled.setdefault(text, compile_expression(text, 1)) for text in formulas]
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        return sum(v(x[:, i:i + 1]) for i, v in enumerate(axes))
+
+    return potential
+
+
 def expression(text: str, dim: int) -> Potential:
     """A user formula in ``x0..x{D-1}`` and ``r``, compiled once (see :mod:`nsvd_cli.expressions`)."""
     from .expressions import compile_expression
@@ -220,6 +260,8 @@ POTENTIALS: dict[str, Callable[..., Potential]] = {
     "box": lambda p, dim: box(p.box),
     "expression": lambda p, dim: expression(p.expression, dim),
     "python": lambda p, dim: python_callable(p.function, dim),  # dim None: no probe
+    "coupled_harmonic": lambda p, dim: coupled_harmonic(p.matrix_for(dim or len(p.matrix))),
+    "separable": lambda p, dim: separable(p.axis_expressions(dim or len(p.expressions) or 1)),
 }
 
 

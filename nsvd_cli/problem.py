@@ -204,6 +204,8 @@ class Problem:
         ref = self.reference
         if ref is None:
             return None
+        if getattr(ref, "energy_errors", None) is not None:  # a separable reference's own estimate
+            return np.asarray(ref.energy_errors)
         if not isinstance(ref, GridReference):
             return np.zeros(len(ref.energies))
         return grid_reference_error(self.spec, ref)

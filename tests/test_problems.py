@@ -200,8 +200,10 @@ def test_grid_reference_interpolation_cache_and_groups(tmp_path):
 
 def test_no_reference_above_3d_without_closed_form():
     spec = load_spec("quartic1d", dimension=4)
-    assert reference_kind(spec) == "none" and reference_for(spec) is None
+    assert reference_kind(spec) == "separable grid"  # separable: sums of 1D grid solutions
     assert spec.evaluation.quadrature == "monte-carlo"
+    spec = load_spec("quartic1d", dimension=4, overrides={"potential": "x0**4 + x1**4 + x2**4 + x3**4"})
+    assert reference_kind(spec) == "none" and reference_for(spec) is None
     assert reference_kind(load_spec("harmonic", dimension=6)) == "analytic"
 
 
@@ -389,7 +391,8 @@ def test_cli_spec_errors_exit_2_one_line(tmp_path):
 def test_resize_dimension():
     spec = load_spec("harmonic", dimension=4, overrides={"modes": 5})
     assert spec.dimension == 4 and spec.potential.omega == (1.0,) * 4
-    assert spec.evaluation.quadrature == "monte-carlo" and spec.evaluation.std == spec.sampling.std
+    assert spec.evaluation.quadrature == "monte-carlo"
+    assert spec.evaluation.std == round(math.sqrt(0.5 + 1 / 4), 4)  # the family rule (defaults.py)
     assert len(spec.evaluation.box) == 4
     ref = reference_for(spec)
     assert np.allclose(ref.energies, [4, 6, 6, 6, 6]) and ref.complete_last_group
@@ -409,7 +412,7 @@ def test_builtins_load_round_trip_through_toml(name):
     text = spec_to_toml(spec)
     assert parse_spec(tomllib.loads(text)) == spec
     assert parse_spec(spec_to_dict(spec)) == spec
-    assert reference_kind(spec) in ("analytic", "grid")
+    assert reference_kind(spec) in ("analytic", "grid", "separable grid")
 
 
 def test_expression_spec_round_trips_and_legacy_potential_fields():

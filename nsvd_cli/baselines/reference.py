@@ -3,6 +3,8 @@
 A problem without a closed form (:mod:`nsvd_cli.references`) and with ``D <= 3`` gets its
 reference from the finite-difference grid solver (:mod:`nsvd_cli.baselines.grid`): eigsh on
 a uniform grid, eigenfunctions interpolated. The solve is cached under :func:`cache_dir`.
+Separable potentials get sums of 1D grid solutions instead, in any dimension
+(:mod:`nsvd_cli.baselines.separable`, ``reference_kind == "separable grid"``).
 Only ``solve`` and ``compare`` build grid references; ``nsvd plot`` never does (it draws
 what the files hold).
 """
@@ -175,6 +177,9 @@ def grid_reference_error(spec: ProblemSpec, reference: GridReference, *, cache: 
                          max_memory: float | None = None) -> np.ndarray:
     """Estimated absolute error of each level of a grid reference, shape (L,).
 
+    A separable reference (:class:`~nsvd_cli.baselines.separable.SeparableGridReference`)
+    carries its own estimate (sums of 1D Richardson estimates), returned as is.
+
     Richardson estimate from a second solve on the grid with half the points per axis
     (made even), assuming the order-4 convergence of the stencil:
     ``|E_N - E_{N/2}| / ((h_{N/2} / h_N)^4 - 1)``.  Where the true order is lower (walls,
@@ -186,6 +191,8 @@ def grid_reference_error(spec: ProblemSpec, reference: GridReference, *, cache: 
     GridError
         As :func:`grid_reference` for the coarse grid.
     """
+    if hasattr(reference, "energy_errors"):
+        return np.asarray(reference.energy_errors, dtype=np.float64)
     n = reference.n_points
     coarse = max(4, (n // 2) + (n // 2) % 2)
     box = walls(spec) or spec.evaluation.box
@@ -200,8 +207,9 @@ def reference_for(spec: ProblemSpec, *, required: bool = False,
                   max_memory: float | None = None) -> ReferenceSolution | None:
     """The reference of a problem spec, following ``spec.reference`` (:func:`reference_kind`).
 
-    The closed form (:func:`nsvd_cli.references.analytic_reference`) where one exists, a
-    grid reference (:func:`grid_reference`, may run eigsh) where :func:`reference_kind` says
+    The closed form (:func:`nsvd_cli.references.analytic_reference`) where one exists, the
+    sum of 1D grid solutions of a separable potential
+    (:func:`nsvd_cli.baselines.separable.separable_reference`, any D), a grid reference (:func:`grid_reference`, may run eigsh) where :func:`reference_kind` says
     ``"grid"``, else ``None`` (eigenvalues are Rayleigh-quotient estimates only) — unless
     ``required`` (``nsvd compare``, which always needs one): then the same grid reference
     for ``D <= 3``.  Every command thus judges a problem against one reference.
@@ -215,6 +223,10 @@ def reference_for(spec: ProblemSpec, *, required: bool = False,
     kind = reference_kind(spec)
     if kind == "analytic":
         return analytic_reference(spec)
+    if kind == "separable grid":
+        from .separable import separable_reference
+
+        return separable_reference(spec)
     if kind == "grid" or (required and spec.dimension <= 3):
         return grid_reference(spec, max_memory=max_memory)
     return None

@@ -31,13 +31,13 @@ def list_command(threads: Annotated[Optional[int], typer.Option(help=_THREADS, s
         apply_threads("problems", threads)
         table = Table(title="built-in problems (nsvd solve NAME; nsvd problems show NAME)", title_justify="left",
                       caption="reference: yes = closed form; grid = eigsh finite-difference solution "
-                              "(cached); no = Rayleigh-quotient estimates only", caption_justify="left")
+                              "(cached); 1D grids = sums of 1D grid solutions (separable V); no = Rayleigh-quotient estimates only", caption_justify="left")
         for col, just in (("name", "left"), ("D", "right"), ("potential", "left"), ("shift", "right"),
                           ("scale", "right"), ("modes", "right"), ("reference", "left")):
             table.add_column(col, justify=just)
         for name in builtin_problems():
             spec = load_spec(name)
-            kind = {"analytic": "yes", "grid": "grid", "none": "no"}[reference_kind(spec)]
+            kind = {"analytic": "yes", "grid": "grid", "separable grid": "1D grids", "none": "no"}[reference_kind(spec)]
             table.add_row(name, str(spec.dimension), spec.potential.describe(), f"{spec.shift:g}", f"{spec.scale:g}",
                           str(spec.modes), kind)
         console.print(fold(table))

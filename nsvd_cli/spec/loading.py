@@ -27,7 +27,8 @@ def parse_spec(data: Mapping[str, Any]):
     ----------
     data : mapping
         Parsed TOML content (top-level fields and section tables). A ``presets`` table,
-        if present, is ignored here (see :func:`apply_preset`).
+        if present, is ignored here (see :func:`apply_preset`), and so is ``family`` (the
+        per-dimension rule :func:`resize_dimension` applies).
 
     Raises
     ------
@@ -42,14 +43,23 @@ def parse_spec(data: Mapping[str, Any]):
 
     if not isinstance(data, Mapping):
         raise SpecError("spec", f"expected a table, got {data!r}")
+    data = apply_preset(data, None)
+    family = data.pop("family", None)
+    if family is not None and family not in _family_rules():
+        raise SpecError("family", f"unknown family {family!r}; known: {', '.join(_family_rules())}")
     try:
-        return ProblemSpec.model_validate(apply_preset(data, None))
+        return ProblemSpec.model_validate(data)
     except ValidationError as exc:
         raise spec_error(exc) from None
 
 
 def _problem_dir():
-    """Folder holding the built-in specs: the installed package data, else the checkout's."""
+    """Folder holding the built-in specs: the source checkout's ``problems/`` when this package
+    runs from one (next to ``pyproject.toml``; an editable install's package data may point
+    at another checkout), else the installed package data."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and any((root / "problems").glob("*.toml")):
+        return root / "problems"
     try:
         d = resources.files("nsvd_cli.problems")
         if any(str(p.name).endswith(".toml") for p in d.iterdir()):
@@ -173,8 +183,15 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
       box); for ``dim = 3`` the nodes per axis ``points * panels`` are capped at 36 (46656
       nodes), by lowering ``panels`` then ``points``.
 
-    Everything else (shift, scale, sampling widths, modes) is kept: choose ``--modes`` as a
-    whole number of degenerate shells (a warning says when it cuts one).
+    * a spec with ``family = NAME`` (a rule of :data:`nsvd_cli.defaults.FAMILY_RULES`) gets,
+      for ``dim >= 4``, the settings its rule derives for that dimension (``harmonic``:
+      :func:`nsvd_cli.defaults.oscillator_family_defaults` — modes, shift, sampling and
+      evaluation widths, samples, envelope width, iterations); the CLI options applied
+      afterwards still override them.
+
+    Everything else (shift, scale, sampling widths, modes of specs without a family) is
+    kept: choose ``--modes`` as a whole number of degenerate shells (a warning says when it
+    cuts one).
 
     Raises
     ------
@@ -217,7 +234,31 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
             if isinstance(points, int) and isinstance(panels, int) and points * panels > 36:
                 panels = max(1, 36 // points)
                 ev["panels"], ev["points"] = panels, min(points, 36 // panels)
-    return out
+    return _apply_family(out, dim)
+
+
+def _family_rules() -> dict:
+    from ..defaults import FAMILY_RULES
+
+    return FAMILY_RULES
+
+
+def _apply_family(data: dict, dim: int) -> dict:
+    """The per-dimension settings of the spec's ``family`` rule (``dim >= 4``), set in place."""
+    from ..defaults import FAMILY_MIN_DIMENSION
+
+    family = data.get("family")
+    if family is None or dim < FAMILY_MIN_DIMENSION:
+        return data
+    rules = _family_rules()
+    if family not in rules:
+        raise SpecError("family", f"unknown family {family!r}; known: {', '.join(rules)}")
+    for dotted, value in rules[family](data, dim).items():
+        table, _, key = dotted.rpartition(".")
+        node = data.setdefault(table, {}) if table else data
+        if isinstance(node, Mapping):
+            node[key] = value
+    return data
 
 
 def _merge(base: dict, over: Mapping) -> dict:

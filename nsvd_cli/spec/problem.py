@@ -104,6 +104,7 @@ def _check_dimension(spec: ProblemSpec) -> None:
     dim, pot = spec.dimension, spec.potential
     if pot.kind in ONE_DIMENSIONAL and dim != 1:
         raise invalid("potential.kind", f"{pot.kind!r} is one-dimensional; got dimension {dim}")
+    pot.check_dimension(dim)  # kinds whose parameters depend on D (coupled_harmonic, separable)
     if pot.kind == "harmonic":
         if len(pot.omega) not in (1, dim):
             raise invalid("potential.omega", f"expected 1 or {dim} values, got {len(pot.omega)}")

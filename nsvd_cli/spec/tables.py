@@ -17,9 +17,10 @@ normalised mixture weights — keep the status of the field they replace); see
 :meth:`ProblemSpec.explicit_fields`.
 """
 
+import math
 from typing import Annotated, Any, Literal, Union, get_args
 
-from annotated_types import Le
+from annotated_types import Ge, Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .choices import (
@@ -34,7 +35,7 @@ from .fields import (
 __all__ = [
     "PotentialSpec", "HarmonicPotential", "CoulombPotential", "MorsePotential", "PoschlTellerPotential",
     "QuarticPotential", "DoubleWellPotential", "BoxPotential", "ExpressionPotential", "PythonPotential",
-    "SamplingSpec", "ModelSpec", "TrainingSpec", "EvaluationSpec", "ProblemSpec", "POTENTIAL_MODELS",
+    "CoupledHarmonicPotential", "SeparablePotential", "SamplingSpec", "ModelSpec", "TrainingSpec", "EvaluationSpec", "ProblemSpec", "POTENTIAL_MODELS",
     "POTENTIAL_KINDS", "POTENTIAL_ALIASES", "POTENTIAL_PARAMETERS", "ONE_DIMENSIONAL", "MAX_TENSOR_NODES",
 ]
 
@@ -64,6 +65,12 @@ class PotentialSpec(_Table):
     def parameters(self) -> dict:
         """The parameters of this kind as TOML keys -> values (tuples as lists)."""
         return _plain(self.model_dump(by_alias=True, exclude={"kind"}))
+
+    def check_dimension(self, dim: int) -> "PotentialSpec":
+        """This potential checked (and resolved) for dimension ``dim``; called by
+        :class:`~nsvd_cli.spec.ProblemSpec` (fields in errors are dotted from the spec root).
+        The base class accepts any dimension."""
+        return self
 
     def describe(self) -> str:
         """Short one-line description, e.g. ``"morse depth=16 a=1 center=0"``."""
@@ -165,14 +172,149 @@ class PythonPotential(PotentialSpec):
         return fn.strip()
 
 
+class CoupledHarmonicPotential(PotentialSpec):
+    """``V = x^T A x`` with ``A`` symmetric positive definite (D x D).
+
+    ``form``: ``matrix`` (``A = matrix``, D rows of D numbers), ``chain`` (nearest-neighbour
+    chain: ``A_ii = 1``, ``A_i,i+1 = A_i+1,i = coupling``; eigenvalues
+    ``1 + 2 coupling cos(k pi / (D + 1))``, k = 1..D, positive for ``|coupling| < 1/2`` in
+    any D) or ``random`` (``A = Q diag(a) Q^T``, Q Haar-random orthogonal from ``seed``, a
+    geometric from 1 to ``condition``).  Levels ``E = sum_k sqrt(kinetic a_k) (2 n_k + 1)``
+    (:mod:`nsvd_cli.references.coupled`); ``A = omega^2 I`` is ``harmonic``'s ``omega``.
+    """
+
+    kind: Literal["coupled_harmonic"] = "coupled_harmonic"
+    form: Literal["matrix", "chain", "random"] = Field("matrix", description="how A is given")
+    matrix: tuple[FloatList, ...] = Field((), description="form = matrix: A, [[...], ...] (D rows)")
+    coupling: Float = Field(0.0, description="form = chain: the off-diagonal g")
+    seed: count(0) = Field(0, description="form = random: seed of Q")
+    condition: Annotated[Float, Ge(1.0)] = Field(1.0, description="form = random: condition number of A")
+
+    @model_validator(mode="after")
+    def _form(self):
+        unused = {"matrix": ("coupling", "seed", "condition"), "chain": ("matrix", "seed", "condition"),
+                  "random": ("matrix", "coupling")}[self.form]
+        for name in unused:
+            if getattr(self, name) != type(self).model_fields[name].default:
+                raise invalid(name, f"only used with form = \"{_FORM_OF[name]}\", not \"{self.form}\"")
+        if self.form == "matrix":
+            _check_spd(self.matrix)
+        return self
+
+    def matrix_for(self, dim: int):
+        """``A`` in dimension ``dim`` as a float64 ndarray of shape (D, D).
+
+        Raises
+        ------
+        PydanticCustomError
+            ``potential.matrix`` of the wrong size, ``potential.coupling`` not positive definite.
+        """
+        import numpy as np
+
+        if self.form == "matrix":
+            if len(self.matrix) != dim:
+                raise invalid("potential.matrix", f"expected {dim} rows of {dim} numbers (dimension {dim}), "
+                                                  f"got {len(self.matrix)} rows")
+            return np.array(self.matrix, dtype=np.float64)
+        if self.form == "chain":
+            a_min = 1.0 - 2.0 * abs(self.coupling) * math.cos(math.pi / (dim + 1))
+            if a_min <= 0:
+                raise invalid("potential.coupling", f"{self.coupling:g} makes the chain matrix not positive "
+                                                    f"definite in dimension {dim} (smallest eigenvalue {a_min:.3g});"
+                                                    " need |coupling| < 1 / (2 cos(pi / (D + 1))), e.g. < 0.5")
+            return np.eye(dim) + self.coupling * (np.eye(dim, k=1) + np.eye(dim, k=-1))
+        rng = np.random.default_rng(self.seed)
+        q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # Haar measure (Mezzadri 2007)
+        a = self.condition ** (np.arange(dim) / max(dim - 1, 1))
+        return 0.5 * ((q * a) @ q.T + ((q * a) @ q.T).T)
+
+    def check_dimension(self, dim: int) -> "CoupledHarmonicPotential":
+        self.matrix_for(dim)
+        return self
+
+    def describe(self) -> str:
+        if self.form == "matrix":
+            return f"coupled_harmonic matrix {len(self.matrix)}x{len(self.matrix)}"
+        if self.form == "chain":
+            return f"coupled_harmonic chain coupling={self.coupling:g}"
+        return f"coupled_harmonic random seed={self.seed} condition={self.condition:g}"
+
+
+_FORM_OF = {"matrix": "matrix", "coupling": "chain", "seed": "random", "condition": "random"}
+
+
+def _check_spd(matrix) -> None:
+    """A square, symmetric, positive definite matrix, or an error naming ``matrix``."""
+    import numpy as np
+
+    if not matrix:
+        raise invalid("matrix", "missing: form = \"matrix\" needs A as [[...], ...] (D rows of D numbers)")
+    n = len(matrix)
+    if any(len(row) != n for row in matrix):
+        raise invalid("matrix", f"must be square: {n} rows of {n} numbers, got rows of {[len(r) for r in matrix]}")
+    a = np.array(matrix, dtype=np.float64)
+    if not np.allclose(a, a.T, rtol=1e-12, atol=1e-12 * np.abs(a).max()):
+        i, j = np.unravel_index(np.argmax(np.abs(a - a.T)), a.shape)
+        raise invalid("matrix", f"must be symmetric, got A[{i}][{j}] = {a[i, j]:g} != A[{j}][{i}] = {a[j, i]:g}")
+    lowest = float(np.linalg.eigvalsh(a)[0])
+    if lowest <= 0:
+        raise invalid("matrix", f"must be positive definite (bound states need V -> inf), smallest eigenvalue "
+                                f"{lowest:.3g}")
+
+
+class SeparablePotential(PotentialSpec):
+    """``V = sum_i v_i(x_i)``: ``expression`` (a formula in ``x``, the same on every axis) or
+    ``expressions`` (one formula in ``x`` per axis).  Reference: 1D grid solutions summed over
+    index tuples (:mod:`nsvd_cli.baselines.separable`), in any dimension."""
+
+    kind: Literal["separable"] = "separable"
+    expression: str = Field("", description="v(x), repeated over the axes")
+    expressions: tuple[str, ...] = Field((), description="v_i(x), one per axis")
+
+    @model_validator(mode="after")
+    def _one(self):
+        from ..errors import SpecError
+        from ..expressions import check_expression
+
+        if bool(self.expression) == bool(self.expressions):
+            raise invalid("expression", "give exactly one of expression (one formula in x for every axis) or "
+                                        "expressions (one per axis)")
+        field = "expression" if self.expression else "expressions"
+        texts = [self.expression] if self.expression else list(self.expressions)
+        try:
+            out = [check_expression(t, 1) for t in texts]
+        except SpecError as err:
+            raise invalid(field, f"{err.message} (a formula in the one variable x)") from None
+        self.__dict__[field] = out[0] if self.expression else tuple(out)
+        return self
+
+    def axis_expressions(self, dim: int) -> tuple[str, ...]:
+        """The formula of each axis, length ``dim``."""
+        return (self.expression,) * dim if self.expression else self.expressions
+
+    def check_dimension(self, dim: int) -> "SeparablePotential":
+        if self.expressions and len(self.expressions) != dim:
+            raise invalid("potential.expressions", f"expected {dim} formulas (one per axis), "
+                                                   f"got {len(self.expressions)}")
+        return self
+
+    def describe(self) -> str:
+        if self.expression:
+            return f"separable sum_i v(x_i), v = {self.expression}"
+        return "separable " + " + ".join(self.expressions)
+
+
 #: The potential models by kind.
 POTENTIAL_MODELS = {get_args(m.model_fields["kind"].annotation)[0]: m for m in (
     HarmonicPotential, CoulombPotential, MorsePotential, PoschlTellerPotential, QuarticPotential,
-    DoubleWellPotential, BoxPotential, ExpressionPotential, PythonPotential)}
+    DoubleWellPotential, BoxPotential, ExpressionPotential, PythonPotential, CoupledHarmonicPotential,
+    SeparablePotential)}
 POTENTIAL_KINDS = tuple(POTENTIAL_MODELS)
 #: Accepted spellings of potential kinds that are stored under another name.
 POTENTIAL_ALIASES = {"anharmonic": "quartic", "hydrogen": "coulomb", "poschl-teller": "poschl_teller",
-                     "double-well": "double_well", "callable": "python"}
+                     "double-well": "double_well", "callable": "python",
+                     "coupled-harmonic": "coupled_harmonic"}
 #: Parameters (TOML keys of ``[potential]``) of each kind.
 POTENTIAL_PARAMETERS = {k: tuple(f.alias or n for n, f in m.model_fields.items() if n != "kind")
                         for k, m in POTENTIAL_MODELS.items()}
