@@ -179,25 +179,30 @@ def oscillator_family_defaults(dim: int, omega: float = 1.0, kinetic: float = 1.
       stays ~2.1-2.7 for D = 4..16, against 15 at D = 6 and 1600 at D = 16 for sigma = 1.5);
     * ``sampling.std = sqrt((1/2 + 2/D) / b)``: a little wider for training (the tails the
       network learns), still within a factor ~1.5 of the optimal weight variance;
-    * ``evaluation.samples = 50000 D``: the Monte Carlo variance of an energy grows like D
-      while the gap to the first shell stays ``2 sqrt(kinetic) omega``, so keeping the
-      standard error of the gaps fixed needs samples proportional to D;
+    * ``evaluation.samples = 20000 D``: the energies use the local-energy estimator (zero
+      variance at an eigenfunction, docs/method.md), so the samples are set by the Gram
+      matrix and the distances, whose Monte Carlo variance grows about like D;
     * ``model.envelope_width = 1 / sqrt(b)``: the ground state's own Gaussian length;
-    * ``training.iterations = 8000`` (evaluation and checkpoint every 2000): a starting point,
-      to be measured (``bench/dimension_bench.py``).
+    * ``training.laplacian = "forward"``: exact, and 1.7-2.6x the iterations/s of ``fd`` for
+      D = 6..16 (``bench/dimension_bench.py``);
+    * ``training.iterations = max(4000, 800 D)`` (evaluation and checkpoint every quarter):
+      measured, D = 6 reaches ~0.05 % mean energy error in 4000 (bench/README.md); more
+      modes in the sequential nesting need proportionally more steps.
     """
     b = float(omega) / math.sqrt(float(kinetic))
     top = math.sqrt(float(kinetic)) * float(omega) * (dim + 2)
+    iterations = max(4000, 800 * dim)
     return {
         "modes": 1 + dim,
         "shift": round(2.0 * top, 6),
         "sampling.std": round(math.sqrt((0.5 + 2.0 / dim) / b), 4),
         "evaluation.std": round(math.sqrt((0.5 + 1.0 / dim) / b), 4),
-        "evaluation.samples": 50_000 * dim,
+        "evaluation.samples": 20_000 * dim,
         "model.envelope_width": round(1.0 / math.sqrt(b), 6),
-        "training.iterations": 8000,
-        "training.eval_every": 2000,
-        "training.checkpoint_every": 2000,
+        "training.laplacian": "forward",
+        "training.iterations": iterations,
+        "training.eval_every": iterations // 4,
+        "training.checkpoint_every": iterations // 4,
     }
 
 
