@@ -24,7 +24,8 @@ none of which needs the exact answer:
   Laplacian is rough far out in the tails, so ``σ_l²/g_l`` (the Kato–Temple error estimate)
   overstates the error of a converged mode by orders of magnitude (measured: 1e-4 relative
   error with ``σ²/g`` of 1e-2). It is skipped where ``Hψ`` is not square-integrable on the
-  rule (Coulomb cusps), for D ≥ 4 and on rules too large for it (``evaluate.RESIDUAL_BUDGET``).
+  rule (Coulomb cusps) and on deterministic rules in D ≥ 4 or too large for it
+  (``evaluate.RESIDUAL_BUDGET``); on Monte Carlo rules it is an estimate (any D).
 
 A mode is *converged* when every available signal is within its tolerance
 (:class:`Tolerances`). Modes whose eigenvalue of T is ≤ 0 are judged on ``λ_N ≈ 0`` alone
