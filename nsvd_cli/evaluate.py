@@ -206,7 +206,7 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
     )
     if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
         ritz = ritz_from_samples(values, gradients, potential_values, w, conventions.kinetic,
-                                 include=np.asarray(ev.eigenvalues) > 0)
+                                 include=np.asarray(ev.eigenvalues) > 0, laplacians=laplacians)
         ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
     if reference is not None:
         ref_e = np.asarray(reference.energies, np.float64)

@@ -54,7 +54,7 @@ class RitzResult:
         return np.asarray(values) @ self.vectors
 
 
-def ritz_matrices(values, gradients, potential_values, weights, kinetic: float):
+def ritz_matrices(values, gradients, potential_values, weights, kinetic: float, laplacians=None):
     """``H`` and ``S`` (both (L, L), symmetric) of sampled functions on a rule.
 
     Parameters
@@ -65,11 +65,18 @@ def ritz_matrices(values, gradients, potential_values, weights, kinetic: float):
     weights : ndarray, shape (N,)
     kinetic : float
         ``κ`` of ``H = −κ∇² + V``.
+    laplacians : ndarray, shape (N, L), optional
+        ``∇²ψ_j``: the kinetic part is then ``−κ<ψ_i|∇²ψ_j>`` (symmetrised), the local-energy
+        form whose Monte Carlo variance vanishes at eigenfunctions (see
+        :func:`nsvd_cli.evaluate.evaluate_functions`), instead of ``κ<∇ψ_i|∇ψ_j>``.
     """
     w = np.asarray(weights, np.float64)
     s = np.einsum("n,ni,nj->ij", w, values, values)
-    h = kinetic * np.einsum("n,nid,njd->ij", w, gradients, gradients) \
-        + np.einsum("n,n,ni,nj->ij", w, potential_values, values, values)
+    if laplacians is None:
+        kin = np.einsum("n,nid,njd->ij", w, gradients, gradients)
+    else:
+        kin = -np.einsum("n,ni,nj->ij", w, values, laplacians)
+    h = kinetic * kin + np.einsum("n,n,ni,nj->ij", w, potential_values, values, values)
     return 0.5 * (h + h.T), 0.5 * (s + s.T)
 
 
@@ -127,9 +134,9 @@ def rayleigh_ritz(h: np.ndarray, s: np.ndarray, rcond: float = RCOND, include=No
 
 
 def ritz_from_samples(values, gradients, potential_values, weights, kinetic: float,
-                      rcond: float = RCOND, include=None) -> RitzResult:
+                      rcond: float = RCOND, include=None, laplacians=None) -> RitzResult:
     """Rayleigh–Ritz on sampled functions: :func:`ritz_matrices` then :func:`rayleigh_ritz`."""
-    h, s = ritz_matrices(values, gradients, potential_values, weights, kinetic)
+    h, s = ritz_matrices(values, gradients, potential_values, weights, kinetic, laplacians)
     return rayleigh_ritz(h, s, rcond, include)
 
 

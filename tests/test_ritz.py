@@ -85,3 +85,35 @@ def test_results_file_stores_ritz_and_bounds(short_run_file):
     phi = res.eigenfunctions(rule.points, ritz=True)  # unit-normalised Ritz functions on the rule
     kept = np.isfinite(res.ritz["energies"])
     np.testing.assert_allclose(np.einsum("n,nk->k", rule.weights, phi**2)[kept], 1.0, rtol=1e-8)
+
+
+def test_local_energy_ritz_is_exact_on_a_monte_carlo_sample_of_an_exact_span():
+    """Two exact 6D oscillator eigenfunctions (E = 6, 8), mixed by a rotation, on only 2000
+    Monte Carlo points: with Laplacians the H matrix is <psi_i|H psi_j> = E_j S_ij sample by
+    sample, so only its symmetrisation ((E_i + E_j)/2 S_ij off the diagonal) is in error, to
+    second order in the sampled S_ij; the gradient form carries the full Monte Carlo noise
+    (measured over 5 seeds: 1e-4-2e-3 against 2e-2-1.6e-1)."""
+    from nsvd_cli.quadrature import monte_carlo_gaussian
+    from nsvd_cli.references import harmonic_reference
+    from nsvd_cli.ritz import ritz_from_samples
+
+    ref = harmonic_reference([1.0] * 6, 2)
+    q = monte_carlo_gaussian(6, 0.85, 2000, seed=3)
+    rot = np.array([[0.8, -0.6], [0.6, 0.8]])
+
+    def mixed(x):
+        return ref.eigenfunctions(x) @ rot
+
+    h = 1e-3
+    lap = -12 * mixed(q.points)
+    for d in range(6):
+        e = np.zeros(6)
+        e[d] = h
+        lap = lap + mixed(q.points + e) + mixed(q.points - e)
+    lap /= h**2
+    grads = np.einsum("nld,lk->nkd", ref.gradients(q.points), rot)
+    pot = (q.points**2).sum(1)
+    local = ritz_from_samples(mixed(q.points), grads, pot, q.weights, 1.0, laplacians=lap)
+    plain = ritz_from_samples(mixed(q.points), grads, pot, q.weights, 1.0)
+    local_err, plain_err = np.abs(local.energies - [6.0, 8.0]), np.abs(plain.energies - [6.0, 8.0])
+    assert local_err.max() < 3e-3 and local_err.max() < plain_err.max() / 10, (local_err, plain_err)
