@@ -12,6 +12,7 @@ Example::
 
     python bench/dimension_targets.py --out runs/targets           # ~35 min on 2 cores
     python bench/dimension_targets.py --only harmonic6d
+    python bench/dimension_targets.py --figure-from runs/targets/log.txt --figure docs/img/error-vs-dimension.png
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: name -> (solve arguments, wall-time target s, mean %, max %)
+DIMENSION = {"harmonic6d": 6, "harmonic10d": 10, "coupled_harmonic8d": 8, "quartic6d": 6}
 TARGETS = {
     "harmonic6d": (["harmonic", "--dim", "6", "--modes", "7"], 600, 0.3, 0.6),
     "harmonic10d": (["harmonic", "--dim", "10", "--modes", "11"], 900, 0.5, 1.0),
@@ -44,13 +46,53 @@ def calibration(threads: int) -> float:
     return 2 * 1024**3 * n / (time.perf_counter() - t) / 1e9
 
 
+def parse_log(text: str) -> list[tuple[str, float, float]]:
+    """(name, mean %, max %) of each run in this script's output."""
+    rows, summary = [], None
+    for line in text.splitlines():
+        if line.startswith("energies:"):
+            summary = line
+        elif ": wall " in line and summary is not None:
+            mean = float(summary.split("mean rel. error ")[1].split(" %")[0])
+            worst = float(summary.split(", max ")[1].split(" %")[0])
+            rows.append((line.split(":")[0], mean, worst))
+    return rows
+
+
+def plot(rows, path) -> None:
+    """Mean and max relative energy error (independent check) versus D, one marker per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for name, mean, worst in rows:
+        d = DIMENSION[name]
+        ax.plot([d, d], [mean, worst], color="0.7", lw=1)
+        ax.plot(d, mean, "o", label=f"{name} (mean)")
+        ax.plot(d, worst, "v", color=ax.lines[-1].get_color())
+    ax.set_yscale("log")
+    ax.set_xlabel("dimension D")
+    ax.set_ylabel("relative energy error % (o mean, v max)")
+    ax.set_title("nsvd defaults, 2 CPU cores, 10^6-point re-check", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/targets", help="folder for the results files")
     p.add_argument("--only", default=",".join(TARGETS), help="comma-separated subset")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--samples", type=int, default=1_000_000, help="points of the independent check")
+    p.add_argument("--figure", help="write the error-versus-D figure here")
+    p.add_argument("--figure-from", help="only draw the figure, from a saved output of this script")
     args = p.parse_args(argv)
+    if args.figure_from:
+        plot(parse_log(Path(args.figure_from).read_text()), args.figure)
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"calibration: float32 1024^3 matmul {calibration(args.threads):.1f} GFLOP/s on {args.threads} thread(s)",
@@ -73,6 +115,8 @@ def main(argv=None):
         ok = wall <= limit and mean <= mean_t and worst <= max_t
         rows.append((name, wall, limit, mean, mean_t, worst, max_t, summary.split("; ")[1], ok))
         print(f"{name}: wall {wall:.0f} s", flush=True)
+    if args.figure:
+        plot([(r[0], r[3], r[5]) for r in rows], args.figure)
     print(f"\n{'run':<20} {'wall s':>7} {'(≤)':>5} {'mean %':>8} {'(≤)':>5} {'max %':>7} {'(≤)':>5}  met  gaps")
     for name, wall, limit, mean, mean_t, worst, max_t, gaps, ok in rows:
         print(f"{name:<20} {wall:>7.0f} {limit:>5} {mean:>8.4f} {mean_t:>5} {worst:>7.4f} {max_t:>5}  "

@@ -26,7 +26,7 @@ What is derived (only for fields the spec, its preset and the CLI left out —
 ``laplacian``          ``forward`` (:func:`laplacian_for_dimension`: exact, and measured
                        fastest per training step in every D, ``bench/dimension_bench.py``)
 ``fd_step``            ``0.01 ℓ`` (the same truncation and float32 rounding error relative to
-                       the curvature of a state of width ℓ)
+                       the curvature of a state of width ℓ; only when the Laplacian is ``fd``)
 ``scale``              1, unless the estimated ``c − E₀`` lies outside [1, 100]: then ``s``
                        brings ``λ₁`` to that range (the network amplitude is ``sqrt(λ)``)
 =====================  ====================================================================
@@ -116,6 +116,9 @@ def _values(spec, explicit: set[str], problem_factory) -> dict[str, object]:
         "training.fd_step": 0.01 * ells[0],
         "training.laplacian": laplacian_for_dimension(spec.dimension),
     }
+    laplacian = spec.training.laplacian if "training.laplacian" in explicit else values["training.laplacian"]
+    if laplacian != "fd":
+        del values["training.fd_step"]  # only finite differences use it: not derived, not printed
     if "scale" not in explicit:
         values["scale"] = _scale(problem_factory(spec))
     return values

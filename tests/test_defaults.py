@@ -19,7 +19,10 @@ def test_values_for_a_user_spec_by_hand():
     assert spec.training.eval_every == spec.training.checkpoint_every == 7600 // 5
     assert spec.model.envelope == "gaussian" and spec.model.envelope_width == 1.5
     assert spec.model.fourier_scales == pytest.approx((0.5 / 1.5,), rel=1e-5)
-    assert spec.training.learning_rate == 3e-3 and spec.training.fd_step == pytest.approx(0.015)
+    assert spec.training.learning_rate == 3e-3 and spec.training.laplacian == "forward"
+    assert "training.fd_step" not in derived  # the forward Laplacian has no step
+    fd_spec, fd_derived = derive_defaults(_user_spec(training={"laplacian": "fd"}))
+    assert fd_derived["training.fd_step"] == pytest.approx(0.015) == fd_spec.training.fd_step  # 0.01 * std 1.5
     # lambda_1 estimate c - (min V + kappa D / (2 l^2)) = 60 - (~0 + 1/4.5) lies in [1, 100]: s = 1
     assert derived["scale"] == 1.0
 
@@ -35,7 +38,7 @@ def test_explicit_fields_are_kept_and_deriving_is_idempotent():
 
 
 def test_energy_scale_of_a_narrow_deep_well():
-    spec = _user_spec(potential="-10000*exp(-(x0/0.1)**2)", shift=-3000.0, modes=4,
+    spec = _user_spec(potential="-10000*exp(-(x0/0.1)**2)", shift=-3000.0, modes=4, training={"laplacian": "fd"},
                       sampling={"kind": "gaussian", "std": 0.1}, evaluation={"box": [[-0.5, 0.5]]})
     spec2, derived = derive_defaults(spec)
     # E0 ~ min V + 1/(2*0.01) = -10000 + 50 (min V within 1e-3 of -10000 over 4096 samples);
