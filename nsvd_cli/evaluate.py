@@ -108,9 +108,9 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
                                laplacians: bool = False, dtype=torch.float64):
     """Values (N, L), gradients (N, L, D) and optionally Laplacians (N, L) of a model's functions.
 
-    A CPU deep copy of the model in ``dtype`` is evaluated (results are float64 arrays): the
-    model itself (e.g. the live EMA module of a training run on a GPU) is neither moved nor
-    changed. For nsvd's own models everything comes from one jet pass
+    A deep copy of the model in ``dtype``, on the model's own device (a GPU run evaluates on
+    its GPU), is evaluated chunk by chunk; results come back as float64 NumPy arrays. The
+    model itself (e.g. the live EMA module of a training run) is neither moved nor changed. For nsvd's own models everything comes from one jet pass
     (:func:`nsvd_cli.models.value_gradient_laplacian`); other modules get gradients by
     forward-mode AD (one JVP per axis) and Laplacians by :func:`nsvd_cli.laplacian.laplacian_forward`.
 
@@ -123,10 +123,11 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
     from .laplacian import laplacian_forward
     from .models import EigenfunctionModel, value_gradient_laplacian
 
-    m = copy.deepcopy(model).to(device="cpu", dtype=dtype).eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    m = copy.deepcopy(model).to(device=device, dtype=dtype).eval()
     out = ([], [], [])
     for start in range(0, len(x), chunk):
-        xt = torch.as_tensor(x[start:start + chunk], dtype=dtype)
+        xt = torch.as_tensor(x[start:start + chunk], dtype=dtype, device=device)
         with torch.no_grad():
             if isinstance(m, EigenfunctionModel):
                 v, g, lap = value_gradient_laplacian(m, xt)
@@ -141,7 +142,7 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
                 lap = laplacian_forward(m, xt)[1] if laplacians else None
         for acc, a in zip(out, (v, g, lap)):
             if a is not None:
-                acc.append(a.to(torch.float64).numpy())
+                acc.append(a.to(device="cpu", dtype=torch.float64).numpy())
     arrays = tuple(np.concatenate(a) for a in out[:3 if laplacians else 2])
     return arrays
 
@@ -269,7 +270,7 @@ _FROM_PROBLEM = object()
 
 
 def model_laplacians(model: torch.nn.Module, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Exact Laplacians (N, L) of a model's functions at points x (N, D), in float64 on the CPU.
+    """Exact Laplacians (N, L) of a model's functions at points x (N, D), in float64 (a copy on the model's device).
 
     The forward Laplacian (:func:`nsvd_cli.laplacian.laplacian_forward`: one jet pass for
     nsvd's models, exact to rounding) on a float64 CPU deep copy: the model itself is neither
@@ -342,7 +343,7 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     Parameters
     ----------
     model : torch.nn.Module
-        (B, D) -> (B, L). Evaluated as a float64 CPU copy; the model itself is not moved.
+        (B, D) -> (B, L). Evaluated as a copy on the model's device (float64; float32 on Monte Carlo rules); the model itself is not moved.
     problem : Problem
         Gives the quadrature, the potential values there, the conventions and (cached) the
         reference with its values at the quadrature points.
