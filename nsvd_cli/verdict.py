@@ -148,6 +148,11 @@ def _gaps(energies: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     Levels closer than the sum of their residuals are one cluster (a (near-)degenerate
     subspace); the gap of a cluster is its distance to the nearest level outside it. The
     highest cluster has no learned level above: the mean spacing of the clusters is used.
+    When the residuals merge *every* level into one cluster (L > 1; a Schrödinger ground
+    state is non-degenerate, so the wanted levels are never all equal), the residuals are
+    too large to separate any level: the gap is then the mean spacing of the levels
+    themselves, so that every mode fails (before, the gap was undefined and the check was
+    silently skipped).
     """
     L = len(energies)
     order = np.argsort(energies)
@@ -158,7 +163,10 @@ def _gaps(energies: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     n_c = cluster[-1] + 1
     lo = np.array([e[cluster == c].min() for c in range(n_c)])
     hi = np.array([e[cluster == c].max() for c in range(n_c)])
-    spacing = (lo[-1] - lo[0]) / (n_c - 1) if n_c > 1 else np.nan
+    if n_c > 1:
+        spacing = (lo[-1] - lo[0]) / (n_c - 1)
+    else:
+        spacing = (e[-1] - e[0]) / (L - 1) if L > 1 else np.nan
     below = np.r_[np.inf, lo[1:] - hi[:-1]]
     above = np.r_[lo[1:] - hi[:-1], spacing]
     gap_sorted = np.minimum(below, above)[cluster]

@@ -53,6 +53,21 @@ def test_residual_over_gap():
     assert v.residual_ratio[0] == pytest.approx(0.1 / 2)
 
 
+def test_residuals_that_merge_every_level_fail_every_mode():
+    """The quartic6d case (measured): ground state 6.43 and a 6-fold shell near 9.25 with
+    residuals 1.3-1.7, so every Weinstein interval overlaps the other level. By hand: one
+    cluster, gap = mean level spacing (9.26 - 6.43) / 6 = 0.47, ratios 1.3/0.47 = 2.8 > 1."""
+    energies = np.array([6.43, 9.246, 9.238, 9.258, 9.254, 9.254, 9.258])
+    lam = 18.0 - energies
+    sigma = np.array([1.31, 1.57, 1.57, 1.60, 1.66, 1.63, 1.62])
+    v = judge(lam, lam.copy(), np.eye(7), residuals=sigma)
+    assert not v.converged.any() and set(v.reasons) == {"residual"}
+    assert v.residual_ratio[0] == pytest.approx(1.31 / ((9.258 - 6.43) / 6))
+    # the same levels with small residuals: two clusters, gaps 2.8 (ground) and the spacing 2.8
+    ok = judge(lam, lam.copy(), np.eye(7), residuals=np.full(7, 0.05))
+    assert ok.all_converged and ok.residual_ratio[0] == pytest.approx(0.05 / (9.238 - 6.43))
+
+
 def test_vanishing_modes_are_judged_on_their_norm():
     lam = np.array([10.0, 5.0, -1.0])
     v = judge(lam, np.array([10.0, 5.0, 1e-4]), np.eye(3))
