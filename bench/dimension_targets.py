@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from _calibration import matmul_gflops
+
 HERE = Path(__file__).resolve().parent
 #: name -> (solve arguments, wall-time target s, mean %, max %)
 DIMENSION = {"harmonic6d": 6, "harmonic10d": 10, "coupled_harmonic8d": 8, "quartic6d": 6}
@@ -32,18 +34,6 @@ TARGETS = {
     "coupled_harmonic8d": (["coupled_harmonic8d", "--modes", "9"], 900, 0.5, 1.0),
     "quartic6d": (["quartic6d", "--modes", "7"], 900, 0.5, 1.0),
 }
-
-
-def calibration(threads: int) -> float:
-    import torch
-
-    torch.set_num_threads(threads)
-    a = torch.randn(1024, 1024)
-    a @ a
-    t, n = time.perf_counter(), 20
-    for _ in range(n):
-        a @ a
-    return 2 * 1024**3 * n / (time.perf_counter() - t) / 1e9
 
 
 def parse_log(text: str) -> list[tuple[str, float, float]]:
@@ -95,7 +85,7 @@ def main(argv=None):
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"calibration: float32 1024^3 matmul {calibration(args.threads):.1f} GFLOP/s on {args.threads} thread(s)",
+    print(f"calibration: float32 1024^3 matmul {matmul_gflops(args.threads):.1f} GFLOP/s on {args.threads} thread(s)",
           flush=True)
     rows = []
     for name in args.only.split(","):

@@ -29,18 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def calibration(threads: int) -> float:
-    """GFLOP/s of a fixed float32 matmul with ``threads`` threads (machine speed beside the timings)."""
-    import torch
-
-    torch.set_num_threads(threads)
-    a = torch.randn(1024, 1024)
-    torch.mm(a, a)
-    t = time.perf_counter()
-    for _ in range(20):
-        torch.mm(a, a)
-    return 20 * 2 * 1024**3 / (time.perf_counter() - t) / 1e9
+from _calibration import matmul_gflops
 
 
 def run_one(args, nproc: int, folder: Path) -> dict:
@@ -85,7 +74,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     nprocs = [int(n) for n in args.nprocs.split(",")]
 
-    print(f"calibration: {calibration(args.threads):.1f} GFLOP/s (1024² float32 matmul, {args.threads} thread(s))")
+    print(f"calibration: {matmul_gflops(args.threads):.1f} GFLOP/s (1024² float32 matmul, {args.threads} thread(s))")
     print(f"{args.problem}: {args.iters} iterations, global batch {args.batch_size}, device {args.device}, "
           f"{args.threads} thread(s) a process, target {100 * args.target:g} %")
     rows = []

@@ -26,20 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from _calibration import matmul_gflops
+
 HERE = Path(__file__).resolve().parent
 FINE_GRID = {1: 4000, 2: 300, 3: 44}
-
-
-def calibration() -> float:
-    """GFLOP/s of a fixed float32 matmul (machine speed beside the timings)."""
-    import torch
-
-    a = torch.randn(1024, 1024)
-    torch.mm(a, a)
-    t = time.perf_counter()
-    for _ in range(20):
-        torch.mm(a, a)
-    return 20 * 2 * 1024**3 / (time.perf_counter() - t) / 1e9
 
 
 def radial_levels(v, n_levels: int, l_max: int = 4, radius: float = 30.0, n: int = 6000) -> np.ndarray:
@@ -99,7 +89,7 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"calibration: {calibration():.1f} GFLOP/s (1024² float32 matmul, {torch.get_num_threads()} threads)")
+    print(f"calibration: {matmul_gflops():.1f} GFLOP/s (1024² float32 matmul, {torch.get_num_threads()} threads)")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.specs.split(","):
