@@ -3,6 +3,7 @@
 import pytest
 
 from nsvd_cli.defaults import derive_defaults, length_scales
+from nsvd_cli.errors import SpecError
 from nsvd_cli.spec import load_spec, parse_spec
 
 
@@ -62,3 +63,23 @@ def test_builtins_only_get_their_evaluation_interval():
     for name in ("harmonic2d", "hydrogen2d", "quartic1d", "morse1d"):
         _, derived = derive_defaults(load_spec(name))
         assert set(derived) <= {"training.eval_every", "training.checkpoint_every"}, (name, derived)
+
+
+def _spec_in(dim, **evaluation):
+    return parse_spec({"name": "c", "dimension": dim, "shift": 20.0, "modes": 3,
+                       "potential": {"kind": "coupled_harmonic", "form": "chain", "coupling": 0.2},
+                       "sampling": {"kind": "gaussian", "std": 0.9},
+                       "evaluation": {"box": [[-6, 6]] * dim, **evaluation}})
+
+
+def test_an_evaluation_rule_that_fits_the_dimension_when_the_spec_names_none():
+    # D = 3: 12 x 3 nodes per axis = 36^3 = 46656 (the default 48 x 4 would be 7.1e6 > the limit)
+    ev3 = _spec_in(3).evaluation
+    assert (ev3.quadrature, ev3.points, ev3.panels) == ("gauss-legendre", 12, 3)
+    # D = 4: Monte Carlo, 20000 D points, importance std = the sampling std
+    ev4 = _spec_in(4).evaluation
+    assert (ev4.quadrature, ev4.samples, ev4.std) == ("monte-carlo", 80_000, 0.9)
+    # what the spec gives is kept (and a rule it names is not second-guessed)
+    assert _spec_in(4, samples=1000).evaluation.samples == 1000
+    with pytest.raises(SpecError, match="evaluation.points"):
+        _spec_in(4, quadrature="gauss-legendre")

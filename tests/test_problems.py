@@ -368,8 +368,12 @@ def test_box_cross_checks(over, field):
 
 def test_gauss_legendre_rule_too_large_in_high_dimension():
     with pytest.raises(SpecError) as info:
-        parse_spec(_spec(dimension=5, potential={"kind": "harmonic"}, evaluation={"box": [[-1, 1]] * 5}))
+        parse_spec(_spec(dimension=5, potential={"kind": "harmonic"},
+                         evaluation={"box": [[-1, 1]] * 5, "quadrature": "gauss-legendre"}))
     assert info.value.field == "evaluation.points" and "monte-carlo" in str(info.value)
+    # naming no rule, a D = 5 spec gets Monte Carlo (tests/test_defaults.py)
+    assert parse_spec(_spec(dimension=5, potential={"kind": "harmonic"},
+                            evaluation={"box": [[-1, 1]] * 5})).evaluation.quadrature == "monte-carlo"
 
 
 def test_cli_spec_errors_exit_2_one_line(tmp_path):

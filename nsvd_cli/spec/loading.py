@@ -47,10 +47,46 @@ def parse_spec(data: Mapping[str, Any]):
     family = data.pop("family", None)
     if family is not None and family not in _family_rules():
         raise SpecError("family", f"unknown family {family!r}; known: {', '.join(_family_rules())}")
+    data = default_evaluation_rule(data)
     try:
         return ProblemSpec.model_validate(data)
     except ValidationError as exc:
         raise spec_error(exc) from None
+
+
+#: Monte Carlo evaluation points per dimension when a D >= 4 spec names no rule.
+MC_SAMPLES_PER_DIMENSION = 20_000
+
+
+def default_evaluation_rule(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Raw spec data with an evaluation rule that fits its dimension, when it names none.
+
+    A spec whose ``[evaluation]`` table gives no ``quadrature`` (nor ``points`` / ``panels``)
+    gets, in D = 3, 12 Gauss-Legendre nodes x 3 panels per axis (46 656 nodes; the default
+    48 x 4 would exceed the node limit) and, in D >= 4, ``quadrature = "monte-carlo"`` with
+    ``samples = 20000 D`` and, for Gaussian (mixture) training sampling without walls, the
+    importance std of the (widest) sampling Gaussian. Anything the table gives is kept; other
+    data are returned unchanged.
+    """
+    ev, dim = data.get("evaluation"), data.get("dimension")
+    if (not isinstance(ev, Mapping) or not isinstance(dim, int) or isinstance(dim, bool) or dim < 3
+            or any(k in ev for k in ("quadrature", "points", "panels"))):
+        return data
+    ev = dict(ev)
+    if dim == 3:
+        ev.update(points=12, panels=3)
+    else:
+        ev.setdefault("samples", MC_SAMPLES_PER_DIMENSION * dim)
+        ev["quadrature"] = "monte-carlo"
+        sampling, pot = data.get("sampling"), data.get("potential")
+        walls = isinstance(pot, Mapping) and pot.get("kind") == "box"
+        if isinstance(sampling, Mapping) and not walls and "std" not in ev:
+            stds = [sampling.get("std")] if sampling.get("kind", "gaussian") == "gaussian" else \
+                list(sampling.get("stds") or []) if sampling.get("kind") == "mixture" else []
+            stds = [s for s in stds if isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0]
+            if stds:
+                ev["std"] = float(max(stds))
+    return {**data, "evaluation": ev}
 
 
 def _problem_dir():

@@ -187,4 +187,4 @@ def _check_evaluation(spec: ProblemSpec) -> None:
     if ev.quadrature == "gauss-legendre" and nodes > MAX_TENSOR_NODES:
         raise invalid("evaluation.points", f"the tensor Gauss-Legendre rule would have ({ev.points}*{ev.panels})^{dim}"
                                            f" = {nodes:.3g} nodes (limit {MAX_TENSOR_NODES:.0e}); use fewer "
-                                           "points/panels or quadrature = \"monte-carlo\" (D >= 4)")
+                                           "points/panels or quadrature = \"monte-carlo\"")
