@@ -277,7 +277,8 @@ class _Judge:
         prev, self.iteration = self.last, iteration
         ev.verdict = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, scale=self.problem.scale,
                            previous_eigenvalues=None if prev is None else prev.eigenvalues,
-                           residuals=ev.residuals, tolerances=self.tolerances)
+                           residuals=ev.residuals, tolerances=self.tolerances,
+                           bound=None if ev.reference_eigenvalues is None else ev.reference_eigenvalues > 0)
         self.last = ev
         return ev
 

@@ -177,7 +177,7 @@ def _gaps(energies: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 
 def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarray, *, scale: float = 1.0,
           previous_eigenvalues: np.ndarray | None = None, residuals: np.ndarray | None = None,
-          tolerances: Tolerances = Tolerances()) -> Verdict:
+          tolerances: Tolerances = Tolerances(), bound=None) -> Verdict:
     """Judge each learned mode (see the module docstring for the signals).
 
     Parameters
@@ -195,6 +195,11 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     residuals : ndarray, shape (L,), optional
         ``σ_l`` from :func:`residual_norms` (energy units); NaN entries are skipped.
     tolerances : Tolerances
+    bound : ndarray of bool, shape (L,), optional
+        Where known (a reference: its eigenvalue of T is > 0), which modes belong to a level
+        with ``λ > 0``. Such a mode is never judged as a vanishing one: a learned ``λ_R ≤ 0``
+        there fails with the reason "λ ≤ 0 for a level with λ > 0" (without a reference a
+        mode of ``λ_R ≤ 0`` is taken to be one that should vanish).
 
     Returns
     -------
@@ -205,6 +210,8 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     L = len(lam)
     tol = tolerances
     vanishing = lam <= 0
+    misplaced = np.zeros(L, bool) if bound is None else vanishing & np.asarray(bound, bool)
+    vanishing = vanishing & ~misplaced
     mag = np.maximum(np.abs(lam), np.finfo(float).tiny)
     agreement = np.abs(lam - lam_n) / mag
     g = np.abs(np.asarray(gram, np.float64))
@@ -225,7 +232,8 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
         if vanishing[l]:
             reasons.append("" if lam_n[l] <= tol.agreement * lead else "norm of a λ ≤ 0 mode")
             continue
-        reasons.append(", ".join(k for k, bad in checks.items() if bad[l]))
+        failed = [k for k, bad in checks.items() if bad[l]]
+        reasons.append(", ".join((["λ ≤ 0 for a level with λ > 0"] if misplaced[l] else []) + failed))
     converged = np.array([r == "" for r in reasons])
     return Verdict(converged=converged, agreement=agreement, overlap=overlap, order_excess=order_excess, drift=drift,
                    residual=sigma, residual_ratio=ratio, vanishing=vanishing, reasons=reasons, tolerances=tol)

@@ -155,3 +155,16 @@ def test_restarting_a_mode_touches_only_its_parameters_and_optimiser_state():
         assert torch.any(state["exp_avg_sq"][0] != 0)
     assert loop.state.history["restarts"] == [[5, 1]]
 
+
+
+def test_a_bound_level_learned_with_negative_eigenvalue_is_not_a_vanished_mode():
+    """Found in a new-user trial (coupled_harmonic8d, 100 iterations): mode 5 had λ_R = -18 and a
+    small norm, and was counted as a properly vanished (converged) mode although the reference
+    level has λ = +10.2. With the reference's signs it fails."""
+    lam = np.array([10.0, 8.0, -18.0])
+    lam_n = np.array([10.0, 8.0, 0.06])
+    v_free = judge(lam, lam_n, np.eye(3))
+    assert v_free.vanishing[2] and v_free.converged[2]  # no reference: taken as a vanished mode
+    v = judge(lam, lam_n, np.eye(3), bound=np.array([True, True, True]))
+    assert not v.vanishing[2] and not v.converged[2] and v.reasons[2].startswith("λ ≤ 0 for a level")
+    assert judge(lam, lam_n, np.eye(3), bound=np.array([True, True, False])).converged[2]
