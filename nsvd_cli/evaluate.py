@@ -175,10 +175,8 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         ``∇²psi_l`` at the points. When given, the kinetic energies are ``-kinetic <psi|∇²psi>``
         instead of ``kinetic <∇psi|∇psi>`` (equal for functions that vanish at infinity or on
         the walls), so that the Rayleigh quotient is the weighted mean of the *local energy*
-        ``(H psi)/psi`` under ``w psi²``: its Monte Carlo variance vanishes as ``psi`` approaches
-        an eigenfunction (the zero-variance property of variational Monte Carlo; Assaraf &
-        Caffarel, Phys. Rev. Lett. 83, 4682 (1999)). Measured on a learned D = 6 oscillator:
-        standard errors 20-170x smaller than the gradient form on the same points.
+        ``(H psi)/psi`` under ``w psi²``, whose variance vanishes at an eigenfunction (Assaraf
+        & Caffarel, PRL 83, 4682 (1999)); measured on a learned 6D oscillator: 20-170x smaller.
 
     Raises
     ------

@@ -130,10 +130,9 @@ def plot_command(
             paths = [p for p, _ in runs]
             jobs.append((folder, _combined_stem(paths), "errors",
                          lambda: FIGURES["errors"]([d for _, d in runs]), paths[0]))  # labels: stems, method, seeds pooled
-        if requested:
-            for name in requested:
-                if not any(j[2] == name for j in jobs):
-                    fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
+        for name in requested or []:
+            if not any(j[2] == name for j in jobs):
+                fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
         if not jobs:
             fail("nothing to plot for the given files")
         for note in notes:
