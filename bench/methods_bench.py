@@ -7,11 +7,13 @@ same model, sampler, operator, evaluation and seeds; only ``training.method`` di
 Equal wall time, robust to a busy machine: the budget is ``--iterations`` NestedLoRA
 iterations (default: the problem's default iterations). A calibration phase measures every
 method's training iterations/s under the same conditions as the runs (same threads, same
-number of concurrent jobs, back to back); a method then gets ``budget × its it/s ÷
-NestedLoRA's it/s`` iterations, i.e. the wall time NestedLoRA needs for the budget. The
-iteration counts (not the clock) are what the runs are given, so a run slowed by another job
-on the machine is not cut short, and ``--jobs 2`` runs two solves at once (one thread each)
-without changing what each run computes.
+number of concurrent jobs) as CPU seconds per iteration, from the difference of two short runs
+(``--calibrate`` and a quarter of it: start-up and the final evaluation cancel), which a busy
+machine hardly changes, unlike wall time; a method then gets ``budget × its it/s ÷
+NestedLoRA's it/s`` iterations, i.e. the time NestedLoRA needs for the budget. The iteration
+counts (not the clock) are what the runs are given, so a run slowed by another job on the
+machine is not cut short, and ``--jobs 2`` runs two solves at once (one thread each) without
+changing what each run computes.
 
 Printed per problem and method: mean ± std over seeds of the mean relative eigenvalue error,
 the mean angle distance, the mean subspace distance, the orthogonality and the iterations/s of
@@ -41,7 +43,7 @@ MODES = {"hydrogen2d": 16, "harmonic2d": 15}
 METHODS = ("nestedlora", "lora", "neuralef", "spin")
 COLUMNS = (("mean_relative_error", "mean rel. err", 100, "%"), ("mean_angle_distance", "angle dist.", 1, ""),
            ("mean_subspace_distance", "subspace dist.", 1, ""), ("orthogonality", "orthogonality", 1, ""),
-           ("iterations_per_second", "it/s", 1, ""))
+           ("iterations_per_second", "it/CPU s", 1, ""))
 
 
 def _worker_init(threads: int) -> None:
@@ -61,11 +63,12 @@ def _solve_row(name: str, method: str, seed: int, iterations: int, modes: int, p
     spec = load_spec(name, overrides={"modes": modes, "training.method": method, "training.seed": seed,
                                       "training.iterations": iterations, "training.eval_every": iterations,
                                       "training.checkpoint_every": iterations})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = solve(spec, path, overwrite=True)
+    cpu = time.process_time() - c0
     row = {k: float(v) for k, v in out.evaluation.summary().items()} if out.evaluation is not None else {}
     row.update(training_iterations_per_second=float(out.iterations_per_second), wall=time.perf_counter() - t0,
-               training_wall=float(out.wall_time), iterations=int(iterations), method=method, seed=int(seed),
+               training_wall=float(out.wall_time), cpu=cpu, iterations=int(iterations), method=method, seed=int(seed),
                path=str(path))
     return row
 
@@ -75,16 +78,19 @@ def _modes(name, args) -> int:
 
 
 def _calibrate(pool, args, folder: Path) -> dict:
-    """{"problem/method": training it/s} from ``--calibrate``-iteration runs submitted to the same
-    pool as the runs (same threads and concurrency); stored in ``calibration.json`` and reused."""
+    """{"problem/method": iterations per CPU second} from the difference of a ``--calibrate``- and a
+    ``--calibrate // 4``-iteration run submitted to the same pool as the runs (same threads and
+    concurrency); stored in ``calibration.json`` and reused unless ``--recalibrate``."""
     path = folder / "calibration.json"
     stored = json.loads(path.read_text()) if path.exists() and not args.recalibrate else {}
-    wanted = {f"{n}/{m}": (n, m) for n in args.problem_list for m in {"nestedlora", *args.method_list}}
-    futures = {key: pool.submit(_solve_row, n, m, 0, args.calibrate, _modes(n, args), str(folder / f"cal-{n}-{m}.h5"))
-               for key, (n, m) in wanted.items() if key not in stored}
-    for key, future in futures.items():
-        stored[key] = future.result()["training_iterations_per_second"]
-        print(f"calibration {key}: {stored[key]:.2f} it/s", flush=True)
+    wanted = {f"{n}/{m}": (n, m) for n in args.problem_list for m in ["nestedlora", *args.method_list]}
+    sizes = (max(2, args.calibrate // 4), args.calibrate)
+    futures = {key: [pool.submit(_solve_row, n, m, 0, k, _modes(n, args), str(folder / f"cal-{n}-{m}-{k}.h5"))
+                     for k in sizes] for key, (n, m) in wanted.items() if key not in stored}
+    for key, (short, long) in futures.items():
+        a, b = short.result(), long.result()
+        stored[key] = (sizes[1] - sizes[0]) / max(b["cpu"] - a["cpu"], 1e-9)
+        print(f"calibration {key}: {stored[key]:.2f} iterations per CPU second", flush=True)
     path.write_text(json.dumps(stored, indent=1))
     return stored
 
@@ -104,7 +110,7 @@ def _run_all(pool, args, folder: Path, speed: dict) -> None:
         for method in args.method_list:
             iterations, budget = _iterations(name, method, speed, args)
             print(f"{name}: {method} gets {iterations} iterations (= {budget} NestedLoRA iterations, "
-                  f"{budget / speed[f'{name}/nestedlora']:.0f} s at the calibrated speed)", flush=True)
+                  f"{budget / speed[f'{name}/nestedlora']:.0f} CPU s at the calibrated speed)", flush=True)
             for seed in args.seed_list:
                 stem = folder / f"{name}-{method}-seed{seed}"
                 if Path(f"{stem}.json").exists() and not args.overwrite:
@@ -119,7 +125,8 @@ def _run_all(pool, args, folder: Path, speed: dict) -> None:
 
 
 def _rows(name, args, folder: Path, speed: dict) -> dict:
-    """{method: [row, ...per stored seed]} with the calibrated it/s as ``iterations_per_second``."""
+    """{method: [row, ...per stored seed]} with the calibrated iterations per CPU second as
+    ``iterations_per_second``."""
     runs = {}
     for method in args.method_list:
         for seed in args.seed_list:
