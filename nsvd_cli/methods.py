@@ -334,16 +334,13 @@ def evaluation_rotation(method: str, values, gradients, potential_values, weight
       replaced by the rule's exact Σ). A Gram matrix that is not positive definite (a mode of
       zero norm) gets ``diag(1/‖f_l‖)``.
 
-    NeuralEF's and SpIN's ψ are unit-normalised: their squared norm is no eigenvalue estimate
-    (:data:`NORM_ESTIMATE`).
+    NeuralEF's and SpIN's ψ are unit-normalised: ``‖ψ‖²`` is no eigenvalue estimate (:data:`NORM_ESTIMATE`).
 
     Parameters
     ----------
     method : str
         One of :data:`METHODS`.
-    values : ndarray, shape (N, L)
-    gradients : ndarray, shape (N, L, D)
-    potential_values, weights : ndarray, shape (N,)
+    values, gradients, potential_values, weights : ndarray, shapes (N, L), (N, L, D), (N,), (N,)
     conventions : Problem or Conventions
         ``kinetic`` and ``eigenvalues_from_energies``.
     laplacians : ndarray, shape (N, L), optional

@@ -274,3 +274,49 @@ def test_verdict_without_norm_estimate_judges_nonpositive_modes_on_the_other_sig
     assert v.reasons == ["", "λ ≤ 0 for a level with λ > 0"]
     v = judge(np.array([3.0, 2.9]), np.full(2, np.nan), np.array([[1.0, 0.5], [0.5, 1.0]]))
     assert v.reasons == ["", "overlap"]
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory):
+    """A short harmonic2d LoRA run (3 modes, 150 iterations) read back."""
+    from nsvd_cli.files.results import load
+    from nsvd_cli.solve import solve
+    from nsvd_cli.spec import load_spec
+
+    spec = load_spec("harmonic2d", overrides={"training.iterations": 150, "training.eval_every": 50,
+                                              "training.batch_size": 128, "model.hidden": [32, 32],
+                                              "model.fourier_features": 16, "modes": 3, "training.method": "lora"})
+    path = tmp_path_factory.mktemp("lora") / "lora.h5"
+    solve(spec, path)
+    return load(path)
+
+
+def test_lora_file_is_ritz_ordered_and_returns_the_ritz_functions(lora_run):
+    """The file's energies, errors and eigenfunctions are those of Rayleigh–Ritz on the span of the
+    raw outputs, done here by hand (autograd gradients, H = -∇² + r², scipy's generalized eigh);
+    the errors figure plots those errors."""
+    import scipy.linalg
+
+    from nsvd_cli.plotting import errors_figure
+    from nsvd_cli.problem import Problem
+
+    problem = Problem.from_spec(lora_run.spec)
+    x = torch.as_tensor(problem.quadrature.points).requires_grad_(True)
+    w = problem.quadrature.weights
+    f = lora_run.model(x)
+    grads = torch.stack([torch.autograd.grad(f[:, l].sum(), x, retain_graph=True)[0] for l in range(3)], 1)
+    f, grads = f.detach().numpy(), grads.numpy()
+    r2 = (problem.quadrature.points ** 2).sum(1)
+    h = np.einsum("n,nid,njd->ij", w, grads, grads) + np.einsum("n,n,ni,nj->ij", w, r2, f, f)
+    s = np.einsum("n,ni,nj->ij", w, f, f)
+    rho, c = scipy.linalg.eigh(h, s)
+    np.testing.assert_allclose(lora_run.energies, rho, rtol=1e-8)
+    ref_lambda = 16.0 - np.array([2.0, 4.0, 4.0])
+    np.testing.assert_allclose(lora_run.metrics["relative_error"], np.abs(16.0 - rho - ref_lambda) / ref_lambda,
+                               rtol=1e-6)
+    psi = lora_run.eigenfunctions(problem.quadrature.points)  # default: the Ritz functions, unit norm
+    np.testing.assert_allclose(np.einsum("n,ni,nj->ij", w, psi, psi), np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(np.abs(np.einsum("n,ni,ni->i", w, psi, f @ c)), 1.0, rtol=1e-7)
+    np.testing.assert_allclose(lora_run.eigenfunctions(problem.quadrature.points, raw=True), f, rtol=1e-12)
+    bars = [c for c in errors_figure([lora_run]).axes[0].containers if c.__class__.__name__ == "BarContainer"]
+    np.testing.assert_allclose([p.get_height() for p in bars[0]], lora_run.metrics["relative_error"], rtol=1e-12)
