@@ -320,3 +320,24 @@ def test_lora_file_is_ritz_ordered_and_returns_the_ritz_functions(lora_run):
     np.testing.assert_allclose(lora_run.eigenfunctions(problem.quadrature.points, raw=True), f, rtol=1e-12)
     bars = [c for c in errors_figure([lora_run]).axes[0].containers if c.__class__.__name__ == "BarContainer"]
     np.testing.assert_allclose([p.get_height() for p in bars[0]], lora_run.metrics["relative_error"], rtol=1e-12)
+
+
+def test_errors_figure_re_evaluates_a_lora_file_without_rotation(lora_run, tmp_path):
+    """A LoRA file written before /rotation (its stored errors are of the raw outputs; here
+    overwritten with 0.5) is plotted with the errors of its Ritz functions."""
+    import shutil
+
+    import h5py
+
+    from nsvd_cli.files.results import load
+    from nsvd_cli.plotting import errors_figure
+
+    old = tmp_path / "old.h5"
+    shutil.copy(lora_run.path, old)
+    with h5py.File(old, "r+") as h:
+        del h["rotation"]
+        h["metrics/relative_error"][...] = 0.5
+    run = load(old)
+    assert run.rotation is None
+    bars = [c for c in errors_figure([run]).axes[0].containers if c.__class__.__name__ == "BarContainer"]
+    np.testing.assert_allclose([p.get_height() for p in bars[0]], lora_run.metrics["relative_error"], rtol=1e-9)
