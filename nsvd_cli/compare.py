@@ -412,7 +412,9 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
                        mean_relative_error=metrics.nanmean(rel), wall_time=float(res.run.get("wall_time", float("nan"))),
                        peak_memory=-1, iterations=int(res.run.get("iterations", -1)),
                        converged=bool(np.all(np.isfinite(energies[counted]))), path=Path(source.text),
-                       evaluation=ev, counted=counted, stored_discrepancy=discrepancy)
+                       evaluation=ev, counted=counted, stored_discrepancy=discrepancy,
+                       training_method=getattr(res.spec.training, "method", "nestedlora"),
+                       seed=int(res.spec.training.seed))
     if not row.converged:
         row.note = "non-finite energies"
     if ev.bounds is not None:

@@ -94,6 +94,11 @@ class MethodResult:
         Neural only: per reference degenerate group, against the grid eigenvectors.
     orthogonality : float
         Neural only: of the counted learned functions on the grid (NaN without a grid).
+    training_method : str
+        Neural only: ``training.method`` of the file's run (``nestedlora``, ``lora``, ``neuralef``,
+        ``spin``; :mod:`nsvd_cli.methods`); "" for grid rows.
+    seed : int or None
+        Neural only: ``training.seed`` of the file's run.
     in_interval : ndarray, shape (L,), or None
         Neural only: 1.0 where the reference level of the row lies in the file's interval
         for that level (:mod:`nsvd_cli.bounds`, recomputed on its rule), 0.0 where it does
@@ -131,6 +136,16 @@ class MethodResult:
     subspace_distances: np.ndarray | None = None
     orthogonality: float = float("nan")
     in_interval: np.ndarray | None = None
+    training_method: str = ""
+    seed: int | None = None
+
+    @property
+    def run_label(self) -> str:
+        """The label shown in tables: for a results file its name with the training method and
+        seed, e.g. ``"h-seed1.h5 (lora, seed 1)"``; a grid row's label as it is."""
+        if self.kind != "neural" or not self.training_method:
+            return self.label
+        return f"{self.label} ({self.training_method}" + ("" if self.seed is None else f", seed {self.seed}") + ")"
 
     @property
     def max_residual(self) -> float:
@@ -149,7 +164,8 @@ class MethodResult:
                        assignment=self.assignment, overlaps=self.overlaps)
         else:
             ev = self.evaluation
-            out.update(path=str(self.path), stored_discrepancy=self.stored_discrepancy,
+            out.update(path=str(self.path), training_method=self.training_method, seed=self.seed,
+                       stored_discrepancy=self.stored_discrepancy,
                        metrics=ev.summary() if ev is not None else {},
                        relative_error=None if ev is None else ev.relative_errors,
                        energy_relative_error=None if ev is None else ev.energy_relative_errors,

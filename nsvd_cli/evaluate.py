@@ -10,6 +10,11 @@ On the same rule, Rayleigh–Ritz on the span of the learned functions (:mod:`ns
 gives the Ritz energies and the rotation to the Ritz functions; where ``Hψ`` is computed
 (D ≤ 3, not Coulomb) the Ritz residuals give per-level intervals (:mod:`nsvd_cli.bounds`).
 
+The functions scored are the method's eigenfunctions (:func:`nsvd_cli.methods.evaluation_rotation`):
+NestedLoRA's outputs as they are; LoRA's rotated by Rayleigh–Ritz on their span and ordered by
+Ritz energy; NeuralEF's unit-normalised; SpIN's Cholesky-orthonormalised (ψ = L⁻¹φ). NeuralEF
+and SpIN have no norm estimate (``norm_eigenvalues`` is NaN: the verdict does not use it).
+
 On a Monte Carlo rule (D ≥ 4) every figure carries a standard error from the
 delete-one-block jackknife, with the Kish effective sample size of each mode and a flag for
 modes whose error the sample count does not resolve (:mod:`nsvd_cli.montecarlo`).
@@ -25,6 +30,7 @@ import torch
 
 from . import metrics, montecarlo
 from .bounds import LevelBounds, level_bounds, no_bounds
+from .methods import NORM_ESTIMATE, evaluation_rotation
 from .ritz import RitzResult, residual_gram, ritz_from_samples
 from .verdict import residual_norms
 
@@ -71,6 +77,9 @@ class Evaluation:
     mc_blocks: int = 0
     mc_unresolved: np.ndarray | None = None  # (L,) bool: stderr of the energy error not < max(error, 1e-4) / 3
     matched_std: float | None = None  # Gaussian MC: importance std maximising the smallest ESS (Gaussian model)
+    # training.method (nsvd_cli.methods): which functions were scored
+    method: str = "nestedlora"
+    rotation: np.ndarray | None = None  # (L, L) R: the scored functions are model outputs @ R (None: the outputs)
 
     def unresolved_modes(self) -> list[int]:
         """Modes (0-based) whose energy error the Monte Carlo rule does not resolve (empty
@@ -351,7 +360,13 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         Compute ``Evaluation.residuals`` (default :func:`residuals_available`); costs about
         4 D further passes of the model over the rule. Without them every level gets "no bound".
 
-    The Ritz energies and vectors are always computed; ``Evaluation.bounds`` holds the
+    The functions scored are those of ``problem.spec.training.method``
+    (:func:`nsvd_cli.methods.evaluation_rotation`; ``Evaluation.rotation`` maps the model
+    outputs to them, None for NestedLoRA): LoRA's are the Ritz functions of the learned span,
+    ordered by Ritz energy, so that every per-mode figure (energies, errors, angles, verdict)
+    is of eigenfunction estimates; NeuralEF's and SpIN's get NaN norm estimates.
+
+    The Ritz energies and vectors (of the scored functions) are always computed; ``Evaluation.bounds`` holds the
     intervals (or "no bound" and why, :func:`bounds_unavailable_reason`). On a Monte Carlo
     rule every figure gets its standard error (``Evaluation.stderr``, :mod:`nsvd_cli.montecarlo`).
     """
@@ -363,6 +378,14 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
                                                      or want_residuals,
                                                      dtype=torch.float32 if monte_carlo else torch.float64)
     laplacians = lap[0] if lap else None
+    method = getattr(problem.spec.training, "method", "nestedlora")
+    rotation = None
+    if np.all(np.isfinite(values)) and np.all(np.isfinite(grads)):
+        rotation = evaluation_rotation(method, values, grads, problem.potential_values, problem.quadrature.weights,
+                                       problem, laplacians=laplacians if monte_carlo else None)
+    if rotation is not None:  # score the method's eigenfunctions, not its raw outputs
+        values, grads = values @ rotation, np.einsum("nld,lk->nkd", grads, rotation)
+        laplacians = None if laplacians is None else laplacians @ rotation
     if reference is _FROM_PROBLEM:
         reference, reference_values = problem.reference, problem.reference_values
     else:
@@ -377,4 +400,18 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         h_values = -problem.kinetic * laplacians + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
     _attach_bounds(ev, values, h_values, problem)
+    ev.method, ev.rotation = method, rotation
+    if not NORM_ESTIMATE.get(method, True):
+        _drop_norm_estimate(ev)
     return ev
+
+
+def _drop_norm_estimate(ev: Evaluation) -> None:
+    """NaN for the norm estimates of a method that normalises its outputs (NeuralEF, SpIN):
+    ``‖ψ‖²`` is 1 by construction there, not an eigenvalue (in place)."""
+    ev.norm_eigenvalues = np.full(len(ev.eigenvalues), np.nan)
+    ev.norm_energies = np.full(len(ev.eigenvalues), np.nan)
+    if ev.stderr is not None:
+        for key in ("norm_eigenvalues", "norm_energies"):
+            if key in ev.stderr:
+                ev.stderr[key] = np.full(len(ev.eigenvalues), np.nan)

@@ -29,10 +29,14 @@ from .errors import SpecError
 from .objective import nested_lora_loss, nesting_masks
 
 __all__ = ["METHODS", "make_objective", "lora_loss", "neuralef_loss", "SpinObjective", "spin_coefficients",
-           "rayleigh_ritz", "SPIN_DECAY"]
+           "rayleigh_ritz", "SPIN_DECAY", "NORM_ESTIMATE", "evaluation_rotation"]
 
 #: The methods ``training.method`` accepts (the spec's Literal lists the same names).
 METHODS = ("nestedlora", "lora", "neuralef", "spin")
+#: Whether a method's learned functions carry the eigenvalue in their squared norm
+#: (``ψ_l = sqrt(λ_l) φ_l``, App. D.5): NestedLoRA and LoRA do; NeuralEF and SpIN normalise their
+#: outputs (batch normalisation, the Cholesky factor of Σ̄), so ``‖ψ‖²`` says nothing about λ.
+NORM_ESTIMATE = {"nestedlora": True, "lora": True, "neuralef": False, "spin": False}
 #: Decay β of SpIN's moving averages (13)-(14); Pfau et al. use 1 − β = 0.01.
 SPIN_DECAY = 0.99
 
@@ -303,3 +307,84 @@ def make_objective(training, model: torch.nn.Module, *, nested=nested_lora_loss)
     if method == "spin":
         return SpinObjective(model.parameters(), n)
     raise SpecError("training.method", f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def evaluation_rotation(method: str, values, gradients, potential_values, weights, conventions, *,
+                        laplacians=None):
+    """The (L, L) matrix ``R`` that turns a model's outputs into the method's eigenfunctions.
+
+    The evaluation of a run (:func:`nsvd_cli.evaluate.evaluate_model`) scores ``ψ = f R`` (f the
+    network outputs at the rule's nodes), so that every method is judged on the eigenfunctions
+    it claims, in its own order:
+
+    * ``nestedlora``: None (the outputs are ``sqrt(λ_l) φ_l`` already, Theorem 3.2).
+    * ``lora``: Rayleigh–Ritz on the learned span (:func:`nsvd_cli.ritz.ritz_from_samples`, modes
+      of Rayleigh quotient of T ≤ 0 left out, as for NestedLoRA's Ritz step): ``R = C D⁻¹`` with C
+      the Ritz coefficients (``Cᵀ S C = I``, ordered by Ritz energy, ascending) and ``D`` their
+      Euclidean column norms. At the LoRA optimum ``f = Φ Λ^{1/2} Q`` (Q orthogonal, Theorem 3.1)
+      ``C = Qᵀ Λ^{-1/2}`` up to signs, so ``R = Qᵀ`` and ``ψ = Φ Λ^{1/2}``: the rotated functions
+      carry λ in their squared norm ``1/‖C_k‖²`` exactly as NestedLoRA's do, and the norm
+      estimate stays a signal. The last columns, of directions Rayleigh–Ritz left out, are the
+      left-out outputs themselves (in order; 0 for a near-null direction of S).
+    * ``neuralef``: ``R = diag(1/‖f_l‖)`` (the outputs are the eigenfunctions up to the scale the
+      batch normalisation removes; Deng et al. 2022, eq. 15).
+    * ``spin``: ``R = L⁻ᵀ`` with ``S = L Lᵀ`` the Cholesky factorisation of the rule's Gram matrix
+      (ψ = L⁻¹φ, Pfau et al. 2019, Sec. 3.1: the learned eigenfunctions are the ordered
+      Gram–Schmidt orthonormalisation of the outputs; the training's moving average Σ̄ is
+      replaced by the rule's exact Σ). A Gram matrix that is not positive definite (a mode of
+      zero norm) gets ``diag(1/‖f_l‖)``.
+
+    NeuralEF's and SpIN's ψ are unit-normalised: ``‖ψ‖²`` is no eigenvalue estimate (:data:`NORM_ESTIMATE`).
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    values, gradients, potential_values, weights : ndarray, shapes (N, L), (N, L, D), (N,), (N,)
+    conventions : Problem or Conventions
+        ``kinetic`` and ``eigenvalues_from_energies``.
+    laplacians : ndarray, shape (N, L), optional
+        For the local-energy form of the Ritz matrices (Monte Carlo rules).
+
+    Returns
+    -------
+    ndarray, shape (L, L), or None
+        None for ``nestedlora`` (no rotation).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``.
+    """
+    import numpy as np
+    import scipy.linalg
+
+    from .ritz import rayleigh_ritz as rayleigh_ritz_matrices
+    from .ritz import ritz_matrices
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if method == "nestedlora":
+        return None
+    values, w = np.asarray(values, np.float64), np.asarray(weights, np.float64)
+    gram = np.einsum("n,ni,nj->ij", w, values, values)
+    norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
+    unit = np.diag(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0))
+    if method == "neuralef":
+        return unit
+    if method == "spin":
+        try:
+            chol = scipy.linalg.cholesky(0.5 * (gram + gram.T), lower=True)
+        except np.linalg.LinAlgError:
+            return unit
+        return scipy.linalg.solve_triangular(chol, np.eye(len(gram)), lower=True).T
+    h, s = ritz_matrices(values, gradients, potential_values, w, conventions.kinetic, laplacians)
+    with np.errstate(all="ignore"):
+        include = np.asarray(conventions.eigenvalues_from_energies(np.diag(h) / np.diag(s))) > 0
+    ritz = rayleigh_ritz_matrices(h, s, include=include)
+    length = np.linalg.norm(ritz.vectors, axis=0)
+    rotation = ritz.vectors / np.where(length > 0, length, 1.0)
+    kept = len(gram) - ritz.dropped
+    for j, i in zip(range(kept, len(gram)), np.flatnonzero(~include)):  # left-out modes stay as they are
+        rotation[i, j] = 1.0
+    return rotation

@@ -185,7 +185,8 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     eigenvalues : ndarray, shape (L,)
         Rayleigh-quotient eigenvalues ``λ_R`` of T in mode order.
     norm_eigenvalues : ndarray, shape (L,)
-        Norm estimates ``λ_N = ||ψ_l||²`` (App. D.5).
+        Norm estimates ``λ_N = ||ψ_l||²`` (App. D.5); NaN where there is none (a method that
+        normalises its outputs): agreement is then not judged, and no mode is a vanishing one.
     gram : ndarray, shape (L, L)
         Normalised Gram matrix of the learned functions.
     scale : float
@@ -211,7 +212,7 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     tol = tolerances
     vanishing = lam <= 0
     misplaced = np.zeros(L, bool) if bound is None else vanishing & np.asarray(bound, bool)
-    vanishing = vanishing & ~misplaced
+    vanishing = vanishing & ~misplaced & np.isfinite(lam_n)  # NaN λ_N (NeuralEF, SpIN): no mode vanishes
     mag = np.maximum(np.abs(lam), np.finfo(float).tiny)
     agreement = np.abs(lam - lam_n) / mag
     g = np.abs(np.asarray(gram, np.float64))
@@ -226,7 +227,7 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     checks = {"agreement": agreement > tol.agreement, "overlap": overlap > tol.overlap,
               "order": order_excess > tol.order, "drift": drift > tol.drift, "residual": ratio > tol.residual}
     # a mode of T-eigenvalue <= 0 should vanish: its norm must be ~0 next to the leading mode
-    lead = max(float(np.max(np.abs(lam_n))), np.finfo(float).tiny)
+    lead = max(float(np.nanmax(np.abs(lam_n), initial=0.0)), np.finfo(float).tiny)
     reasons = []
     for l in range(L):
         if vanishing[l]:

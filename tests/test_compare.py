@@ -306,3 +306,45 @@ def test_long_compare_prints_plain_progress_lines(monkeypatch):
     lines = [line for line in res.stderr.splitlines() if line.startswith("compare: ")]
     assert lines, res.stderr
     assert any("lobpcg N=40: iteration" in line and "max residual" in line for line in lines)
+
+
+# ------------------------------------------------------------ several methods and seeds (issue 14)
+
+@pytest.fixture(scope="module")
+def lora_file(tmp_path_factory):
+    """A short harmonic2d run of the unnested LoRA objective, seed 1 (3 modes, 100 iterations)."""
+    from nsvd_cli.solve import solve
+    from nsvd_cli.spec import load_spec
+
+    spec = load_spec("harmonic2d", overrides={"training.iterations": 100, "training.eval_every": 50,
+                                              "training.batch_size": 128, "model.hidden": [32, 32],
+                                              "model.fourier_features": 16, "modes": 3, "training.method": "lora",
+                                              "training.seed": 1})
+    path = tmp_path_factory.mktemp("lora") / "h-seed1.h5"
+    solve(spec, path)
+    return path
+
+
+def test_rows_are_labelled_with_method_and_seed(run_file, lora_file, tmp_path):
+    """Each results-file row names the training method and seed of its run: in the row, the
+    JSON, the tables and the -o file."""
+    from nsvd_cli.files.compare import load_compare
+
+    comp = compare([str(run_file), str(lora_file)])
+    a, b = comp.methods
+    assert (a.training_method, a.seed, a.run_label) == ("nestedlora", 0, "h.h5 (nestedlora, seed 0)")
+    assert (b.training_method, b.seed, b.run_label) == ("lora", 1, "h-seed1.h5 (lora, seed 1)")
+    assert [(m["training_method"], m["seed"]) for m in comp.to_dict()["methods"]] == [("nestedlora", 0), ("lora", 1)]
+    out = tmp_path / "cmp.h5"
+    res = runner.invoke(app, ["compare", str(run_file), str(lora_file), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.stdout.split())
+    assert "(lora, seed 1)" in flat and "(nestedlora, seed 0)" in flat
+    with h5py.File(out, "r") as h:
+        assert [(h[f"methods/{i}"].attrs["training_method"], h[f"methods/{i}"].attrs["seed"]) for i in (0, 1)] == [
+            ("nestedlora", 0), ("lora", 1)]
+    back = load_compare(out).methods
+    assert [(m.training_method, m.seed, m.run_label) for m in back] == [
+        ("nestedlora", 0, "h.h5 (nestedlora, seed 0)"), ("lora", 1, "h-seed1.h5 (lora, seed 1)")]
+    data = json.loads(runner.invoke(app, ["compare", str(lora_file), "--json"]).stdout)
+    assert (data["methods"][0]["training_method"], data["methods"][0]["seed"]) == ("lora", 1)

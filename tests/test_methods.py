@@ -183,3 +183,161 @@ def test_errors_figure_pools_seeds_per_method(short_run_file, tmp_path):
     assert any(c.__class__.__name__ == "ErrorbarContainer" for c in ax.containers)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts[0].startswith("h (2 seeds") and texts[1].startswith("other (mean")
+
+
+# ------------------------------------------------- scoring: each method's eigenfunctions (issue 14)
+
+class _Oscillator(torch.nn.Module):
+    """The six lowest eigenfunctions of H = -∇² + x² + y² (harmonic2d, E = 2, 4, 4, 6, 6, 6), written
+    out from the Hermite functions h0 = π^(-1/4) e^(-x²/2), h1 = √2 x h0, h2 = (2x² - 1)/√2 h0, then
+    times a fixed (6, 6) matrix ``mix``: the model outputs are Φ·mix."""
+
+    def __init__(self, mix):
+        super().__init__()
+        self.register_buffer("mix", torch.as_tensor(mix, dtype=torch.float64))
+
+    def forward(self, x):
+        def h(t):
+            h0 = np.pi ** -0.25 * torch.exp(-0.5 * t * t)
+            return h0, np.sqrt(2.0) * t * h0, (2 * t * t - 1) / np.sqrt(2.0) * h0
+        (a0, a1, a2), (b0, b1, b2) = h(x[:, 0]), h(x[:, 1])
+        phi = torch.stack([a0 * b0, a1 * b0, a0 * b1, a2 * b0, a1 * b1, a0 * b2], 1)
+        return phi @ self.mix.to(phi.dtype)
+
+
+def _oscillator_problem(method):
+    from nsvd_cli.problem import Problem
+    from nsvd_cli.spec import load_spec
+
+    return Problem.from_spec(load_spec("harmonic2d", overrides={"modes": 6, "training.method": method}))
+
+
+EXACT_E = np.array([2.0, 4.0, 4.0, 6.0, 6.0, 6.0])
+EXACT_LAMBDA = 16.0 - EXACT_E  # T = -H + 16 (harmonic2d: scale 1, shift 16)
+
+
+def _assert_exact(ev):
+    """Exact to the rule's precision (24-node Gauss-Legendre panels on [-5, 5]², ~1e-8 here)."""
+    assert np.allclose(ev.energies, EXACT_E, rtol=1e-7)
+    assert np.max(ev.relative_errors) < 1e-7 and np.max(ev.angle_distances) < 1e-4
+    assert np.max(ev.subspace_distances) < 1e-8 and ev.orthogonality < 1e-8
+
+
+def test_lora_is_scored_on_the_ritz_rotation_of_its_span():
+    """LoRA's optimum f = Φ Λ^(1/2) Q (Theorem 3.1) with a random orthogonal Q mixing all six levels:
+    scored raw (as NestedLoRA would be) its energies are mixtures; after the Ritz rotation they are
+    the exact 2, 4, 4, 6, 6, 6, the functions the exact ones, and ‖ψ_k‖² = λ_k (the norm estimate
+    of NestedLoRA, App. D.5), so the verdict passes every mode."""
+    from nsvd_cli.evaluate import evaluate_model
+    from nsvd_cli.verdict import judge
+
+    q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((6, 6)))
+    model = _Oscillator(np.diag(np.sqrt(EXACT_LAMBDA)) @ q)
+    raw = evaluate_model(model, _oscillator_problem("nestedlora"))
+    assert raw.rotation is None and np.max(np.abs(raw.energies - EXACT_E)) > 0.1
+    ev = evaluate_model(model, _oscillator_problem("lora"))
+    _assert_exact(ev)
+    assert np.allclose(ev.norm_eigenvalues, EXACT_LAMBDA, rtol=1e-7)
+    # the rotation is Qᵀ up to a rotation inside each degenerate level: Q R is block-orthogonal
+    blocks = q @ ev.rotation
+    for g in ([0], [1, 2], [3, 4, 5]):
+        block = blocks[np.ix_(g, g)]
+        assert np.allclose(block.T @ block, np.eye(len(g)), atol=1e-9)
+    v = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, residuals=ev.residuals)
+    assert v.all_converged and np.max(v.agreement) < 1e-7
+
+
+def test_spin_and_neuralef_are_scored_without_a_norm_estimate():
+    """SpIN's outputs φ = Φ U (U upper triangular: mode l mixes levels ≤ l) become Φ after the
+    Cholesky orthonormalisation; NeuralEF's Φ diag(c) after unit normalisation. Neither has a norm
+    estimate (NaN): the verdict judges them on the other signals and passes them although ‖φ‖² is
+    far from λ."""
+    from nsvd_cli.evaluate import evaluate_model
+    from nsvd_cli.verdict import judge
+
+    u = np.triu(np.random.default_rng(4).standard_normal((6, 6))) + 3 * np.eye(6)
+    for method, mix in (("spin", u), ("neuralef", np.diag([0.1, 3.0, 0.5, 7.0, 1.0, 0.2]))):
+        ev = evaluate_model(_Oscillator(mix), _oscillator_problem(method))
+        _assert_exact(ev)
+        assert np.all(np.isnan(ev.norm_eigenvalues)) and np.all(np.isnan(ev.norm_energies))
+        v = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, residuals=ev.residuals)
+        assert v.all_converged and not v.vanishing.any(), (method, v.reasons)
+
+
+def test_verdict_without_norm_estimate_judges_nonpositive_modes_on_the_other_signals():
+    from nsvd_cli.verdict import judge
+
+    lam = np.array([3.0, -1.0])
+    v = judge(lam, np.full(2, np.nan), np.eye(2))
+    assert v.all_converged and not v.vanishing.any() and np.all(np.isnan(v.agreement))
+    v = judge(lam, np.full(2, np.nan), np.eye(2), bound=np.array([True, True]))
+    assert v.reasons == ["", "λ ≤ 0 for a level with λ > 0"]
+    v = judge(np.array([3.0, 2.9]), np.full(2, np.nan), np.array([[1.0, 0.5], [0.5, 1.0]]))
+    assert v.reasons == ["", "overlap"]
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory):
+    """A short harmonic2d LoRA run (3 modes, 150 iterations) read back."""
+    from nsvd_cli.files.results import load
+    from nsvd_cli.solve import solve
+    from nsvd_cli.spec import load_spec
+
+    spec = load_spec("harmonic2d", overrides={"training.iterations": 150, "training.eval_every": 50,
+                                              "training.batch_size": 128, "model.hidden": [32, 32],
+                                              "model.fourier_features": 16, "modes": 3, "training.method": "lora"})
+    path = tmp_path_factory.mktemp("lora") / "lora.h5"
+    solve(spec, path)
+    return load(path)
+
+
+def test_lora_file_is_ritz_ordered_and_returns_the_ritz_functions(lora_run):
+    """The file's energies, errors and eigenfunctions are those of Rayleigh–Ritz on the span of the
+    raw outputs, done here by hand (autograd gradients, H = -∇² + r², scipy's generalized eigh);
+    the errors figure plots those errors."""
+    import scipy.linalg
+
+    from nsvd_cli.plotting import errors_figure
+    from nsvd_cli.problem import Problem
+
+    problem = Problem.from_spec(lora_run.spec)
+    x = torch.as_tensor(problem.quadrature.points).requires_grad_(True)
+    w = problem.quadrature.weights
+    f = lora_run.model(x)
+    grads = torch.stack([torch.autograd.grad(f[:, l].sum(), x, retain_graph=True)[0] for l in range(3)], 1)
+    f, grads = f.detach().numpy(), grads.numpy()
+    r2 = (problem.quadrature.points ** 2).sum(1)
+    h = np.einsum("n,nid,njd->ij", w, grads, grads) + np.einsum("n,n,ni,nj->ij", w, r2, f, f)
+    s = np.einsum("n,ni,nj->ij", w, f, f)
+    rho, c = scipy.linalg.eigh(h, s)
+    np.testing.assert_allclose(lora_run.energies, rho, rtol=1e-8)
+    ref_lambda = 16.0 - np.array([2.0, 4.0, 4.0])
+    np.testing.assert_allclose(lora_run.metrics["relative_error"], np.abs(16.0 - rho - ref_lambda) / ref_lambda,
+                               rtol=1e-6)
+    psi = lora_run.eigenfunctions(problem.quadrature.points)  # default: the Ritz functions, unit norm
+    np.testing.assert_allclose(np.einsum("n,ni,nj->ij", w, psi, psi), np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(np.abs(np.einsum("n,ni,ni->i", w, psi, f @ c)), 1.0, rtol=1e-7)
+    np.testing.assert_allclose(lora_run.eigenfunctions(problem.quadrature.points, raw=True), f, rtol=1e-12)
+    bars = [c for c in errors_figure([lora_run]).axes[0].containers if c.__class__.__name__ == "BarContainer"]
+    np.testing.assert_allclose([p.get_height() for p in bars[0]], lora_run.metrics["relative_error"], rtol=1e-12)
+
+
+def test_errors_figure_re_evaluates_a_lora_file_without_rotation(lora_run, tmp_path):
+    """A LoRA file written before /rotation (its stored errors are of the raw outputs; here
+    overwritten with 0.5) is plotted with the errors of its Ritz functions."""
+    import shutil
+
+    import h5py
+
+    from nsvd_cli.files.results import load
+    from nsvd_cli.plotting import errors_figure
+
+    old = tmp_path / "old.h5"
+    shutil.copy(lora_run.path, old)
+    with h5py.File(old, "r+") as h:
+        del h["rotation"]
+        h["metrics/relative_error"][...] = 0.5
+    run = load(old)
+    assert run.rotation is None
+    bars = [c for c in errors_figure([run]).axes[0].containers if c.__class__.__name__ == "BarContainer"]
+    np.testing.assert_allclose([p.get_height() for p in bars[0]], lora_run.metrics["relative_error"], rtol=1e-9)

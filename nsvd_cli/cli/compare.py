@@ -120,7 +120,7 @@ def _report(comp, output, overwrite, json_output, fail_above) -> None:
         bad = comp.failures(fail_above)
         if bad:
             fail(f"--fail-above {fail_above:g}: mean relative error above the threshold for "
-                 + ", ".join(f"{m.label} ({m.mean_relative_error:.3g})" for m in bad), code=1)
+                 + ", ".join(f"{m.run_label} ({m.mean_relative_error:.3g})" for m in bad), code=1)
 
 
 # --------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def _mode_table(comp) -> Table:
         table.add_column("(" + ", ".join(comp.quantum_labels) + ")")
     table.add_column("reference E", justify="right")
     for m in comp.methods:
-        table.add_column(f"{m.label}\nE", justify="right")
+        table.add_column(f"{m.run_label}\nE", justify="right")
         table.add_column("rel. err", justify="right")
         if m.in_interval is not None:
             table.add_column("in interval")
@@ -314,7 +314,7 @@ def _summary_table(comp) -> Table:
             method = m.label if m.method == m.label.split()[0] else f"{m.label} (ran {m.method})"
         else:
             size, iters = "—", f"{m.iterations} (training)" if m.iterations >= 0 else "—"
-            conv, method = ("—" if m.converged else f"[red]no[/red] ({m.note})"), m.label
+            conv, method = ("—" if m.converged else f"[red]no[/red] ({m.note})"), m.run_label
         summary.add_row(method, size, iters, _num(m.wall_time, "{:.2f} s"), _bytes(m.peak_memory),
                         _num(m.mean_relative_error, "{:.2e}"), conv)
     return summary
@@ -337,7 +337,7 @@ def _eigenfunction_table(neural) -> Table:
             t.add_column(name, justify="right")
     for m in neural:
         s = m.evaluation.summary()
-        row = [m.label, _num(s.get("mean_relative_error"), "{:.2e}"),
+        row = [m.run_label, _num(s.get("mean_relative_error"), "{:.2e}"),
                with_stderr(s.get("mean_gap_relative_error"), s.get("mean_gap_relative_error_stderr"), "{:.2e}"),
                _num(s.get("mean_angle_distance"), "{:.2e}"), _num(s.get("mean_subspace_distance"), "{:.2e}"),
                with_stderr(s.get("orthogonality"), s.get("orthogonality_stderr"), "{:.2e}")]

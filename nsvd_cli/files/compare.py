@@ -18,7 +18,9 @@ Schema (``format = "nsvd-compare"``, ``format_version = 1``; see ``docs/compare.
     (``|E − E_ref| / |E_ref|`` of the energies of H).
     Grid methods: dataset ``residuals`` (L,), attrs ``tol``, ``n_points_total``,
     ``eigenvectors_omitted``; below :data:`EIGENVECTOR_LIMIT` bytes also ``eigenvectors``
-    (N^D, L) and ``points`` (N^D, D).  Neural methods: attr ``path``; when compared on a
+    (N^D, L) and ``points`` (N^D, D).  Neural methods: attrs ``path``, ``training_method``
+    (``nestedlora``, ``lora``, ``neuralef``, ``spin``) and ``seed`` of the file's run (files
+    written since issue 14); when compared on a
     grid, attrs ``grid_comparison``, ``orthogonality`` and datasets ``angle_distances`` (L,),
     ``subspace_distances`` (G,).
 
@@ -96,6 +98,9 @@ def _write_method(g: h5py.Group, m) -> None:
         g.attrs["eigenvectors_omitted"] = not keep
     else:
         g.attrs["path"] = str(m.path)
+        g.attrs["training_method"] = m.training_method or "nestedlora"
+        if m.seed is not None:
+            g.attrs["seed"] = int(m.seed)
         if m.grid_comparison:
             g.attrs.update(orthogonality=float(m.orthogonality), grid_comparison=m.grid_comparison)
             g.create_dataset("angle_distances", data=_f64(m.angle_distances))
@@ -183,6 +188,10 @@ class CompareMethod:
     angle_distances : ndarray, shape (L,), or None
     subspace_distances : ndarray, shape (G,), or None
     orthogonality : float
+    training_method : str
+        Neural: ``training.method`` of the run ("" in files written before issue 14).
+    seed : int or None
+        Neural: ``training.seed`` of the run (None if not stored).
     """
 
     label: str
@@ -207,6 +216,15 @@ class CompareMethod:
     angle_distances: np.ndarray | None = None
     subspace_distances: np.ndarray | None = None
     orthogonality: float = float("nan")
+    training_method: str = ""
+    seed: int | None = None
+
+    @property
+    def run_label(self) -> str:
+        """``label`` with the training method and seed of a neural run, e.g. ``"h.h5 (lora, seed 1)"``."""
+        if self.kind == "grid" or not self.training_method:
+            return self.label
+        return f"{self.label} ({self.training_method}" + ("" if self.seed is None else f", seed {self.seed}") + ")"
 
 
 @dataclass
@@ -300,6 +318,7 @@ def _read_method(g, eigenvectors: bool) -> CompareMethod:
         path=as_str(a.get("path", "")), grid_comparison=as_str(a.get("grid_comparison", "")),
         angle_distances=_dataset(g, "angle_distances"), subspace_distances=_dataset(g, "subspace_distances"),
         orthogonality=float(a.get("orthogonality", np.nan)),
+        training_method=as_str(a.get("training_method", "")), seed=int(a["seed"]) if "seed" in a else None,
     )
 
 

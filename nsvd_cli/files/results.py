@@ -37,6 +37,13 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
     for dropped directions), ``vectors`` (L, L) rotation ``C`` (Ritz function k is
     ``Σ_i ψ_i C_ik``, unit-normalised), ``residuals`` (L,) ``||(H − ρ_k)φ_k||`` if computed;
     attrs ``dropped``.
+``/rotation`` (optional; runs of ``training.method`` lora, neuralef, spin)
+    (L, L) ``R``: the functions every per-mode figure of the file (eigenvalues, errors,
+    angles, verdict, ``/ritz``) refers to are the model outputs times ``R``
+    (:func:`nsvd_cli.methods.evaluation_rotation`: LoRA's Ritz functions of the learned span,
+    ordered by Ritz energy; NeuralEF's unit-normalised outputs; SpIN's Cholesky-orthonormalised
+    ones). Absent: the model outputs themselves (NestedLoRA). For NeuralEF and SpIN the ``norm``
+    datasets are NaN (no norm estimate).
 ``/bounds`` (optional)
     per level ``lower``, ``upper`` (the reported interval), ``weinstein_lower/upper``,
     ``kato_temple_lower/upper``, ``cluster``; ``kinds`` (str: the bound used, or "no bound:
@@ -114,6 +121,8 @@ def _write_evaluation(h, ev) -> None:
         g.attrs.update({f"tolerance_{k}": val for k, val in vars(v.tolerances).items()})
         m.attrs["modes_converged"] = v.n_converged
     _write_ritz_and_bounds(h, ev)
+    if getattr(ev, "rotation", None) is not None:
+        h.create_dataset("rotation", data=np.asarray(ev.rotation, np.float64))
 
 
 #: Where each Monte Carlo standard error is stored: Evaluation field -> (group, dataset).
@@ -262,6 +271,9 @@ class Results:
     bounds : dict or None
         ``/bounds``: (L,) arrays ``lower``, ``upper``, ..., ``kinds`` (list of str),
         ``deterministic`` (None in older files).
+    rotation : ndarray, shape (L, L), or None
+        ``/rotation``: the scored functions are the model outputs times it (None: the outputs,
+        NestedLoRA and files written before the comparison methods).
     stderr : dict or None
         Monte Carlo standard errors keyed as :attr:`nsvd_cli.evaluate.Evaluation.stderr`
         (``energies``, ``eigenvalues``, ``energy_relative_errors``, ``gap_relative_errors``,
@@ -287,6 +299,7 @@ class Results:
     ritz: dict | None = None
     bounds: dict | None = None
     stderr: dict | None = None
+    rotation: np.ndarray | None = None
     _model: object = field(repr=False, default=None)
 
     @property
@@ -308,8 +321,19 @@ class Results:
             self._model = model.to(torch.float64).eval()
         return self._model
 
-    def eigenfunctions(self, x, *, normalise: bool = True, ritz: bool = False):
+    @property
+    def method(self) -> str:
+        """``training.method`` of the run (``"nestedlora"`` for files written before issue 14)."""
+        return getattr(self.spec.training, "method", "nestedlora")
+
+    def eigenfunctions(self, x, *, normalise: bool = True, ritz: bool = False, raw: bool = False):
         """Evaluate the learned (or the Ritz) eigenfunctions at new points (no retraining).
+
+        The functions are the ones every stored per-mode figure refers to: the model outputs
+        times ``/rotation`` where the file has one (:attr:`rotation`): for ``training.method =
+        "lora"`` the Ritz functions of the learned span in the order of their Ritz energies
+        (the raw LoRA outputs are an arbitrary rotation of them), for ``neuralef`` and ``spin``
+        the unit-normalised (SpIN: Cholesky-orthonormalised) outputs.
 
         Parameters
         ----------
@@ -318,14 +342,17 @@ class Results:
         normalise : bool, default True
             Divide mode l by its L2 norm ``sqrt(norm_eigenvalues[l])`` so that the functions
             are unit-normalised; False gives the learned ``sqrt(lambda_l) phi_l``. Modes whose
-            eigenvalue of T is <= 0 have norm ~0 and are then noise. Ignored with ``ritz``.
+            eigenvalue of T is <= 0 have norm ~0 and are then noise. Ignored with ``ritz`` and
+            ``raw``, and for NeuralEF / SpIN (NaN norm estimate: unit-normalised already).
         ritz : bool, default False
             Return the Ritz functions ``Σ_i ψ_i C_ik`` (``/ritz/vectors``: the learned functions
             rotated to diagonalise H on their span, unit-normalised on the evaluation rule,
             ordered by Ritz energy; dropped directions are 0). The default is the learned
-            functions: they are what NestedLoRA trained and what every stored per-mode metric
+            functions: they are what the method trained and what every stored per-mode metric
             (errors, angles, verdict) and plot refers to, and files written before the Ritz
             step have no rotation.
+        raw : bool, default False
+            Return the network outputs as they are, without ``/rotation`` or normalisation.
 
         Returns
         -------
@@ -346,10 +373,13 @@ class Results:
             raise ValueError(f"x must have shape (N, {self.spec.dimension}), got {tuple(xt.shape)}")
         with torch.no_grad():
             out = self.model(xt).numpy()
-        if ritz:
-            out = out @ self.ritz["vectors"]
-        elif normalise:
-            out = out / np.sqrt(np.maximum(self.norm_eigenvalues, np.finfo(float).tiny))
+        if not raw:
+            out = out if self.rotation is None else out @ self.rotation
+            if ritz:
+                out = out @ self.ritz["vectors"]
+            elif normalise:
+                norms = np.where(np.isnan(self.norm_eigenvalues), 1.0, self.norm_eigenvalues)
+                out = out / np.sqrt(np.maximum(norms, np.finfo(float).tiny))
         return torch.from_numpy(out).to(x.dtype) if is_torch else out
 
 
@@ -398,7 +428,7 @@ def load(path) -> Results:
             quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
             path=path, model_state={k: v[()] for k, v in h["model"].items()},
             verdict=_read_verdict(h.get("verdict")), ritz=_read_group(h.get("ritz")),
-            bounds=_read_group(h.get("bounds")), stderr=_read_stderr(h),
+            bounds=_read_group(h.get("bounds")), stderr=_read_stderr(h), rotation=_read(h, "rotation"),
         )
 
 

@@ -182,7 +182,8 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
         candidates = [c for c in (5, 4) if c <= n_modes] or [n_modes]
         ncols = min(candidates, key=lambda c: (math.ceil(n_modes / c) * c - n_modes, -c))
     mode_rows = math.ceil(n_modes / ncols)
-    positive = np.asarray(results.metrics.get("positive", results.norm_eigenvalues > 0), bool)
+    positive = np.asarray(results.metrics.get("positive", np.nan_to_num(results.norm_eigenvalues, nan=1.0) > 0),
+                          bool)  # NaN norm estimate (NeuralEF, SpIN): every mode is learned
 
     def header(i):
         q = quantum_string(results.quantum_numbers, i, results.quantum_labels)
@@ -202,7 +203,7 @@ def _sample(results, axes, extent, points):
     if ref is not None:
         window_fn = ref.eigenfunctions
     else:
-        keep = np.flatnonzero(results.norm_eigenvalues > 0)
+        keep = np.flatnonzero(np.nan_to_num(results.norm_eigenvalues, nan=1.0) > 0)  # NaN: NeuralEF, SpIN
         window_fn = (lambda x: results.eigenfunctions(x)[:, keep]) if keep.size else None
     window = plot_window(spec, window_fn, axes, extent=extent) if (window_fn is not None or extent is not None) else \
         [tuple(map(float, spec.evaluation.box[a])) for a in axes]

@@ -6,7 +6,10 @@ degenerate subspace (log scale). Degenerate subspaces are shaded alternately. Se
 give grouped bars, one colour per run, labelled with the run's method (``training.method``);
 runs that differ only in the seed (``NAME-seedN`` files of ``nsvd solve --seeds``, same method)
 are pooled into one bar per mode at the mean over seeds, with whiskers from the smallest to the
-largest seed's value. Modes whose reference eigenvalue of T is <= 0 have no
+largest seed's value. Each run's errors are of the functions its method claims (the stored
+metrics, :func:`nsvd_cli.evaluate.evaluate_model`): a ``lora`` run's are of the Ritz functions
+of its learned span, ordered by Ritz energy (a LoRA file written before ``/rotation`` was
+stored is re-evaluated so). Modes whose reference eigenvalue of T is <= 0 have no
 error (their learned norm should vanish) and are marked ``λ≤0``. From a compare file the
 bars are the methods' stored per-mode relative errors of the energies, ``|E − E_ref|/|E_ref|``
 (``nsvd compare`` works with energies of H).
@@ -84,7 +87,7 @@ def _as_series(runs, labels):
         d = runs
         if d.reference_energies is None or not any(m.relative_errors.size for m in d.methods):
             raise ValueError(f"{d.path}: the compare file has no per-mode relative errors")
-        series = [_Series(m.label, np.asarray(m.relative_errors, float), None) for m in d.methods
+        series = [_Series(m.run_label, np.asarray(m.relative_errors, float), None) for m in d.methods
                   if m.relative_errors.size]
         groups = groups_from_ids(d.groups) if d.groups is not None else groups_from_energies(d.reference_energies)
         title = f"{d.problem}: per-mode relative energy error of each method (reference: {d.reference_name or 'stored'})"
@@ -114,11 +117,29 @@ def _as_series(runs, labels):
     return series, groups or [], qn, ql, title, spec
 
 
+def _scored_metrics(run) -> dict:
+    """A run's per-mode metrics, of the functions its method claims: the stored ones, except for
+    a LoRA / NeuralEF / SpIN file written before ``/rotation`` was stored (its metrics are of the
+    raw outputs: for LoRA an arbitrary rotation of the eigenfunctions), which is re-evaluated
+    (:func:`nsvd_cli.evaluate.evaluate_model`: the Ritz functions, ordered by Ritz energy)."""
+    if _method_of(run) == "nestedlora" or getattr(run, "rotation", None) is not None or run.path is None:
+        return run.metrics
+    from ..evaluate import evaluate_model
+    from ..problem import Problem
+
+    ev = evaluate_model(run.model, Problem.from_spec(run.spec))
+    if ev.relative_errors is None:
+        return run.metrics
+    return {**run.metrics, "relative_error": ev.relative_errors, "angle_distance": ev.angle_distances,
+            "summary": ev.summary()}
+
+
 def _series_of(name: str, members: list) -> _Series:
     """One bar series: a single run, or the mean and min–max range over several seeds."""
-    rel = [np.asarray(r.metrics["relative_error"], float) for r in members]
-    ang = [np.asarray(r.metrics["angle_distance"], float) for r in members if "angle_distance" in r.metrics]
-    mres = [r.metrics.get("summary", {}).get("mean_relative_error") for r in members]
+    metrics = [_scored_metrics(r) for r in members]
+    rel = [np.asarray(m["relative_error"], float) for m in metrics]
+    ang = [np.asarray(m["angle_distance"], float) for m in metrics if "angle_distance" in m]
+    mres = [m.get("summary", {}).get("mean_relative_error") for m in metrics]
     mres = [v for v in mres if v is not None and np.isfinite(v)]
     if len(members) == 1:
         label = f"{name} (mean {100 * mres[0]:.3g} %)" if mres else name
