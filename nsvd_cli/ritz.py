@@ -31,7 +31,7 @@ __all__ = ["RitzResult", "ritz_matrices", "rayleigh_ritz", "ritz_from_samples", 
 RCOND = 1e-10
 #: Default relative threshold for the directions a polynomial extension adds (see
 #: :func:`extended_rayleigh_ritz`): below it, an added direction is mostly integration error.
-EXTENSION_RCOND = 1e-4
+EXTENSION_RCOND = 1e-3
 
 
 @dataclass
