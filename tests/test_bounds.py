@@ -155,3 +155,18 @@ def test_level_bounds_use_lehmann_below_the_highest_cluster():
     assert np.isfinite(b.lehmann_lower[:2]).all() and np.isnan(b.lehmann_lower[2])
     assert b.kinds[1].startswith("Lehmann") and b.lower[1] >= b.kato_temple_lower[1]
     assert "lehmann_lower" in b.arrays()
+
+
+def test_lehmann_subtracts_the_rules_quadratic_laplacian_form_gap():
+    # Exact eigenvectors of diag(1, 3, 5), but "Hφ1" on the rule is off by δφ1, as a coarse rule
+    # integrates <φ|Hφ> (here 1 + δ) differently from the quadratic form (the Ritz value 1).
+    # Uncorrected, Lehmann would give 1 + δ > λ1; corrected by the gap δ it gives 1.
+    delta = 1e-3
+    phi = np.eye(3)
+    hphi = np.diag([1.0, 3.0, 5.0]) @ phi
+    hphi[:, 0] += delta * phi[:, 0]
+    theta = np.array([1.0, 3.0, 5.0])
+    r = hphi - phi * theta
+    b = level_bounds(theta, r.T @ r, trial=(phi, hphi, np.ones(3)))
+    assert b.lehmann_lower[0] == pytest.approx(1.0, abs=1e-12)
+    assert b.contains([1.0, 3.0, 5.0]).tolist() == [1.0, 1.0, 1.0]
