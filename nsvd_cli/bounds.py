@@ -9,6 +9,11 @@ For a unit function φ with Rayleigh quotient ``E = <φ|Hφ>`` and residual
 * **Kato–Temple** (Temple 1928, Kato 1949): if ``(α, β) ∋ E`` holds exactly one eigenvalue λ,
   ``E − σ²/(β − E) ≤ λ ≤ E + σ²/(E − α)``. For a cluster separated by δ from every other
   eigenvalue, ``|λ_j − θ_j| ≤ ||R||₂²/δ``.
+* **Lehmann** (Lehmann 1949/50, Maehly 1952; Goerisch's formulation): given ``ρ ≤ λ_{n+1}``,
+  the negative eigenvalues ``μ_1 ≤ μ_2 ≤ …`` of ``A x = μ B x`` with ``A = <v|(H − ρ)v>`` and
+  ``B = <(H − ρ)v|(H − ρ)v>`` over trial functions ``v`` give ``λ_{n+1−k} ≥ ρ + 1/μ_k``
+  (:func:`lehmann_lower_bounds`). With ρ the lower bound of the highest cluster, every lower
+  level gets a bound whose gap is ``ρ − λ`` instead of the distance to the next level.
 
 Here ``(α, β)`` come from the neighbouring Ritz values' Weinstein intervals. That is
 rigorous only under the **assumption** that the learned span found every level up to the
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LevelBounds", "level_bounds", "no_bounds", "clusters"]
+__all__ = ["LevelBounds", "level_bounds", "no_bounds", "clusters", "lehmann_lower_bounds"]
 
 #: Relative outward widening of every reported interval (floating-point rounding).
 ROUNDING = 1e-12
@@ -50,6 +55,10 @@ class LevelBounds:
         Per level, which bound gives the interval, or ``"no bound: <reason>"``.
     deterministic : bool
         Whether the integrals came from a deterministic rule.
+    lehmann_lower : ndarray or None
+        Lehmann lower bounds (NaN where none), when trial functions were given.
+    lehmann_shift : float
+        The ρ they used (NaN: none).
     """
 
     lower: np.ndarray
@@ -61,6 +70,9 @@ class LevelBounds:
     cluster: np.ndarray
     kinds: list = field(default_factory=list)
     deterministic: bool = True
+    theta: np.ndarray | None = field(default=None, repr=False)
+    lehmann_lower: np.ndarray | None = None
+    lehmann_shift: float = float("nan")
 
     @property
     def bounded(self) -> np.ndarray:
@@ -78,7 +90,8 @@ class LevelBounds:
         """The per-level datasets of a results file (name -> (L,) array)."""
         return {"lower": self.lower, "upper": self.upper, "weinstein_lower": self.weinstein_lower,
                 "weinstein_upper": self.weinstein_upper, "kato_temple_lower": self.kato_temple_lower,
-                "kato_temple_upper": self.kato_temple_upper, "cluster": self.cluster}
+                "kato_temple_upper": self.kato_temple_upper, "cluster": self.cluster,
+                **({} if self.lehmann_lower is None else {"lehmann_lower": self.lehmann_lower})}
 
 
 def no_bounds(L: int, reason: str, deterministic: bool = True) -> LevelBounds:
@@ -132,7 +145,7 @@ def _as_gram(residuals) -> np.ndarray:
 
 
 def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable: str | None = None,
-                 next_level_lower: float | None = None) -> LevelBounds:
+                 next_level_lower: float | None = None, trial=None) -> LevelBounds:
     """Weinstein and Kato–Temple intervals of L levels from ascending Ritz pairs.
 
     Parameters
@@ -150,6 +163,11 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
     next_level_lower : float, optional
         A known lower bound of the first level above the learned ones (the β of the highest
         cluster); without it the highest cluster's lower side is Weinstein's.
+    trial : tuple (values (N, M), h_values (N, M), weights (N,)), optional
+        Trial functions ``v`` and ``Hv`` on the rule (e.g. the Ritz functions) for Lehmann lower
+        bounds (:func:`lehmann_lower_bounds`), with ρ = ``next_level_lower`` (all levels) or else
+        the lower bound of the highest cluster (the levels below it). The reported lower side
+        is the tighter of Lehmann and the others.
 
     Returns
     -------
@@ -185,7 +203,104 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
     pad = ROUNDING * (np.abs(theta) + np.nan_to_num(out.weinstein_upper - out.weinstein_lower))
     out.lower = np.fmax(out.weinstein_lower, out.kato_temple_lower) - pad
     out.upper = np.fmin(out.weinstein_upper, out.kato_temple_upper) + pad
+    out.theta = theta
+    if trial is not None and contiguous:
+        _apply_lehmann(out, groups, trial, next_level_lower, pad)
     return out
+
+
+def lehmann_lower_bounds(values, h_values, weights, shift: float, below: int, rcond: float = 1e-12) -> np.ndarray:
+    """Lehmann(–Maehly) lower bounds of the lowest ``below`` levels from trial functions.
+
+    With ``ρ = shift ≤ λ_{n+1}`` (n = ``below``; ``λ_1 ≤ λ_2 ≤ …`` the eigenvalues of H below
+    its essential spectrum), ``A = <v_i|(H − ρ)v_j>``, ``B = <(H − ρ)v_i|(H − ρ)v_j>`` and the
+    eigenvalues ``μ_1 ≤ μ_2 ≤ …`` of ``A x = μ B x``: every ``μ_k < 0`` gives
+    ``λ_{n+1−k} ≥ ρ + 1/μ_k``. (Min–max for the bounded operator ``(H − ρ)⁻¹`` on the span of
+    ``(H − ρ)v_i``, whose Ritz quotient is ``A/B``; at most n of the μ are negative.) Exact
+    eigenfunctions give the levels; one trial function gives Temple's bound with β = ρ.
+    Near-null directions of B (relative ``rcond``) are left out, which keeps the bounds valid
+    (a smaller trial space).
+
+    Parameters
+    ----------
+    values, h_values : ndarray, shape (N, M)
+        ``v_i`` and ``Hv_i`` on the rule (any M ≥ 1 functions in the domain of H; zero columns
+        are ignored).
+    weights : ndarray, shape (N,)
+    shift : float
+        ρ, a lower bound of level n + 1 that is not below level n (the bounds are about the
+        levels under ρ).
+    below : int
+        n.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Lower bounds of levels 1..n (ascending index), NaN where the trial space gives none.
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes or a non-finite ρ.
+    """
+    v, hv = np.asarray(values, np.float64), np.asarray(h_values, np.float64)
+    if v.shape != hv.shape or v.ndim != 2 or not np.isfinite(shift):
+        raise ValueError(f"values and h_values must be (N, M) of one shape and ρ finite, got {v.shape}, "
+                         f"{hv.shape}, ρ = {shift}")
+    w = np.asarray(weights, np.float64)
+    r = hv - shift * v
+    a = np.einsum("n,ni,nj->ij", w, v, r)
+    b = np.einsum("n,ni,nj->ij", w, r, r)
+    a, b = 0.5 * (a + a.T), 0.5 * (b + b.T)
+    d = np.sqrt(np.maximum(np.diag(b), 0.0))
+    live = np.flatnonzero(d > np.finfo(float).tiny * 1e10)
+    out = np.full(int(below), np.nan)
+    if len(live) == 0 or below < 1:
+        return out
+    a, b = a[np.ix_(live, live)] / np.outer(d[live], d[live]), b[np.ix_(live, live)] / np.outer(d[live], d[live])
+    nu, u = np.linalg.eigh(b)
+    q = u[:, nu > rcond * nu.max()] / np.sqrt(nu[nu > rcond * nu.max()])
+    mu = np.linalg.eigvalsh(q.T @ a @ q)
+    for k, m in enumerate(mu[mu < 0][:below]):
+        out[below - 1 - k] = shift + 1.0 / m
+    return out
+
+
+def _apply_lehmann(out: LevelBounds, groups, trial, next_level_lower, pad) -> None:
+    """Lehmann lower bounds (in place): ρ = ``next_level_lower`` for every level, else the
+    reported lower bound of the highest cluster for the levels below it."""
+    values, h_values, weights = trial
+    if next_level_lower is not None:
+        shift, below = float(next_level_lower), groups[-1][-1] + 1
+    elif len(groups) > 1:
+        shift, below = float(out.lower[groups[-1][0]]), groups[-1][0]
+    else:
+        return
+    if not np.isfinite(shift):
+        return
+    out.lehmann_shift = shift
+    out.lehmann_lower = np.full(len(out.lower), np.nan)
+    with np.errstate(all="ignore"):
+        out.lehmann_lower[:below] = lehmann_lower_bounds(values, h_values, weights, shift, below)
+    # The Lehmann matrices use <v|Hv> (the Laplacian form) and the Ritz values the quadratic form:
+    # equal for exact integrals, so their difference on the rule measures its integration error,
+    # which is subtracted; a bound still above the Ritz value (an upper bound) is not used.
+    v, hv, w = (np.asarray(a, np.float64) for a in trial)
+    with np.errstate(all="ignore"):
+        n = min(len(out.lower), v.shape[1])
+        form_gap = np.abs(np.einsum("n,nk,nk->k", w, v[:, :n], hv[:, :n])
+                          / np.einsum("n,nk,nk->k", w, v[:, :n], v[:, :n]) - out.theta[:n])
+    gap = np.full(len(out.lower), np.inf)
+    gap[:n] = np.nan_to_num(form_gap, nan=np.inf)
+    out.lehmann_lower = out.lehmann_lower - gap
+    better = (np.isfinite(out.lehmann_lower) & (out.lehmann_lower - pad > out.lower)
+              & (out.lehmann_lower <= out.theta))
+    out.lower[better] = out.lehmann_lower[better] - pad[better]
+    for k in np.flatnonzero(better):
+        size = np.sum(out.cluster == out.cluster[k])
+        hi = out.kinds[k].split(" (")[0].split("/")[-1]
+        out.kinds[k] = ("Lehmann" if hi == "Lehmann" else f"Lehmann/{hi}") + (
+            f" (cluster of {size})" if size > 1 else "")
 
 
 def _bound_cluster(out: LevelBounds, grp: list[int], theta, r: float, alpha: float, beta: float) -> None:

@@ -334,7 +334,8 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem) -> None:
         rgram = residual_gram(values, h_values, problem.quadrature.weights, ritz)
     ev.ritz_residuals = np.sqrt(np.abs(np.diag(rgram)))
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
-                             unavailable=bounds_unavailable_reason(problem))
+                             unavailable=bounds_unavailable_reason(problem),
+                             trial=(ritz.rotate(values), ritz.rotate(h_values), problem.quadrature.weights))
 
 
 def monte_carlo_blocks(problem) -> int:

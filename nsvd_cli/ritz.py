@@ -24,10 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-__all__ = ["RitzResult", "ritz_matrices", "rayleigh_ritz", "ritz_from_samples", "residual_gram"]
+__all__ = ["RitzResult", "ritz_matrices", "rayleigh_ritz", "ritz_from_samples", "residual_gram",
+           "polynomial_basis", "extended_rayleigh_ritz"]
 
 #: Default relative threshold on the eigenvalues of the normalised Gram matrix.
 RCOND = 1e-10
+#: Default relative threshold for the directions a polynomial extension adds (see
+#: :func:`extended_rayleigh_ritz`): below it, an added direction is mostly integration error.
+EXTENSION_RCOND = 1e-3
 
 
 @dataclass
@@ -163,3 +167,147 @@ def residual_gram(values, h_values, weights, ritz: RitzResult) -> np.ndarray:
     g[bad, :] = np.nan
     g[:, bad] = np.nan
     return g
+
+
+def _monomials(dimension: int, degree: int) -> list[tuple[int, ...]]:
+    """Exponent-free index tuples of the monomials of degree 1..degree (e.g. (0,), (1,), (0, 0), (0, 1))."""
+    out, last = [], [()]
+    for _ in range(degree):
+        last = [t + (i,) for t in last for i in range(t[-1] if t else 0, dimension)]
+        out += last
+    return out
+
+
+def polynomial_basis(points, values, gradients, h_values=None, *, degree: int = 1, kinetic: float = 1.0,
+                     weights=None):
+    """The learned functions times monomials of the coordinates: ``{ψ_l} ∪ {y_i ψ_l} ∪ {y_i y_j ψ_l} …``.
+
+    ``y = (x − c)/s`` with ``c`` and ``s`` the weighted mean and spread of the rule's points
+    (the span does not depend on them; they only keep the Gram matrix well scaled). Derivatives
+    come by the product rule from ``ψ`` and ``∇ψ`` (no further network passes):
+    ``∇(fψ) = ψ∇f + f∇ψ`` and ``H(fψ) = f Hψ − 2κ ∇f·∇ψ − κ ψ ∇²f``.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, D)
+    values : ndarray, shape (N, L)
+    gradients : ndarray, shape (N, L, D)
+    h_values : ndarray, shape (N, L), optional
+        ``Hψ`` at the points; the extended ``H(fψ)`` is returned only with it.
+    degree : int
+        Highest total degree of the monomials (0: the learned functions alone).
+    kinetic : float
+        ``κ`` of ``H = −κ∇² + V``.
+    weights : ndarray, shape (N,), optional
+        The rule's weights (for ``c`` and ``s``; default uniform).
+
+    Returns
+    -------
+    values (N, L·P), gradients (N, L·P, D), h_values (N, L·P) or None
+        Block p (columns ``p·L … p·L + L − 1``) is monomial p times all L functions; block 0 is
+        the learned functions, in order. ``P = C(D + degree, degree)``.
+    """
+    x = np.asarray(points, np.float64)
+    v, g = np.asarray(values, np.float64), np.asarray(gradients, np.float64)
+    n, dim = x.shape
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
+    c = w @ x
+    s = np.sqrt(np.maximum(w @ (x - c) ** 2, np.finfo(float).tiny))
+    y = (x - c) / s
+    vals, grads, hs = [v], [g], None if h_values is None else [np.asarray(h_values, np.float64)]
+    for mono in _monomials(dim, degree):
+        f = np.prod(y[:, list(mono)], axis=1)
+        df = np.zeros((n, dim))  # ∇f
+        lap_f = 0.0
+        for a, i in enumerate(mono):
+            rest = mono[:a] + mono[a + 1:]
+            df[:, i] += np.prod(y[:, list(rest)], axis=1) / s[i]
+            for b, j in enumerate(rest):  # ∂_j ∂_i f, summed over i = j gives ∇²f
+                if j == i:
+                    others = rest[:b] + rest[b + 1:]
+                    lap_f = lap_f + np.prod(y[:, list(others)], axis=1) / s[i] ** 2
+        vals.append(f[:, None] * v)
+        grads.append(f[:, None, None] * g + v[:, :, None] * df[:, None, :])
+        if hs is not None:
+            hs.append(f[:, None] * hs[0] - 2.0 * kinetic * np.einsum("nd,nld->nl", df, g)
+                      - kinetic * np.asarray(lap_f)[..., None] * v)
+    out_h = None if hs is None else np.concatenate(hs, 1)
+    return np.concatenate(vals, 1), np.concatenate(grads, 1), out_h
+
+
+def _s_orthonormal(s: np.ndarray, columns: np.ndarray, rcond: float, relative_to_max: bool) -> np.ndarray:
+    """Coefficients Q (M, k), ``Qᵀ S Q = I``, spanning the kept part of the given columns.
+
+    ``columns`` (M, c) are coefficient vectors; their Gram matrix is scaled to unit diagonal by
+    ``d`` (the norms of the columns themselves when ``relative_to_max``, else the caller has
+    already scaled) and directions with eigenvalue below ``rcond`` (times the largest when
+    ``relative_to_max``) are dropped.
+    """
+    g = columns.T @ s @ columns
+    g = 0.5 * (g + g.T)
+    if relative_to_max:
+        d = np.sqrt(np.maximum(np.diag(g), np.finfo(float).tiny))
+        columns, g = columns / d, g / np.outer(d, d)
+    if len(g) == 0:
+        return np.zeros((len(s), 0))
+    mu, u = scipy.linalg.eigh(g)
+    keep = mu > rcond * (max(float(mu.max()), np.finfo(float).tiny) if relative_to_max else 1.0)
+    return columns @ (u[:, keep] / np.sqrt(mu[keep]))
+
+
+def extended_rayleigh_ritz(h: np.ndarray, s: np.ndarray, learned: int, *, rcond: float = RCOND,
+                           extension_rcond: float = EXTENSION_RCOND, include=None) -> RitzResult:
+    """Rayleigh–Ritz on the learned functions plus extra functions (e.g. :func:`polynomial_basis`).
+
+    The first ``learned`` columns span the learned space (kept as in :func:`rayleigh_ritz`); each
+    extra function is S-orthogonalised against that span, and only directions whose remaining
+    norm is at least ``extension_rcond`` of the extra functions' own (unit-scaled) norm are added.
+    The Ritz space therefore always contains the learned span, so every Ritz value is at most the
+    one of :func:`rayleigh_ritz` (min–max), and a near-dependent extra direction — in which the
+    rule's integration error is amplified by ~1/``extension_rcond`` — is never used.
+
+    Parameters
+    ----------
+    h, s : ndarray, shape (M, M)
+        Matrices of the M functions (:func:`ritz_matrices`), learned ones first.
+    learned : int
+        Number L of learned functions (the first columns).
+    rcond, extension_rcond : float
+        Thresholds for the learned span (relative to its largest eigenvalue) and for the added
+        directions (relative to their unit norm before orthogonalisation).
+    include : ndarray of bool, shape (M,), optional
+        Functions to use (default all).
+
+    Returns
+    -------
+    RitzResult
+        ``energies`` (M,) ascending with NaN for the ``dropped`` directions; ``vectors`` (M, M)
+        (column k: the coefficients of Ritz function k over the M functions).
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes, ``learned`` out of range, or non-finite entries.
+    """
+    h, s = np.asarray(h, np.float64), np.asarray(s, np.float64)
+    m = len(s)
+    if h.shape != (m, m) or s.shape != (m, m) or not 0 < learned <= m:
+        raise ValueError(f"H and S must be square and of one shape with 0 < learned <= M, got {h.shape}, "
+                         f"{s.shape}, learned={learned}")
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(s))):
+        raise ValueError("H and S must be finite")
+    alive = np.sqrt(np.maximum(np.diag(s), 0.0)) > np.finfo(float).tiny * 1e10
+    if include is not None:
+        alive &= np.asarray(include, bool)
+    eye = np.eye(m)
+    q1 = _s_orthonormal(s, eye[:, np.flatnonzero(alive[:learned])], rcond, True)
+    extra = eye[:, learned + np.flatnonzero(alive[learned:])]
+    extra = extra / np.sqrt(np.diag(s)[learned + np.flatnonzero(alive[learned:])])  # unit norm
+    extra = extra - q1 @ (q1.T @ s @ extra)  # S-orthogonal to the learned span
+    extra = extra - q1 @ (q1.T @ s @ extra)  # (twice is enough: Kahan–Parlett)
+    q = np.concatenate([q1, _s_orthonormal(s, extra, extension_rcond, False)], 1)
+    energies, vectors = np.full(m, np.nan), np.zeros((m, m))
+    if q.shape[1]:
+        rho, y = scipy.linalg.eigh(0.5 * (q.T @ h @ q + (q.T @ h @ q).T))
+        energies[:len(rho)], vectors[:, :len(rho)] = rho, q @ y
+    return RitzResult(energies=energies, vectors=vectors, dropped=m - q.shape[1])

@@ -117,3 +117,65 @@ def test_local_energy_ritz_is_exact_on_a_monte_carlo_sample_of_an_exact_span():
     plain = ritz_from_samples(mixed(q.points), grads, pot, q.weights, 1.0)
     local_err, plain_err = np.abs(local.energies - [6.0, 8.0]), np.abs(plain.energies - [6.0, 8.0])
     assert local_err.max() < 3e-3 and local_err.max() < plain_err.max() / 10, (local_err, plain_err)
+
+
+# --- polynomial extension of the basis (issue 13, item 3) -------------------------------------
+# On RULE (uniform weight on [-12, 12]) the centre is 0 and the spread s = sqrt(144/3) = sqrt(48),
+# so y = x/√48. Hand values: xψ0 = ψ1/√2 (level 3); x²ψ0 = (ψ0 + √2 ψ2)/2, so
+# H(x²ψ0) = (ψ0 + 5√2 ψ2)/2; xψ1 = (ψ0 + √2 ψ2)/√2 (levels 1 and 5).
+S48 = np.sqrt(48.0)
+
+
+def test_polynomial_basis_derivatives_by_the_product_rule():
+    from nsvd_cli.ritz import polynomial_basis
+
+    v, g, h = polynomial_basis(RULE.points, PSI[:, :1], DPSI[:, :1], HPSI[:, :1], degree=2, kinetic=1.0,
+                               weights=RULE.weights)
+    assert v.shape == (len(X), 3) and g.shape == (len(X), 3, 1) and h.shape == (len(X), 3)
+    np.testing.assert_allclose(v[:, 1] * S48, PSI[:, 1] / np.sqrt(2), atol=1e-12)
+    np.testing.assert_allclose(g[:, 1, 0] * S48, DPSI[:, 1, 0] / np.sqrt(2), atol=1e-12)
+    np.testing.assert_allclose(h[:, 1] * S48, 3.0 * PSI[:, 1] / np.sqrt(2), atol=1e-11)
+    np.testing.assert_allclose(v[:, 2] * 48, (PSI[:, 0] + np.sqrt(2) * PSI[:, 2]) / 2, atol=1e-12)
+    np.testing.assert_allclose(h[:, 2] * 48, (PSI[:, 0] + 5 * np.sqrt(2) * PSI[:, 2]) / 2, atol=1e-10)
+    d_x2psi0 = (DPSI[:, 0, 0] + np.sqrt(2) * DPSI[:, 2, 0]) / 2
+    np.testing.assert_allclose(g[:, 2, 0] * 48, d_x2psi0, atol=1e-12)
+
+
+def test_polynomial_basis_monomials_in_two_dimensions():
+    from nsvd_cli.ritz import polynomial_basis
+
+    pts = np.array([[1.0, 2.0], [-1.0, -2.0], [3.0, 0.0], [-3.0, 0.0]])  # centre 0, spreads √5 and √2
+    v, g, _ = polynomial_basis(pts, np.ones((4, 1)), np.zeros((4, 1, 2)), degree=2)
+    assert v.shape == (4, 6)  # 1, y1, y2, y1², y1 y2, y2²
+    y = pts / np.sqrt([5.0, 2.0])
+    np.testing.assert_allclose(v, np.stack([np.ones(4), y[:, 0], y[:, 1], y[:, 0]**2, y[:, 0] * y[:, 1],
+                                            y[:, 1]**2], 1), atol=1e-12)
+    np.testing.assert_allclose(g[:, 4], np.stack([y[:, 1] / np.sqrt(5), y[:, 0] / np.sqrt(2)], 1), atol=1e-12)
+
+
+def test_extended_ritz_finds_the_next_level_from_one_function():
+    from nsvd_cli.ritz import extended_rayleigh_ritz, polynomial_basis
+
+    v, g, _ = polynomial_basis(RULE.points, PSI[:, :1], DPSI[:, :1], degree=1, weights=RULE.weights)
+    h, s = ritz_matrices(v, g, V, RULE.weights, 1.0)
+    r = extended_rayleigh_ritz(h, s, 1)
+    np.testing.assert_allclose(r.energies, [1.0, 3.0], atol=1e-10)  # span{ψ0, xψ0} = span{ψ0, ψ1}
+
+
+def test_extended_ritz_drops_a_dependent_extension_and_keeps_the_learned_span():
+    from nsvd_cli.ritz import extended_rayleigh_ritz, polynomial_basis
+
+    v, g, _ = polynomial_basis(RULE.points, PSI[:, :2], DPSI[:, :2], degree=1, weights=RULE.weights)
+    h, s = ritz_matrices(v, g, V, RULE.weights, 1.0)
+    r = extended_rayleigh_ritz(h, s, 2)  # xψ0 ∝ ψ1 adds nothing; xψ1 adds ψ2
+    assert r.dropped == 1
+    np.testing.assert_allclose(r.energies[:3], [1.0, 3.0, 5.0], atol=1e-9)
+    assert np.isnan(r.energies[3])
+    # a perturbed learned function: the extended Ritz values never exceed the learned-span ones
+    pert = PSI[:, :2] + 0.1 * PSI[:, 2:3]
+    dpert = DPSI[:, :2] + 0.1 * DPSI[:, 2:3]
+    v, g, _ = polynomial_basis(RULE.points, pert, dpert, degree=1, weights=RULE.weights)
+    h, s = ritz_matrices(v, g, V, RULE.weights, 1.0)
+    small = rayleigh_ritz(*ritz_matrices(pert, dpert, V, RULE.weights, 1.0))
+    big = extended_rayleigh_ritz(h, s, 2)
+    assert np.all(big.energies[:2] <= small.energies + 1e-12) and np.all(big.energies[:2] >= [1.0, 3.0])
