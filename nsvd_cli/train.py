@@ -3,6 +3,12 @@
 Never prints and never writes files other than checkpoints: progress goes to a callback
 as one small typed event per occasion (:class:`Started`, :class:`Progress`,
 :class:`Evaluated`, :class:`CheckpointSaved`, :class:`Finished`).
+
+Host synchronisation (docs/scaling.md, "What runs where"): an ordinary iteration only
+queues device work (sampling on the device, operator, objective, optimiser, EMA, and a
+device-side record of the first non-finite loss). The host reads the device only on
+*check* iterations, those that log, evaluate, checkpoint or snapshot, and the last: the
+non-finite record (and, with several processes, the stop requests) is read there.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import distributed as dist_
 from .distributed import SINGLE, DistContext, StopRequested, StopSignals
+from .ema import DeviceEMA
 from .errors import DivergenceError, ResultsFileError, SpecError
 from .files.atomic import atomic_write
 from .methods import make_objective
@@ -261,14 +267,8 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     A non-finite loss rolls back to the last good in-memory state (at most
     ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
     rollback is recorded in ``history["rollbacks"]`` (with the first non-finite iteration)
-    and warned about (``UserWarning``).
-
-    Host synchronisation: an ordinary iteration only queues device work (sampling,
-    operator, objective, optimiser, EMA; a device-side record of the first non-finite
-    loss). The host reads the device only on *check* iterations (those that log,
-    evaluate, checkpoint or snapshot, and the last): the non-finite record (and, with
-    several processes, the stop requests) is read there, so a non-finite loss is acted on
-    at the next check iteration (docs/scaling.md).
+    and warned about (``UserWarning``). The host reads the device only on check iterations
+    (module docstring), so a non-finite loss is acted on at the next one.
 
     Returns
     -------
@@ -324,7 +324,7 @@ class _Loop:
         self.generator, self.device, self.callback, self.evaluate = generator, device, callback, evaluate
         self.log_every = log_every
         self.dtype = next(model.parameters()).dtype
-        self.ema = _DeviceEMA(model, training.ema_decay)
+        self.ema = DeviceEMA(model, training.ema_decay)
         self.optimizer = make_optimizer(model.parameters(), training)
         self.scheduler = make_scheduler(self.optimizer, training)
         self.state = TrainState(model=model, ema=self.ema)
@@ -586,44 +586,6 @@ class _Loop:
         h["learning_rate"].append(lr)
         h["eigenvalues"].append(eig)
         self._emit(Progress(state.iteration, self.tr.iterations, loss, lr, eig, ips))
-
-
-class _DeviceEMA(AveragedModel):
-    """:class:`~torch.optim.swa_utils.AveragedModel` with the EMA update (``decay``,
-    buffers averaged too) whose update never copies between host and device.
-
-    torch's ``update_parameters`` moves its CPU counter ``n_averaged`` to the device at every
-    call (a host synchronisation per step on a GPU); here the counter stays a CPU tensor and
-    its "first update copies" test reads a Python mirror. Same arithmetic (``torch._foreach_lerp_``),
-    same ``state_dict``.
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        super().__init__(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-        self._count = 0
-
-    def load_state_dict(self, state_dict, *args, **kwargs):
-        out = super().load_state_dict(state_dict, *args, **kwargs)
-        self._count = int(self.n_averaged)  # a CPU tensor
-        return out
-
-    @torch.no_grad()
-    def update_parameters(self, model: torch.nn.Module) -> None:
-        ema = [t.detach() for t in (*self.module.parameters(), *self.module.buffers())]
-        new = [t.detach() for t in (*model.parameters(), *model.buffers())]
-        if self._count == 0:
-            for a, b in zip(ema, new):
-                a.copy_(b)
-        else:
-            groups: dict = {}
-            for a, b in zip(ema, new):
-                pair = groups.setdefault((a.device, a.dtype), ([], []))
-                pair[0].append(a)
-                pair[1].append(b)
-            for mine, theirs in groups.values():
-                self.multi_avg_fn(mine, theirs, None)
-        self.n_averaged += 1
-        self._count += 1
 
 
 def _scale_learning_rate(optimizer, scheduler, factor: float) -> None:

@@ -248,3 +248,29 @@ def test_gpu_sample_stream_survives_a_resume(tmp_path):
     resumed = run(resume=ckpt)
     for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_device_ema_follows_its_formula_and_keeps_the_averaged_model_state():
+    """First update copies, then ``ema = d ema + (1 - d) p`` (d = 0.9: 1, then 0.9 + 0.1 * 3 =
+    1.2, then 1.08 + 0.1 * 5 = 1.58); the state dict is AveragedModel's, and loading one
+    restores the "first update copies" rule."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from nsvd_cli.ema import DeviceEMA
+
+    lin = torch.nn.Linear(1, 1, bias=False, dtype=torch.float64)
+    ema = DeviceEMA(lin, 0.9)
+    assert set(ema.state_dict()) == set(AveragedModel(lin, use_buffers=True).state_dict())
+    seen = []
+    for w in (1.0, 3.0, 5.0):
+        with torch.no_grad():
+            lin.weight.fill_(w)
+        ema.update_parameters(lin)
+        seen.append(ema.module.weight.item())
+    assert seen == pytest.approx([1.0, 1.2, 1.58], rel=1e-12) and int(ema.n_averaged) == 3
+    fresh = DeviceEMA(lin, 0.9)
+    fresh.load_state_dict(ema.state_dict())
+    with torch.no_grad():
+        lin.weight.fill_(0.0)
+    fresh.update_parameters(lin)
+    assert fresh.module.weight.item() == pytest.approx(0.9 * 1.58, rel=1e-12)
