@@ -35,9 +35,13 @@ def _like(t: torch.Tensor, x: torch.Tensor, cache: dict) -> torch.Tensor:
     """``t`` on ``x``'s device in its dtype, copied once per (device, dtype): no host-to-device
     copy per batch on a GPU (docs/scaling.md)."""
     key = (x.device, x.dtype)
-    if key not in cache:
-        cache[key] = t.to(dtype=x.dtype, device=x.device)
-    return cache[key]
+    if key in cache:
+        return cache[key]
+    out = t.to(dtype=x.dtype, device=x.device)
+    if not (torch._C._functorch.is_functorch_wrapped_tensor(x) or torch.is_inference_mode_enabled()):
+        # made inside a transform (or inference mode) it would escape it
+        cache[key] = out
+    return out
 
 
 def harmonic(omega) -> Potential:

@@ -19,6 +19,12 @@ from .spec import SamplingSpec
 __all__ = ["GaussianSampling", "MixtureSampling", "UniformSampling", "make_sampling", "SAMPLINGS"]
 
 
+def _wrapped(x: torch.Tensor) -> bool:
+    """Whether ``x`` lives inside a functorch transform (jvp, grad, vmap) or inference mode:
+    constants made there must not be cached (they would escape the transform)."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(x) or torch.is_inference_mode_enabled()
+
+
 class GaussianSampling:
     """Isotropic centred Gaussian N(0, std^2 I) in D dimensions."""
 
@@ -49,13 +55,18 @@ class MixtureSampling:
 
         self._cache = {}
 
-    def _constants(self, device, dtype=torch.float64):
-        """``(stds, weights, log weights)`` on ``device`` in ``dtype`` (copied once, cached)."""
+    def _constants(self, device, dtype=torch.float64, like=None):
+        """``(stds, weights, log weights)`` on ``device`` in ``dtype`` (copied once, cached;
+        not cached when ``like`` is a functorch-wrapped tensor: made inside a transform,
+        they would escape it)."""
         key = (str(device), dtype)
-        if key not in self._cache:
-            self._cache[key] = (self.stds.to(device=device, dtype=dtype), self.weights.to(device=device, dtype=dtype),
-                                torch.log(self.weights).to(device=device, dtype=dtype))
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        out = (self.stds.to(device=device, dtype=dtype), self.weights.to(device=device, dtype=dtype),
+               torch.log(self.weights).to(device=device, dtype=dtype))
+        if like is None or not _wrapped(like):
+            self._cache[key] = out
+        return out
 
     def sample(self, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
         """Draw ``n`` points, shape (n, D), on ``generator.device`` (component, then point)."""
@@ -66,7 +77,7 @@ class MixtureSampling:
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
         """log p_tr(x), shape (B,) for x of shape (B, D)."""
-        s, _, lw = self._constants(x.device, x.dtype)
+        s, _, lw = self._constants(x.device, x.dtype, like=x)
         r2 = (x * x).sum(-1, keepdim=True)
         comp = lw - 0.5 * r2 / s**2 - self.dim * torch.log(s * math.sqrt(2 * math.pi))
         return torch.logsumexp(comp, dim=-1)
@@ -81,12 +92,16 @@ class UniformSampling:
         self._log_volume = float(torch.log(self.box[:, 1] - self.box[:, 0]).sum())
         self._cache = {}
 
-    def _box(self, device, dtype=torch.float64) -> torch.Tensor:
-        """The (D, 2) box on ``device`` in ``dtype`` (copied once, cached)."""
+    def _box(self, device, dtype=torch.float64, like=None) -> torch.Tensor:
+        """The (D, 2) box on ``device`` in ``dtype`` (copied once, cached; not cached inside
+        a functorch transform, as in :meth:`MixtureSampling._constants`)."""
         key = (str(device), dtype)
-        if key not in self._cache:
-            self._cache[key] = self.box.to(device=device, dtype=dtype)
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        box = self.box.to(device=device, dtype=dtype)
+        if like is None or not _wrapped(like):
+            self._cache[key] = box
+        return box
 
     def sample(self, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
         """Draw ``n`` points, shape (n, D), on ``generator.device``."""
@@ -96,7 +111,7 @@ class UniformSampling:
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
         """log p_tr(x), shape (B,): ``-log(volume)`` inside the box, ``-inf`` outside."""
-        box = self._box(x.device, x.dtype)
+        box = self._box(x.device, x.dtype, like=x)
         lo, hi = box[:, 0], box[:, 1]
         inside = ((x >= lo) & (x <= hi)).all(-1)
         out = torch.full(x.shape[:1], -self._log_volume, dtype=x.dtype, device=x.device)

@@ -274,3 +274,23 @@ def test_device_ema_follows_its_formula_and_keeps_the_averaged_model_state():
         lin.weight.fill_(0.0)
     fresh.update_parameters(lin)
     assert fresh.module.weight.item() == pytest.approx(0.9 * 1.58, rel=1e-12)
+
+
+def test_device_constants_made_inside_a_transform_are_not_cached():
+    """The per-device constants of samplings and potentials are cached, but not when first
+    made inside ``torch.func.jvp`` (a wrapped tensor would escape its transform): the same
+    call afterwards, outside, still works and gives the closed form (uniform on [0, 2]^2:
+    log p = -log 4; harmonic with omega = (1, 2) at (1, 1): V = 1 + 4 = 5)."""
+    from torch.func import jvp
+
+    from nsvd_cli.potentials import harmonic
+
+    x = torch.ones(3, 2, dtype=torch.float64)
+    uniform, mixture, v = UniformSampling([(0.0, 2.0)] * 2), MixtureSampling(2, [1.0, 2.0], [1.0, 1.0]), harmonic([1, 2])
+    e = torch.ones_like(x)
+    for fn in (uniform.log_density, mixture.log_density, v):
+        for _ in range(2):  # second derivatives along e, twice (as the forward Laplacian does)
+            jvp(lambda y: jvp(fn, (y,), (e,)), (x,), (e,))
+    assert torch.allclose(uniform.log_density(x), torch.full((3,), -math.log(4.0), dtype=torch.float64))
+    assert torch.allclose(v(x), torch.full((3,), 5.0, dtype=torch.float64))
+    assert torch.isfinite(mixture.log_density(x)).all()
