@@ -281,8 +281,8 @@ def test_nccl_step_equals_one_process_on_the_union(tmp_path):
 @pytest.mark.gpu
 @needs_cuda
 def test_gpu_step_equals_cpu_step():
-    """Sampling on the CPU generator, operator, objective and optimiser on the GPU: the same
-    step as on the CPU (float64)."""
+    """Fixed CPU points moved to the GPU; operator, objective and optimiser on the GPU: the
+    same step as on the CPU (float64)."""
     for config in CONFIGS[:3]:
         cpu, gpu = _one_step(config, _union(config)), _one_step(config, _union(config), device="cuda")
         for name, (p, g) in cpu.items():

@@ -43,10 +43,17 @@ def _setup(name, dim=None, device="cpu", **extra):
     return spec, problem, gen, model
 
 
+#: operations whose output shape depends on the data: on a GPU the host waits for the size
+#: (boolean-mask indexing, ``index`` with a bool index, is recorded too)
+_DATA_DEPENDENT_SHAPES = {"nonzero", "masked_select", "unique", "_unique", "_unique2", "unique_consecutive",
+                          "unique_dim", "repeat_interleave"}
+
+
 class _HostTransfers(TorchDispatchMode):
     """Records the operations that, on a GPU, read device memory from the host
     (``_local_scalar_dense``: item, bool, float, int) or copy host data to the device
-    (``lift_fresh``: torch.tensor(data); ``_to_copy`` with an explicit device). Scalars
+    (``lift_fresh``: torch.tensor(data); ``_to_copy`` with an explicit device), and those
+    whose output shape depends on the data (:data:`_DATA_DEPENDENT_SHAPES`). Scalars
     read from tensors in ``allowed`` (CPU-resident bookkeeping: the optimiser's step
     counts, the EMA's counter) are not recorded."""
 
@@ -61,6 +68,11 @@ class _HostTransfers(TorchDispatchMode):
             self.seen.append(name)
         elif name.startswith("aten.lift_fresh") or (name.startswith("aten._to_copy") and "device" in kwargs):
             self.seen.append(name)
+        elif name.split(".")[1] in _DATA_DEPENDENT_SHAPES:
+            self.seen.append(name)
+        elif name.split(".")[1] in ("index", "index_put", "index_put_") and any(
+                torch.is_tensor(i) and i.dtype == torch.bool for i in args[1]):
+            self.seen.append(name + " (boolean mask)")
         return func(*args, **kwargs)
 
 
@@ -108,13 +120,14 @@ def test_ordinary_iterations_make_no_host_device_transfer(monkeypatch, name, dim
 
 
 def test_the_recorder_sees_a_host_read():
-    """The recorder is not blind: an ``item`` and a ``torch.tensor`` are what it reports."""
+    """The recorder is not blind: a scalar read and a boolean mask are what it reports."""
+    x = torch.ones(3)
     mode = _HostTransfers()
     with mode:
-        x = torch.ones(3)
         float(x.sum())
-        torch.tensor([1.0, 2.0])
-    assert mode.seen == ["aten._local_scalar_dense.default", "aten.lift_fresh.default"]
+        x[x > 0]
+        x[torch.zeros(2, dtype=torch.long)]  # a gather with an integer index: no size to wait for
+    assert mode.seen == ["aten._local_scalar_dense.default", "aten.index.Tensor (boolean mask)"]
 
 
 def test_samplers_draw_on_the_generator_device_with_the_documented_law():
