@@ -19,8 +19,9 @@ for i in range(torch.cuda.device_count()):
     print(f"GPU {i}: {torch.cuda.get_device_name(i)}")
 PY
 
-echo "== GPU tests (pytest -m gpu)"
-python -m pytest -q -p no:cacheprovider -m gpu tests
+echo "== GPU tests (pytest -m gpu; tests/test_gpu_path.py runs ordinary iterations under"
+echo "   torch.cuda.set_sync_debug_mode('error'): any host synchronisation there fails)"
+python -m pytest -q -rs -p no:cacheprovider -m gpu tests
 
 iters=()
 if [[ -n "${ITERS:-}" ]]; then iters=(--iters "$ITERS"); fi

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 __all__ = ["DistContext", "SINGLE", "from_env", "init", "shutdown", "derive_seed", "sample_generator",
-           "gather_batch", "all_reduce_mean", "all_reduce_gradients", "broadcast_object", "all_gather_object",
+           "gather_batch", "all_reduce_mean", "all_reduce_gradients", "all_reduce_max", "broadcast_object", "all_gather_object",
            "StopSignals", "StopRequested", "launched_by_torchrun", "rank_device"]
 
 
@@ -146,9 +146,11 @@ def derive_seed(seed: int, rank: int, iteration: int = 0) -> int:
     return int(np.random.SeedSequence([int(seed), int(rank), int(iteration)]).generate_state(1, np.uint32)[0])
 
 
-def sample_generator(seed: int, rank: int, iteration: int = 0) -> torch.Generator:
-    """A CPU generator seeded with :func:`derive_seed`."""
-    return torch.Generator().manual_seed(derive_seed(seed, rank, iteration))
+def sample_generator(seed: int, rank: int, iteration: int = 0, device: str | torch.device = "cpu") -> torch.Generator:
+    """A generator on ``device`` (the training device: samples are drawn where they are
+    used) seeded with :func:`derive_seed`. CPU (Mersenne Twister) and CUDA (Philox)
+    generators give different streams for the same seed; each is reproducible."""
+    return torch.Generator(device=device).manual_seed(derive_seed(seed, rank, iteration))
 
 
 def _halves(x: torch.Tensor):
@@ -196,26 +198,42 @@ def all_reduce_mean(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return t / ctx.world_size
 
 
-def all_reduce_gradients(params, ctx: DistContext, flags: list[float]) -> list[float]:
-    """Sum the parameters' ``.grad`` over ranks (in place) with a few flags in one call.
+def all_reduce_gradients(params, ctx: DistContext, flags: list[float] | None = None) -> list[float]:
+    """Sum the parameters' ``.grad`` over ranks (in place), optionally with a few flags.
 
     Each rank's gradient is the derivative of the global objective through its own points
-    (:func:`gather_batch`), so the sum is the full gradient. ``flags`` (e.g. "a stop was
-    requested", "the loss is not finite") ride along and come back summed over ranks.
+    (:func:`gather_batch`), so the sum is the full gradient. ``flags``, if given, ride
+    along and come back summed over ranks (a host list: reading it synchronises with the
+    device). Without flags (what the training loop does every step) nothing is copied
+    between host and device: the collective is queued on the device stream.
     """
     params = [p for p in params if p.requires_grad]
     if not ctx.active:
-        return list(flags)
+        return list(flags or ())
     dev = params[0].device
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads] + [torch.tensor(flags, dtype=grads[0].dtype, device=dev)])
+    extra = [torch.tensor(flags, dtype=grads[0].dtype, device=dev)] if flags else []
+    flat = torch.cat([g.reshape(-1) for g in grads] + extra)
     torch.distributed.all_reduce(flat)
     offset = 0
     for p, g in zip(params, grads):
         k = g.numel()
         p.grad = flat[offset:offset + k].view_as(p).clone()
         offset += k
-    return flat[offset:].tolist()
+    return flat[offset:].tolist() if flags else []
+
+
+def all_reduce_max(t: torch.Tensor, ctx: DistContext) -> list[float]:
+    """Element-wise maximum over ranks of a small 1-D tensor (e.g. the training loop's
+    flags: stop requested, first non-finite iteration), returned as a host list.
+
+    This is a host synchronisation: the training loop calls it only on its logging,
+    evaluation, checkpoint and snapshot iterations (docs/scaling.md).
+    """
+    if ctx.active:
+        t = t.detach().clone()
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return t.tolist()
 
 
 def broadcast_object(obj, ctx: DistContext, src: int = 0):

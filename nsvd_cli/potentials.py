@@ -31,6 +31,19 @@ Potential = Callable[[torch.Tensor], torch.Tensor]
 COULOMB_MIN_RADIUS = 1e-6
 
 
+def _like(t: torch.Tensor, x: torch.Tensor, cache: dict) -> torch.Tensor:
+    """``t`` on ``x``'s device in its dtype, copied once per (device, dtype): no host-to-device
+    copy per batch on a GPU (docs/scaling.md)."""
+    key = (x.device, x.dtype)
+    if key in cache:
+        return cache[key]
+    out = t.to(dtype=x.dtype, device=x.device)
+    if not (torch._C._functorch.is_functorch_wrapped_tensor(x) or torch.is_inference_mode_enabled()):
+        # made inside a transform (or inference mode) it would escape it
+        cache[key] = out
+    return out
+
+
 def harmonic(omega) -> Potential:
     """Harmonic well ``V(x) = sum_i omega_i^2 x_i^2``.
 
@@ -43,9 +56,10 @@ def harmonic(omega) -> Potential:
         Angular frequencies per axis.
     """
     w2 = torch.tensor([float(w) ** 2 for w in omega], dtype=torch.float64)
+    cache: dict = {}
 
     def potential(x: torch.Tensor) -> torch.Tensor:
-        return (x * x) @ w2.to(dtype=x.dtype, device=x.device)
+        return (x * x) @ _like(w2, x, cache)
 
     return potential
 
@@ -165,9 +179,10 @@ def coupled_harmonic(matrix) -> Potential:
         ``A`` (its symmetry and definiteness are checked by the spec).
     """
     a = torch.as_tensor([[float(v) for v in row] for row in matrix], dtype=torch.float64)
+    cache: dict = {}
 
     def potential(x: torch.Tensor) -> torch.Tensor:
-        return ((x @ a.to(dtype=x.dtype, device=x.device)) * x).sum(-1)
+        return ((x @ _like(a, x, cache)) * x).sum(-1)
 
     return potential
 

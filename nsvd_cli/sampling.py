@@ -3,7 +3,9 @@
 With the Lebesgue measure the importance weight is the density itself, w_tr = p_tr, and
 inner products are estimated as ``<f|g> = E_{p_tr}[f g / w_tr]``.  Every distribution
 draws with an explicit ``torch.Generator`` (no global seed) and returns points of shape
-(B, D) in the requested dtype.
+(B, D) in the requested dtype **on the generator's device**: a CUDA generator draws on the
+GPU (no host-to-device copy per batch; the distribution's constants are copied to a device
+once and cached), a CPU generator on the CPU exactly as before.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from .spec import SamplingSpec
 __all__ = ["GaussianSampling", "MixtureSampling", "UniformSampling", "make_sampling", "SAMPLINGS"]
 
 
+def _wrapped(x: torch.Tensor) -> bool:
+    """Whether ``x`` lives inside a functorch transform (jvp, grad, vmap) or inference mode:
+    constants made there must not be cached (they would escape the transform)."""
+    return torch._C._functorch.is_functorch_wrapped_tensor(x) or torch.is_inference_mode_enabled()
+
+
 class GaussianSampling:
     """Isotropic centred Gaussian N(0, std^2 I) in D dimensions."""
 
@@ -24,8 +32,8 @@ class GaussianSampling:
         self.dim, self.std = dim, float(std)
 
     def sample(self, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
-        """Draw ``n`` points, shape (n, D)."""
-        return torch.randn(n, self.dim, generator=generator, dtype=dtype) * self.std
+        """Draw ``n`` points, shape (n, D), on ``generator.device``."""
+        return torch.randn(n, self.dim, generator=generator, dtype=dtype, device=generator.device) * self.std
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
         """log p_tr(x), shape (B,) for x of shape (B, D)."""
@@ -45,14 +53,31 @@ class MixtureSampling:
         self.weights = torch.tensor(weights, dtype=torch.float64)
         self.weights = self.weights / self.weights.sum()
 
+        self._cache = {}
+
+    def _constants(self, device, dtype=torch.float64, like=None):
+        """``(stds, weights, log weights)`` on ``device`` in ``dtype`` (copied once, cached;
+        not cached when ``like`` is a functorch-wrapped tensor: made inside a transform,
+        they would escape it)."""
+        key = (str(device), dtype)
+        if key in self._cache:
+            return self._cache[key]
+        out = (self.stds.to(device=device, dtype=dtype), self.weights.to(device=device, dtype=dtype),
+               torch.log(self.weights).to(device=device, dtype=dtype))
+        if like is None or not _wrapped(like):
+            self._cache[key] = out
+        return out
+
     def sample(self, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
-        comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        return (z * self.stds[comp, None]).to(dtype)
+        """Draw ``n`` points, shape (n, D), on ``generator.device`` (component, then point)."""
+        stds, weights, _ = self._constants(generator.device)
+        comp = torch.multinomial(weights, n, replacement=True, generator=generator)
+        z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64, device=generator.device)
+        return (z * stds[comp, None]).to(dtype)
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.stds.to(dtype=x.dtype, device=x.device)
-        lw = torch.log(self.weights).to(dtype=x.dtype, device=x.device)
+        """log p_tr(x), shape (B,) for x of shape (B, D)."""
+        s, _, lw = self._constants(x.device, x.dtype, like=x)
         r2 = (x * x).sum(-1, keepdim=True)
         comp = lw - 0.5 * r2 / s**2 - self.dim * torch.log(s * math.sqrt(2 * math.pi))
         return torch.logsumexp(comp, dim=-1)
@@ -65,14 +90,29 @@ class UniformSampling:
         self.box = torch.tensor(box, dtype=torch.float64)
         self.dim = self.box.shape[0]
         self._log_volume = float(torch.log(self.box[:, 1] - self.box[:, 0]).sum())
+        self._cache = {}
+
+    def _box(self, device, dtype=torch.float64, like=None) -> torch.Tensor:
+        """The (D, 2) box on ``device`` in ``dtype`` (copied once, cached; not cached inside
+        a functorch transform, as in :meth:`MixtureSampling._constants`)."""
+        key = (str(device), dtype)
+        if key in self._cache:
+            return self._cache[key]
+        box = self.box.to(device=device, dtype=dtype)
+        if like is None or not _wrapped(like):
+            self._cache[key] = box
+        return box
 
     def sample(self, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
-        u = torch.rand(n, self.dim, generator=generator, dtype=torch.float64)
-        return (self.box[:, 0] + u * (self.box[:, 1] - self.box[:, 0])).to(dtype)
+        """Draw ``n`` points, shape (n, D), on ``generator.device``."""
+        box = self._box(generator.device)
+        u = torch.rand(n, self.dim, generator=generator, dtype=torch.float64, device=generator.device)
+        return (box[:, 0] + u * (box[:, 1] - box[:, 0])).to(dtype)
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
-        lo = self.box[:, 0].to(dtype=x.dtype, device=x.device)
-        hi = self.box[:, 1].to(dtype=x.dtype, device=x.device)
+        """log p_tr(x), shape (B,): ``-log(volume)`` inside the box, ``-inf`` outside."""
+        box = self._box(x.device, x.dtype, like=x)
+        lo, hi = box[:, 0], box[:, 1]
         inside = ((x >= lo) & (x <= hi)).all(-1)
         out = torch.full(x.shape[:1], -self._log_volume, dtype=x.dtype, device=x.device)
         return torch.where(inside, out, torch.full_like(out, -math.inf))

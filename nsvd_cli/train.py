@@ -3,6 +3,12 @@
 Never prints and never writes files other than checkpoints: progress goes to a callback
 as one small typed event per occasion (:class:`Started`, :class:`Progress`,
 :class:`Evaluated`, :class:`CheckpointSaved`, :class:`Finished`).
+
+Host synchronisation (docs/scaling.md, "What runs where"): an ordinary iteration only
+queues device work (sampling on the device, operator, objective, optimiser, EMA, and a
+device-side record of the first non-finite loss). The host reads the device only on
+*check* iterations, those that log, evaluate, checkpoint or snapshot, and the last: the
+non-finite record (and, with several processes, the stop requests) is read there.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import distributed as dist_
 from .distributed import SINGLE, DistContext, StopRequested, StopSignals
+from .ema import DeviceEMA
 from .errors import DivergenceError, ResultsFileError, SpecError
 from .files.atomic import atomic_write
 from .methods import make_objective
@@ -231,7 +237,10 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         Has ``sample(n, generator, dtype)`` and ``log_density(x)``.
     training : TrainingSpec
     generator : torch.Generator
-        CPU generator for the samples (seeded by the caller).
+        Seeded by the caller; kept for re-initialising modes. The samples are drawn on
+        ``device``: from ``generator`` itself when it lives there (a single CPU process:
+        the same stream as always), otherwise from a generator on the device seeded by
+        :func:`~nsvd_cli.distributed.sample_generator` from ``training.seed`` and the rank.
     callback : callable, optional
         Receives :class:`Progress` every ``log_every`` iterations, :class:`Evaluated` after
         each evaluation and :class:`CheckpointSaved` after each checkpoint.
@@ -257,7 +266,9 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
 
     A non-finite loss rolls back to the last good in-memory state (at most
     ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
-    rollback is recorded in ``history["rollbacks"]`` and warned about (``UserWarning``).
+    rollback is recorded in ``history["rollbacks"]`` (with the first non-finite iteration)
+    and warned about (``UserWarning``). The host reads the device only on check iterations
+    (module docstring), so a non-finite loss is acted on at the next one.
 
     Returns
     -------
@@ -295,6 +306,7 @@ def _run(loop, iterations: int, dist: DistContext) -> None:
                    and loop.stop_signum is None):
                 loop.step()
         except KeyboardInterrupt:
+            loop.discard_unchecked()
             loop.save(collective=False)
             raise
         if loop.saved_at != loop.state.iteration:
@@ -312,7 +324,7 @@ class _Loop:
         self.generator, self.device, self.callback, self.evaluate = generator, device, callback, evaluate
         self.log_every = log_every
         self.dtype = next(model.parameters()).dtype
-        self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(training.ema_decay), use_buffers=True)
+        self.ema = DeviceEMA(model, training.ema_decay)
         self.optimizer = make_optimizer(model.parameters(), training)
         self.scheduler = make_scheduler(self.optimizer, training)
         self.state = TrainState(model=model, ema=self.ema)
@@ -323,23 +335,30 @@ class _Loop:
         # nested_lora_loss, looked up at each step: the tests' fault-injection seam)
         self.objective = make_objective(training, model, nested=lambda f, tf, **kw: nested_lora_loss(f, tf, **kw))
         self.rq_num = self.rq_den = None
+        # device-side record of the first non-finite loss since the last check (0: none) and its value
+        self.first_bad = torch.zeros((), dtype=torch.long, device=device)
+        self.bad_loss = torch.zeros((), dtype=self.dtype, device=device)
         self.t_start = self.t_last = time.perf_counter()
         self.it_last, self.wall0 = 0, 0.0
         self._init_dist(dist)
 
     def _init_dist(self, dist: DistContext) -> None:
-        """Per-rank shares of the global batches and the sample stream (the shared generator
-        in a single process, as before)."""
+        """Per-rank shares of the global batches and the sample stream: the shared generator
+        in a single process on its device (as before), otherwise a generator on the training
+        device derived from the seed and the rank (:attr:`own_stream`)."""
         self.dist, self.signals, self.stop_signum = dist, None, None
         self.local_batch = dist.local_share(self.tr.batch_size, "training.batch_size")
         self.local_gram = dist.local_share(self.tr.gram_batch, "training.gram_batch") if self.tr.gram_batch else 0
-        self.sample_gen = self.generator
-        if dist.active:
-            if getattr(self.tr, "method", "nestedlora") == "spin":
-                raise SpecError("training.method", "spin cannot train with more than one process (its moving "
-                                                   "average of the Jacobian term is per process); use nestedlora, "
-                                                   "lora or neuralef, or one process")
-            self.sample_gen = dist_.sample_generator(self.tr.seed, dist.rank, 0)
+        if dist.active and getattr(self.tr, "method", "nestedlora") == "spin":
+            raise SpecError("training.method", "spin cannot train with more than one process (its moving "
+                                               "average of the Jacobian term is per process); use nestedlora, "
+                                               "lora or neuralef, or one process")
+        self.sample_device = torch.device(self.device)
+        self.own_stream = dist.active or self.generator.device.type != self.sample_device.type
+        self.sample_gen = self._derived_stream(0) if self.own_stream else self.generator
+
+    def _derived_stream(self, iteration: int) -> torch.Generator:
+        return dist_.sample_generator(self.tr.seed, self.dist.rank, iteration, device=self.sample_device)
 
     def restore(self, resume: dict) -> None:
         self.model.load_state_dict(resume["model"])
@@ -348,12 +367,13 @@ class _Loop:
         self.scheduler.load_state_dict(resume["scheduler"])
         self.generator.set_state(resume["generator"])
         s = self.state
-        if self.dist.active:  # same N: continue every rank's stream; another N: re-derive them
+        if self.own_stream:  # same N and device kind: continue every rank's stream; otherwise re-derive them
             states = resume.get("sample_generators")
-            if states and resume.get("world_size") == self.dist.world_size:
+            if (states and resume.get("world_size", 1) == self.dist.world_size
+                    and resume.get("sample_device", "cpu") == self.sample_device.type):
                 self.sample_gen.set_state(states[self.dist.rank])
             else:
-                self.sample_gen = dist_.sample_generator(self.tr.seed, self.dist.rank, resume["iteration"])
+                self.sample_gen = self._derived_stream(resume["iteration"])
         s.iteration, s.history, s.wall_time = resume["iteration"], resume["history"], resume["wall_time"]
         self.it_last, self.wall0 = s.iteration, s.wall_time
         self.saved_at, self.good_checkpoint = s.iteration, str(self.checkpoint) if self.checkpoint else None
@@ -365,9 +385,11 @@ class _Loop:
         if self.checkpoint is None:
             return
         extra = {}
-        if self.dist.active:
-            states = dist_.all_gather_object(self.sample_gen.get_state(), self.dist) if collective else None
-            extra = {"world_size": self.dist.world_size, "sample_generators": states}
+        if self.own_stream:
+            states = (dist_.all_gather_object(self.sample_gen.get_state(), self.dist)
+                      if collective or not self.dist.active else None)
+            extra = {"world_size": self.dist.world_size, "sample_generators": states,
+                     "sample_device": self.sample_device.type}
         if not self.dist.is_main:
             self.saved_at = self.state.iteration
             return
@@ -387,28 +409,43 @@ class _Loop:
         self.good = copy.deepcopy({
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "iteration": s.iteration, "lr_factor": self.lr_factor,
-            "lengths": {k: len(v) for k, v in s.history.items()}})
+            "rayleigh": (self.rq_num, self.rq_den), "lengths": {k: len(v) for k, v in s.history.items()}})
 
-    def rollback(self, loss) -> None:
-        """Return to the last snapshot and halve the learning rate; DivergenceError after
-        :data:`MAX_ROLLBACKS` rollbacks."""
+    def _restore_snapshot(self) -> None:
+        """Model, EMA, optimiser, schedule, running Rayleigh quotients, history and iteration
+        back to the last snapshot (the learning-rate factor is the caller's business)."""
         s, good = self.state, self.good
-        done = s.history.setdefault("rollbacks", [])
-        if len(done) >= MAX_ROLLBACKS:
-            raise DivergenceError(s.iteration + 1, self.good_checkpoint)
         self.model.load_state_dict(good["model"])
         self.ema.load_state_dict(good["ema"])
         self.optimizer.load_state_dict(good["optimizer"])
         self.scheduler.load_state_dict(good["scheduler"])
-        factor = self.lr_factor = 0.5 * self.lr_factor
-        _scale_learning_rate(self.optimizer, self.scheduler, factor / good["lr_factor"])
+        self.rq_num, self.rq_den = good["rayleigh"]
         for key, n in good["lengths"].items():
             if key != "rollbacks":
                 del s.history[key][n:]
-        record = {"iteration": s.iteration + 1, "restored_to": good["iteration"], "learning_rate_factor": factor,
+        s.iteration = good["iteration"]
+        self.first_bad.zero_()
+
+    def discard_unchecked(self) -> None:
+        """Before an interrupted run's checkpoint: if a non-finite loss happened since the last
+        check, return to the last snapshot (a checkpoint never holds non-finite weights)."""
+        if int(self.first_bad):
+            self.lr_factor = self.good["lr_factor"]
+            self._restore_snapshot()
+
+    def rollback(self, iteration: int, loss: float) -> None:
+        """Return to the last snapshot and halve the learning rate after a non-finite loss
+        first seen at ``iteration``; DivergenceError after :data:`MAX_ROLLBACKS` rollbacks."""
+        s, good = self.state, self.good
+        done = s.history.setdefault("rollbacks", [])
+        if len(done) >= MAX_ROLLBACKS:
+            raise DivergenceError(iteration, self.good_checkpoint)
+        self._restore_snapshot()
+        factor = self.lr_factor = 0.5 * self.lr_factor
+        _scale_learning_rate(self.optimizer, self.scheduler, factor / good["lr_factor"])
+        record = {"iteration": iteration, "restored_to": good["iteration"], "learning_rate_factor": factor,
                   "loss": float(loss)}
         done.append(record)
-        s.iteration = good["iteration"]
         warnings.warn(f"non-finite loss at iteration {record['iteration']}: rolled back to iteration "
                       f"{record['restored_to']} with the learning rate times {factor:g} "
                       f"(rollback {len(done)} of at most {MAX_ROLLBACKS})", stacklevel=2)
@@ -422,30 +459,53 @@ class _Loop:
         return x, self.sampling.log_density(x)
 
     def _loss_and_gradient(self):
-        """``(f, Tf, loss)`` on the (global) batch with the parameters' gradient in ``.grad``;
-        None after a rollback (non-finite loss on any rank)."""
+        """``(f, Tf, loss)`` on the (global) batch with the parameters' gradient in ``.grad``
+        (summed over ranks). No host synchronisation: a non-finite loss is only recorded on
+        the device (:attr:`first_bad`, :attr:`bad_loss`), for :meth:`_check`."""
         tr, ctx = self.tr, self.dist
         f, tf = dist_.gather_batch(*self.operator.apply(self.model, *self._batch(self.local_batch)), ctx)
         gram = None
         if tr.gram_batch:
             gram = dist_.all_reduce_mean(self.operator.gram(self.model, *self._batch(self.local_gram)), ctx)
         loss = self.objective(f, tf, gram=gram)
-        if not ctx.active:
-            if not torch.isfinite(loss):
-                return self.rollback(loss.detach())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            return f, tf, loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        signum = self.signals.signum if self.signals is not None else None
-        flags = [float(signum == signal.SIGTERM), float(signum == signal.SIGINT), float(not torch.isfinite(loss))]
-        term, intr, bad = dist_.all_reduce_gradients(self.model.parameters(), ctx, flags)
-        if term or intr:
-            self.stop_signum = signal.SIGTERM if term else signal.SIGINT
-        if bad:
-            return self.rollback(loss.detach())
+        dist_.all_reduce_gradients(self.model.parameters(), ctx)
+        with torch.no_grad():
+            new = (self.first_bad == 0) & ~torch.isfinite(loss)
+            self.first_bad = torch.where(new, self.state.iteration + 1, self.first_bad)
+            self.bad_loss = torch.where(new, loss.detach().to(self.bad_loss.dtype), self.bad_loss)
         return f, tf, loss
+
+    def _is_check(self, iteration: int) -> bool:
+        """Whether ``iteration`` logs, evaluates, checkpoints or snapshots (or is the last):
+        the iterations on which the host reads the device."""
+        tr = self.tr
+        return (iteration % self.log_every == 0 or iteration == tr.iterations
+                or (self.evaluate is not None and iteration % tr.eval_every == 0)
+                or (self.checkpoint is not None and iteration % tr.checkpoint_every == 0)
+                or iteration % min(SNAPSHOT_EVERY, tr.checkpoint_every) == 0)
+
+    def _check(self) -> bool:
+        """Read the device-side flags (one host synchronisation; with several processes one
+        small all-reduce of the stop requests and the first non-finite iteration). A stop
+        request sets :attr:`stop_signum`; a non-finite loss since the last check rolls back.
+        Returns False after a rollback."""
+        if self.dist.active:
+            signum = self.signals.signum if self.signals is not None else None
+            flags = torch.stack([torch.tensor(float(signum == signal.SIGTERM), dtype=torch.float64, device=self.device),
+                                 torch.tensor(float(signum == signal.SIGINT), dtype=torch.float64, device=self.device),
+                                 self.first_bad.to(torch.float64)])
+            term, intr, first = dist_.all_reduce_max(flags, self.dist)
+            if term or intr:
+                self.stop_signum = signal.SIGTERM if term else signal.SIGINT
+            first = int(first)
+        else:
+            first = int(self.first_bad)
+        if first:
+            self.rollback(first, float(self.bad_loss))
+            return False
+        return True
 
     def _evaluate(self, iteration: int) -> dict:
         """The ``evaluate`` callback on rank 0, its result on every rank."""
@@ -465,16 +525,15 @@ class _Loop:
     def step(self) -> None:
         """One optimiser step, then logging, evaluation and checkpoint when due."""
         state, tr = self.state, self.tr
-        out = self._loss_and_gradient()
-        if out is None:
-            return
-        f, tf, loss = out
+        f, tf, loss = self._loss_and_gradient()
         self.optimizer.step()
         self.scheduler.step()
         self.ema.update_parameters(self.model)
         state.iteration += 1
         state.wall_time = self.wall0 + time.perf_counter() - self.t_start
         self._track_rayleigh(f, tf)
+        if not self._is_check(state.iteration) or not self._check():
+            return
         last = state.iteration == tr.iterations
         if state.iteration % self.log_every == 0 or last:
             self._log(float(loss.detach()))

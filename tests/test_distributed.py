@@ -179,6 +179,51 @@ def test_sigterm_stops_both_ranks_and_one_process_resumes(tmp_path):
     assert not ckpt.exists()
 
 
+def _rollback_worker(rank: int, world: int, init_file: str, out: str) -> None:
+    """12 iterations of 2 processes; rank 1's third batch holds a NaN point."""
+    torch.set_num_threads(1)
+    from nsvd_cli import distributed
+    from nsvd_cli.models import build_model
+    from nsvd_cli.problem import Problem
+    from nsvd_cli.spec import load_spec
+    from nsvd_cli.train import fit
+
+    ctx = distributed.init(rank, world, init_method=f"file://{init_file}")
+    try:
+        spec = load_spec("harmonic", dimension=1, overrides={
+            "modes": 2, "training.batch_size": 32, "training.iterations": 12, "model.hidden": [8, 8]})
+        problem = Problem.from_spec(spec)
+        gen = torch.Generator().manual_seed(spec.training.seed)
+        model = build_model(1, 2, spec.model, gen, problem.sampling.log_density)
+        real, calls = problem.sampling.sample, {"n": 0}
+
+        def sample(n, generator, dtype=torch.float32):
+            calls["n"] += 1
+            x = real(n, generator, dtype=dtype)
+            return x * float("nan") if rank == 1 and calls["n"] == 3 else x
+
+        problem.sampling.sample = sample
+        with pytest.warns(UserWarning, match="non-finite loss at iteration 3: rolled back to iteration 0"):
+            state = fit(model, problem.operator, problem.sampling, spec.training, generator=gen, dist=ctx)
+        torch.save({"params": [p.detach().clone() for p in model.parameters()], "calls": calls["n"],
+                    "rollbacks": state.history["rollbacks"], "iteration": state.iteration}, f"{out}.{rank}")
+    finally:
+        distributed.shutdown()
+
+
+def test_a_non_finite_loss_on_one_rank_rolls_back_every_rank_at_the_next_check(tmp_path):
+    """The NaN of rank 1's points reaches the global objective on both ranks; the check at
+    iteration 10 (the logging cadence) rolls both back to iteration 0; both then finish the
+    12 iterations with the same finite parameters."""
+    mp.spawn(_rollback_worker, args=(2, str(tmp_path / "init"), str(tmp_path / "out")), nprocs=2, join=True)
+    got = [torch.load(tmp_path / f"out.{r}", weights_only=False) for r in range(2)]
+    for g in got:
+        assert g["iteration"] == 12 and g["calls"] == 10 + 12
+        assert [(r["iteration"], r["restored_to"], r["learning_rate_factor"]) for r in g["rollbacks"]] == [(3, 0, 0.5)]
+        assert all(torch.isfinite(p).all() for p in g["params"])
+    assert all(torch.equal(p, q) for p, q in zip(got[0]["params"], got[1]["params"]))
+
+
 def test_batch_share_must_divide_and_be_even():
     from nsvd_cli.distributed import DistContext
     from nsvd_cli.errors import SpecError
@@ -236,8 +281,8 @@ def test_nccl_step_equals_one_process_on_the_union(tmp_path):
 @pytest.mark.gpu
 @needs_cuda
 def test_gpu_step_equals_cpu_step():
-    """Sampling on the CPU generator, operator, objective and optimiser on the GPU: the same
-    step as on the CPU (float64)."""
+    """Fixed CPU points moved to the GPU; operator, objective and optimiser on the GPU: the
+    same step as on the CPU (float64)."""
     for config in CONFIGS[:3]:
         cpu, gpu = _one_step(config, _union(config)), _one_step(config, _union(config), device="cuda")
         for name, (p, g) in cpu.items():
