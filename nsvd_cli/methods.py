@@ -152,7 +152,10 @@ def spin_coefficients(sigma: torch.Tensor, pi: torch.Tensor):
     lam : torch.Tensor, shape (L,)
         ``diag Λ``: SpIN's eigenvalue estimates, in order.
     """
-    chol = torch.linalg.cholesky(sigma)
+    # cholesky_ex: no host check of the factorisation (a GPU step stays sync-free); a Σ that is
+    # not positive definite gives NaN here, which the trainer's deferred non-finite check catches.
+    chol, info = torch.linalg.cholesky_ex(sigma)
+    chol = chol * torch.where(info == 0, 1.0, float("nan")).to(chol.dtype)
     eye = torch.eye(sigma.shape[0], dtype=sigma.dtype, device=sigma.device)
     linv = torch.linalg.solve_triangular(chol, eye, upper=False)
     dinv = 1.0 / torch.diagonal(chol)

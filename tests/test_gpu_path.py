@@ -110,6 +110,7 @@ def _record_ordinary_iterations(monkeypatch, loop_cls=train_module._Loop):
     ("hydrogen2d", None, {"training.dtype": "float32"}),  # mixture sampling, Coulomb potential
     ("harmonic", 1, {"training.method": "lora"}),
     ("harmonic", 1, {"training.method": "neuralef"}),
+    ("harmonic", 1, {"training.method": "spin"}),
 ])
 def test_ordinary_iterations_make_no_host_device_transfer(monkeypatch, name, dim, extra):
     spec, problem, gen, model = _setup(name, dim, **extra)
