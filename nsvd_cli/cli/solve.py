@@ -352,7 +352,7 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     from rich.table import Table
 
     from ..references import NO_REFERENCE
-    from .uncertainty import monte_carlo_note, stderr_of, unresolved_warning, with_stderr
+    from .uncertainty import monte_carlo_note, sparse_samples_warning, stderr_of, unresolved_warning, with_stderr
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
@@ -419,8 +419,9 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     for line in (monte_carlo_note(ev, spec.evaluation),):
         if line:
             console.print(line, highlight=False)
-    if unresolved_warning(ev):
-        stderr_console.print(f"[yellow]warning:[/yellow] {unresolved_warning(ev)}", highlight=False)
+    for warning in (sparse_samples_warning(ev, spec.evaluation), unresolved_warning(ev)):
+        if warning:
+            stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 def _interval(bounds, i) -> str:
