@@ -142,7 +142,7 @@ def load_sources(sources: Sequence[str | Path], dimension: int | None = None) ->
             out.append(Source(text, res.spec, res))
         elif text not in seen:
             try:
-                out.append(Source(text, load_spec(text, dimension=dimension)))
+                out.append(Source(text, load_spec(text, dimension=dimension, family_only=True)))
             except SpecError as exc:
                 if exc.field in ("problem", "spec"):
                     raise ComparisonError(f"{text}: neither a results file (.h5) nor a problem: {exc.message}",

@@ -347,3 +347,21 @@ def _check_documented_row(model, row, kind):
         assert f"`{key}`" in row, f"potential {kind}: `{key}` not documented"
         want = "required" if info.default is PydanticUndefined else _doc_value(info.default)
         assert f"`{key}` ({want}" in row or f"`{key} = " in row, f"potential {kind}: `{key}` ({want}) expected"
+
+
+def test_cli_dim_refused_for_a_spec_that_is_not_a_dimension_family():
+    """`--dim` moves only family specs (harmonic); hydrogen2d --dim 3 would be a 3D problem under the
+    2D name: one line naming --dim, the built-in of that kind in 3D, exit code 2. The spec's own
+    dimension is accepted, and the family still resizes."""
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    for args in (["solve", "hydrogen2d", "--dim", "3", "--iters", "1"], ["problems", "show", "quartic1d", "--dim", "4"]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2, res.output
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: --dim") and "not a dimension family" in lines[0]
+    assert "hydrogen3d" in CliRunner().invoke(app, ["solve", "hydrogen2d", "--dim", "3"]).output
+    assert CliRunner().invoke(app, ["problems", "show", "hydrogen2d", "--dim", "2"]).exit_code == 0
+    assert CliRunner().invoke(app, ["problems", "show", "harmonic", "--dim", "5"]).exit_code == 0

@@ -93,7 +93,7 @@ def solve_command(
             "training.until": until.value if until else None, "training.tolerance": tolerance,
         }
         seed_list = _parse_seeds(seeds, seed)
-        spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
+        spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
         if resume and output is None:
             raise _no_checkpoint(output)
         if workers > 1 and not _under_torchrun():
@@ -104,7 +104,7 @@ def solve_command(
                 run_output = output if run_seed is None else seed_output_path(output, run_seed)
                 if run_seed is not None:
                     overrides["training.seed"] = run_seed
-                    spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
+                    spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
                 _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
 
 
