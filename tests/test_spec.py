@@ -365,3 +365,37 @@ def test_cli_dim_refused_for_a_spec_that_is_not_a_dimension_family():
     assert "hydrogen3d" in CliRunner().invoke(app, ["solve", "hydrogen2d", "--dim", "3"]).output
     assert CliRunner().invoke(app, ["problems", "show", "hydrogen2d", "--dim", "2"]).exit_code == 0
     assert CliRunner().invoke(app, ["problems", "show", "harmonic", "--dim", "5"]).exit_code == 0
+
+
+def _with_potential(potential, dim=1):
+    return {"name": "mine", "dimension": dim, "shift": 1.0, "modes": 2, "potential": potential,
+            "sampling": {"kind": "gaussian", "std": 1.0}, "evaluation": {"box": [[-5.0, 5.0]] * dim}}
+
+
+@pytest.mark.parametrize("potential, dim, field", [
+    ({"kind": "separable", "expression": "-x**2"}, 2, "potential.expression"),
+    ({"kind": "separable", "expression": "x**2 - 0.1*x**4"}, 1, "potential.expression"),  # falls as -x^4
+    ({"kind": "separable", "expressions": ["x**2", "-log(1 + x**2)"]}, 2, "potential.expressions[1]"),  # -2 log x
+    ("-x**2", 1, "potential.expression"),
+    ("x0**2 + x1**2 - 3*x0*x1", 2, "potential.expression"),  # x^T A x with eigenvalues -0.5, 2.5
+    ("x**2 - exp(x)", 1, "potential.expression"),  # overflows to -inf
+])
+def test_potential_unbounded_below_is_refused_at_spec_load(potential, dim, field):
+    with pytest.raises(SpecError) as info:
+        parse_spec(_with_potential(potential, dim))
+    assert info.value.field == field and "unbounded below" in info.value.message and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("potential, dim", [
+    ({"kind": "separable", "expression": "x**4 - 3*x**2"}, 2),  # double well
+    ({"kind": "separable", "expression": "16*(1 - exp(-(x - 1)))**2"}, 1),  # Morse: tends to the depth
+    ("-6*sech(x)**2", 1),  # Pöschl–Teller: tends to 0
+    ("-5*exp(-x**2)", 1),  # Gaussian well
+    ("-1 + 1/(1 + abs(x))", 1),  # tends to -1 from above, monotonically
+    ("-1/sqrt(x0**2 + x1**2 + x2**2 + 0.01)", 3),  # soft Coulomb
+    ("x0**2 + x1**2 - 0.5*x0*x1", 2),  # positive definite coupling
+    ("x**2 + 10*sin(x)", 1),
+    ("cos(x)", 1),  # bounded, oscillating: no bound states, but not unbounded below
+])
+def test_legitimate_potentials_are_not_refused(potential, dim):
+    parse_spec(_with_potential(potential, dim))
