@@ -226,7 +226,7 @@ def _grid_progress(say: Progress, label: str) -> Callable[[GridProgress], None]:
     def report(p: GridProgress) -> None:
         residual = "" if not math.isfinite(p.residual) else f", max residual {p.residual:.1e}"
         what = "solves" if p.method == "eigsh" else "iteration"
-        say(f"{label}: {what} {p.iteration}{residual}, {p.elapsed:.0f} s")
+        say(f"{label}: {p.stage or what + ' ' + str(p.iteration)}{residual}")  # the reporter adds elapsed times
 
     return report
 
