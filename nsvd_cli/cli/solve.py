@@ -375,8 +375,9 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     table.add_column("energy E", justify="right")
     ritz = getattr(ev, "ritz_energies", None)
     bounds = getattr(ev, "bounds", None)
+    rank = ritz_rows(ev) if ritz is not None else None
     if ritz is not None:
-        table.add_column("Ritz E", justify="right")
+        table.add_column("Ritz E (matched)", justify="right")
     if bounds is not None:
         table.add_column("interval", justify="right")
     gaps = reference is not None and getattr(ev, "gap_relative_errors", None) is not None
@@ -396,10 +397,11 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append(_fmt(ev.reference_eigenvalues[i]))
         row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]),
                 with_stderr(float(ev.energies[i]), stderr_of(ev, "energies", i))]
+        k = int(rank[i]) if rank is not None else i
         if ritz is not None:
-            row.append(_fmt(float(ritz[i])))
+            row.append("—" if k < 0 else _fmt(float(ritz[k])) + ("" if k == i else f" (#{k + 1})"))
         if bounds is not None:
-            row.append(_interval(bounds, i))
+            row.append("—" if k < 0 else _interval(bounds, k))
         if reference is not None:
             if not ev.positive[i]:
                 row += ["λ≤0", "—"] + (["—"] if gaps else [])
@@ -416,12 +418,52 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     console.print(fold(table))
     if bounds is not None:
         console.print(_bounds_note(ev, bounds), highlight=False)
+    elif ritz is not None:
+        console.print(_RITZ_NOTE, highlight=False)
     for line in (monte_carlo_note(ev, spec.evaluation),):
         if line:
             console.print(line, highlight=False)
     for warning in (sparse_samples_warning(ev, spec.evaluation), unresolved_warning(ev)):
         if warning:
             stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+_RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions, each value (with its interval) in the "
+              "row of the learned mode its Ritz vector overlaps most; (#k): the k-th lowest Ritz value, in another "
+              "row because the learned order is broken")
+
+
+def ritz_rows(ev):
+    """For each learned mode (table row) the index of the Ritz pair shown beside it, or -1.
+
+    The Ritz values ``ρ_k`` are ascending while the learned modes need not be (a broken
+    order, a mode converged to a higher level); printing ``ρ_k`` in row k would pair a level
+    with the wrong function. Row ``l`` instead gets the Ritz vector that overlaps learned
+    mode ``l`` most, one-to-one (Hungarian assignment maximising ``Σ |O_lk|²``), with
+    ``O = G D^{1/2} C`` the overlaps ``<ψ_l/|ψ_l|, φ_k>`` (G the normalised Gram matrix, D the
+    norms ``S_ll``, C the Ritz coefficients, ``φ_k = ψ C_k`` unit-normalised). In a converged,
+    ordered run this is the identity.
+
+    Returns
+    -------
+    ndarray of int, shape (L,)
+    """
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    C = np.asarray(ev.ritz_vectors, float)
+    L = C.shape[0]
+    out = np.full(L, -1)
+    energies = np.asarray(ev.ritz_energies, float)
+    kept = np.flatnonzero(np.isfinite(energies) & np.any(C != 0, axis=0))
+    norms = np.sqrt(np.clip(np.asarray(ev.norm_eigenvalues, float), 0, None))
+    overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
+    if not kept.size or not np.all(np.isfinite(overlap)):
+        out[:len(kept)] = kept  # nothing to match on: the ascending order
+        return out
+    rows, cols = linear_sum_assignment(-(overlap ** 2))
+    out[rows] = kept[cols]
+    return out
 
 
 def _interval(bounds, i) -> str:
@@ -433,8 +475,7 @@ def _interval(bounds, i) -> str:
 
 def _bounds_note(ev, bounds) -> str:
     """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
-    parts = [f"Ritz E: Rayleigh–Ritz on the span of the learned functions, ascending"
-             + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
+    parts = [_RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
     if bounds.deterministic:
         parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
     kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
