@@ -337,3 +337,16 @@ def test_percent_ranges_and_mode_lists_read_consistently():
     assert percent_range(64.0, 100.0) == "64–100 %"
     assert percent_range(0.17, 0.19) == "0.17–0.19 %"
     assert mode_list([4]) == "mode 4" and mode_list([2, 5]) == "modes 2, 5"
+
+
+def test_monte_carlo_note_prints_percent_ranges_without_exponents():
+    """ESS from 64 % to 100 % of N used to print as '(64–1e+02 %)'."""
+    from types import SimpleNamespace
+
+    from nsvd_cli.cli.uncertainty import monte_carlo_note, unresolved_warning
+
+    ev = SimpleNamespace(stderr={}, effective_samples=np.array([12800.0, 20000.0]), mc_blocks=32, matched_std=None)
+    note = monte_carlo_note(ev, SimpleNamespace(samples=20000, std=0.0))
+    assert "effective samples per mode 12800–20000 (64–100 %)" in note and "e+" not in note
+    one = SimpleNamespace(unresolved_modes=lambda: [3])
+    assert "errors of mode 4 (" in unresolved_warning(one)

@@ -357,7 +357,9 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
         rel = np.max(reference_error / np.maximum(np.abs(reference.energies), np.finfo(float).tiny))
-        ref_line += f" (estimated error of its energies up to {100 * rel:.2g} %)"
+        from .uncertainty import percent
+
+        ref_line += f" (estimated error of its energies up to {percent(100 * rel)} %)"
     caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/ΔE_ref of the excitation energy "
                "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
@@ -549,7 +551,7 @@ class _ProgressReporter:
     def _start(self, e) -> None:
         spec = e.spec
         tr = spec.training
-        msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
+        msg = (f"[bold]{spec.name}[/bold]: {spec.modes} mode{'s' if spec.modes != 1 else ''}, {tr.iterations} iterations, batch {tr.batch_size}, "
                f"{_method_label(tr)}, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")
         if tr.until == "converged":

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 __all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of", "sparse_samples_warning",
-           "percent_range", "mode_list"]
+           "percent_range", "mode_list", "percent"]
 
 
 def mode_list(modes) -> str:
@@ -18,8 +18,9 @@ def mode_list(modes) -> str:
     return ("mode " if len(modes) == 1 else "modes ") + ", ".join(str(m) for m in modes)
 
 
-def _pct(x: float) -> str:
-    """A percentage to 3 significant digits without exponent (``0.174``, ``64.3``, ``100``)."""
+def percent(x: float) -> str:
+    """A percentage without exponent: 3 significant digits from 1 up (``64.3``, ``100``, ``1234``),
+    2 below (``0.17``, ``0.0012``)."""
     if x >= 1:
         return f"{x:.3g}" if x < 1000 else f"{x:.0f}"
     return f"{x:.2g}"
@@ -27,7 +28,7 @@ def _pct(x: float) -> str:
 
 def percent_range(lo: float, hi: float) -> str:
     """``0.17–0.19 %`` / ``64.3–100 %``: both ends in the same fixed-point style (never ``1e+02``)."""
-    return f"{_pct(lo)}–{_pct(hi)} %"
+    return f"{percent(lo)}–{percent(hi)} %"
 
 
 def stderr_of(ev, key: str, i=None):
@@ -106,5 +107,5 @@ def sparse_samples_warning(ev, evaluation_spec) -> str | None:
     matched = getattr(ev, "matched_std", None)
     fix = (f"set evaluation.std = {matched:.2g} to sample where the modes live"
            if matched is not None and math.isfinite(matched) else "match evaluation.box or evaluation.std to the modes")
-    return (f"only {_pct(100 * fraction)} % of the {n} Monte Carlo points are effective for mode {worst + 1} "
+    return (f"only {percent(100 * fraction)} % of the {n} Monte Carlo points are effective for mode {worst + 1} "
             f"(Kish ESS {ess[worst]:.0f}: {where}), so error bars are large; {fix}")
