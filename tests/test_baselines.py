@@ -359,3 +359,14 @@ def test_progress_lines_show_how_long_the_current_step_has_run():
     assert latest.line() == "eigsh N=7: sparse LU factorisation (38 s on this step)"
     latest("eigsh N=7: ARPACK shift-invert solves")
     assert latest.line() == "eigsh N=7: ARPACK shift-invert solves"
+
+
+def test_a_slow_grid_reference_is_announced_before_it_starts():
+    """3D, N = 36 (46656 points): ~1 min by the model (0.024e-6 * 46656^2 s) -> one line first; 2D N = 160: ~1 s, silent."""
+    from nsvd_cli.baselines.reference import _announce_slow_solve
+
+    with pytest.warns(UserWarning, match=r"grid reference: eigsh on N = 36 per axis \(46656 points\), estimated ~"):
+        _announce_slow_solve(3, 36)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _announce_slow_solve(2, 160)

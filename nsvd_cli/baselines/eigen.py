@@ -282,10 +282,9 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
     ValueError
         Bad ``method``, ``n_modes``, ``tol``, ``preconditioner`` or a non-square ``H``.
     GridError
-        Too little memory; lobpcg with ``N_total < 3 L``; dense above
-        :data:`DENSE_MAX_POINTS` points; eigsh without convergence or with ``sigma`` above
-        a level found; lobpcg breakdown.  lobpcg out of iterations is *not* an error: it
-        returns ``converged=False`` (:func:`require_converged`).
+        Too little memory; lobpcg with ``N_total < 3 L``; dense above :data:`DENSE_MAX_POINTS`
+        points; eigsh without convergence or with ``sigma`` above a level found; lobpcg
+        breakdown (out of iterations: ``converged=False``, :func:`require_converged`).
     """
     n, L = H.shape[0], int(n_modes)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
@@ -305,8 +304,8 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
             E, V = scipy.linalg.eigh(H.toarray(), subset_by_index=[0, L - 1])
             ok, iters, used_sigma = True, 0, None
         elif method == "eigsh":
-            size = _size_note(n, len(spacing) if spacing is not None else None)
-            E, V, ok, iters, used_sigma = _eigsh(H, L, max_iter, sigma, seed, report, size)
+            E, V, ok, iters, used_sigma = _eigsh(H, L, max_iter, sigma, seed, report,
+                                                 _size_note(n, None if spacing is None else len(spacing)))
         else:
             max_iter = LOBPCG_MAX_ITER if max_iter is None else int(max_iter)
             E, V, ok, iters = _lobpcg(H, L, tol, max_iter, preconditioner, seed, report)

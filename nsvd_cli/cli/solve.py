@@ -352,7 +352,7 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     from rich.table import Table
 
     from ..references import NO_REFERENCE
-    from .uncertainty import monte_carlo_note, sparse_samples_warning, stderr_of, unresolved_warning, with_stderr
+    from .uncertainty import stderr_of, with_stderr
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
@@ -418,13 +418,20 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
+    _print_notes(spec, ev, bounds, ritz)
+
+
+def _print_notes(spec, ev, bounds, ritz) -> None:
+    """The lines under the solve table: Ritz/interval note, Monte Carlo note and warnings."""
+    from .uncertainty import monte_carlo_note, sparse_samples_warning, unresolved_warning
+
     if bounds is not None:
         console.print(_bounds_note(ev, bounds), highlight=False)
     elif ritz is not None:
         console.print(_RITZ_NOTE, highlight=False)
-    for line in (monte_carlo_note(ev, spec.evaluation),):
-        if line:
-            console.print(line, highlight=False)
+    line = monte_carlo_note(ev, spec.evaluation)
+    if line:
+        console.print(line, highlight=False)
     for warning in (sparse_samples_warning(ev, spec.evaluation), unresolved_warning(ev)):
         if warning:
             stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
