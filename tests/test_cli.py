@@ -162,7 +162,9 @@ def test_ritz_values_sit_beside_the_learned_mode_they_match():
     grads = np.einsum("nld,lm->nmd", ref.gradients(q.points) * scale[None, :, None], mix)
     ev = evaluate_functions(values, grads, (q.points ** 2).sum(1), q.weights, conv)
     np.testing.assert_allclose(ev.ritz_energies, [1, 3, 5, 7], rtol=1e-6)
-    assert cli_solve.ritz_rows(ev).tolist() == [0, 2, 1, 3]
+    rows, overlap2 = cli_solve.ritz_rows(ev)
+    assert rows.tolist() == [0, 2, 1, 3]
+    assert overlap2[[0, 2, 3]] == pytest.approx(1.0) and overlap2[1] == pytest.approx(5 / (5 + 0.05**2 * 7))  # sqrt5 psi_2 + 0.05 sqrt7 psi_1 (lambda = 10 - E)
 
     ev.verdict, ev.bounds = None, None
     spec = SimpleNamespace(name="osc", dimension=1, scale=1.0, shift=10.0, evaluation=SimpleNamespace(samples=0))
@@ -175,5 +177,5 @@ def test_ritz_values_sit_beside_the_learned_mode_they_match():
         cli_solve.console = old
     text = recorded.export_text()
     rows = [ln for ln in text.splitlines() if ln.startswith("│")]
-    assert "5 (#3)" in rows[1] and "3 (#2)" in rows[2]
+    assert "5 (#3)" in rows[1] and "3 (#2)" in rows[2] and "?" not in "".join(rows)
     assert "Ritz E (matched)" in text and "(#k): the k-th lowest Ritz value" in text

@@ -377,7 +377,7 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     table.add_column("energy E", justify="right")
     ritz = getattr(ev, "ritz_energies", None)
     bounds = getattr(ev, "bounds", None)
-    rank = ritz_rows(ev) if ritz is not None else None
+    rank, weight = ritz_rows(ev) if ritz is not None else (None, None)
     if ritz is not None:
         table.add_column("Ritz E (matched)", justify="right")
     if bounds is not None:
@@ -401,7 +401,8 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
                 with_stderr(float(ev.energies[i]), stderr_of(ev, "energies", i))]
         k = int(rank[i]) if rank is not None else i
         if ritz is not None:
-            row.append("—" if k < 0 else _fmt(float(ritz[k])) + ("" if k == i else f" (#{k + 1})"))
+            row.append("—" if k < 0 else _fmt(float(ritz[k])) + ("" if k == i else f" (#{k + 1})")
+                       + (" ?" if weight[i] < 0.5 else ""))
         if bounds is not None:
             row.append("—" if k < 0 else _interval(bounds, k))
         if reference is not None:
@@ -439,7 +440,8 @@ def _print_notes(spec, ev, bounds, ritz) -> None:
 
 _RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions, each value (with its interval) in the "
               "row of the learned mode its Ritz vector overlaps most; (#k): the k-th lowest Ritz value, in another "
-              "row because the learned order is broken")
+              "row because the learned order is broken; ?: overlap² < 0.5, no learned mode is close to that Ritz "
+              "vector (functions nearly parallel or not converged)")
 
 
 def ritz_rows(ev):
@@ -455,7 +457,9 @@ def ritz_rows(ev):
 
     Returns
     -------
-    ndarray of int, shape (L,)
+    (rows, overlap2) : ndarray of int, ndarray of float, both shape (L,)
+        The Ritz index of each row (-1: none) and its squared overlap ``|O_lk|²`` with the
+        row's mode (NaN where unmatched); below 0.5 the pairing is marked ``?`` in the table.
     """
     import numpy as np
     from scipy.optimize import linear_sum_assignment
@@ -467,12 +471,13 @@ def ritz_rows(ev):
     kept = np.flatnonzero(np.isfinite(energies) & np.any(C != 0, axis=0))
     norms = np.sqrt(np.clip(np.asarray(ev.norm_eigenvalues, float), 0, None))
     overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
+    weight = np.full(L, np.nan)
     if not kept.size or not np.all(np.isfinite(overlap)):
         out[:len(kept)] = kept  # nothing to match on: the ascending order
-        return out
+        return out, weight
     rows, cols = linear_sum_assignment(-(overlap ** 2))
-    out[rows] = kept[cols]
-    return out
+    out[rows], weight[rows] = kept[cols], overlap[rows, cols] ** 2
+    return out, weight
 
 
 def _interval(bounds, i) -> str:
