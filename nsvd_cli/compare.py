@@ -142,7 +142,7 @@ def load_sources(sources: Sequence[str | Path], dimension: int | None = None) ->
             out.append(Source(text, res.spec, res))
         elif text not in seen:
             try:
-                out.append(Source(text, load_spec(text, dimension=dimension)))
+                out.append(Source(text, load_spec(text, dimension=dimension, family_only=True)))
             except SpecError as exc:
                 if exc.field in ("problem", "spec"):
                     raise ComparisonError(f"{text}: neither a results file (.h5) nor a problem: {exc.message}",
@@ -226,7 +226,7 @@ def _grid_progress(say: Progress, label: str) -> Callable[[GridProgress], None]:
     def report(p: GridProgress) -> None:
         residual = "" if not math.isfinite(p.residual) else f", max residual {p.residual:.1e}"
         what = "solves" if p.method == "eigsh" else "iteration"
-        say(f"{label}: {what} {p.iteration}{residual}, {p.elapsed:.0f} s")
+        say(f"{label}: {p.stage or what + ' ' + str(p.iteration)}{residual}")  # the reporter adds elapsed times
 
     return report
 

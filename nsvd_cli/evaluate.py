@@ -76,7 +76,7 @@ class Evaluation:
     effective_samples: np.ndarray | None = None  # (L,) Kish effective sample size of the weights w psi_l^2
     mc_blocks: int = 0
     mc_unresolved: np.ndarray | None = None  # (L,) bool: stderr of the energy error not < max(error, 1e-4) / 3
-    matched_std: float | None = None  # Gaussian MC: importance std maximising the smallest ESS (Gaussian model)
+    matched_std: float | None = None  # MC: Gaussian importance std maximising the smallest ESS (Gaussian model)
     # training.method (nsvd_cli.methods): which functions were scored
     method: str = "nestedlora"
     rotation: np.ndarray | None = None  # (L, L) R: the scored functions are model outputs @ R (None: the outputs)
@@ -394,7 +394,7 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
                             reference=reference, reference_values=reference_values, blocks=monte_carlo_blocks(problem),
                             laplacians=laplacians if monte_carlo else None)
-    if ev.stderr is not None and getattr(problem.spec.evaluation, "std", 0.0) > 0:
+    if ev.stderr is not None:  # Gaussian or uniform Monte Carlo: the importance std that would suit the modes
         ev.matched_std, _ = montecarlo.matched_std(problem.quadrature.points, values, problem.quadrature.weights)
     h_values = None
     if want_residuals:

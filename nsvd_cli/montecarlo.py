@@ -38,7 +38,8 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["DEFAULT_BLOCKS", "RESOLUTION_FLOOR", "RESOLUTION_RATIO", "jackknife", "kish_effective_samples",
-           "unresolved_modes", "matched_std", "gaussian_ess_fraction"]
+           "unresolved_modes", "matched_std", "gaussian_ess_fraction", "ESS_WARN_FRACTION", "norm_mass",
+           "resolved_shortfall"]
 
 #: Blocks of the jackknife (32: the standard error itself is then known to ~13 %).
 DEFAULT_BLOCKS = 32
@@ -46,6 +47,9 @@ DEFAULT_BLOCKS = 32
 RESOLUTION_FLOOR = 1e-4
 #: A reported error is resolved when its standard error is below ``error / RESOLUTION_RATIO``.
 RESOLUTION_RATIO = 3.0
+#: A Monte Carlo rule whose smallest effective sample fraction (Kish ESS / N) is below this
+#: wastes most of its points (e.g. uniform points in a box much larger than the modes).
+ESS_WARN_FRACTION = 0.01
 
 
 def jackknife(figures: Callable[[np.ndarray, float], dict], n_points: int, blocks: int = DEFAULT_BLOCKS) -> dict:
@@ -194,3 +198,57 @@ def matched_std(points, values, weights) -> tuple[float, float]:
     scores = [gaussian_ess_fraction(c, widths2).min() for c in candidates]
     best = int(np.argmax(scores))
     return float(candidates[best]), float(scores[best])
+
+
+def norm_mass(values, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Norm integrals ``m_l = sum_n w_n psi_l(x_n)^2`` on a Monte Carlo rule and their standard errors.
+
+    For N independent points the terms ``u_nl = w_n psi_l(x_n)^2`` are i.i.d., so
+    ``se(m_l)^2 = N / (N - 1) * sum_n (u_nl - mean_n u_nl)^2`` (the sample variance of one
+    term times N). Used to decide whether an evaluation box that seems to cut off a state's
+    norm really does (:func:`resolved_shortfall`).
+
+    Parameters
+    ----------
+    values : array_like, shape (N, L)
+    weights : array_like, shape (N,)
+
+    Returns
+    -------
+    (mass, stderr) : ndarrays, shape (L,)
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 points.
+    """
+    u = np.asarray(weights, np.float64)[:, None] * np.asarray(values, np.float64) ** 2
+    n = u.shape[0]
+    if n < 2:
+        raise ValueError(f"need at least 2 points, got {n}")
+    dev = u - u.mean(axis=0)
+    return u.sum(axis=0), np.sqrt(n / (n - 1) * np.sum(dev * dev, axis=0))
+
+
+def resolved_shortfall(mass, stderr, level: float, ratio: float = RESOLUTION_RATIO) -> np.ndarray:
+    """States whose norm inside the box is *resolvably* below ``level``.
+
+    The missing norm ``1 - m`` counts when it exceeds ``1 - level`` and its standard error is
+    below ``(1 - m) / ratio`` (the same criterion as :func:`unresolved_modes`); a shortfall
+    that the rule's noise could produce is not reported.
+
+    Parameters
+    ----------
+    mass, stderr : array_like, shape (L,)
+        Norm integrals over the box and their standard errors (0 for a deterministic rule).
+    level : float
+        Fraction of the norm below which a state counts as cut off.
+
+    Returns
+    -------
+    ndarray of bool, shape (L,)
+    """
+    missing = 1.0 - np.asarray(mass, np.float64)
+    s = np.asarray(stderr, np.float64)
+    with np.errstate(invalid="ignore"):
+        return (missing > 1.0 - level) & (s < missing / ratio)

@@ -22,7 +22,8 @@ import torch
 from .spec import PotentialSpec
 
 __all__ = ["harmonic", "coulomb", "morse", "poschl_teller", "quartic", "double_well", "box", "expression",
-           "python_callable", "coupled_harmonic", "separable", "make_potential", "POTENTIALS", "Potential"]
+           "python_callable", "coupled_harmonic", "separable", "make_potential", "POTENTIALS", "Potential",
+           "descent_direction"]
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
@@ -298,3 +299,63 @@ def _infer_dim(spec: PotentialSpec) -> int:
 
     idx = [int(m) for m in re.findall(r"\bx(\d+)\b", spec.expression)]
     return max(idx) + 1 if idx else 1
+
+
+#: Radii 10^4 .. 10^8, four per decade, at which :func:`descent_direction` probes each ray.
+_PROBE_RADII = 10.0 ** (torch.arange(16, 33, dtype=torch.float64) / 4)
+
+
+def _probe_directions(dim: int) -> torch.Tensor:
+    """Unit rays (R, D): ±axes, the 2^D diagonals for D <= 6, and 32 seeded random directions."""
+    eye = torch.eye(dim, dtype=torch.float64)
+    rays = [eye, -eye]
+    if 2 <= dim <= 6:
+        signs = torch.cartesian_prod(*[torch.tensor([1.0, -1.0], dtype=torch.float64)] * dim).reshape(-1, dim)
+        rays.append(signs / dim ** 0.5)
+    if dim >= 2:
+        g = torch.randn(32, dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        rays.append(g / g.norm(dim=1, keepdim=True))
+    return torch.cat(rays)
+
+
+def descent_direction(potential: Potential, dim: int) -> torch.Tensor | None:
+    """A ray along which ``V`` tends to minus infinity, or None.
+
+    ``V(t u)`` is probed at 17 radii ``t = 10^4 ... 10^8`` (four per decade, float64) along
+    the coordinate axes (both signs), the diagonals (D <= 6) and 32 seeded random
+    directions. A ray counts as descending to -infinity when ``V`` is ``-inf`` at the two
+    largest radii (``-exp(x)`` overflows), or when ``V`` falls strictly at every step and
+    the fall over the second half of the radii is at least half that over the first — no
+    slower than a logarithm (``-log(1 + x^2)``: the same fall per decade). A potential that
+    tends to a constant (Morse, Pöschl–Teller, a Gaussian well, ``-1/r``, ``-1 + 1/x``: its
+    falls shrink 10x per decade or more) or grows (double well) has none; an oscillating one
+    (``sin(x)``) is not monotone over 17 radii. Such a ray means H has no lowest eigenvalue:
+    no bound states for NeuralSVD to learn.
+
+    Parameters
+    ----------
+    potential : callable ``(B, D) tensor -> (B,)``
+    dim : int
+
+    Returns
+    -------
+    torch.Tensor of shape (D,), or None
+        A unit direction ``u`` with ``V(t u) -> -inf`` as ``t -> inf``.
+    """
+    rays = _probe_directions(dim)
+    x = (_PROBE_RADII[None, :, None] * rays[:, None, :]).reshape(-1, dim)
+    with torch.no_grad(), torch.autograd.set_grad_enabled(False):
+        v = potential(x).to(torch.float64).reshape(len(rays), len(_PROBE_RADII))
+    for i in range(len(rays)):
+        row = v[i]
+        if row[-1] == -float("inf") and row[-2] == -float("inf"):
+            return rays[i]
+        tail = row[torch.isfinite(row)]
+        if len(tail) < 9:
+            continue
+        steps = tail[:-1] - tail[1:]  # falls between consecutive radii
+        half = len(steps) // 2
+        early, late = float(steps[:half].sum()), float(steps[-half:].sum())
+        if bool(torch.all(steps > 0)) and late >= 0.5 * early and late > 1e-6 * max(1.0, abs(float(tail[0]))):
+            return rays[i]
+    return None

@@ -271,7 +271,8 @@ class Problem:
                             "quadrature = \"polar\"/\"spherical\" for a Coulomb centre)")
 
     def _box_warnings(self) -> list[str]:
-        """Reference states that the evaluation box cuts off (norm inside < :data:`BOX_MASS_WARN`).
+        """Reference states that the evaluation box cuts off (norm inside < :data:`BOX_MASS_WARN`,
+        resolved by the rule's standard error on a uniform Monte Carlo rule).
 
         Closed forms only: a grid reference lives inside its walls by construction, and its
         interpolated eigenfunctions do not integrate to 1 exactly on another rule."""
@@ -279,8 +280,11 @@ class Problem:
         if ev.quadrature == "monte-carlo" and ev.std > 0 or self.reference_kind != "analytic" \
                 or self.reference_values is None:
             return []
-        mass = np.einsum("n,nl->l", self.quadrature.weights, self.reference_values ** 2)
-        cut = np.flatnonzero(mass < BOX_MASS_WARN)
+        from . import montecarlo
+        mass, stderr = montecarlo.norm_mass(self.reference_values, self.quadrature.weights)
+        if ev.quadrature != "monte-carlo":
+            stderr = np.zeros_like(mass)  # deterministic rule: no sampling noise
+        cut = np.flatnonzero(montecarlo.resolved_shortfall(mass, stderr, BOX_MASS_WARN))
         if not len(cut):
             return []
         k = int(cut[np.argmin(mass[cut])])

@@ -314,3 +314,59 @@ def test_grid_solves_report_progress():
     seen.clear()
     solve_grid(H, 4, "eigsh", spacing=spacing, progress=seen.append)
     assert seen and seen[0].iteration == 0 and seen[0].method == "eigsh"
+
+
+def test_eigsh_time_model_exponent_and_the_time_aware_grid_hint():
+    """t = a n + c_d n^(3(d-1)/d): in 6D the factorisation term dominates, so doubling n costs 2^2.5;
+    with a 60 s budget the 6D hint is N <= 4 (4096 points, ~4 s) although N = 7 fits 18 GiB (~5 h)."""
+    from nsvd_cli.baselines.memory import check_memory, largest_grid
+    from nsvd_cli.baselines.timing import estimate_eigsh_seconds, factorisation_exponent
+    from nsvd_cli.errors import GridError
+
+    assert factorisation_exponent(6) == 2.5 and factorisation_exponent(3) == 2.0 and factorisation_exponent(1) == 1
+    big = 10**7
+    assert estimate_eigsh_seconds(2 * big, 6) / estimate_eigsh_seconds(big, 6) == pytest.approx(2**2.5, rel=1e-3)
+    assert estimate_eigsh_seconds(5**6, 6) > 60 > estimate_eigsh_seconds(4**6, 6)
+    limit = 18 * 2**30
+    assert largest_grid(6, 7, "eigsh", limit, nnz_per_row=13, upto=200) >= 7  # memory alone
+    assert largest_grid(6, 7, "eigsh", limit, nnz_per_row=13, upto=200, seconds=60.0) == 4
+    with pytest.raises(GridError) as info:
+        check_memory(200**6, 7, "eigsh", nnz_per_row=13, dimension=6, max_memory=limit, n_points=200)
+    msg = str(info.value)
+    assert "N <= 4 per axis fits memory and ~60 s of eigsh" in msg and "n^2.5 in D = 6" in msg and "\n" not in msg
+
+
+def test_eigsh_progress_says_what_it_is_doing():
+    """The reports of a grid solve name the stage (factorisation, ARPACK solves) with the grid size."""
+    from nsvd_cli.baselines.grid import grid_hamiltonian
+
+    H, _, spacing = grid_hamiltonian(lambda x: (x**2).sum(-1), [(-5.0, 5.0)] * 3, 8)
+    seen = []
+    solve_grid(H, 3, "eigsh", spacing=spacing, progress=seen.append)
+    stages = [p.stage for p in seen if p.stage]
+    assert any(s.startswith("sparse LU factorisation") and "512 points" in s and "estimated" in s for s in stages)
+    assert any(s.startswith("ARPACK shift-invert solves for 3 levels") for s in stages)
+
+
+def test_progress_lines_show_how_long_the_current_step_has_run():
+    from nsvd_cli.cli.progress import _Latest
+
+    latest = _Latest()
+    latest("eigsh N=7: sparse LU factorisation")
+    assert latest.line() == "eigsh N=7: sparse LU factorisation"
+    latest.since -= 38.2
+    latest("eigsh N=7: sparse LU factorisation")  # the same message again keeps its start
+    assert latest.line() == "eigsh N=7: sparse LU factorisation (38 s on this step)"
+    latest("eigsh N=7: ARPACK shift-invert solves")
+    assert latest.line() == "eigsh N=7: ARPACK shift-invert solves"
+
+
+def test_a_slow_grid_reference_is_announced_before_it_starts():
+    """3D, N = 36 (46656 points): ~1 min by the model (0.024e-6 * 46656^2 s) -> one line first; 2D N = 160: ~1 s, silent."""
+    from nsvd_cli.baselines.reference import _announce_slow_solve
+
+    with pytest.warns(UserWarning, match=r"grid reference: eigsh on N = 36 per axis \(46656 points\), estimated ~"):
+        _announce_slow_solve(3, 36)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _announce_slow_solve(2, 160)

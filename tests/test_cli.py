@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from types import SimpleNamespace
 from typer.testing import CliRunner
 
 from nsvd_cli.cli.main import app
@@ -136,3 +137,45 @@ def test_solve_prints_plain_progress_lines_into_a_pipe(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("training: iteration ")]
     assert [ln.split(",")[0] for ln in lines] == [f"training: iteration {i}/30" for i in (10, 20, 30)]
+
+
+def test_ritz_values_sit_beside_the_learned_mode_they_match():
+    """1D oscillator (E = 1, 3, 5, 7) learned with modes 2 and 3 swapped and slightly mixed: the
+    ascending Ritz values 3 and 5 must sit in the rows of the learned functions ≈ psi_1 and
+    psi_2 (rows 3 and 2), marked with their rank, not in rows 2 and 3."""
+    import numpy as np
+    from rich.console import Console
+
+    from nsvd_cli.cli import solve as cli_solve
+    from nsvd_cli.evaluate import evaluate_functions
+    from nsvd_cli.problem import Conventions
+    from nsvd_cli.quadrature import gauss_legendre_box
+    from nsvd_cli.references import harmonic_reference
+
+    ref = harmonic_reference([1.0], 4)
+    q = gauss_legendre_box([(-9.0, 9.0)], 48, 4)
+    conv = Conventions(kinetic=1.0, shift=10.0, scale=1.0)
+    mix = np.eye(4)[:, [0, 2, 1, 3]]
+    mix[:, 1] += 0.05 * np.eye(4)[:, 1]  # learned mode 2 ≈ psi_2 + 0.05 psi_1
+    scale = np.sqrt(conv.eigenvalues_from_energies(ref.energies))
+    values = (ref.eigenfunctions(q.points) * scale) @ mix
+    grads = np.einsum("nld,lm->nmd", ref.gradients(q.points) * scale[None, :, None], mix)
+    ev = evaluate_functions(values, grads, (q.points ** 2).sum(1), q.weights, conv)
+    np.testing.assert_allclose(ev.ritz_energies, [1, 3, 5, 7], rtol=1e-6)
+    rows, overlap2 = cli_solve.ritz_rows(ev)
+    assert rows.tolist() == [0, 2, 1, 3]
+    assert overlap2[[0, 2, 3]] == pytest.approx(1.0) and overlap2[1] == pytest.approx(5 / (5 + 0.05**2 * 7))  # sqrt5 psi_2 + 0.05 sqrt7 psi_1 (lambda = 10 - E)
+
+    ev.verdict, ev.bounds = None, None
+    spec = SimpleNamespace(name="osc", dimension=1, scale=1.0, shift=10.0, evaluation=SimpleNamespace(samples=0))
+    recorded = Console(record=True, width=200)
+    old = cli_solve.console
+    cli_solve.console = recorded
+    try:
+        cli_solve.print_table(spec, ev, None)
+    finally:
+        cli_solve.console = old
+    text = recorded.export_text()
+    rows = [ln for ln in text.splitlines() if ln.startswith("│")]
+    assert "5 (#3)" in rows[1] and "3 (#2)" in rows[2] and "?" not in "".join(rows)
+    assert "Ritz E (matched)" in text and "(#k): the k-th lowest Ritz value" in text

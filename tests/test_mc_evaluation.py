@@ -264,3 +264,89 @@ def test_local_energy_estimator_is_unbiased_with_far_smaller_standard_errors():
     assert abs(local.energies[0] - exact) < 3 * se_local + 1e-5
     assert abs(plain.energies[0] - exact) < 4 * se_plain
     assert se_local < se_plain / 3, (se_local, se_plain)
+
+
+def test_norm_mass_and_its_standard_error_by_hand():
+    """m = sum w psi^2; se^2 = N/(N-1) sum (u - mean u)^2 for u = w psi^2 (one function, 4 points)."""
+    values = np.array([[1.0], [2.0], [0.0], [1.0]])
+    w = np.full(4, 0.25)
+    mass, se = montecarlo.norm_mass(values, w)
+    u = np.array([0.25, 1.0, 0.0, 0.25])  # mean 0.375
+    assert mass[0] == pytest.approx(1.5)
+    assert se[0] == pytest.approx(np.sqrt(4 / 3 * np.sum((u - 0.375) ** 2)))
+
+
+def test_box_shortfall_needs_a_resolving_standard_error():
+    """A missing norm counts only when it exceeds 1 - level and its standard error is below a third of it."""
+    got = montecarlo.resolved_shortfall([0.90, 0.90, 0.9995, 1.01], [0.01, 0.05, 0.0, 0.02], level=0.999)
+    assert got.tolist() == [True, False, False, False]
+
+
+def _uniform_box_problem(half_width):
+    from nsvd_cli.problem import Problem
+    from nsvd_cli.spec import ProblemSpec
+
+    return Problem(ProblemSpec.model_validate({
+        "name": "box-mc", "dimension": 3, "shift": 12, "modes": 4, "potential": {"kind": "harmonic"},
+        "sampling": {"kind": "gaussian", "std": 1.0},
+        "evaluation": {"box": [[-half_width, half_width]] * 3, "quadrature": "monte-carlo", "samples": 20000}}))
+
+
+def test_uniform_box_mass_warning_only_when_resolved():
+    """The 3D oscillator (psi_0^2 of std 1/sqrt2 per axis) in [-12, 12]^3: every state is inside
+    to 1e-60, but 20000 uniform points estimate its norm to ~20 % — no box warning from that noise.
+    In [-2, 2]^3 the first excited state keeps erf(2)^2 (erf(2) - 4 e^-4/sqrt(pi)) = 94.5 %: warned."""
+    from math import erf, exp, pi, sqrt
+
+    assert not any("evaluation box" in w for w in _uniform_box_problem(12.0).warnings())
+    small = [w for w in _uniform_box_problem(2.0).warnings() if "evaluation box" in w]
+    assert len(small) == 1 and "reference state" in small[0]
+    expected = erf(2) ** 2 * (erf(2) - 4 * exp(-4) / sqrt(pi))
+    p = _uniform_box_problem(2.0)
+    mass, se = montecarlo.norm_mass(p.reference_values, p.quadrature.weights)
+    assert abs(mass[1] - expected) < 3 * se[1]
+
+
+def test_sparse_uniform_samples_are_said_plainly_with_the_matched_std():
+    """Uniform points in [-12, 12]^3 for oscillator states: ESS/N ~ 0.1 % (psi^2 fills ~(sqrt(2 pi)/sqrt2/24)^3
+    of the box); one warning line naming the fraction and evaluation.std ≈ 1/sqrt2 (the states' width)."""
+    from nsvd_cli.cli.uncertainty import sparse_samples_warning
+    from nsvd_cli.evaluate import evaluate_functions
+
+    p = _uniform_box_problem(12.0)
+    ref, q = p.reference, p.quadrature
+    psi = ref.eigenfunctions(q.points)
+    lam = p.eigenvalues_from_energies(ref.energies)
+    ev = evaluate_functions(psi * np.sqrt(lam), ref.gradients(q.points) * np.sqrt(lam)[None, :, None],
+                            p.potential_values, q.weights, p, blocks=32)
+    ev.matched_std, _ = montecarlo.matched_std(q.points, psi, q.weights)
+    line = sparse_samples_warning(ev, p.spec.evaluation)
+    assert line is not None and "\n" not in line and "evaluation.std = " in line
+    fraction = float(line.split("only ")[1].split(" %")[0])
+    assert 0.01 < fraction < 1.0
+    assert 0.5 < float(line.split("evaluation.std = ")[1].split()[0]) < 1.2
+    gaussian = evaluate_functions(psi * np.sqrt(lam), ref.gradients(q.points) * np.sqrt(lam)[None, :, None],
+                                  p.potential_values, np.full(len(q.weights), 1 / len(q.weights)), p, blocks=32)
+    gaussian.effective_samples = np.full(4, 5000.0)
+    assert sparse_samples_warning(gaussian, p.spec.evaluation) is None
+
+
+def test_percent_ranges_and_mode_lists_read_consistently():
+    from nsvd_cli.cli.uncertainty import mode_list, percent_range
+
+    assert percent_range(64.0, 100.0) == "64–100 %"
+    assert percent_range(0.17, 0.19) == "0.17–0.19 %"
+    assert mode_list([4]) == "mode 4" and mode_list([2, 5]) == "modes 2, 5"
+
+
+def test_monte_carlo_note_prints_percent_ranges_without_exponents():
+    """ESS from 64 % to 100 % of N used to print as '(64–1e+02 %)'."""
+    from types import SimpleNamespace
+
+    from nsvd_cli.cli.uncertainty import monte_carlo_note, unresolved_warning
+
+    ev = SimpleNamespace(stderr={}, effective_samples=np.array([12800.0, 20000.0]), mc_blocks=32, matched_std=None)
+    note = monte_carlo_note(ev, SimpleNamespace(samples=20000, std=0.0))
+    assert "effective samples per mode 12800–20000 (64–100 %)" in note and "e+" not in note
+    one = SimpleNamespace(unresolved_modes=lambda: [3])
+    assert "errors of mode 4 (" in unresolved_warning(one)

@@ -421,3 +421,23 @@ def test_modes_without_quantum_numbers_are_plain_numbers():
 
     assert quantum_string(np.zeros((3, 0), dtype=int), 0) == ""  # a grid reference: "#1", not "#1 ()"
     assert quantum_string(np.array([[1, 0]]), 0, ("n", "l")) == "(n, l) = (1, 0)"
+
+
+def test_6d_eigenfunction_titles_do_not_overlap(tmp_path):
+    """In 6D "(n_1, ..., n_6) = (...)" is wider than a panel: the panels show the numbers alone,
+    the figure title names the labels, and no two panel titles' boxes intersect. Modes odd in an
+    axis held at 0 vanish on the slice (|psi| ~ 1e-17): drawn on the common scale and said so."""
+    from nsvd_cli.plotting import eigenfunctions_figure
+
+    fig = eigenfunctions_figure(_fake_results(6, 7, tmp_path), points=41)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    boxes = [t.get_window_extent(renderer) for t in titles]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (titles[i].get_text(), titles[j].get_text())
+    assert "quantum numbers (n_1, n_2, n_3, n_4, n_5, n_6)" in fig._suptitle.get_text().replace("\n", " ")
+    texts = [t.get_text() for t in titles]
+    assert texts[0].startswith("#1  (0, 0, 0, 0, 0, 0)")
+    assert sum("≈0 on slice" in t for t in texts) == 4  # n_3 ... n_6 = 1: odd in a sliced-off axis

@@ -347,3 +347,55 @@ def _check_documented_row(model, row, kind):
         assert f"`{key}`" in row, f"potential {kind}: `{key}` not documented"
         want = "required" if info.default is PydanticUndefined else _doc_value(info.default)
         assert f"`{key}` ({want}" in row or f"`{key} = " in row, f"potential {kind}: `{key}` ({want}) expected"
+
+
+def test_cli_dim_refused_for_a_spec_that_is_not_a_dimension_family():
+    """`--dim` moves only family specs (harmonic); hydrogen2d --dim 3 would be a 3D problem under the
+    2D name: one line naming --dim, the built-in of that kind in 3D, exit code 2. The spec's own
+    dimension is accepted, and the family still resizes."""
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    for args in (["solve", "hydrogen2d", "--dim", "3", "--iters", "1"], ["problems", "show", "quartic1d", "--dim", "4"]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2, res.output
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: --dim") and "not a dimension family" in lines[0]
+    assert "hydrogen3d" in CliRunner().invoke(app, ["solve", "hydrogen2d", "--dim", "3"]).output
+    assert CliRunner().invoke(app, ["problems", "show", "hydrogen2d", "--dim", "2"]).exit_code == 0
+    assert CliRunner().invoke(app, ["problems", "show", "harmonic", "--dim", "5"]).exit_code == 0
+
+
+def _with_potential(potential, dim=1):
+    return {"name": "mine", "dimension": dim, "shift": 1.0, "modes": 2, "potential": potential,
+            "sampling": {"kind": "gaussian", "std": 1.0}, "evaluation": {"box": [[-5.0, 5.0]] * dim}}
+
+
+@pytest.mark.parametrize("potential, dim, field", [
+    ({"kind": "separable", "expression": "-x**2"}, 2, "potential.expression"),
+    ({"kind": "separable", "expression": "x**2 - 0.1*x**4"}, 1, "potential.expression"),  # falls as -x^4
+    ({"kind": "separable", "expressions": ["x**2", "-log(1 + x**2)"]}, 2, "potential.expressions[1]"),  # -2 log x
+    ("-x**2", 1, "potential.expression"),
+    ("x0**2 + x1**2 - 3*x0*x1", 2, "potential.expression"),  # x^T A x with eigenvalues -0.5, 2.5
+    ("x**2 - exp(x)", 1, "potential.expression"),  # overflows to -inf
+])
+def test_potential_unbounded_below_is_refused_at_spec_load(potential, dim, field):
+    with pytest.raises(SpecError) as info:
+        parse_spec(_with_potential(potential, dim))
+    assert info.value.field == field and "unbounded below" in info.value.message and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("potential, dim", [
+    ({"kind": "separable", "expression": "x**4 - 3*x**2"}, 2),  # double well
+    ({"kind": "separable", "expression": "16*(1 - exp(-(x - 1)))**2"}, 1),  # Morse: tends to the depth
+    ("-6*sech(x)**2", 1),  # Pöschl–Teller: tends to 0
+    ("-5*exp(-x**2)", 1),  # Gaussian well
+    ("-1 + 1/(1 + abs(x))", 1),  # tends to -1 from above, monotonically
+    ("-1/sqrt(x0**2 + x1**2 + x2**2 + 0.01)", 3),  # soft Coulomb
+    ("x0**2 + x1**2 - 0.5*x0*x1", 2),  # positive definite coupling
+    ("x**2 + 10*sin(x)", 1),
+    ("cos(x)", 1),  # bounded, oscillating: no bound states, but not unbounded below
+])
+def test_legitimate_potentials_are_not_refused(potential, dim):
+    parse_spec(_with_potential(potential, dim))

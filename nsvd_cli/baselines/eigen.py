@@ -194,12 +194,18 @@ class GridProgress:
         does not expose one while running (eigsh, dense).
     elapsed : float
         Seconds since the solve started.
+    stage : str
+        What the solver is doing now, with the grid size and, for eigsh, the estimated
+        total time (:func:`nsvd_cli.baselines.timing.estimate_eigsh_seconds`), e.g.
+        ``"sparse LU factorisation of H − σI (117649 points; eigsh ~5.2 h estimated)"``;
+        "" where nothing more than ``iteration`` is known.
     """
 
     method: str
     iteration: int
     residual: float
     elapsed: float
+    stage: str = ""
 
 
 def _check_arguments(n, L, method, tol, preconditioner, max_iter):
@@ -276,10 +282,9 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
     ValueError
         Bad ``method``, ``n_modes``, ``tol``, ``preconditioner`` or a non-square ``H``.
     GridError
-        Too little memory; lobpcg with ``N_total < 3 L``; dense above
-        :data:`DENSE_MAX_POINTS` points; eigsh without convergence or with ``sigma`` above
-        a level found; lobpcg breakdown.  lobpcg out of iterations is *not* an error: it
-        returns ``converged=False`` (:func:`require_converged`).
+        Too little memory; lobpcg with ``N_total < 3 L``; dense above :data:`DENSE_MAX_POINTS`
+        points; eigsh without convergence or with ``sigma`` above a level found; lobpcg
+        breakdown (out of iterations: ``converged=False``, :func:`require_converged`).
     """
     n, L = H.shape[0], int(n_modes)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
@@ -295,10 +300,12 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
     report = _reporter(method, progress, t0 := time.perf_counter())
     with PeakMemory() as mem:
         if method == "dense":
+            report(0, stage=f"dense eigh of a {n}-point matrix")
             E, V = scipy.linalg.eigh(H.toarray(), subset_by_index=[0, L - 1])
             ok, iters, used_sigma = True, 0, None
         elif method == "eigsh":
-            E, V, ok, iters, used_sigma = _eigsh(H, L, max_iter, sigma, seed, report)
+            E, V, ok, iters, used_sigma = _eigsh(H, L, max_iter, sigma, seed, report,
+                                                 _size_note(n, None if spacing is None else len(spacing)))
         else:
             max_iter = LOBPCG_MAX_ITER if max_iter is None else int(max_iter)
             E, V, ok, iters = _lobpcg(H, L, tol, max_iter, preconditioner, seed, report)
@@ -316,13 +323,22 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
 def _reporter(method, progress, t0):
     """``report(iteration, residual)`` calling ``progress`` with a :class:`GridProgress`."""
     if progress is None:
-        return lambda iteration, residual=float("nan"): None
+        return lambda iteration, residual=float("nan"), stage="": None
 
-    def report(iteration, residual=float("nan")):
-        progress(GridProgress(method, int(iteration), float(residual), time.perf_counter() - t0))
+    def report(iteration, residual=float("nan"), stage=""):
+        progress(GridProgress(method, int(iteration), float(residual), time.perf_counter() - t0, stage))
 
     report(0)
     return report
+
+
+def _size_note(n: int, dimension: int | None) -> str:
+    """``117649 points; eigsh ~5.2 h estimated`` (the estimate only with a known dimension)."""
+    if dimension is None:
+        return f"{n} points"
+    from .timing import estimate_eigsh_seconds, format_seconds
+
+    return f"{n} points; eigsh ~{format_seconds(estimate_eigsh_seconds(n, dimension))} estimated"
 
 
 def _shift_invert(H, sigma, positive_definite):
@@ -333,11 +349,11 @@ def _shift_invert(H, sigma, positive_definite):
     return splu(A)
 
 
-def _arpack(H, k, sigma, lu, max_iter, v0, count, report, ncv=None):
+def _arpack(H, k, sigma, lu, max_iter, v0, count, report, ncv=None, size=""):
     def solve(b):
         count[0] += 1
         if count[0] % 50 == 0:
-            report(count[0])
+            report(count[0], stage=f"ARPACK shift-invert solves for {k} level(s) ({size})")
         return lu.solve(np.asarray(b, dtype=np.float64))
 
     n = H.shape[0]
@@ -345,7 +361,7 @@ def _arpack(H, k, sigma, lu, max_iter, v0, count, report, ncv=None):
     return eigsh(H, k=k, sigma=sigma, which="LM", OPinv=op, tol=0, maxiter=max_iter, v0=v0, ncv=ncv)
 
 
-def _eigsh(H, L, max_iter, sigma, seed, report):
+def _eigsh(H, L, max_iter, sigma, seed, report, size=""):
     """Shift-invert ARPACK.  Default shift, in two stages: ``s1`` = Gershgorin lower bound
     minus a margin (below the spectrum), the lowest level ``E0`` from the ``k = 1`` problem
     around ``s1``, then ``sigma = E0 - 0.01 (E0 - s1)``: still below the spectrum but much
@@ -355,21 +371,26 @@ def _eigsh(H, L, max_iter, sigma, seed, report):
     lower, upper = gershgorin_bounds(H)
     v0 = np.random.default_rng(seed).standard_normal(n)
     count = [0]
+    factorising = f"sparse LU factorisation of H − σI ({size})"
     if sigma is None:
         s1 = lower - 1e-3 * max(abs(lower), 1e-6 * (upper - lower))
+        report(0, stage=factorising)
         lu = _shift_invert(H, s1, True)
         try:
-            e0 = float(_arpack(H, 1, s1, lu, max_iter, v0, count, report)[0][0])
+            e0 = float(_arpack(H, 1, s1, lu, max_iter, v0, count, report, size=size)[0][0])
             sigma = e0 - 0.01 * (e0 - s1)
             del lu
+            report(count[0], stage="second " + factorising + ", closer to the lowest level")
             lu = _shift_invert(H, sigma, True)
         except ArpackNoConvergence:
             sigma = s1
     else:
         sigma = float(sigma)
+        report(0, stage=factorising)
         lu = _shift_invert(H, sigma, sigma < lower)
+    report(count[0], stage=f"ARPACK shift-invert solves for {L} levels ({size})")
     try:
-        E, V = _arpack(H, L, sigma, lu, max_iter, v0, count, report)
+        E, V = _arpack(H, L, sigma, lu, max_iter, v0, count, report, size=size)
     except ArpackNoConvergence as exc:
         got = len(exc.eigenvalues)
         raise GridError(f"eigsh did not converge within {max_iter or 10 * n} restarts "

@@ -142,12 +142,35 @@ def check_memory(n_total: int, n_modes: int, method: str, *, nnz_per_row: int = 
         src = " (available memory)" if max_memory is None else ""
         hint = ""
         if n_points is not None:
-            fit = largest_grid(dimension, n_modes, method, limit, nnz_per_row=nnz_per_row, upto=n_points)
-            hint = (f"; N <= {fit} per axis fits" if fit else "; no grid fits") + \
-                ("; without --baseline, results files are compared with the reference alone" if dimension >= 4 else "")
+            hint = _fitting_grids(dimension, n_modes, method, limit, nnz_per_row, n_points)
         raise GridError(f"grid {what} needs ~{format_bytes(need)} for {method} with {n_modes} modes, above the "
                         f"limit {format_bytes(limit)}{src}{hint}", parameter="max_memory")
     return need
+
+
+def _fitting_grids(dimension, n_modes, method, limit, nnz_per_row, n_points) -> str:
+    """The hint of a memory refusal: the largest N that fits memory and, for eigsh, the time
+    budget :data:`nsvd_cli.baselines.timing.TIME_BUDGET` (estimated), both named."""
+    from .timing import TIME_BUDGET, estimate_eigsh_seconds, factorisation_exponent, format_seconds
+
+    memory_fit = largest_grid(dimension, n_modes, method, limit, nnz_per_row=nnz_per_row, upto=n_points)
+    tail = "; without --baseline, results files are compared with the reference alone" if dimension >= 4 else ""
+    if not memory_fit:
+        return "; no grid fits" + tail
+    if method != "eigsh":
+        return f"; N <= {memory_fit} per axis fits" + tail
+    fit = largest_grid(dimension, n_modes, method, limit, nnz_per_row=nnz_per_row, upto=n_points,
+                       seconds=TIME_BUDGET)
+    if fit == memory_fit:
+        return (f"; N <= {fit} per axis fits (memory, and eigsh ~{format_seconds(estimate_eigsh_seconds(fit**dimension, dimension))} "
+                f"estimated)" + tail)
+    slow = format_seconds(estimate_eigsh_seconds(memory_fit**dimension, dimension))
+    p = factorisation_exponent(dimension)
+    if not fit:
+        return (f"; N <= {memory_fit} per axis fits memory, but eigsh would take ~{slow} there (sparse LU ~ "
+                f"n^{p:.3g} in D = {dimension}, estimated) and no grid solves within {TIME_BUDGET:g} s" + tail)
+    return (f"; N <= {fit} per axis fits memory and ~{TIME_BUDGET:g} s of eigsh (N <= {memory_fit} fits memory alone, "
+            f"but eigsh would take ~{slow} there: sparse LU ~ n^{p:.3g} in D = {dimension}, estimated)" + tail)
 
 
 def format_bytes(n: float) -> str:
@@ -156,8 +179,10 @@ def format_bytes(n: float) -> str:
 
 
 def largest_grid(dimension: int, n_modes: int, method: str, limit: float, *, nnz_per_row: int = 5,
-                 upto: int | None = None) -> int:
-    """Largest points per axis ``N`` whose grid solve (matrix included) fits ``limit`` bytes.
+                 upto: int | None = None, seconds: float | None = None) -> int:
+    """Largest points per axis ``N`` whose grid solve (matrix included) fits ``limit`` bytes
+    and, with ``seconds``, whose estimated ``eigsh`` wall time
+    (:func:`nsvd_cli.baselines.timing.estimate_eigsh_seconds`) is within ``seconds``.
 
     Parameters
     ----------
@@ -167,13 +192,19 @@ def largest_grid(dimension: int, n_modes: int, method: str, limit: float, *, nnz
         Bytes.
     upto : int, optional
         Search ``N <= upto`` only.
+    seconds : float, optional
+        Time budget of one solve; only ``eigsh`` is modelled (other methods: memory only).
 
     Returns
     -------
     int
         The largest fitting ``N >= 2``, or 0 when not even ``N = 2`` fits.
     """
+    from .timing import estimate_eigsh_seconds
+
     def fits(n):
+        if seconds is not None and method == "eigsh" and estimate_eigsh_seconds(n**dimension, dimension) > seconds:
+            return False
         return estimate_memory(n**dimension, n_modes, method, nnz_per_row, dimension=dimension) <= limit
 
     cap = upto if upto is not None else 2**40

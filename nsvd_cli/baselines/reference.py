@@ -101,6 +101,24 @@ def _grid_points(spec: ProblemSpec, n_points: int | None) -> int:
     return n + n % 2
 
 
+#: A grid reference solve estimated to take longer than this (s) is announced before it starts.
+ANNOUNCE_SECONDS = 10.0
+
+
+def _announce_slow_solve(dimension: int, n: int) -> None:
+    """A UserWarning (shown by ``nsvd solve`` as it happens) before a grid reference solve
+    estimated (:func:`nsvd_cli.baselines.timing.estimate_eigsh_seconds`) to run longer than
+    :data:`ANNOUNCE_SECONDS`, so that minutes of silence are explained."""
+    import warnings
+
+    from .timing import estimate_eigsh_seconds, format_seconds
+
+    t = estimate_eigsh_seconds(n**dimension, dimension)
+    if t > ANNOUNCE_SECONDS:
+        warnings.warn(f"computing the grid reference: eigsh on N = {n} per axis ({n**dimension} points), "
+                      f"estimated ~{format_seconds(t)} on one core; cached for later runs", UserWarning, stacklevel=3)
+
+
 def _solve_levels(spec: ProblemSpec, n: int, levels: int, box, *, cache: bool, max_memory: float | None):
     """``(energies, eigenvectors, residuals)`` of the order-4 eigsh grid solve, from the cache if there."""
     key = _grid_key(spec, n, levels, box)
@@ -112,6 +130,7 @@ def _solve_levels(spec: ProblemSpec, n: int, levels: int, box, *, cache: bool, m
                 return f["energies"], f["eigenvectors"], f["residuals"]
         except (OSError, KeyError, ValueError):
             pass
+    _announce_slow_solve(spec.dimension, n)
     try:
         H, _, spacing = grid_for_spec(spec, n, order=GRID_ORDER, box=box)
         sol = solve_grid(H, levels, "eigsh", spacing=spacing, max_memory=max_memory)

@@ -60,5 +60,5 @@ def show_command(
 
     with error_boundary():
         apply_threads("problems", threads)
-        spec = load_spec(problem, preset=preset, dimension=dim)
+        spec = load_spec(problem, preset=preset, dimension=dim, family_only=True)
         typer.echo(spec_to_toml(spec), nl=False)

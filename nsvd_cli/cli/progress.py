@@ -4,7 +4,8 @@ A newcomer who pipes a command into ``tee`` or a batch log must still see that i
 (issue 9, item 11).  :func:`progress_reporter` yields a ``say(message)`` callable: on a
 terminal it updates a rich status spinner; when stderr is not a terminal it prints, every
 :func:`interval` seconds (``$NSVD_PROGRESS_INTERVAL``, default 10) and only while the command
-runs, one plain line ``<command>: <elapsed> s: <latest message>``.  Short commands print nothing.
+runs, one plain line ``<command>: <elapsed> s: <latest message> (<s> s on this step)``.  Short
+commands print nothing.
 """
 
 from __future__ import annotations
@@ -32,33 +33,69 @@ def interval() -> float:
     return value if value > 0 else DEFAULT_INTERVAL
 
 
+class _Latest:
+    """The latest message and when it was first said (a repeated message keeps its start)."""
+
+    def __init__(self):
+        self.start = self.since = time.perf_counter()
+        self.message = "starting"
+
+    def __call__(self, message) -> None:
+        message = str(message)
+        if message != self.message:
+            self.message, self.since = message, time.perf_counter()
+
+    def line(self) -> str:
+        """``<message> (<s> s on this step)``; the step time only from 1 s on."""
+        step = time.perf_counter() - self.since
+        return self.message + (f" ({step:.0f} s on this step)" if step >= 1 else "")
+
+
 @contextlib.contextmanager
-def _plain_lines(command: str, stream=None):
-    latest = ["starting"]
+def _ticking(show, period: float):
+    """Call ``show()`` every ``period`` seconds in a daemon thread while the block runs."""
     stop = threading.Event()
-    start = time.perf_counter()
-    stream = stream or sys.stderr
-    period = interval()
 
     def tick():
         while not stop.wait(period):
-            print(f"{command}: {time.perf_counter() - start:.0f} s: {latest[0]}", file=stream, flush=True)
+            show()
 
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()
     try:
-        yield lambda message: latest.__setitem__(0, str(message))
+        yield
     finally:
         stop.set()
         thread.join()
 
 
 @contextlib.contextmanager
+def _plain_lines(command: str, stream=None):
+    latest = _Latest()
+    stream = stream or sys.stderr
+
+    def show():
+        print(f"{command}: {time.perf_counter() - latest.start:.0f} s: {latest.line()}", file=stream, flush=True)
+
+    with _ticking(show, interval()):
+        yield latest
+
+
+@contextlib.contextmanager
 def progress_reporter(command: str):
-    """``with progress_reporter("compare") as say: ... say("eigsh N=400: ...")``."""
+    """``with progress_reporter("compare") as say: ... say("eigsh N=400: ...")``.
+
+    A step that runs long (a sparse LU factorisation of a large grid) keeps its message;
+    both forms show how long the current message has stood (``(38 s on this step)``)."""
     if stderr_console.is_terminal:
+        latest = _Latest()
         with stderr_console.status(command, spinner="dots") as status:
-            yield lambda message: status.update(str(message))
+            def say(message):
+                latest(message)
+                status.update(latest.line())
+
+            with _ticking(lambda: status.update(latest.line()), 1.0):
+                yield say
     else:
         with _plain_lines(command) as say:
             yield say

@@ -93,7 +93,7 @@ def solve_command(
             "training.until": until.value if until else None, "training.tolerance": tolerance,
         }
         seed_list = _parse_seeds(seeds, seed)
-        spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
+        spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
         if resume and output is None:
             raise _no_checkpoint(output)
         if workers > 1 and not _under_torchrun():
@@ -104,7 +104,7 @@ def solve_command(
                 run_output = output if run_seed is None else seed_output_path(output, run_seed)
                 if run_seed is not None:
                     overrides["training.seed"] = run_seed
-                    spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim)
+                    spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
                 _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
 
 
@@ -352,12 +352,14 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     from rich.table import Table
 
     from ..references import NO_REFERENCE
-    from .uncertainty import monte_carlo_note, stderr_of, unresolved_warning, with_stderr
+    from .uncertainty import stderr_of, with_stderr
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
         rel = np.max(reference_error / np.maximum(np.abs(reference.energies), np.finfo(float).tiny))
-        ref_line += f" (estimated error of its energies up to {100 * rel:.2g} %)"
+        from .uncertainty import percent
+
+        ref_line += f" (estimated error of its energies up to {percent(100 * rel)} %)"
     caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/ΔE_ref of the excitation energy "
                "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
@@ -375,8 +377,9 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     table.add_column("energy E", justify="right")
     ritz = getattr(ev, "ritz_energies", None)
     bounds = getattr(ev, "bounds", None)
+    rank, weight = ritz_rows(ev) if ritz is not None else (None, None)
     if ritz is not None:
-        table.add_column("Ritz E", justify="right")
+        table.add_column("Ritz E (matched)", justify="right")
     if bounds is not None:
         table.add_column("interval", justify="right")
     gaps = reference is not None and getattr(ev, "gap_relative_errors", None) is not None
@@ -396,10 +399,12 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append(_fmt(ev.reference_eigenvalues[i]))
         row += [_fmt(ev.eigenvalues[i]), _fmt(ev.norm_eigenvalues[i]),
                 with_stderr(float(ev.energies[i]), stderr_of(ev, "energies", i))]
+        k = int(rank[i]) if rank is not None else i
         if ritz is not None:
-            row.append(_fmt(float(ritz[i])))
+            row.append("—" if k < 0 else _fmt(float(ritz[k])) + ("" if k == i else f" (#{k + 1})")
+                       + (" ?" if weight[i] < 0.5 else ""))
         if bounds is not None:
-            row.append(_interval(bounds, i))
+            row.append("—" if k < 0 else _interval(bounds, k))
         if reference is not None:
             if not ev.positive[i]:
                 row += ["λ≤0", "—"] + (["—"] if gaps else [])
@@ -414,13 +419,65 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
+    _print_notes(spec, ev, bounds, ritz)
+
+
+def _print_notes(spec, ev, bounds, ritz) -> None:
+    """The lines under the solve table: Ritz/interval note, Monte Carlo note and warnings."""
+    from .uncertainty import monte_carlo_note, sparse_samples_warning, unresolved_warning
+
     if bounds is not None:
         console.print(_bounds_note(ev, bounds), highlight=False)
-    for line in (monte_carlo_note(ev, spec.evaluation),):
-        if line:
-            console.print(line, highlight=False)
-    if unresolved_warning(ev):
-        stderr_console.print(f"[yellow]warning:[/yellow] {unresolved_warning(ev)}", highlight=False)
+    elif ritz is not None:
+        console.print(_RITZ_NOTE, highlight=False)
+    line = monte_carlo_note(ev, spec.evaluation)
+    if line:
+        console.print(line, highlight=False)
+    for warning in (sparse_samples_warning(ev, spec.evaluation), unresolved_warning(ev)):
+        if warning:
+            stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+_RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions, each value (with its interval) in the "
+              "row of the learned mode its Ritz vector overlaps most; (#k): the k-th lowest Ritz value, in another "
+              "row because the learned order is broken; ?: overlap² < 0.5, no learned mode is close to that Ritz "
+              "vector (functions nearly parallel or not converged)")
+
+
+def ritz_rows(ev):
+    """For each learned mode (table row) the index of the Ritz pair shown beside it, or -1.
+
+    The Ritz values ``ρ_k`` are ascending while the learned modes need not be (a broken
+    order, a mode converged to a higher level); printing ``ρ_k`` in row k would pair a level
+    with the wrong function. Row ``l`` instead gets the Ritz vector that overlaps learned
+    mode ``l`` most, one-to-one (Hungarian assignment maximising ``Σ |O_lk|²``), with
+    ``O = G D^{1/2} C`` the overlaps ``<ψ_l/|ψ_l|, φ_k>`` (G the normalised Gram matrix, D the
+    norms ``S_ll``, C the Ritz coefficients, ``φ_k = ψ C_k`` unit-normalised). In a converged,
+    ordered run this is the identity.
+
+    Returns
+    -------
+    (rows, overlap2) : ndarray of int, ndarray of float, both shape (L,)
+        The Ritz index of each row (-1: none) and its squared overlap ``|O_lk|²`` with the
+        row's mode (NaN where unmatched); below 0.5 the pairing is marked ``?`` in the table.
+    """
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    C = np.asarray(ev.ritz_vectors, float)
+    L = C.shape[0]
+    out = np.full(L, -1)
+    energies = np.asarray(ev.ritz_energies, float)
+    kept = np.flatnonzero(np.isfinite(energies) & np.any(C != 0, axis=0))
+    norms = np.sqrt(np.clip(np.asarray(ev.norm_eigenvalues, float), 0, None))
+    overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
+    weight = np.full(L, np.nan)
+    if not kept.size or not np.all(np.isfinite(overlap)):
+        out[:len(kept)] = kept  # nothing to match on: the ascending order
+        return out, weight
+    rows, cols = linear_sum_assignment(-(overlap ** 2))
+    out[rows], weight[rows] = kept[cols], overlap[rows, cols] ** 2
+    return out, weight
 
 
 def _interval(bounds, i) -> str:
@@ -432,8 +489,7 @@ def _interval(bounds, i) -> str:
 
 def _bounds_note(ev, bounds) -> str:
     """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
-    parts = [f"Ritz E: Rayleigh–Ritz on the span of the learned functions, ascending"
-             + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
+    parts = [_RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
     if bounds.deterministic:
         parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
     kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
@@ -507,7 +563,7 @@ class _ProgressReporter:
     def _start(self, e) -> None:
         spec = e.spec
         tr = spec.training
-        msg = (f"[bold]{spec.name}[/bold]: {spec.modes} modes, {tr.iterations} iterations, batch {tr.batch_size}, "
+        msg = (f"[bold]{spec.name}[/bold]: {spec.modes} mode{'s' if spec.modes != 1 else ''}, {tr.iterations} iterations, batch {tr.batch_size}, "
                f"{_method_label(tr)}, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")
         if tr.until == "converged":

@@ -8,7 +8,27 @@ import math
 
 import numpy as np
 
-__all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of"]
+__all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of", "sparse_samples_warning",
+           "percent_range", "mode_list", "percent"]
+
+
+def mode_list(modes) -> str:
+    """``mode 4`` or ``modes 2, 5`` (1-based numbers given)."""
+    modes = list(modes)
+    return ("mode " if len(modes) == 1 else "modes ") + ", ".join(str(m) for m in modes)
+
+
+def percent(x: float) -> str:
+    """A percentage without exponent: 3 significant digits from 1 up (``64.3``, ``100``, ``1234``),
+    2 below (``0.17``, ``0.0012``)."""
+    if x >= 1:
+        return f"{x:.3g}" if x < 1000 else f"{x:.0f}"
+    return f"{x:.2g}"
+
+
+def percent_range(lo: float, hi: float) -> str:
+    """``0.17–0.19 %`` / ``64.3–100 %``: both ends in the same fixed-point style (never ``1e+02``)."""
+    return f"{percent(lo)}–{percent(hi)} %"
 
 
 def stderr_of(ev, key: str, i=None):
@@ -40,8 +60,8 @@ def monte_carlo_note(ev, evaluation_spec) -> str | None:
     parts = [f"Monte Carlo rule, {n} samples: ± one standard error (delete-one-block jackknife, "
              f"{ev.mc_blocks} blocks)"]
     if ess.size:
-        parts.append(f"effective samples per mode {ess.min():.3g}–{ess.max():.3g} ({100 * ess.min() / n:.2g}–"
-                     f"{100 * ess.max() / n:.2g} %)")
+        parts.append(f"effective samples per mode {ess.min():.0f}–{ess.max():.0f} "
+                     f"({percent_range(100 * ess.min() / n, 100 * ess.max() / n)})")
     std = getattr(evaluation_spec, "std", 0.0)
     matched = getattr(ev, "matched_std", None)
     if std > 0 and matched is not None and math.isfinite(matched):
@@ -54,6 +74,38 @@ def unresolved_warning(ev) -> str | None:
     modes = ev.unresolved_modes() if hasattr(ev, "unresolved_modes") else []
     if not modes:
         return None
-    shown = ", ".join(str(i + 1) for i in modes)
-    return (f"Monte Carlo standard errors are comparable to the errors of modes {shown} (not below a third of "
+    shown = mode_list(i + 1 for i in modes)
+    return (f"Monte Carlo standard errors are comparable to the errors of {shown} (not below a third of "
             f"max(error, 1e-4)): those errors are noise; raise evaluation.samples")
+
+
+def sparse_samples_warning(ev, evaluation_spec) -> str | None:
+    """One line when the Monte Carlo rule wastes its points, or None.
+
+    When the smallest Kish effective sample fraction over the modes
+    (:func:`nsvd_cli.montecarlo.kish_effective_samples`) is below
+    :data:`nsvd_cli.montecarlo.ESS_WARN_FRACTION` — typically uniform points
+    (``evaluation.std = 0``) in a box much larger than the states, whose volume grows as
+    side^D — every figure rests on a few dozen points: the line says so and names the
+    importance std that suits the learned modes (``Evaluation.matched_std``)."""
+    from ..montecarlo import ESS_WARN_FRACTION
+
+    ess = getattr(ev, "effective_samples", None)
+    if getattr(ev, "stderr", None) is None or ess is None:
+        return None
+    ess = np.asarray(ess, float)
+    if not np.any(np.isfinite(ess)):
+        return None
+    n = evaluation_spec.samples
+    worst = int(np.nanargmin(ess))
+    fraction = ess[worst] / n
+    if fraction >= ESS_WARN_FRACTION:
+        return None
+    std = getattr(evaluation_spec, "std", 0.0)
+    where = ("uniform points in a box much larger than the modes" if std <= 0
+             else f"importance N(0, {std:g}²) does not match the modes")
+    matched = getattr(ev, "matched_std", None)
+    fix = (f"set evaluation.std = {matched:.2g} to sample where the modes live"
+           if matched is not None and math.isfinite(matched) else "match evaluation.box or evaluation.std to the modes")
+    return (f"only {percent(100 * fraction)} % of the {n} Monte Carlo points are effective for mode {worst + 1} "
+            f"(Kish ESS {ess[worst]:.0f}: {where}), so error bars are large; {fix}")

@@ -150,6 +150,13 @@ def _parse_axes(slice_axes, dimension):
     return axes
 
 
+#: Characters of a panel title line (a 2.75-inch panel at 10 pt).
+TITLE_CHARS = 34
+#: A mode whose largest value on the slice is below this fraction of the largest of all modes
+#: vanishes there (odd in an axis held at 0): drawn blank, on the common scale, and said so.
+SLICE_ZERO = 1e-6
+
+
 @styled
 def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int = 161, columns=None):
     """Learned vs reference eigenfunctions after Procrustes alignment.
@@ -185,10 +192,19 @@ def eigenfunctions_figure(results, *, extent=None, slice_axes=None, points: int 
     positive = np.asarray(results.metrics.get("positive", np.nan_to_num(results.norm_eigenvalues, nan=1.0) > 0),
                           bool)  # NaN norm estimate (NeuralEF, SpIN): every mode is learned
 
+    # "(n_1, ..., n_6) = (1, 0, 0, 0, 0, 0)" is wider than a panel: beyond TITLE_CHARS the
+    # panels show the numbers alone and the figure title names the labels once.
+    labelled = [quantum_string(results.quantum_numbers, i, results.quantum_labels) for i in range(n_modes)]
+    short = all(len(q) <= TITLE_CHARS - 6 for q in labelled)
+
     def header(i):
-        q = quantum_string(results.quantum_numbers, i, results.quantum_labels)
+        q = labelled[i] if short else quantum_string(results.quantum_numbers, i, results.quantum_labels,
+                                                     with_labels=False)
         flag = "  [λ ≤ 0]" if not positive[i] else ""
         return f"#{i + 1}  {q}{flag}".rstrip()
+
+    header.legend = "" if short or not results.quantum_labels else \
+        "; quantum numbers (" + ", ".join(results.quantum_labels) + ")"
 
     if spec.dimension == 1:
         return _line_figure(results, grids[0], learned, reference, ncols, mode_rows, header, window)
@@ -225,6 +241,8 @@ def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_
     fig = new_figure(width, height)
     axs = fig.subplots(rows_per_mode * mode_rows, ncols, squeeze=False, sharex=True, sharey=True)
     ext = (window[0][0], window[0][1], window[1][0], window[1][1])
+    everything = [learned] + ([reference] if reference is not None else [])
+    overall = max(float(np.nanmax(np.abs(a))) for a in everything) if learned.size else 1.0
     ratio = (ext[3] - ext[2]) / (ext[1] - ext[0])
     aspect = "equal" if 0.5 <= ratio <= 2 else "auto"
     shape = (len(grids[1]), len(grids[0]))
@@ -234,11 +252,14 @@ def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_
         pair = [top] + ([axs[r * rows_per_mode + 1, c]] if reference is not None else [])
         images = [learned[:, i]] + ([reference[:, i]] if reference is not None else [])
         vmax = max(float(np.max(np.abs(im))) for im in images)
+        zero = not vmax > SLICE_ZERO * overall  # odd in an axis held at 0: rounding noise only
+        vmax = overall if zero or not np.isfinite(vmax) else vmax
         vmax = vmax if vmax > 0 and np.isfinite(vmax) else 1.0
         for ax, values in zip(pair, images):
             mappable = ax.imshow(values.reshape(shape), origin="lower", extent=ext, cmap=DIVERGING,
                                  vmin=-vmax, vmax=vmax, aspect=aspect, interpolation="bilinear")
-        top.set_title(f"{header(i)}\nlearned  E = {results.energies[i]:.5g}", fontsize=10)
+        note = " (≈0 on slice)" if zero else ""
+        top.set_title(f"{header(i)}\nlearned  E = {results.energies[i]:.5g}{note}", fontsize=10)
         if reference is not None:
             pair[1].set_title(f"reference  E = {ref_e[i]:.5g}", fontsize=10)
         cb = fig.colorbar(mappable, ax=pair, shrink=0.85, aspect=25 * len(pair), pad=0.02)
@@ -266,7 +287,7 @@ def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_
         others = [f"$x_{{{a + 1}}}$" for a in range(dim) if a not in axes]
         where = f"; slice {', '.join(others)} = 0"
     suptitle(fig, f"{spec.name}: {what}; unit-normalised, symmetric colour scale per mode; "
-                  f"E = energy of H = −κ∇² + V (κ = {spec.kinetic:g}){where}", width)
+                  f"E = energy of H = −κ∇² + V (κ = {spec.kinetic:g}){where}{header.legend}", width)
     return fig
 
 
@@ -298,5 +319,6 @@ def _line_figure(results, x, learned, reference, ncols, mode_rows, header, windo
     axs[0, 0].legend(loc="best", fontsize=8)
     what = "learned (solid) vs reference (dashed), aligned within degenerate subspaces" if reference is not None \
         else _no_reference_text(results, "")
-    suptitle(fig, f"{spec.name}: {what}; unit-normalised; E = energy of H = −κ∇² + V (κ = {spec.kinetic:g})", width)
+    suptitle(fig, f"{spec.name}: {what}; unit-normalised; E = energy of H = −κ∇² + V (κ = {spec.kinetic:g})"
+                  f"{header.legend}", width)
     return fig

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from ..errors import SpecError
 
 __all__ = ["parse_spec", "load_spec", "load_spec_data", "builtin_problems", "apply_preset", "apply_overrides",
-           "resize_dimension", "spec_to_dict", "spec_to_toml", "to_toml"]
+           "resize_dimension", "check_dimension_family", "spec_to_dict", "spec_to_toml", "to_toml"]
 
 
 def parse_spec(data: Mapping[str, Any]):
@@ -136,7 +136,7 @@ def load_spec_data(name_or_path: str | Path) -> dict:
 
 
 def load_spec(name_or_path: str | Path, *, preset: str | None = None,
-              overrides: Mapping[str, Any] | None = None, dimension: int | None = None):
+              overrides: Mapping[str, Any] | None = None, dimension: int | None = None, family_only: bool = False):
     """Load and validate a problem spec.
 
     Parameters
@@ -150,14 +150,20 @@ def load_spec(name_or_path: str | Path, *, preset: str | None = None,
         ``{"modes": 16, "training.iterations": 500}``.
     dimension : int, optional
         Move the problem to this dimension first (:func:`resize_dimension`, ``--dim``).
+    family_only : bool
+        Refuse ``dimension`` (other than the spec's own) for a spec that names no
+        ``family`` (:func:`check_dimension_family`): the CLI's ``--dim``.
 
     Raises
     ------
     SpecError
-        If the file is missing or invalid, or any field is unknown or invalid.
+        If the file is missing or invalid, or any field is unknown or invalid;
+        ``field = "dimension"`` for a non-family spec moved with ``family_only``.
     """
     data = apply_preset(load_spec_data(name_or_path), preset)
     if dimension is not None:
+        if family_only:
+            check_dimension_family(data, dimension, str(name_or_path))
         data = resize_dimension(data, dimension)
     data = apply_overrides(data, overrides or {})
     return parse_spec(data)
@@ -189,6 +195,44 @@ def spec_to_dict(spec) -> dict:
 # --------------------------------------------------------------------------------------
 # --dim: resizing a spec to another dimension
 # --------------------------------------------------------------------------------------
+
+def check_dimension_family(data: Mapping[str, Any], dim: int, name: str = "") -> None:
+    """Refuse ``--dim`` for a spec that is not a dimension family.
+
+    Only a spec naming ``family`` (a rule of :data:`nsvd_cli.defaults.FAMILY_RULES`, e.g.
+    the built-in ``harmonic``) defines what it means in another dimension (modes, shift,
+    widths per D); any other spec would keep its name, modes, shift and widths while its
+    dimension changes — another problem under the old label. ``dim`` equal to the spec's
+    own dimension is accepted (nothing changes).
+
+    Raises
+    ------
+    SpecError
+        ``field = "dimension"``: the spec names no family and ``dim`` differs from its
+        ``dimension``; the message names the built-ins of the same potential kind in ``dim``.
+    """
+    if data.get("family") is not None or data.get("dimension") == dim:
+        return
+    label = data.get("name") or name or "this spec"
+    pot = data.get("potential")
+    kind = pot.get("kind") if isinstance(pot, Mapping) else None
+    same = [n for n in builtin_problems() if kind is not None and n != label and _builtin_matches(n, kind, dim)]
+    hint = f"use {' or '.join(same)}, or " if same else ""
+    raise SpecError("dimension", f"{label} is a {data.get('dimension')}D problem, not a dimension family "
+                                 f"(specs with family = \"...\", e.g. harmonic, take --dim); {hint}write a spec with "
+                                 f"dimension = {dim}")
+
+
+def _builtin_matches(name: str, kind: str, dim: int) -> bool:
+    """Whether built-in ``name`` has potential ``kind`` (or its alias) in dimension ``dim``."""
+    try:
+        d = load_spec_data(name)
+    except SpecError:
+        return False
+    pot = d.get("potential")
+    other = pot.get("kind") if isinstance(pot, Mapping) else None
+    aliases = {"hydrogen": "coulomb", "anharmonic": "quartic"}
+    return d.get("dimension") == dim and aliases.get(other, other) == aliases.get(kind, kind)
 
 def _broadcast_rows(value, name, dim):
     """A per-axis list (numbers or [lo, hi] pairs) resized to ``dim`` when all rows are equal."""

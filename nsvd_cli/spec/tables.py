@@ -154,6 +154,36 @@ class ExpressionPotential(PotentialSpec):
     kind: Literal["expression"] = "expression"
     expression: str = Field(description="a formula in x0..x{D-1} and r")
 
+    def check_dimension(self, dim: int) -> "ExpressionPotential":
+        """Refuse a formula that tends to -infinity along some ray (:func:`_refuse_descent`)."""
+        from ..errors import SpecError
+        from ..expressions import compile_expression
+
+        try:
+            fn = compile_expression(self.expression, dim)
+        except SpecError:
+            return self  # a symbol error is reported where the formula is compiled, with its own message
+        _refuse_descent(fn, dim, "potential.expression", f"V = {self.expression}")
+        return self
+
+
+def _refuse_descent(fn, dim: int, field: str, what: str) -> None:
+    """An error naming ``field`` when the potential ``fn`` tends to -infinity along a ray
+    (:func:`nsvd_cli.potentials.descent_direction`): H is unbounded below, so there is no
+    lowest eigenvalue and no bound state to learn (as a coupled_harmonic matrix that is not
+    positive definite)."""
+    from ..potentials import descent_direction
+
+    u = descent_direction(fn, dim)
+    if u is None:
+        return
+    if dim == 1:
+        where = f"x → {'+' if u[0] > 0 else '−'}∞"
+    else:
+        where = "|x| → ∞ along (" + ", ".join(f"{float(c):.2g}" for c in u) + ")"
+    raise invalid(field, f"{what} tends to −∞ as {where}: H is unbounded below (no lowest eigenvalue, no bound "
+                         "states); add a term that grows faster, e.g. a positive x**4, or walls (kind = \"box\")")
+
 
 class PythonPotential(PotentialSpec):
     """``function = "package.module:function"``, a callable ``(B, D) -> (B,)``; the module
@@ -286,6 +316,11 @@ class SeparablePotential(PotentialSpec):
             out = [check_expression(t, 1) for t in texts]
         except SpecError as err:
             raise invalid(field, f"{err.message} (a formula in the one variable x)") from None
+        from ..expressions import compile_expression
+
+        for i, text in enumerate(out):
+            _refuse_descent(compile_expression(text, 1), 1, field if self.expression else f"{field}[{i}]",
+                            f"v(x) = {text}")
         self.__dict__[field] = out[0] if self.expression else tuple(out)
         return self
 
