@@ -114,6 +114,34 @@ class Problem:
             return 0.0
         return None
 
+    @functools.cached_property
+    def envelope_precision(self) -> np.ndarray:
+        """``M = sqrt(K / (2 kappa))`` (D, D): the precision of the ground state
+        ``exp(-x^T M x / 2)`` of the harmonic approximation ``V ≈ V(0) + x^T K x / 2`` at the
+        origin (the envelope ``gaussian-normal-modes``, :class:`nsvd_cli.models.EigenfunctionModel`).
+
+        ``coupled_harmonic``: ``K = 2 A`` exactly, so ``M = sqrt(A / kappa)`` (the normal modes
+        ``y = Q^T x`` of ``A = Q diag(a) Q^T`` have ground-state precisions ``sqrt(a_k/kappa)``);
+        other kinds: ``K`` from central differences of V (step 1e-3) at the origin, which must
+        agree within 10 % with those of step 1e-2 (a quadratic well; a pure quartic's do not).
+
+        Raises
+        ------
+        ValueError
+            If ``K`` is not positive definite (no harmonic well at the origin, e.g. a pure
+            quartic or a double well): that envelope does not apply.
+        """
+        pot, d = self.spec.potential, self.dimension
+        if pot.kind == "coupled_harmonic":
+            k = wide = 2.0 * pot.matrix_for(d)
+        else:  # a quadratic well's curvature does not depend on the step; V = x^4's grows like step^2
+            k, wide = _hessian_at_origin(self.potential, d, 1e-3), _hessian_at_origin(self.potential, d, 1e-2)
+        w, q = np.linalg.eigh(0.5 * (k + k.T))
+        if w.min() <= 0 or np.abs(wide - k).max() > 0.1 * np.abs(k).max():
+            raise ValueError(f"envelope 'gaussian-normal-modes' needs a harmonic well at the origin; the Hessian "
+                             f"of V there has eigenvalues down to {w.min():.3g}")
+        return (q * np.sqrt(w / (2.0 * self.kinetic))) @ q.T
+
     # ---- operators, sampling, evaluation rule ------------------------------------------
     @functools.cached_property
     def potential(self):
@@ -321,3 +349,16 @@ class Problem:
             out.append(f"the shift {spec.shift} leaves only {n_pos} positive eigenvalues of T among the {spec.modes} "
                        "modes; the extra modes converge to zero (App. C.6)")
         return out
+
+
+def _hessian_at_origin(potential, dim: int, step: float = 1e-3) -> np.ndarray:
+    """Hessian (D, D) of ``potential`` at x = 0 by central differences (float64)."""
+    import torch
+
+    e = np.eye(dim) * step
+    pts = [np.zeros(dim)]
+    for i in range(dim):
+        for j in range(dim):
+            pts += [e[i] + e[j], e[i] - e[j], -e[i] + e[j], -e[i] - e[j]]
+    v = potential(torch.as_tensor(np.array(pts), dtype=torch.float64)).numpy()[1:].reshape(dim, dim, 4)
+    return (v[..., 0] - v[..., 1] - v[..., 2] + v[..., 3]) / (4 * step * step)
