@@ -127,19 +127,23 @@ class Problem:
 
         Raises
         ------
-        ValueError
-            If ``K`` is not positive definite (no harmonic well at the origin, e.g. a pure
-            quartic or a double well): that envelope does not apply.
+        SpecError
+            (``model.envelope``) If ``K`` is not positive definite or not finite (no harmonic
+            well at the origin, e.g. a pure quartic, a double well, a Coulomb centre).
         """
         pot, d = self.spec.potential, self.dimension
         if pot.kind == "coupled_harmonic":
             k = wide = 2.0 * pot.matrix_for(d)
         else:  # a quadratic well's curvature does not depend on the step; V = x^4's grows like step^2
             k, wide = _hessian_at_origin(self.potential, d, 1e-3), _hessian_at_origin(self.potential, d, 1e-2)
-        w, q = np.linalg.eigh(0.5 * (k + k.T))
-        if w.min() <= 0 or np.abs(wide - k).max() > 0.1 * np.abs(k).max():
-            raise ValueError(f"envelope 'gaussian-normal-modes' needs a harmonic well at the origin; the Hessian "
-                             f"of V there has eigenvalues down to {w.min():.3g}")
+        from .errors import SpecError
+
+        finite = np.all(np.isfinite(k)) and np.all(np.isfinite(wide))
+        w, q = np.linalg.eigh(0.5 * (k + k.T)) if finite else (np.array([np.nan]), None)
+        if not finite or w.min() <= 0 or np.abs(wide - k).max() > 0.1 * np.abs(k).max():
+            raise SpecError("model.envelope", f"\"gaussian-normal-modes\" needs a harmonic well at the origin "
+                            f"(V ≈ V(0) + xᵀKx/2, K positive definite); the Hessian of V there has eigenvalues "
+                            f"down to {w.min():.3g} or depends on the step; use envelope = \"gaussian\"")
         return (q * np.sqrt(w / (2.0 * self.kinetic))) @ q.T
 
     # ---- operators, sampling, evaluation rule ------------------------------------------
@@ -267,6 +271,9 @@ class Problem:
         * evaluation nodes on a singular point of the potential (V not finite there, or a
           Gauss-Legendre node at an unsoftened Coulomb centre): the energies would be meaningless.
 
+        * ``envelope = "gaussian-normal-modes"`` without a harmonic well at the origin
+          (:attr:`envelope_precision`).
+
         Builds the evaluation rule and V on it (both kept for evaluation).
 
         Raises
@@ -276,6 +283,8 @@ class Problem:
         """
         from .errors import SpecError
 
+        if self.spec.model.envelope == "gaussian-normal-modes":
+            self.envelope_precision  # noqa: B018 (refuses here, before training)
         tr, rounding = self.spec.training, self._fd_rounding()
         if rounding is not None and rounding > FD_ROUNDING_REFUSE:
             eps = rounding * tr.fd_step ** 2

@@ -98,6 +98,13 @@ def test_normal_mode_precision_from_the_hessian_and_refusal_without_a_well():
     quartic = parse_spec({**base, "potential": {"kind": "quartic", "quadratic": 0.0, "quartic": 1.0}})
     with pytest.raises(ValueError, match="harmonic well"):
         Problem.from_spec(quartic).envelope_precision
+    from nsvd_cli.errors import SpecError
+
+    refused = parse_spec({**base, "potential": {"kind": "quartic", "quadratic": 0.0, "quartic": 1.0},
+                          "model": {"envelope": "gaussian-normal-modes"}})
+    with pytest.raises(SpecError) as err:  # before training, naming the field
+        Problem.from_spec(refused).check()
+    assert err.value.field == "model.envelope"
 
 
 def test_normal_mode_envelope_values_derivatives_and_reload(generator):
