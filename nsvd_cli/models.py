@@ -248,6 +248,11 @@ class EigenfunctionModel(nn.Module):
     * ``"sampling"`` — ``sqrt(p_tr(x))``: the MLP represents ``psi / sqrt(w_tr)`` exactly as
       in the paper (App. D.3); needs ``log_density``.
     * ``"gaussian"`` — ``exp(-|x|^2 / (2 a_l^2))``, learnable length a_l per mode.
+    * ``"gaussian-normal-modes"`` — ``exp(-x^T M x / (2 a_l^2))`` with the fixed precision
+      matrix ``M`` (D, D) of the harmonic approximation's ground state (``envelope_precision``,
+      :meth:`nsvd_cli.problem.Problem.envelope_precision`: ``M = sqrt(A / kappa)`` for
+      ``V ~ x^T A x``); learnable length a_l per mode (1: that ground state itself). It
+      matches rotated, anisotropic normal modes, which the isotropic Gaussian cannot.
     * ``"exponential"`` — ``exp(-|x| / a_l)``, learnable length a_l per mode.
     * ``"box"`` — ``prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i) / 2)^2`` on
       ``spec.envelope_box``: 1 at the centre, 0 on the walls (Dirichlet boundary condition of
@@ -260,7 +265,8 @@ class EigenfunctionModel(nn.Module):
     """
 
     def __init__(self, dim: int, n_modes: int, spec: ModelSpec, generator: torch.Generator,
-                 log_density: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 log_density: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 envelope_precision=None):
         super().__init__()
         self.dim, self.n_modes, self.envelope, self.envelope_width = dim, n_modes, spec.envelope, spec.envelope_width
         if spec.envelope == "sampling" and log_density is None:
@@ -269,8 +275,14 @@ class EigenfunctionModel(nn.Module):
         self.features = FourierFeatures(dim, spec.fourier_features, spec.fourier_scales, spec.radial_feature, generator)
         mlp = DisjointMLP if spec.architecture == "disjoint" else SharedMLP
         self.mlp = mlp(self.features.out_dim, spec.hidden, n_modes, spec.activation, generator)
-        if spec.envelope in ("gaussian", "exponential"):
+        if spec.envelope in ("gaussian", "exponential", "gaussian-normal-modes"):
             self.log_width = nn.Parameter(torch.zeros(n_modes))
+        if spec.envelope == "gaussian-normal-modes":  # a buffer: stored with the weights, restored by load
+            m = torch.eye(dim, dtype=torch.float64) if envelope_precision is None else \
+                torch.as_tensor(envelope_precision, dtype=torch.float64)
+            if m.shape != (dim, dim):
+                raise ValueError(f"envelope_precision must have shape ({dim}, {dim}), got {tuple(m.shape)}")
+            self.register_buffer("envelope_precision", 0.5 * (m + m.T))
         if spec.envelope == "box":
             if len(spec.envelope_box) != dim:
                 raise ValueError(f"envelope='box' needs envelope_box with {dim} (lo, hi) pairs")
@@ -295,6 +307,8 @@ class EigenfunctionModel(nn.Module):
         a = self.envelope_width * torch.exp(self.log_width).to(x.dtype)
         if self.envelope == "gaussian":
             return -0.5 * (x * x).sum(-1, keepdim=True) / a**2
+        if self.envelope == "gaussian-normal-modes":
+            return -0.5 * ((x @ self.envelope_precision.to(x.dtype)) * x).sum(-1, keepdim=True) / a**2
         return -_radius(x) / a
 
     @property
@@ -337,6 +351,11 @@ def _log_envelope_jet(model: "EigenfunctionModel", x: torch.Tensor):
     a = model.envelope_width * torch.exp(model.log_width).to(x.dtype)
     if model.envelope == "gaussian":
         return -0.5 * x2 / a**2, -xt / a**2, (-d / a**2).expand(x.shape[0], -1)
+    if model.envelope == "gaussian-normal-modes":  # g = -x^T M x / (2 a^2): grad -M x / a^2, lap -tr M / a^2
+        m = model.envelope_precision.to(x.dtype)
+        mx = x @ m
+        return (-0.5 * (mx * x).sum(-1, keepdim=True) / a**2, -mx.T[:, :, None] / a**2,
+                (-torch.trace(m) / a**2).expand(x.shape[0], -1))
     r = _radius(x)  # exponential: g = -r / a
     return -r / a, -(xt / r) / a, -(d / r - x2 / r**3) / a
 
@@ -421,6 +440,12 @@ def value_gradient_laplacian(model: "EigenfunctionModel", x: torch.Tensor):
     return m * e, grad.permute(1, 2, 0), e * inner
 
 
-def build_model(dim: int, n_modes: int, spec: ModelSpec, generator: torch.Generator, log_density=None) -> EigenfunctionModel:
-    """Build the eigenfunction model described by a :class:`~nsvd_cli.spec.ModelSpec`."""
-    return EigenfunctionModel(dim, n_modes, spec, generator, log_density)
+def build_model(dim: int, n_modes: int, spec: ModelSpec, generator: torch.Generator, log_density=None,
+                envelope_precision=None) -> EigenfunctionModel:
+    """Build the eigenfunction model described by a :class:`~nsvd_cli.spec.ModelSpec`.
+
+    ``envelope_precision`` (D, D): the matrix M of ``envelope = "gaussian-normal-modes"``
+    (:meth:`nsvd_cli.problem.Problem.envelope_precision`); ignored by other envelopes. Without
+    it that envelope starts from M = I (a model rebuilt to load stored weights, which hold M).
+    """
+    return EigenfunctionModel(dim, n_modes, spec, generator, log_density, envelope_precision)

@@ -114,6 +114,38 @@ class Problem:
             return 0.0
         return None
 
+    @functools.cached_property
+    def envelope_precision(self) -> np.ndarray:
+        """``M = sqrt(K / (2 kappa))`` (D, D): the precision of the ground state
+        ``exp(-x^T M x / 2)`` of the harmonic approximation ``V ≈ V(0) + x^T K x / 2`` at the
+        origin (the envelope ``gaussian-normal-modes``, :class:`nsvd_cli.models.EigenfunctionModel`).
+
+        ``coupled_harmonic``: ``K = 2 A`` exactly, so ``M = sqrt(A / kappa)`` (the normal modes
+        ``y = Q^T x`` of ``A = Q diag(a) Q^T`` have ground-state precisions ``sqrt(a_k/kappa)``);
+        other kinds: ``K`` from central differences of V (step 1e-3) at the origin, which must
+        agree within 10 % with those of step 1e-2 (a quadratic well; a pure quartic's do not).
+
+        Raises
+        ------
+        SpecError
+            (``model.envelope``) If ``K`` is not positive definite or not finite (no harmonic
+            well at the origin, e.g. a pure quartic, a double well, a Coulomb centre).
+        """
+        pot, d = self.spec.potential, self.dimension
+        if pot.kind == "coupled_harmonic":
+            k = wide = 2.0 * pot.matrix_for(d)
+        else:  # a quadratic well's curvature does not depend on the step; V = x^4's grows like step^2
+            k, wide = _hessian_at_origin(self.potential, d, 1e-3), _hessian_at_origin(self.potential, d, 1e-2)
+        from .errors import SpecError
+
+        finite = np.all(np.isfinite(k)) and np.all(np.isfinite(wide))
+        w, q = np.linalg.eigh(0.5 * (k + k.T)) if finite else (np.array([np.nan]), None)
+        if not finite or w.min() <= 0 or np.abs(wide - k).max() > 0.1 * np.abs(k).max():
+            raise SpecError("model.envelope", f"\"gaussian-normal-modes\" needs a harmonic well at the origin "
+                            f"(V ≈ V(0) + xᵀKx/2, K positive definite); the Hessian of V there has eigenvalues "
+                            f"down to {w.min():.3g} or depends on the step; use envelope = \"gaussian\"")
+        return (q * np.sqrt(w / (2.0 * self.kinetic))) @ q.T
+
     # ---- operators, sampling, evaluation rule ------------------------------------------
     @functools.cached_property
     def potential(self):
@@ -239,6 +271,9 @@ class Problem:
         * evaluation nodes on a singular point of the potential (V not finite there, or a
           Gauss-Legendre node at an unsoftened Coulomb centre): the energies would be meaningless.
 
+        * ``envelope = "gaussian-normal-modes"`` without a harmonic well at the origin
+          (:attr:`envelope_precision`).
+
         Builds the evaluation rule and V on it (both kept for evaluation).
 
         Raises
@@ -248,6 +283,8 @@ class Problem:
         """
         from .errors import SpecError
 
+        if self.spec.model.envelope == "gaussian-normal-modes":
+            self.envelope_precision  # noqa: B018 (refuses here, before training)
         tr, rounding = self.spec.training, self._fd_rounding()
         if rounding is not None and rounding > FD_ROUNDING_REFUSE:
             eps = rounding * tr.fd_step ** 2
@@ -325,3 +362,16 @@ class Problem:
             out.append(f"the shift {spec.shift} leaves only {n_pos} positive eigenvalues of T among the {spec.modes} "
                        "modes; the extra modes converge to zero (App. C.6)")
         return out
+
+
+def _hessian_at_origin(potential, dim: int, step: float = 1e-3) -> np.ndarray:
+    """Hessian (D, D) of ``potential`` at x = 0 by central differences (float64)."""
+    import torch
+
+    e = np.eye(dim) * step
+    pts = [np.zeros(dim)]
+    for i in range(dim):
+        for j in range(dim):
+            pts += [e[i] + e[j], e[i] - e[j], -e[i] + e[j], -e[i] - e[j]]
+    v = potential(torch.as_tensor(np.array(pts), dtype=torch.float64)).numpy()[1:].reshape(dim, dim, 4)
+    return (v[..., 0] - v[..., 1] - v[..., 2] + v[..., 3]) / (4 * step * step)

@@ -195,7 +195,8 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
     with rank0_check(dist, lambda: _rank0_setup(spec, output, resume, overwrite, problem)) as state0:
         state0 = dist_.broadcast_object(state0, dist)  # the checkpoint may live on rank 0's machine only
     generator = torch.Generator().manual_seed(tr.seed)
-    model = build_model(spec.dimension, spec.modes, spec.model, generator, problem.sampling.log_density)
+    model = build_model(spec.dimension, spec.modes, spec.model, generator, problem.sampling.log_density,
+                        problem.envelope_precision if spec.model.envelope == "gaussian-normal-modes" else None)
     model = model.to(device, dtype)
     with rank0_check(dist, lambda: _check_free_space(output, model, spec)):
         pass
