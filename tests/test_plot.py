@@ -278,6 +278,24 @@ def test_several_runs_grouped_errors(results, tmp_path):
     check_image(save_figures({"errors": fig}, tmp_path, "ab", dpi=DPI)[0], fig)
 
 
+def test_errors_legend_of_long_labels_fits_the_figure(results):
+    """Four runs labelled like `nsvd plot a.h5 b.h5 c.h5 d.h5` of four methods
+    ("nestedlora: q-nestedlora (mean 1.82 %)", ...): every legend entry lies inside the figure
+    (a 4-column legend of such labels was wider than the 7-inch figure and clipped on both sides)."""
+    from nsvd_cli.plotting import errors_figure
+
+    labels = [f"{m}: quartic1d-{m}-600 " for m in ("nestedlora", "lora", "neuralef", "spin")]
+    fig = errors_figure([results] * 4, labels=labels)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    texts = fig.legends[0].get_texts()
+    assert len(texts) == 4
+    for t in texts:
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width, (t.get_text(), box.x0, box.x1, width)
+
+
 def test_eigenfunctions_aligned_to_reference(results):
     """After Procrustes alignment the learned images match the reference ones in sign/rotation."""
     from nsvd_cli.plotting import eigenfunctions_figure
