@@ -296,6 +296,22 @@ def test_errors_legend_of_long_labels_fits_the_figure(results):
         assert box.x0 >= 0 and box.x1 <= width, (t.get_text(), box.x0, box.x1, width)
 
 
+def test_errors_ticks_of_a_grid_reference_are_upright_indices(results):
+    """A run judged against a grid reference has no quantum numbers ((L, 0), no labels): the
+    mode ticks are the plain indices 1..L, upright (they were rotated by 60° like quantum-number
+    ticks)."""
+    import dataclasses
+
+    from nsvd_cli.plotting import errors_figure
+
+    L = len(results.energies)
+    grid_run = dataclasses.replace(results, quantum_numbers=np.zeros((L, 0), np.int64), quantum_labels=())
+    ticks = errors_figure(grid_run).axes[-1].get_xticklabels()
+    assert [t.get_text() for t in ticks] == [str(i + 1) for i in range(L)]
+    assert all(t.get_rotation() == 0 for t in ticks)
+    assert errors_figure(results).axes[-1].get_xticklabels()[0].get_rotation() == 60  # analytic: (n_1, n_2)
+
+
 def test_eigenfunctions_aligned_to_reference(results):
     """After Procrustes alignment the learned images match the reference ones in sign/rotation."""
     from nsvd_cli.plotting import eigenfunctions_figure

@@ -226,6 +226,8 @@ def errors_figure(runs, *, labels=None):
     for ax in axs:
         shade_groups(ax, groups)
         ax.set_xlim(-0.6, n_modes - 0.4)
+    if qn is not None and not ql:  # a grid reference: quantum numbers are empty tuples, ticks are indices
+        qn = None
     ticks = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}".rstrip() if qn is not None else "")
              for i in range(n_modes)]
     axs[-1].set_xticks(np.arange(n_modes))
