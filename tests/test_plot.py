@@ -312,6 +312,26 @@ def test_errors_ticks_of_a_grid_reference_are_upright_indices(results):
     assert errors_figure(results).axes[-1].get_xticklabels()[0].get_rotation() == 60  # analytic: (n_1, n_2)
 
 
+def test_spectrum_and_training_of_a_spin_run_name_the_method(results):
+    """A SpIN run has no norm estimate (NaN): the spectrum shows no "squared norm" series, its
+    title says so instead of "NestedLoRA learns √λ·φ", and the loss panel is titled "SpIN
+    objective" (both said NestedLoRA before)."""
+    import dataclasses
+
+    from nsvd_cli.plotting import spectrum_figure, training_figure
+
+    spec = results.spec
+    spin_spec = spec.model_copy(update={"training": spec.training.model_copy(update={"method": "spin"})})
+    spin = dataclasses.replace(results, spec=spin_spec,
+                               norm_eigenvalues=np.full(len(results.energies), np.nan))
+    fig = spectrum_figure(spin)
+    assert all("norm" not in t for t in legend_texts(fig.axes[0]))
+    assert "no norm estimate" in fig._suptitle.get_text() and "NestedLoRA" not in fig._suptitle.get_text()
+    assert any(t.startswith("squared norm") for t in legend_texts(spectrum_figure(results).axes[0]))
+    titles = [ax.get_title() for ax in training_figure(spin).axes]
+    assert "SpIN objective" in titles and "NestedLoRA objective" not in titles
+
+
 def test_eigenfunctions_aligned_to_reference(results):
     """After Procrustes alignment the learned images match the reference ones in sign/rotation."""
     from nsvd_cli.plotting import eigenfunctions_figure
