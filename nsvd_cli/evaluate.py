@@ -157,7 +157,7 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
 
 
 def evaluate_functions(values, gradients, potential_values, weights, conventions, *, reference=None,
-                       reference_values=None, blocks: int = 0, laplacians=None) -> Evaluation:
+                       reference_values=None, blocks: int = 0, laplacians=None, vanishing: bool = True) -> Evaluation:
     """Evaluation of sampled functions (the shared code path of ``solve`` and ``compare``).
 
     Parameters
@@ -186,6 +186,10 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         the walls), so that the Rayleigh quotient is the weighted mean of the *local energy*
         ``(H psi)/psi`` under ``w psi²``, whose variance vanishes at an eigenfunction (Assaraf
         & Caffarel, PRL 83, 4682 (1999)); measured on a learned 6D oscillator: 20-170x smaller.
+    vanishing : bool
+        True (NestedLoRA, LoRA): a mode whose eigenvalue of T is <= 0 is taken for one the
+        objective drives to zero norm and left out of the Rayleigh–Ritz span. False (NeuralEF,
+        SpIN: unit-normalised outputs, :data:`nsvd_cli.methods.NORM_ESTIMATE`): every mode is kept.
 
     Raises
     ------
@@ -214,7 +218,8 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
     )
     if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
         ritz = ritz_from_samples(values, gradients, potential_values, w, conventions.kinetic,
-                                 include=np.asarray(ev.eigenvalues) > 0, laplacians=laplacians)
+                                 include=np.asarray(ev.eigenvalues) > 0 if vanishing else None,
+                                 laplacians=laplacians)
         ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
     if reference is not None:
         ref_e = np.asarray(reference.energies, np.float64)
@@ -393,7 +398,8 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         reference_values = None if reference is None else reference.eigenfunctions(problem.quadrature.points)
     ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
                             reference=reference, reference_values=reference_values, blocks=monte_carlo_blocks(problem),
-                            laplacians=laplacians if monte_carlo else None)
+                            laplacians=laplacians if monte_carlo else None,
+                            vanishing=NORM_ESTIMATE.get(method, True))
     if ev.stderr is not None:  # Gaussian or uniform Monte Carlo: the importance std that would suit the modes
         ev.matched_std, _ = montecarlo.matched_std(problem.quadrature.points, values, problem.quadrature.weights)
     h_values = None

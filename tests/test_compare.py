@@ -72,6 +72,18 @@ def test_results_file_through_the_cli(run_file):
     assert "h.h5" in res.stdout and "eigsh N=30" in res.stdout and "harmonic (analytic)" in res.stdout
 
 
+def test_summary_shows_the_files_own_verdict(run_file, tmp_path):
+    """The methods table's "converged" cell of a results file is its stored per-mode verdict
+    (here edited to 1 of 3 modes), not "—" beside the grid solvers' "yes"."""
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(run_file.read_bytes())
+    with h5py.File(bad, "r+") as h:
+        h["verdict/converged"][...] = np.array([True, False, False])
+    res = runner.invoke(app, ["compare", str(bad)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "1/3 modes (verdict)" in res.stdout
+
+
 def test_different_conventions_refused(run_file, tmp_path):
     other = tmp_path / "shifted.h5"
     other.write_bytes(run_file.read_bytes())

@@ -264,6 +264,29 @@ def test_spin_and_neuralef_are_scored_without_a_norm_estimate():
         assert v.all_converged and not v.vanishing.any(), (method, v.reasons)
 
 
+def test_unit_normalised_methods_keep_modes_above_the_shift_in_the_ritz_span():
+    """With shift 5 the third level (E = 6) has λ = 5 - 6 < 0. SpIN's and NeuralEF's outputs are
+    unit-normalised, so such a mode is no vanishing NestedLoRA mode: Rayleigh–Ritz keeps all six
+    functions and gives the exact 2, 4, 4, 6, 6, 6 (before: 3 "dropped", NaN Ritz values, "no
+    bound"). NestedLoRA still leaves its λ ≤ 0 modes out."""
+    from nsvd_cli.evaluate import evaluate_model
+    from nsvd_cli.problem import Problem
+    from nsvd_cli.spec import load_spec
+
+    def problem(method):
+        return Problem.from_spec(load_spec("harmonic2d", overrides={"modes": 6, "shift": 5.0,
+                                                                    "training.method": method}))
+
+    u = np.triu(np.random.default_rng(4).standard_normal((6, 6))) + 3 * np.eye(6)
+    for method, mix in (("spin", u), ("neuralef", np.diag([0.1, 3.0, 0.5, 7.0, 1.0, 0.2]))):
+        ev = evaluate_model(_Oscillator(mix), problem(method))
+        assert np.all(ev.eigenvalues[3:] < 0)
+        assert ev.ritz_dropped == 0, method
+        np.testing.assert_allclose(ev.ritz_energies, EXACT_E, rtol=1e-7)
+    ev = evaluate_model(_Oscillator(np.eye(6)), problem("nestedlora"))
+    assert ev.ritz_dropped == 3 and np.all(np.isnan(ev.ritz_energies[3:]))
+
+
 def test_verdict_without_norm_estimate_judges_nonpositive_modes_on_the_other_signals():
     from nsvd_cli.verdict import judge
 

@@ -278,6 +278,60 @@ def test_several_runs_grouped_errors(results, tmp_path):
     check_image(save_figures({"errors": fig}, tmp_path, "ab", dpi=DPI)[0], fig)
 
 
+def test_errors_legend_of_long_labels_fits_the_figure(results):
+    """Four runs labelled like `nsvd plot a.h5 b.h5 c.h5 d.h5` of four methods
+    ("nestedlora: q-nestedlora (mean 1.82 %)", ...): every legend entry lies inside the figure
+    (a 4-column legend of such labels was wider than the 7-inch figure and clipped on both sides)."""
+    from nsvd_cli.plotting import errors_figure
+
+    labels = [f"{m}: quartic1d-{m}-600 " for m in ("nestedlora", "lora", "neuralef", "spin")]
+    fig = errors_figure([results] * 4, labels=labels)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    texts = fig.legends[0].get_texts()
+    assert len(texts) == 4
+    for t in texts:
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width, (t.get_text(), box.x0, box.x1, width)
+
+
+def test_errors_ticks_of_a_grid_reference_are_upright_indices(results):
+    """A run judged against a grid reference has no quantum numbers ((L, 0), no labels): the
+    mode ticks are the plain indices 1..L, upright (they were rotated by 60° like quantum-number
+    ticks)."""
+    import dataclasses
+
+    from nsvd_cli.plotting import errors_figure
+
+    L = len(results.energies)
+    grid_run = dataclasses.replace(results, quantum_numbers=np.zeros((L, 0), np.int64), quantum_labels=())
+    ticks = errors_figure(grid_run).axes[-1].get_xticklabels()
+    assert [t.get_text() for t in ticks] == [str(i + 1) for i in range(L)]
+    assert all(t.get_rotation() == 0 for t in ticks)
+    assert errors_figure(results).axes[-1].get_xticklabels()[0].get_rotation() == 60  # analytic: (n_1, n_2)
+
+
+def test_spectrum_and_training_of_a_spin_run_name_the_method(results):
+    """A SpIN run has no norm estimate (NaN): the spectrum shows no "squared norm" series, its
+    title says so instead of "NestedLoRA learns √λ·φ", and the loss panel is titled "SpIN
+    objective" (both said NestedLoRA before)."""
+    import dataclasses
+
+    from nsvd_cli.plotting import spectrum_figure, training_figure
+
+    spec = results.spec
+    spin_spec = spec.model_copy(update={"training": spec.training.model_copy(update={"method": "spin"})})
+    spin = dataclasses.replace(results, spec=spin_spec,
+                               norm_eigenvalues=np.full(len(results.energies), np.nan))
+    fig = spectrum_figure(spin)
+    assert all("norm" not in t for t in legend_texts(fig.axes[0]))
+    assert "no norm estimate" in fig._suptitle.get_text() and "NestedLoRA" not in fig._suptitle.get_text()
+    assert any(t.startswith("squared norm") for t in legend_texts(spectrum_figure(results).axes[0]))
+    titles = [ax.get_title() for ax in training_figure(spin).axes]
+    assert "SpIN objective" in titles and "NestedLoRA objective" not in titles
+
+
 def test_eigenfunctions_aligned_to_reference(results):
     """After Procrustes alignment the learned images match the reference ones in sign/rotation."""
     from nsvd_cli.plotting import eigenfunctions_figure

@@ -302,6 +302,23 @@ def _mode_table(comp) -> Table:
     return table
 
 
+def _verdict_cell(m) -> str:
+    """The results file's own per-mode verdict, e.g. ``"3/5 modes (verdict)"`` (red when some mode
+    failed), or ``"—"`` for a file without one; a table of grid solvers' "yes" must not read as if
+    an unconverged run were fine."""
+    from ..files.results import load
+
+    try:
+        converged = load(m.path).converged
+    except Exception:  # noqa: BLE001 - the cell is informative only; the comparison already loaded the file
+        converged = None
+    if converged is None:
+        return "—"
+    n, total = sum(bool(c) for c in converged), len(converged)
+    text = f"{n}/{total} modes (verdict)"
+    return text if n == total else f"[red]{text}[/red]"
+
+
 def _summary_table(comp) -> Table:
     summary = Table(title="methods", title_justify="left")
     for name in ("method", "grid", "iterations", "wall time", "peak memory", "mean rel. err", "converged"):
@@ -314,7 +331,7 @@ def _summary_table(comp) -> Table:
             method = m.label if m.method == m.label.split()[0] else f"{m.label} (ran {m.method})"
         else:
             size, iters = "—", f"{m.iterations} (training)" if m.iterations >= 0 else "—"
-            conv, method = ("—" if m.converged else f"[red]no[/red] ({m.note})"), m.run_label
+            conv, method = (_verdict_cell(m) if m.converged else f"[red]no[/red] ({m.note})"), m.run_label
         summary.add_row(method, size, iters, _num(m.wall_time, "{:.2f} s"), _bytes(m.peak_memory),
                         _num(m.mean_relative_error, "{:.2e}"), conv)
     return summary

@@ -226,6 +226,8 @@ def errors_figure(runs, *, labels=None):
     for ax in axs:
         shade_groups(ax, groups)
         ax.set_xlim(-0.6, n_modes - 0.4)
+    if qn is not None and not ql:  # a grid reference: quantum numbers are empty tuples, ticks are indices
+        qn = None
     ticks = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}".rstrip() if qn is not None else "")
              for i in range(n_modes)]
     axs[-1].set_xticks(np.arange(n_modes))
@@ -233,6 +235,17 @@ def errors_figure(runs, *, labels=None):
                             rotation_mode="anchor", fontsize=8)
     axs[-1].set_xlabel("mode  (index" + (f", ({', '.join(ql)})" if ql else "") + ")")
     handles, names = axs[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", fontsize=9, ncols=min(len(series), 4), frameon=False)
+    _legend_within(fig, handles, names, ncols=min(len(series), 4))
     suptitle(fig, title, width)
     return fig
+
+
+def _legend_within(fig, handles, names, *, ncols):
+    """A figure legend below the axes with at most ``ncols`` columns, fewer when the row of long
+    labels ("nestedlora: run (mean 1.82 %)", ...) would be wider than the figure (then it would be
+    clipped on both sides in the saved file)."""
+    for n in range(max(ncols, 1), 0, -1):
+        legend = fig.legend(handles, names, loc="outside lower center", fontsize=9, ncols=n, frameon=False)
+        if n == 1 or legend.get_window_extent(fig.canvas.get_renderer()).width <= 0.98 * fig.bbox.width:
+            return legend
+        legend.remove()

@@ -4,7 +4,8 @@ NestedLoRA learns ``ψ_l = sqrt(λ_l) φ_l``, so each eigenvalue has two estimat
 Rayleigh quotient ``⟨ψ_l, Tψ_l⟩ / ⟨ψ_l, ψ_l⟩`` and the squared norm ``‖ψ_l‖²`` (App. D.5).
 Modes whose reference eigenvalue of T is <= 0 cannot be learned: their norm should go to
 zero (App. C.6); they are shaded. The right axis gives energies ``E = c − λ/s`` of H. With a
-reference, the lower panel shows each estimate's relative deviation from it.
+reference, the lower panel shows each estimate's relative deviation from it. NeuralEF and SpIN
+runs (unit-normalised outputs, NaN norm estimates) show the Rayleigh quotients only.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def spectrum_figure(results):
             ax.text(nonpos.mean(), 0.97, "λ_ref ≤ 0:\nnorm → 0", transform=ax.get_xaxis_transform(), ha="center",
                     va="top", fontsize=8, color="tab:red")
     ax.plot(x, lam_rq, "o", color="C0", ms=6, label="Rayleigh quotient ⟨ψ, Tψ⟩/⟨ψ, ψ⟩", zorder=3)
-    ax.plot(x, lam_norm, "s", mfc="none", mec="C1", mew=1.5, ms=8, label="squared norm ‖ψ‖²", zorder=3)
+    has_norm = bool(np.isfinite(lam_norm).any())  # NeuralEF, SpIN: unit-normalised, no norm estimate
+    if has_norm:
+        ax.plot(x, lam_norm, "s", mfc="none", mec="C1", mew=1.5, ms=8, label="squared norm ‖ψ‖²", zorder=3)
     ax.set_ylabel(eigenvalue_label(spec))
     energy_axis(ax, spec)
     ax.legend(loc="upper right", fontsize=8)
-    qn = results.quantum_numbers
+    qn = results.quantum_numbers if results.quantum_labels else None  # grid reference: no quantum numbers
     labels = [f"{i + 1}" + (f"  {quantum_string(qn, i, with_labels=False)}".rstrip() if qn is not None else "")
               for i in range(n)]
     bottom = ax2 if ax2 is not None else ax
@@ -67,7 +70,8 @@ def spectrum_figure(results):
         pos = ref > 0
         safe = np.where(pos, np.abs(ref), np.nan)
         for vals, style, kw, name in ((lam_rq, "o", dict(color="C0"), "Rayleigh quotient"),
-                                      (lam_norm, "s", dict(mfc="none", mec="C1", mew=1.5), "squared norm")):
+                                      (lam_norm, "s", dict(mfc="none", mec="C1", mew=1.5), "squared norm"))[
+                                          :2 if has_norm else 1]:
             dev = np.abs(vals - ref) / safe
             ax2.plot(x, np.where(dev > 0, dev, np.nan), style, ms=6, label=name, **kw)
         ax2.set_yscale("log", nonpositive="mask")
@@ -77,6 +81,10 @@ def spectrum_figure(results):
     bottom.set_xticklabels(labels, rotation=60 if qn is not None else 0, ha="right" if qn is not None else "center",
                            rotation_mode="anchor", fontsize=8)
     bottom.set_xlabel("mode  (index" + (f", ({', '.join(results.quantum_labels)})" if qn is not None else "") + ")")
-    suptitle(fig, f"{spec.name}: eigenvalues of T from Rayleigh quotients and from norms (NestedLoRA learns "
-                  f"√λ·φ), vs the reference; degenerate subspaces shaded", width)
+    method = getattr(spec.training, "method", "nestedlora")
+    what = ("Rayleigh quotients and from norms (NestedLoRA learns √λ·φ)" if method == "nestedlora" else
+            f"Rayleigh quotients and from norms ({method}: 1/‖C_k‖² of the Ritz coefficients)" if has_norm else
+            f"Rayleigh quotients ({method}: unit-normalised outputs, no norm estimate)")
+    suptitle(fig, f"{spec.name}: eigenvalues of T from {what}, vs the reference; degenerate subspaces shaded",
+             width)
     return fig

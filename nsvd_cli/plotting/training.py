@@ -62,7 +62,7 @@ def training_figure(results):
     fig = new_figure(width, 10.0 if has_err else 7.6)
     axs = fig.subplots(3 if has_err else 2, 1, sharex=True, height_ratios=[1, 2, 1] if has_err else [1, 2])
     keep = it > 0
-    _loss_panel(axs[0], h, it, keep)
+    _loss_panel(axs[0], h, it, keep, getattr(spec.training, "method", "nestedlora"))
     n = _eigenvalue_panel(fig, axs[1], results, it, keep)
     if has_err:
         _error_panel(axs[2], ev)
@@ -73,8 +73,12 @@ def training_figure(results):
     return fig
 
 
-def _loss_panel(ax, h, it, keep) -> None:
-    """The NestedLoRA objective (log of −loss when negative, else symlog) and the learning rate."""
+METHOD_NAMES = {"nestedlora": "NestedLoRA", "lora": "LoRA (unnested)", "neuralef": "NeuralEF", "spin": "SpIN"}
+
+
+def _loss_panel(ax, h, it, keep, method: str = "nestedlora") -> None:
+    """The training objective of ``method`` (``training.method``; log of −loss when negative, else
+    symlog) and the learning rate."""
     loss = np.asarray(h["loss"], float)[keep]
     if np.all(loss < 0):
         ax.plot(it[keep], -loss, color="k", lw=1.2)
@@ -84,7 +88,7 @@ def _loss_panel(ax, h, it, keep) -> None:
         ax.plot(it[keep], loss, color="k", lw=1.2)
         ax.set_yscale("symlog", linthresh=max(1e-3, float(np.nanmedian(np.abs(loss))) * 1e-2))
         ax.set_ylabel("loss (symlog)")
-    ax.set_title("NestedLoRA objective", fontsize=10)
+    ax.set_title(f"{METHOD_NAMES.get(method, method)} objective", fontsize=10)
     if "learning_rate" in h and len(h["learning_rate"]) == len(it):
         lr_ax = ax.twinx()
         lr_ax.plot(it[keep], np.asarray(h["learning_rate"], float)[keep], color="tab:green", lw=1, alpha=0.8)
