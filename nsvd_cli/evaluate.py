@@ -216,11 +216,7 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         norm_energies=conventions.energies_from_eigenvalues(fig["norm_eigenvalues"]),
         gram=fig["gram"], orthogonality=fig["orthogonality"], max_off_diagonal=fig["max_off_diagonal"],
     )
-    if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
-        ritz = ritz_from_samples(values, gradients, potential_values, w, conventions.kinetic,
-                                 include=np.asarray(ev.eigenvalues) > 0 if vanishing else None,
-                                 laplacians=laplacians)
-        ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
+    _attach_ritz(ev, values, gradients, potential_values, w, conventions.kinetic, laplacians, vanishing)
     if reference is not None:
         ref_e = np.asarray(reference.energies, np.float64)
         ev.reference_eigenvalues, ev.reference_energies = conventions.eigenvalues_from_energies(ref_e), ref_e
@@ -241,6 +237,15 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
             ev.mc_unresolved = montecarlo.unresolved_modes(ev.energy_relative_errors,
                                                            ev.stderr["energy_relative_errors"], ev.positive)
     return ev
+
+
+def _attach_ritz(ev: Evaluation, values, gradients, potential_values, w, kinetic, laplacians, vanishing) -> None:
+    """Rayleigh–Ritz on the span of the scored functions (``ev.ritz_*``; none for non-finite values)."""
+    if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
+        ritz = ritz_from_samples(values, gradients, potential_values, w, kinetic,
+                                 include=np.asarray(ev.eigenvalues) > 0 if vanishing else None,
+                                 laplacians=laplacians)
+        ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
 
 
 def _figures(values, kinetic_density, potential_values, w, conventions, reference, reference_values) -> dict:
