@@ -98,7 +98,7 @@ from nsvd_cli.models import build_model  # noqa: E402
 from nsvd_cli.sampling import MixtureSampling  # noqa: E402
 from nsvd_cli.spec import ModelSpec  # noqa: E402
 
-ENVELOPES = ("sampling", "gaussian", "exponential", "box", "none")
+ENVELOPES = ("sampling", "gaussian", "exponential", "box", "none", "gaussian-quartic")
 
 
 def _autograd_laplacian(fn, x, create_graph=False):
@@ -181,19 +181,24 @@ def test_one_pass_gradients_equal_reverse_mode_autograd(architecture, envelope, 
         assert abs(g_np - ref.numpy()).max() <= 1e-11 * ref.abs().max().item()
 
 
-@pytest.mark.parametrize("envelope", ["gaussian", "exponential", "box"])
+@pytest.mark.parametrize("envelope", ["gaussian", "exponential", "box", "gaussian-quartic"])
 def test_forward_laplacian_of_envelopes(envelope, generator):
     """A constant network (zero output weights, bias 1) leaves the envelope alone:
     gaussian exp(-r^2/2a^2): (r^2/a^4 - D/a^2) e; exponential exp(-r/a): (1/a^2 - (D-1)/(a r)) e;
-    box prod_i q_i, q_i = (x_i - lo)(hi - x_i)/h^2: sum_i (-2/h^2) prod_{j!=i} q_j."""
-    dim, a, lo, hi = 3, 1.7, -1.0, 2.0
-    model = _tiny_model(dim, generator, envelope=envelope, envelope_width=a)
+    box prod_i q_i, q_i = (x_i - lo)(hi - x_i)/h^2: sum_i (-2/h^2) prod_{j!=i} q_j;
+    gaussian-quartic exp(-r^2/2a^2 - sum x_i^4/4b^4): d_i log e = -x_i/a^2 - x_i^3/b^4,
+    d_ii log e = -1/a^2 - 3 x_i^2/b^4, lap e = sum_i ((d_i log e)^2 + d_ii log e) e."""
+    dim, a, b, lo, hi = 3, 1.7, 1.3, -1.0, 2.0
+    extra = {"envelope_quartic_width": b} if envelope == "gaussian-quartic" else {}
+    model = _tiny_model(dim, generator, envelope=envelope, envelope_width=a, **extra)
     if envelope == "box":
         model.box_low.fill_(lo), model.box_high.fill_(hi)
     with torch.no_grad():
         model.mlp.weights[-1].zero_(), model.mlp.biases[-1].fill_(1.0)
         if envelope != "box":
             model.log_width.zero_()
+        if envelope == "gaussian-quartic":
+            model.log_quartic_width.zero_()
     x = torch.randn(25, dim, generator=generator, dtype=torch.float64)
     r2 = (x * x).sum(-1, keepdim=True)
     r = r2.sqrt()
@@ -203,6 +208,10 @@ def test_forward_laplacian_of_envelopes(envelope, generator):
     elif envelope == "exponential":
         e = torch.exp(-r / a)
         expected = (1 / a**2 - (dim - 1) / (a * r)) * e
+    elif envelope == "gaussian-quartic":
+        e = torch.exp(-r2 / (2 * a * a) - (x**4).sum(-1, keepdim=True) / (4 * b**4))
+        first, second = -x / a**2 - x**3 / b**4, -1 / a**2 - 3 * x**2 / b**4
+        expected = (first**2 + second).sum(-1, keepdim=True) * e
     else:
         h2 = ((hi - lo) / 2) ** 2
         q = (x - lo) * (hi - x) / h2

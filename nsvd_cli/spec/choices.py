@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 SamplingKind = Literal["gaussian", "mixture", "uniform"]
-EnvelopeKind = Literal["sampling", "gaussian", "exponential", "box", "none", "gaussian-normal-modes"]
+EnvelopeKind = Literal["sampling", "gaussian", "exponential", "box", "none", "gaussian-normal-modes", "gaussian-quartic"]
 Architecture = Literal["disjoint", "shared"]
 Activation = Literal["softplus", "tanh", "silu"]
 Optimizer = Literal["rmsprop", "adam"]

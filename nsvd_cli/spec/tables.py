@@ -458,7 +458,10 @@ class ModelSpec(_Table):
     and ``exponential`` exp(-|x|/a_l) have a learnable length a_l per mode initialised to
     ``envelope_width``; ``box`` is ``prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i)/2)^2``
     on ``envelope_box`` (Dirichlet walls: the functions vanish on the box boundary; filled
-    from the potential's box for ``kind = "box"``); ``none`` uses the MLP alone.
+    from the potential's box for ``kind = "box"``); ``gaussian-quartic``
+    exp(-|x|^2/(2 a_l^2) - sum_i x_i^4/(4 b_l^4)) adds a learnable quartic length b_l per mode,
+    initialised to ``envelope_quartic_width`` (wells growing like x_i^4 along the axes);
+    ``none`` uses the MLP alone.
     """
 
     architecture: Architecture = "disjoint"
@@ -469,6 +472,7 @@ class ModelSpec(_Table):
     radial_feature: StrictBool = False
     envelope: EnvelopeKind = "sampling"
     envelope_width: PositiveFloat = 1.0
+    envelope_quartic_width: PositiveFloat = 1.5
     envelope_box: Box = ()
 
 
