@@ -147,7 +147,7 @@ class Verdict:
         """E.g. ``"9 of 11 modes converged; not converged: #10 (overlap, order), #11 (residual)"``."""
         L = len(self.converged)
         if self.all_converged:
-            return f"all {L} modes converged"
+            return "the mode converged" if L == 1 else f"all {L} modes converged"
         bad = [f"#{l + 1} ({self.reasons[l]})" for l in np.flatnonzero(~self.converged)]
         return f"{self.n_converged} of {L} modes converged; not converged: " + ", ".join(bad)
 

@@ -248,6 +248,16 @@ def test_memory_refusal():
     assert sizes[0] < sizes[1] < sizes[2] and sizes[2] / sizes[1] > 10  # fill-in: faster than linear
 
 
+def test_peak_memory_counts_every_solve_of_a_sequence():
+    """Each of several solves in one process reports at least its own eigenvectors
+    (N_total x L float64 = 8 N_total L bytes, allocated during the solve), also when an earlier,
+    larger solve left freed memory for it to reuse (the resident set then does not rise)."""
+    for n in (120, 30, 30):
+        H, _, spacing = grid_hamiltonian(zero_potential, [(0.0, 1.0)] * 2, n)
+        sol = solve_grid(H, 6, "eigsh", spacing=spacing)
+        assert sol.peak_memory >= 8 * H.shape[0] * 6, n
+
+
 def test_dense_limit_and_bad_arguments():
     H, _, _ = grid_hamiltonian(zero_potential, [(0.0, 1.0)] * 2, 70)
     with pytest.raises(GridError, match="^dense: grid of 4900 points exceeds") as err:

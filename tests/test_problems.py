@@ -147,7 +147,9 @@ def test_box_eigenfunctions_and_gradients():
 def test_bound_state_padding_and_warning():
     ref = morse_reference(6, depth=16.0)
     assert np.allclose(ref.energies[4:], 16.0) and ref.quantum_numbers[4:] == ((-1,), (-1,))
-    assert ref.notes and "4 bound state" in ref.notes[0]
+    assert ref.notes and "only 4 bound states; modes 5..6 are continuum placeholders" in ref.notes[0]
+    # depth 16, a = 1: 4 bound states (lam = 4), so a fifth mode is the one placeholder
+    assert "only 4 bound states; mode 5 is a continuum placeholder" in morse_reference(5, depth=16.0).notes[0]
     assert np.all(ref.eigenfunctions(np.zeros((2, 1)))[:, 4:] == 0)
     from nsvd_cli.problem import Problem
 

@@ -19,6 +19,9 @@ def test_converged_modes_pass():
     lam, lam_n, gram = _clean()
     v = judge(lam, lam_n * (1 + 1e-3), gram, previous_eigenvalues=lam * (1 + 1e-4), residuals=np.full(4, 0.1))
     assert v.all_converged and v.summary_line() == "all 4 modes converged"
+    lam, lam_n, gram = _clean(1)
+    one = judge(lam, lam_n * (1 + 1e-3), gram, previous_eigenvalues=lam * (1 + 1e-4), residuals=np.full(1, 0.1))
+    assert one.summary_line() == "the mode converged"
 
 
 def test_a_copy_of_an_earlier_mode_fails_on_overlap_agreement_and_order():

@@ -28,8 +28,11 @@ def _padded(n_modes, n_bound, energy, threshold, what):
     qn = [(n,) for n in range(nb)] + [(-1,)] * (n_modes - nb)
     notes = ()
     if n_modes > n_bound:
-        notes = (f"{what} has only {n_bound} bound state(s); modes {n_bound + 1}..{n_modes} are continuum "
-                 f"placeholders (reference energy {threshold:g}, the threshold, quantum number -1)",)
+        states = "1 bound state" if n_bound == 1 else f"{n_bound} bound states"
+        extra = (f"mode {n_modes} is a continuum placeholder" if n_modes == n_bound + 1 else
+                 f"modes {n_bound + 1}..{n_modes} are continuum placeholders")
+        notes = (f"{what} has only {states}; {extra} (reference energy {threshold:g}, the threshold, "
+                 f"quantum number -1)",)
     groups = [np.array([i]) for i in range(nb)]
     if n_modes > nb:
         groups.append(np.arange(nb, n_modes))
