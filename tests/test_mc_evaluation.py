@@ -350,3 +350,13 @@ def test_monte_carlo_note_prints_percent_ranges_without_exponents():
     assert "effective samples per mode 12800–20000 (64–100 %)" in note and "e+" not in note
     one = SimpleNamespace(unresolved_modes=lambda: [3])
     assert "errors of mode 4 (" in unresolved_warning(one)
+
+
+def test_table_percentages_keep_small_errors_visible():
+    """A relative error of 4.1e-6 is 0.00041 %, not the 0.000 a fixed 3-decimal format printed;
+    large ones keep 3 significant digits; the standard error follows with 2."""
+    from nsvd_cli.cli.uncertainty import percent, with_stderr
+
+    assert with_stderr(4.1e-6, None, percent, 100) == "0.00041"
+    assert with_stderr(0.012345, 2.5e-4, percent, 100) == "1.23 ± 0.025"
+    assert with_stderr(float("nan"), None, percent, 100) == "—"

@@ -234,14 +234,14 @@ def print_summary(result) -> None:
     s = result.evaluation.summary()
     parts = []
     if "mean_relative_error" in s:
-        from .uncertainty import with_stderr
+        from .uncertainty import percent, with_stderr
 
-        mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), "{:.3f}", 100)
+        mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), percent, 100)
         parts += [f"mean rel. error of E {mean_e} % "
-                  f"(of λ {100 * s['mean_relative_error']:.3f} %, max {100 * s['max_relative_error']:.3f} %)"]
+                  f"(of λ {percent(100 * s['mean_relative_error'])} %, max {percent(100 * s['max_relative_error'])} %)"]
         if "mean_gap_relative_error" in s:
-            gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), "{:.3f}", 100)
-            parts.append(f"of E_l − E_1 {gap} % (max {100 * s['max_gap_relative_error']:.3f} %)")
+            gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), percent, 100)
+            parts.append(f"of E_l − E_1 {gap} % (max {percent(100 * s['max_gap_relative_error'])} %)")
         parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
     off = f"{s['max_off_diagonal']:.3f}" + (f" ± {s['max_off_diagonal_stderr']:.2g}" if "max_off_diagonal_stderr" in s
                                              else "")
@@ -352,13 +352,11 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     from rich.table import Table
 
     from ..references import NO_REFERENCE
-    from .uncertainty import stderr_of, with_stderr
+    from .uncertainty import percent, stderr_of, with_stderr
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
         rel = np.max(reference_error / np.maximum(np.abs(reference.energies), np.finfo(float).tiny))
-        from .uncertainty import percent
-
         ref_line += f" (estimated error of its energies up to {percent(100 * rel)} %)"
     caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/ΔE_ref of the excitation energy "
                "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
@@ -409,11 +407,11 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             if not ev.positive[i]:
                 row += ["λ≤0", "—"] + (["—"] if gaps else [])
             else:
-                row.append(with_stderr(float(ev.relative_errors[i]), stderr_of(ev, "relative_errors", i), "{:.3f}",
+                row.append(with_stderr(float(ev.relative_errors[i]), stderr_of(ev, "relative_errors", i), percent,
                                        100))
                 if gaps:
                     row.append(with_stderr(float(ev.gap_relative_errors[i]), stderr_of(ev, "gap_relative_errors", i),
-                                           "{:.3f}", 100))
+                                           percent, 100))
                 row.append(with_stderr(float(ev.angle_distances[i]), stderr_of(ev, "angle_distances", i), "{:.1e}"))
         if verdict is not None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
@@ -532,6 +530,7 @@ class _ProgressReporter:
 
     def __call__(self, e) -> None:
         from ..train import Evaluated, Progress, Started
+        from .uncertainty import percent
 
         if isinstance(e, Started):
             self._start(e)
@@ -544,8 +543,8 @@ class _ProgressReporter:
         elif isinstance(e, Evaluated) and not self.quiet:
             s, parts = e.summary, []
             if "mean_relative_error" in s:
-                parts += [f"mean rel. error {100 * s['mean_relative_error']:.3f} %",
-                          f"max {100 * s['max_relative_error']:.3f} %"]
+                parts += [f"mean rel. error {percent(100 * s['mean_relative_error'])} %",
+                          f"max {percent(100 * s['max_relative_error'])} %"]
             parts.append(f"max off-diag. Gram {s['max_off_diagonal']:.3f}")
             if "converged" in s:
                 parts.append(f"{s['converged']}/{len(s['eigenvalues'])} modes converged")

@@ -39,11 +39,13 @@ def stderr_of(ev, key: str, i=None):
     return float(se[key] if i is None else se[key][i])
 
 
-def with_stderr(value, stderr=None, spec: str = "{:.5g}", factor: float = 1.0) -> str:
-    """``value ± stderr`` (stderr to 2 significant digits), ``value`` alone without one, ``—`` for NaN/None."""
+def with_stderr(value, stderr=None, spec="{:.5g}", factor: float = 1.0) -> str:
+    """``value ± stderr`` (stderr to 2 significant digits), ``value`` alone without one, ``—`` for NaN/None.
+
+    ``spec`` is a format string or a function of the scaled value (e.g. :func:`percent`)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    text = spec.format(factor * value)
+    text = spec(factor * value) if callable(spec) else spec.format(factor * value)
     if stderr is None or not math.isfinite(stderr):
         return text
     return f"{text} ± {factor * stderr:.2g}"
