@@ -367,6 +367,21 @@ def test_cli_dim_refused_for_a_spec_that_is_not_a_dimension_family():
     assert CliRunner().invoke(app, ["problems", "show", "harmonic", "--dim", "5"]).exit_code == 0
 
 
+def test_cli_dim_on_a_shown_family_spec_says_how_to_resize(tmp_path):
+    """`nsvd problems show harmonic --dim 4 > f.toml` is a resolved 4D spec (no family key):
+    --dim 5 on it is refused with the two commands that do resize the family."""
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    shown = CliRunner().invoke(app, ["problems", "show", "harmonic", "--dim", "4"])
+    (tmp_path / "f.toml").write_text(shown.stdout)
+    res = CliRunner().invoke(app, ["solve", str(tmp_path / "f.toml"), "--dim", "5", "--iters", "1"])
+    assert res.exit_code == 2
+    assert "harmonic family resolved for D = 4" in res.output
+    assert "nsvd problems show harmonic --dim 5 > spec.toml" in res.output.replace("\n", "")
+
+
 def _with_potential(potential, dim=1):
     return {"name": "mine", "dimension": dim, "shift": 1.0, "modes": 2, "potential": potential,
             "sampling": {"kind": "gaussian", "std": 1.0}, "evaluation": {"box": [[-5.0, 5.0]] * dim}}

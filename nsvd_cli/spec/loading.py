@@ -214,6 +214,11 @@ def check_dimension_family(data: Mapping[str, Any], dim: int, name: str = "") ->
     if data.get("family") is not None or data.get("dimension") == dim:
         return
     label = data.get("name") or name or "this spec"
+    family = _builtin_family(label)
+    if family is not None:  # e.g. the output of `nsvd problems show harmonic --dim 4`
+        raise SpecError("dimension", f"this spec is the {family} family resolved for D = {data.get('dimension')}; "
+                                     f"for D = {dim} run `nsvd solve {label} --dim {dim}` or write its spec with "
+                                     f"`nsvd problems show {label} --dim {dim} > spec.toml`")
     pot = data.get("potential")
     kind = pot.get("kind") if isinstance(pot, Mapping) else None
     same = [n for n in builtin_problems() if kind is not None and n != label and _builtin_matches(n, kind, dim)]
@@ -221,6 +226,13 @@ def check_dimension_family(data: Mapping[str, Any], dim: int, name: str = "") ->
     raise SpecError("dimension", f"{label} is a {data.get('dimension')}D problem, not a dimension family "
                                  f"(specs with family = \"...\", e.g. harmonic, take --dim); {hint}write a spec with "
                                  f"dimension = {dim}")
+
+
+def _builtin_family(name: str) -> str | None:
+    """The ``family`` of built-in ``name``, or None (not a built-in, or not a family)."""
+    if name not in builtin_problems():
+        return None
+    return load_spec_data(name).get("family")
 
 
 def _builtin_matches(name: str, kind: str, dim: int) -> bool:
