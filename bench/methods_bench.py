@@ -19,8 +19,10 @@ Printed per problem and method: mean ± std over seeds of the mean relative eige
 the mean angle distance, the mean subspace distance, the orthogonality and the iterations/s of
 the calibration; and a figure per problem like the paper's Fig. 4 (per-mode errors, bars at the
 mean over seeds with min–max whiskers, one colour per method) written to ``--figures``. Every
-run's row is kept as JSON beside its results file: an interrupted bench resumes where it
-stopped, and ``--table`` prints the tables and figures from the stored rows only.
+run's row is kept as JSON beside its results file, and every run checkpoints every 500
+iterations: an interrupted bench resumes where it stopped (finished runs are skipped, a run
+cut midway continues from its checkpoint, so the full comparison can be spread over several
+sittings), and ``--table`` prints the tables and figures from the stored rows only.
 
 Examples::
 
@@ -46,6 +48,11 @@ COLUMNS = (("mean_relative_error", "mean rel. err", 100, "%"), ("mean_angle_dist
            ("iterations_per_second", "it/CPU s", 1, ""))
 
 
+#: Checkpoint interval of every run: a bench stopped midway (Ctrl-C, a session's end) loses at
+#: most this many iterations per run; started again, each run continues from its checkpoint.
+CHECKPOINT_EVERY = 500
+
+
 def _worker_init(threads: int) -> None:
     """Size the thread pools of a worker process before torch starts them."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -62,9 +69,9 @@ def _solve_row(name: str, method: str, seed: int, iterations: int, modes: int, p
 
     spec = load_spec(name, overrides={"modes": modes, "training.method": method, "training.seed": seed,
                                       "training.iterations": iterations, "training.eval_every": iterations,
-                                      "training.checkpoint_every": iterations})
+                                      "training.checkpoint_every": min(iterations, CHECKPOINT_EVERY)})
     t0, c0 = time.perf_counter(), time.process_time()
-    out = solve(spec, path, overwrite=True)
+    out = solve(spec, path, overwrite=True, resume=True)  # an interrupted run continues from <path>.ckpt
     cpu = time.process_time() - c0
     row = {k: float(v) for k, v in out.evaluation.summary().items()} if out.evaluation is not None else {}
     row.update(training_iterations_per_second=float(out.iterations_per_second), wall=time.perf_counter() - t0,
