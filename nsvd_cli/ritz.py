@@ -9,8 +9,11 @@ Ritz pairs are the stationary points of the Rayleigh quotient on ``span{ψ_i}``:
 
 solve ``H c = ρ S c``. By the Courant–Fischer min–max principle the k-th Ritz value is an
 upper bound of the k-th eigenvalue of H when the integrals are exact (a deterministic rule
-whose error is negligible); it is never above the k-th sorted Rayleigh quotient of the
-learned functions themselves, and it rotates optimally inside near-degenerate groups.
+whose error is negligible); for orthogonal learned functions it is never above the k-th
+sorted Rayleigh quotient of the functions themselves (non-orthogonal ones, e.g. early in
+training, can have Rayleigh quotients below the Ritz values of their span), and it rotates
+optimally inside near-degenerate groups. :func:`ritz_on_polynomial_basis` extends the basis
+by the learned functions times monomials of the coordinates (``evaluation.ritz_degree``).
 
 A near-singular ``S`` (two learned functions almost equal, or a mode of norm ~0) is
 handled by dropping the directions of the diagonally normalised Gram matrix whose
