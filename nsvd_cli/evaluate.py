@@ -241,17 +241,23 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         ev.gap_relative_errors = np.abs(fig["gap_relative_errors"])
         ev.angle_distances, ev.subspace_distances = fig["angle_distances"], fig["subspace_distances"]
     if blocks and len(w) >= 4 and np.all(np.isfinite(values)):
-        ev.mc_blocks = min(int(blocks), len(w) // 2)
-        with np.errstate(all="ignore"):
-            ev.stderr = montecarlo.jackknife(figures, len(w), ev.mc_blocks)
-        ev.stderr.pop("positive", None)
-        ev.stderr["norm_energies"] = np.abs(conventions.energies_from_eigenvalues(ev.norm_eigenvalues + ev.stderr[
-            "norm_eigenvalues"]) - ev.norm_energies)
-        ev.effective_samples = montecarlo.kish_effective_samples(values, w)
-        if reference is not None:
-            ev.mc_unresolved = montecarlo.unresolved_modes(ev.energy_relative_errors,
-                                                           ev.stderr["energy_relative_errors"], ev.positive)
+        _attach_stderr(ev, figures, blocks, values, w, conventions, reference is not None)
     return ev
+
+
+def _attach_stderr(ev: Evaluation, figures, blocks: int, values, w, conventions, with_reference: bool) -> None:
+    """Monte Carlo standard errors (delete-one-block jackknife of ``figures``), Kish sizes and
+    the unresolved-mode flags (in place)."""
+    ev.mc_blocks = min(int(blocks), len(w) // 2)
+    with np.errstate(all="ignore"):
+        ev.stderr = montecarlo.jackknife(figures, len(w), ev.mc_blocks)
+    ev.stderr.pop("positive", None)
+    ev.stderr["norm_energies"] = np.abs(conventions.energies_from_eigenvalues(ev.norm_eigenvalues + ev.stderr[
+        "norm_eigenvalues"]) - ev.norm_energies)
+    ev.effective_samples = montecarlo.kish_effective_samples(values, w)
+    if with_reference:
+        ev.mc_unresolved = montecarlo.unresolved_modes(ev.energy_relative_errors,
+                                                       ev.stderr["energy_relative_errors"], ev.positive)
 
 
 def _attach_ritz(ev: Evaluation, values, gradients, potential_values, w, kinetic, laplacians, vanishing,
