@@ -6,9 +6,12 @@ with the spec's deterministic rule (tensor Gauss–Legendre or polar for D <= 3,
 for D >= 4). Eigenvalues of ``T = scale * (-H + shift)`` follow. The norm-based estimate
 (App. D.5) is ``||psi_l||^2``, since NestedLoRA learns ``psi_l = sqrt(lambda_l) phi_l``.
 
-On the same rule, Rayleigh–Ritz on the span of the learned functions (:mod:`nsvd_cli.ritz`)
-gives the Ritz energies and the rotation to the Ritz functions; where ``Hψ`` is computed
-(D ≤ 3, not Coulomb) the Ritz residuals give per-level intervals (:mod:`nsvd_cli.bounds`).
+On the same rule, Rayleigh–Ritz (:mod:`nsvd_cli.ritz`) gives the Ritz energies and vectors: on
+the learned functions times the monomials of degree <= ``evaluation.ritz_degree`` in the
+coordinates (:func:`nsvd_cli.ritz.ritz_on_polynomial_basis`; by default 2 on a deterministic
+rule, 0 — the learned span — on a Monte Carlo one), the L lowest pairs; where ``Hψ`` is
+computed (D ≤ 3, not Coulomb) the residuals of those Ritz functions, with ``H(fψ)`` by the
+product rule, give per-level intervals (:mod:`nsvd_cli.bounds`).
 
 The functions scored are the method's eigenfunctions (:func:`nsvd_cli.methods.evaluation_rotation`):
 NestedLoRA's outputs as they are; LoRA's rotated by Rayleigh–Ritz on their span and ordered by
@@ -31,7 +34,7 @@ import torch
 from . import metrics, montecarlo
 from .bounds import LevelBounds, level_bounds, no_bounds
 from .methods import NORM_ESTIMATE, evaluation_rotation
-from .ritz import RitzResult, residual_gram, ritz_from_samples
+from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_on_polynomial_basis
 from .verdict import residual_norms
 
 __all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "monte_carlo_blocks", "model_values_and_gradients", "model_laplacians",
@@ -64,9 +67,14 @@ class Evaluation:
     positive: np.ndarray | None = None  # (L,) bool: reference eigenvalue of T > 0
     residuals: np.ndarray | None = None  # (L,) sigma_l = ||(H - E_l) psi_l|| / ||psi_l||, energy units
     verdict: object = None  # nsvd_cli.verdict.Verdict, set by the caller that knows the history
-    ritz_energies: np.ndarray | None = None  # (L,) Ritz values of H on the learned span, ascending (NaN: dropped)
-    ritz_vectors: np.ndarray | None = None  # (L, L) C: Ritz function k = sum_i psi_i C_ik (unit norm on the rule)
+    ritz_energies: np.ndarray | None = None  # (L,) the L lowest Ritz values of H, ascending (NaN: dropped)
+    ritz_vectors: np.ndarray | None = None  # (L·P, L) C: Ritz function k = sum_j chi_j C_jk (unit norm on the
+    #   rule) over the basis chi = nsvd_cli.ritz.polynomial_values (P = 1, chi = psi, for ritz_degree 0)
     ritz_dropped: int = 0  # near-null Gram directions and modes of T-eigenvalue <= 0 left out of the span
+    ritz_degree: int = 0  # monomial degree of the Ritz basis (evaluation.ritz_degree)
+    ritz_centre: np.ndarray | None = None  # (D,) monomial frame y = (x - centre)/scale (ritz_degree > 0)
+    ritz_scale: np.ndarray | None = None  # (D,)
+    ritz_overlaps: np.ndarray | None = None  # (L, L) <psi_l, phi_k> / ||psi_l||: learned mode l vs Ritz function k
     ritz_residuals: np.ndarray | None = None  # (L,) ||(H - rho_k) phi_k|| of the unit Ritz functions
     bounds: LevelBounds | None = None  # per-level intervals around the Ritz energies (nsvd_cli.bounds)
     gap_relative_errors: np.ndarray | None = None  # (L,) |(E_l-E_0) - (Eref_l-Eref_0)| / |Eref_l-Eref_0|; NaN at l=0
@@ -157,7 +165,8 @@ def model_values_and_gradients(model: torch.nn.Module, x: np.ndarray, chunk: int
 
 
 def evaluate_functions(values, gradients, potential_values, weights, conventions, *, reference=None,
-                       reference_values=None, blocks: int = 0, laplacians=None, vanishing: bool = True) -> Evaluation:
+                       reference_values=None, blocks: int = 0, laplacians=None, vanishing: bool = True,
+                       points=None, ritz_degree: int = 0) -> Evaluation:
     """Evaluation of sampled functions (the shared code path of ``solve`` and ``compare``).
 
     Parameters
@@ -190,6 +199,11 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         True (NestedLoRA, LoRA): a mode whose eigenvalue of T is <= 0 is taken for one the
         objective drives to zero norm and left out of the Rayleigh–Ritz span. False (NeuralEF,
         SpIN: unit-normalised outputs, :data:`nsvd_cli.methods.NORM_ESTIMATE`): every mode is kept.
+    points : ndarray, shape (N, D), optional
+        The rule's nodes; needed for ``ritz_degree > 0``.
+    ritz_degree : int
+        Rayleigh–Ritz on the functions times the monomials of degree <= ``ritz_degree``
+        (:func:`nsvd_cli.ritz.ritz_on_polynomial_basis`); 0 (or no ``points``): on their span.
 
     Raises
     ------
@@ -216,7 +230,8 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         norm_energies=conventions.energies_from_eigenvalues(fig["norm_eigenvalues"]),
         gram=fig["gram"], orthogonality=fig["orthogonality"], max_off_diagonal=fig["max_off_diagonal"],
     )
-    _attach_ritz(ev, values, gradients, potential_values, w, conventions.kinetic, laplacians, vanishing)
+    _attach_ritz(ev, values, gradients, potential_values, w, conventions.kinetic, laplacians, vanishing,
+                 points, ritz_degree if points is not None else 0)
     if reference is not None:
         ref_e = np.asarray(reference.energies, np.float64)
         ev.reference_eigenvalues, ev.reference_energies = conventions.eigenvalues_from_energies(ref_e), ref_e
@@ -226,26 +241,39 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         ev.gap_relative_errors = np.abs(fig["gap_relative_errors"])
         ev.angle_distances, ev.subspace_distances = fig["angle_distances"], fig["subspace_distances"]
     if blocks and len(w) >= 4 and np.all(np.isfinite(values)):
-        ev.mc_blocks = min(int(blocks), len(w) // 2)
-        with np.errstate(all="ignore"):
-            ev.stderr = montecarlo.jackknife(figures, len(w), ev.mc_blocks)
-        ev.stderr.pop("positive", None)
-        ev.stderr["norm_energies"] = np.abs(conventions.energies_from_eigenvalues(ev.norm_eigenvalues + ev.stderr[
-            "norm_eigenvalues"]) - ev.norm_energies)
-        ev.effective_samples = montecarlo.kish_effective_samples(values, w)
-        if reference is not None:
-            ev.mc_unresolved = montecarlo.unresolved_modes(ev.energy_relative_errors,
-                                                           ev.stderr["energy_relative_errors"], ev.positive)
+        _attach_stderr(ev, figures, blocks, values, w, conventions, reference is not None)
     return ev
 
 
-def _attach_ritz(ev: Evaluation, values, gradients, potential_values, w, kinetic, laplacians, vanishing) -> None:
-    """Rayleigh–Ritz on the span of the scored functions (``ev.ritz_*``; none for non-finite values)."""
-    if np.all(np.isfinite(values)) and np.all(np.isfinite(gradients)):
-        ritz = ritz_from_samples(values, gradients, potential_values, w, kinetic,
-                                 include=np.asarray(ev.eigenvalues) > 0 if vanishing else None,
-                                 laplacians=laplacians)
-        ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
+def _attach_stderr(ev: Evaluation, figures, blocks: int, values, w, conventions, with_reference: bool) -> None:
+    """Monte Carlo standard errors (delete-one-block jackknife of ``figures``), Kish sizes and
+    the unresolved-mode flags (in place)."""
+    ev.mc_blocks = min(int(blocks), len(w) // 2)
+    with np.errstate(all="ignore"):
+        ev.stderr = montecarlo.jackknife(figures, len(w), ev.mc_blocks)
+    ev.stderr.pop("positive", None)
+    ev.stderr["norm_energies"] = np.abs(conventions.energies_from_eigenvalues(ev.norm_eigenvalues + ev.stderr[
+        "norm_eigenvalues"]) - ev.norm_energies)
+    ev.effective_samples = montecarlo.kish_effective_samples(values, w)
+    if with_reference:
+        ev.mc_unresolved = montecarlo.unresolved_modes(ev.energy_relative_errors,
+                                                       ev.stderr["energy_relative_errors"], ev.positive)
+
+
+def _attach_ritz(ev: Evaluation, values, gradients, potential_values, w, kinetic, laplacians, vanishing,
+                 points=None, degree: int = 0) -> None:
+    """Rayleigh–Ritz on the scored functions (times monomials up to ``degree``): ``ev.ritz_*``,
+    with the overlaps of the learned modes with the Ritz functions (none for non-finite values)."""
+    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(gradients))):
+        return
+    ritz = ritz_on_polynomial_basis(points, values, gradients, potential_values, w, kinetic, degree=degree,
+                                    include=np.asarray(ev.eigenvalues) > 0 if vanishing else None,
+                                    laplacians=laplacians)
+    ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped = ritz.energies, ritz.vectors, ritz.dropped
+    ev.ritz_degree, ev.ritz_centre, ev.ritz_scale = ritz.degree, ritz.centre, ritz.scale
+    basis = values if ritz.degree == 0 else polynomial_values(points, values, ritz.degree, ritz.centre, ritz.scale)
+    norms = np.sqrt(np.maximum(w @ values**2, np.finfo(float).tiny))
+    ev.ritz_overlaps = ((w[:, None] * values).T @ ritz.rotate(basis)) / norms[:, None]
 
 
 def _figures(values, kinetic_density, potential_values, w, conventions, reference, reference_values) -> dict:
@@ -329,8 +357,13 @@ def bounds_unavailable_reason(problem) -> str | None:
     return None
 
 
-def _attach_bounds(ev: Evaluation, values, h_values, problem) -> None:
-    """Ritz residuals and the per-level intervals of :mod:`nsvd_cli.bounds` (in place)."""
+def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None) -> None:
+    """Ritz residuals and the per-level intervals of :mod:`nsvd_cli.bounds` (in place).
+
+    ``values``, ``h_values`` (N, L) and ``gradients`` (N, L, D) are of the scored functions; for
+    ``ev.ritz_degree > 0`` the extended basis and its ``H(fψ)`` are rebuilt from them
+    (:func:`nsvd_cli.ritz.polynomial_basis`, the frame of ``ev``), so that the residuals and the
+    Lehmann trial functions are those of the reported Ritz functions."""
     deterministic = problem.spec.evaluation.quadrature != "monte-carlo"
     if ev.ritz_energies is None:
         ev.bounds = no_bounds(len(ev.energies), "non-finite function values", deterministic)
@@ -340,6 +373,10 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem) -> None:
                               deterministic)
         return
     ritz = RitzResult(ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped)
+    if ev.ritz_degree > 0:
+        values, _, h_values = polynomial_basis(problem.quadrature.points, values, gradients, h_values,
+                                               degree=ev.ritz_degree, kinetic=problem.kinetic,
+                                               centre=ev.ritz_centre, scale=ev.ritz_scale)
     with np.errstate(all="ignore"):
         rgram = residual_gram(values, h_values, problem.quadrature.weights, ritz)
     ev.ritz_residuals = np.sqrt(np.abs(np.diag(rgram)))
@@ -404,14 +441,15 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
                             reference=reference, reference_values=reference_values, blocks=monte_carlo_blocks(problem),
                             laplacians=laplacians if monte_carlo else None,
-                            vanishing=NORM_ESTIMATE.get(method, True))
+                            vanishing=NORM_ESTIMATE.get(method, True), points=problem.quadrature.points,
+                            ritz_degree=getattr(problem.spec.evaluation, "ritz_degree", 0) or 0)
     if ev.stderr is not None:  # Gaussian or uniform Monte Carlo: the importance std that would suit the modes
         ev.matched_std, _ = montecarlo.matched_std(problem.quadrature.points, values, problem.quadrature.weights)
     h_values = None
     if want_residuals:
         h_values = -problem.kinetic * laplacians + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
-    _attach_bounds(ev, values, h_values, problem)
+    _attach_bounds(ev, values, h_values, problem, grads)
     ev.method, ev.rotation = method, rotation
     if not NORM_ESTIMATE.get(method, True):
         _drop_norm_estimate(ev)

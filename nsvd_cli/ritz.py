@@ -9,8 +9,11 @@ Ritz pairs are the stationary points of the Rayleigh quotient on ``span{ψ_i}``:
 
 solve ``H c = ρ S c``. By the Courant–Fischer min–max principle the k-th Ritz value is an
 upper bound of the k-th eigenvalue of H when the integrals are exact (a deterministic rule
-whose error is negligible); it is never above the k-th sorted Rayleigh quotient of the
-learned functions themselves, and it rotates optimally inside near-degenerate groups.
+whose error is negligible); for orthogonal learned functions it is never above the k-th
+sorted Rayleigh quotient of the functions themselves (non-orthogonal ones, e.g. early in
+training, can have Rayleigh quotients below the Ritz values of their span), and it rotates
+optimally inside near-degenerate groups. :func:`ritz_on_polynomial_basis` extends the basis
+by the learned functions times monomials of the coordinates (``evaluation.ritz_degree``).
 
 A near-singular ``S`` (two learned functions almost equal, or a mode of norm ~0) is
 handled by dropping the directions of the diagonally normalised Gram matrix whose
@@ -25,13 +28,16 @@ import numpy as np
 import scipy.linalg
 
 __all__ = ["RitzResult", "ritz_matrices", "rayleigh_ritz", "ritz_from_samples", "residual_gram",
-           "polynomial_basis", "extended_rayleigh_ritz"]
+           "polynomial_basis", "extended_rayleigh_ritz", "monomial_frame", "monomial_values", "monomial_count",
+           "polynomial_values", "ritz_on_polynomial_basis", "MAX_DEGREE"]
 
 #: Default relative threshold on the eigenvalues of the normalised Gram matrix.
 RCOND = 1e-10
 #: Default relative threshold for the directions a polynomial extension adds (see
 #: :func:`extended_rayleigh_ritz`): below it, an added direction is mostly integration error.
 EXTENSION_RCOND = 1e-3
+#: Highest monomial degree of the extended Ritz basis (``evaluation.ritz_degree``).
+MAX_DEGREE = 3
 
 
 @dataclass
@@ -47,14 +53,24 @@ class RitzResult:
         the rule (``Cᵀ S C = I`` on the kept columns); dropped columns are 0.
     dropped : int
         Number of near-null directions of the Gram matrix that were dropped.
+    degree : int
+        0: the basis is the L learned functions. > 0 (:func:`ritz_on_polynomial_basis`): the
+        basis is the learned functions times the P monomials of degree <= ``degree`` in
+        ``y = (x − centre)/scale`` (:func:`polynomial_values`), ``vectors`` is (L·P, L).
+    centre, scale : ndarray, shape (D,), or None
+        The monomial frame (``degree > 0`` only).
     """
 
     energies: np.ndarray
     vectors: np.ndarray
     dropped: int
+    degree: int = 0
+    centre: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
     def rotate(self, values: np.ndarray) -> np.ndarray:
-        """The Ritz functions ``φ = ψ C`` from values ``ψ`` of shape (N, L) -> (N, L)."""
+        """The Ritz functions ``φ = ψ C`` from basis values ``ψ`` of shape (N, M) -> (N, L)
+        (M = L, or L·P for an extended basis: :func:`polynomial_values`)."""
         return np.asarray(values) @ self.vectors
 
 
@@ -75,12 +91,15 @@ def ritz_matrices(values, gradients, potential_values, weights, kinetic: float, 
         :func:`nsvd_cli.evaluate.evaluate_functions`), instead of ``κ<∇ψ_i|∇ψ_j>``.
     """
     w = np.asarray(weights, np.float64)
-    s = np.einsum("n,ni,nj->ij", w, values, values)
+    values = np.asarray(values, np.float64)
+    wv = w[:, None] * values
+    s = wv.T @ values
     if laplacians is None:
-        kin = np.einsum("n,nid,njd->ij", w, gradients, gradients)
+        g = np.asarray(gradients, np.float64)
+        kin = np.tensordot(w[:, None, None] * g, g, axes=([0, 2], [0, 2]))
     else:
-        kin = -np.einsum("n,ni,nj->ij", w, values, laplacians)
-    h = kinetic * kin + np.einsum("n,n,ni,nj->ij", w, potential_values, values, values)
+        kin = -wv.T @ np.asarray(laplacians, np.float64)
+    h = kinetic * kin + (wv * np.asarray(potential_values, np.float64)[:, None]).T @ values
     return 0.5 * (h + h.T), 0.5 * (s + s.T)
 
 
@@ -170,7 +189,8 @@ def residual_gram(values, h_values, weights, ritz: RitzResult) -> np.ndarray:
 
 
 def _monomials(dimension: int, degree: int) -> list[tuple[int, ...]]:
-    """Exponent-free index tuples of the monomials of degree 1..degree (e.g. (0,), (1,), (0, 0), (0, 1))."""
+    """Index tuples of the monomials of degree 1..degree, graded then lexicographic
+    (``y_0, y_1, y_0², y_0 y_1, y_1²`` for D = 2, degree 2): the product of ``y_i`` over the tuple."""
     out, last = [], [()]
     for _ in range(degree):
         last = [t + (i,) for t in last for i in range(t[-1] if t else 0, dimension)]
@@ -178,14 +198,45 @@ def _monomials(dimension: int, degree: int) -> list[tuple[int, ...]]:
     return out
 
 
+def monomial_count(dimension: int, degree: int) -> int:
+    """``P = C(D + degree, degree)``: the monomials of total degree <= ``degree`` in D variables (with 1)."""
+    return 1 + len(_monomials(dimension, degree))
+
+
+def monomial_frame(points, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Centre ``c`` and scale ``s`` (both (D,)) of the monomials: the weighted mean and spread of
+    the rule's points (uniform weights by default); ``s`` is floored at the smallest normal float."""
+    x = np.asarray(points, np.float64)
+    n = len(x)
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
+    c = w @ x
+    return c, np.sqrt(np.maximum(w @ (x - c) ** 2, np.finfo(float).tiny))
+
+
+def monomial_values(points, degree: int, centre, scale) -> np.ndarray:
+    """Values (N, P) of the monomials of ``y = (x − centre)/scale``, column 0 = 1, then the
+    order of :func:`polynomial_basis`'s blocks. ``points`` (N, D); ``centre``, ``scale`` (D,)."""
+    y = (np.asarray(points, np.float64) - np.asarray(centre, np.float64)) / np.asarray(scale, np.float64)
+    cols = [np.ones(len(y))] + [np.prod(y[:, list(m)], axis=1) for m in _monomials(y.shape[1], degree)]
+    return np.stack(cols, 1)
+
+
+def polynomial_values(points, values, degree: int, centre, scale) -> np.ndarray:
+    """The extended basis ``{f_p ψ_l}`` (N, L·P) from the learned values (N, L): block p (columns
+    ``p·L … p·L + L − 1``) is monomial p (:func:`monomial_values`) times all L functions."""
+    v = np.asarray(values, np.float64)
+    f = monomial_values(points, degree, centre, scale)
+    return (f[:, :, None] * v[:, None, :]).reshape(len(v), -1)
+
+
 def polynomial_basis(points, values, gradients, h_values=None, *, degree: int = 1, kinetic: float = 1.0,
-                     weights=None):
+                     weights=None, centre=None, scale=None):
     """The learned functions times monomials of the coordinates: ``{ψ_l} ∪ {y_i ψ_l} ∪ {y_i y_j ψ_l} …``.
 
     ``y = (x − c)/s`` with ``c`` and ``s`` the weighted mean and spread of the rule's points
-    (the span does not depend on them; they only keep the Gram matrix well scaled). Derivatives
-    come by the product rule from ``ψ`` and ``∇ψ`` (no further network passes):
-    ``∇(fψ) = ψ∇f + f∇ψ`` and ``H(fψ) = f Hψ − 2κ ∇f·∇ψ − κ ψ ∇²f``.
+    (:func:`monomial_frame`; the span does not depend on them, they only keep the Gram matrix
+    well scaled). Derivatives come by the product rule from ``ψ`` and ``∇ψ`` (no further
+    network passes): ``∇(fψ) = ψ∇f + f∇ψ`` and ``H(fψ) = f Hψ − 2κ ∇f·∇ψ − κ ψ ∇²f``.
 
     Parameters
     ----------
@@ -200,19 +251,21 @@ def polynomial_basis(points, values, gradients, h_values=None, *, degree: int = 
         ``κ`` of ``H = −κ∇² + V``.
     weights : ndarray, shape (N,), optional
         The rule's weights (for ``c`` and ``s``; default uniform).
+    centre, scale : ndarray, shape (D,), optional
+        A given frame instead (e.g. the one stored in a results file).
 
     Returns
     -------
     values (N, L·P), gradients (N, L·P, D), h_values (N, L·P) or None
         Block p (columns ``p·L … p·L + L − 1``) is monomial p times all L functions; block 0 is
-        the learned functions, in order. ``P = C(D + degree, degree)``.
+        the learned functions, in order. ``P = C(D + degree, degree)`` (:func:`monomial_count`).
     """
     x = np.asarray(points, np.float64)
     v, g = np.asarray(values, np.float64), np.asarray(gradients, np.float64)
     n, dim = x.shape
-    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
-    c = w @ x
-    s = np.sqrt(np.maximum(w @ (x - c) ** 2, np.finfo(float).tiny))
+    if centre is None or scale is None:
+        centre, scale = monomial_frame(x, weights)
+    c, s = np.asarray(centre, np.float64), np.asarray(scale, np.float64)
     y = (x - c) / s
     vals, grads, hs = [v], [g], None if h_values is None else [np.asarray(h_values, np.float64)]
     for mono in _monomials(dim, degree):
@@ -311,3 +364,60 @@ def extended_rayleigh_ritz(h: np.ndarray, s: np.ndarray, learned: int, *, rcond:
         rho, y = scipy.linalg.eigh(0.5 * (q.T @ h @ q + (q.T @ h @ q).T))
         energies[:len(rho)], vectors[:, :len(rho)] = rho, q @ y
     return RitzResult(energies=energies, vectors=vectors, dropped=m - q.shape[1])
+
+
+def ritz_on_polynomial_basis(points, values, gradients, potential_values, weights, kinetic: float, *,
+                             degree: int, include=None, laplacians=None, rcond: float = RCOND,
+                             extension_rcond: float = EXTENSION_RCOND) -> RitzResult:
+    """Rayleigh–Ritz on the learned functions times monomials of degree <= ``degree``; the lowest pairs.
+
+    ``degree = 0`` is :func:`ritz_from_samples` (the learned span). Otherwise the basis is
+    :func:`polynomial_basis` in the frame :func:`monomial_frame` of the rule, solved by
+    :func:`extended_rayleigh_ritz` (the learned span is kept; added directions above
+    ``extension_rcond``), and as many of the lowest Ritz pairs are returned as the learned span
+    has directions (``m = L − dropped`` of the learned span alone): by min–max each is at most
+    the corresponding learned-span Ritz value, and still an upper bound of its level when the
+    integrals are exact.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, D)
+    values, gradients, potential_values, weights, kinetic, laplacians
+        As :func:`ritz_matrices` (``laplacians``: the local-energy form; ``∇²(fψ)`` then comes by the
+        product rule).
+    degree : int
+        0 … :data:`MAX_DEGREE`.
+    include : ndarray of bool, shape (L,), optional
+        Learned functions to use; a left-out one takes its monomial multiples with it.
+
+    Returns
+    -------
+    RitzResult
+        ``energies`` (L,) ascending (NaN: the ``dropped`` last ones), ``vectors`` (L·P, L) over the
+        columns of :func:`polynomial_values`, ``degree``, ``centre``, ``scale``.
+
+    Raises
+    ------
+    ValueError
+        ``degree`` outside 0 … :data:`MAX_DEGREE`, or non-finite matrices.
+    """
+    if not 0 <= int(degree) <= MAX_DEGREE:
+        raise ValueError(f"degree must be in 0..{MAX_DEGREE}, got {degree}")
+    if degree == 0:
+        return ritz_from_samples(values, gradients, potential_values, weights, kinetic, rcond, include, laplacians)
+    values, potential_values = np.asarray(values, np.float64), np.asarray(potential_values, np.float64)
+    L = values.shape[1]
+    c, s = monomial_frame(points, weights)
+    h_values = None if laplacians is None else -kinetic * np.asarray(laplacians) + potential_values[:, None] * values
+    vv, gg, hh = polynomial_basis(points, values, gradients, h_values, degree=degree, kinetic=kinetic,
+                                  centre=c, scale=s)
+    lap = None if hh is None else (potential_values[:, None] * vv - hh) / kinetic
+    h, sm = ritz_matrices(vv, gg, potential_values, weights, kinetic, lap)
+    kept = L - rayleigh_ritz(h[:L, :L], sm[:L, :L], rcond, include).dropped
+    p = len(sm) // L
+    ext = extended_rayleigh_ritz(h, sm, L, rcond=rcond, extension_rcond=extension_rcond,
+                                 include=None if include is None else np.tile(np.asarray(include, bool), p))
+    kept = min(kept, int(np.isfinite(ext.energies).sum()))
+    energies, vectors = np.full(L, np.nan), np.zeros((L * p, L))
+    energies[:kept], vectors[:, :kept] = ext.energies[:kept], ext.vectors[:, :kept]
+    return RitzResult(energies, vectors, L - kept, int(degree), c, s)

@@ -80,7 +80,9 @@ def test_results_file_stores_ritz_and_bounds(short_run_file):
     from nsvd_cli.problem import Problem
 
     res = load(short_run_file)
-    assert res.ritz["vectors"].shape == (3, 3) and res.bounds["kinds"] and "deterministic" in res.bounds
+    # harmonic2d: degree 2 by default, P = 6 monomials (1, y0, y1, y0², y0 y1, y1²) times 3 modes
+    assert res.ritz["degree"] == 2 and res.ritz["vectors"].shape == (18, 3) and res.ritz["centre"].shape == (2,)
+    assert res.bounds["kinds"] and "deterministic" in res.bounds
     rule = Problem.from_spec(res.spec).quadrature
     phi = res.eigenfunctions(rule.points, ritz=True)  # unit-normalised Ritz functions on the rule
     kept = np.isfinite(res.ritz["energies"])
@@ -178,4 +180,4 @@ def test_extended_ritz_drops_a_dependent_extension_and_keeps_the_learned_span():
     h, s = ritz_matrices(v, g, V, RULE.weights, 1.0)
     small = rayleigh_ritz(*ritz_matrices(pert, dpert, V, RULE.weights, 1.0))
     big = extended_rayleigh_ritz(h, s, 2)
-    assert np.all(big.energies[:2] <= small.energies + 1e-12) and np.all(big.energies[:2] >= [1.0, 3.0])
+    assert np.all(big.energies[:2] <= small.energies + 1e-12) and np.all(big.energies[:2] >= np.array([1.0, 3.0]) - 1e-12)

@@ -436,7 +436,8 @@ def _print_notes(spec, ev, bounds, ritz) -> None:
             stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
-_RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions, each value (with its interval) in the "
+_RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions (times monomials of the coordinates up "
+              "to evaluation.ritz_degree), the lowest L values, each value (with its interval) in the "
               "row of the learned mode its Ritz vector overlaps most; (#k): the k-th lowest Ritz value, in another "
               "row because the learned order is broken; ?: overlap² < 0.5, no learned mode is close to that Ritz "
               "vector (functions nearly parallel or not converged)")
@@ -463,12 +464,15 @@ def ritz_rows(ev):
     from scipy.optimize import linear_sum_assignment
 
     C = np.asarray(ev.ritz_vectors, float)
-    L = C.shape[0]
+    L = C.shape[1]
     out = np.full(L, -1)
     energies = np.asarray(ev.ritz_energies, float)
     kept = np.flatnonzero(np.isfinite(energies) & np.any(C != 0, axis=0))
     norms = np.sqrt(np.clip(np.asarray(ev.norm_eigenvalues, float), 0, None))
-    overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
+    if getattr(ev, "ritz_overlaps", None) is not None:  # also for an extended basis (C is (L·P, L))
+        overlap = np.asarray(ev.ritz_overlaps, float)[:, kept]
+    else:
+        overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
     weight = np.full(L, np.nan)
     if not kept.size or not np.all(np.isfinite(overlap)):
         out[:len(kept)] = kept  # nothing to match on: the ascending order

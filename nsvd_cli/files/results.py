@@ -33,10 +33,15 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
     ``rollbacks/learning_rate_factor``, ``rollbacks/loss`` (R,), one entry per non-finite
     loss survived (only if R > 0; ``run_json`` has ``rollbacks`` = R).
 ``/ritz`` (files written since issue 13; optional)
-    ``energies`` (L,) Ritz values of H on the span of the learned functions (ascending, NaN
-    for dropped directions), ``vectors`` (L, L) rotation ``C`` (Ritz function k is
-    ``Σ_i ψ_i C_ik``, unit-normalised), ``residuals`` (L,) ``||(H − ρ_k)φ_k||`` if computed;
-    attrs ``dropped``.
+    ``energies`` (L,) the L lowest Ritz values of H (ascending, NaN for dropped directions)
+    on the basis ``χ`` of the learned functions times the P monomials of degree <= ``degree``
+    in ``y = (x − centre)/scale`` (:func:`nsvd_cli.ritz.polynomial_values`: block p, columns
+    ``p·L … p·L + L − 1``, is monomial p times all L functions; block 0, the monomial 1, is
+    the learned functions); ``vectors`` (L·P, L) coefficients ``C`` (Ritz function k is
+    ``Σ_j χ_j C_jk``, unit-normalised on the rule); ``residuals`` (L,) ``||(H − ρ_k)φ_k||``
+    if computed; ``centre``, ``scale`` (D,) (only for ``degree`` > 0); attrs ``dropped``,
+    ``degree`` (``evaluation.ritz_degree``). Files without ``degree`` (written before the
+    extended basis) have ``vectors`` (L, L) over the learned functions, which is degree 0.
 ``/rotation`` (optional; runs of ``training.method`` lora, neuralef, spin)
     (L, L) ``R``: the functions every per-mode figure of the file (eigenvalues, errors,
     angles, verdict, ``/ritz``) refers to are the model outputs times ``R``
@@ -170,8 +175,10 @@ def _write_ritz_and_bounds(h, ev) -> None:
     if getattr(ev, "ritz_energies", None) is not None:
         g = h.create_group("ritz")
         _write_dict_of_arrays(g, {"energies": ev.ritz_energies, "vectors": ev.ritz_vectors,
-                                  "residuals": ev.ritz_residuals})
+                                  "residuals": ev.ritz_residuals, "centre": getattr(ev, "ritz_centre", None),
+                                  "scale": getattr(ev, "ritz_scale", None)})
         g.attrs["dropped"] = int(ev.ritz_dropped)
+        g.attrs["degree"] = int(getattr(ev, "ritz_degree", 0))
     b = getattr(ev, "bounds", None)
     if b is not None:
         g = h.create_group("bounds")
@@ -266,8 +273,9 @@ class Results:
     verdict : dict or None
         ``/verdict`` (None in older files).
     ritz : dict or None
-        ``/ritz``: ``energies`` (L,), ``vectors`` (L, L), ``residuals`` (L,) if stored,
-        ``dropped`` (None in files written before issue 13).
+        ``/ritz``: ``energies`` (L,), ``vectors`` (L·P, L), ``residuals`` (L,) if stored,
+        ``dropped``, ``degree`` (0 in older files), ``centre`` and ``scale`` (D,) for degree > 0
+        (None in files written before issue 13).
     bounds : dict or None
         ``/bounds``: (L,) arrays ``lower``, ``upper``, ..., ``kinds`` (list of str),
         ``deterministic`` (None in older files).
@@ -345,9 +353,11 @@ class Results:
             eigenvalue of T is <= 0 have norm ~0 and are then noise. Ignored with ``ritz`` and
             ``raw``, and for NeuralEF / SpIN (NaN norm estimate: unit-normalised already).
         ritz : bool, default False
-            Return the Ritz functions ``Σ_i ψ_i C_ik`` (``/ritz/vectors``: the learned functions
-            rotated to diagonalise H on their span, unit-normalised on the evaluation rule,
-            ordered by Ritz energy; dropped directions are 0). The default is the learned
+            Return the Ritz functions ``Σ_j χ_j C_jk`` (``/ritz/vectors``: H diagonalised on the
+            basis χ of the learned functions times the monomials of degree <= ``/ritz`` degree,
+            rebuilt at ``x`` in the stored frame; degree 0: the learned functions rotated;
+            unit-normalised on the evaluation rule, ordered by Ritz energy; dropped directions
+            are 0). The default is the learned
             functions: they are what the method trained and what every stored per-mode metric
             (errors, angles, verdict) and plot refers to, and files written before the Ritz
             step have no rotation.
@@ -376,11 +386,21 @@ class Results:
         if not raw:
             out = out if self.rotation is None else out @ self.rotation
             if ritz:
-                out = out @ self.ritz["vectors"]
+                out = self._ritz_basis(xt.numpy(), out) @ self.ritz["vectors"]
             elif normalise:
                 norms = np.where(np.isnan(self.norm_eigenvalues), 1.0, self.norm_eigenvalues)
                 out = out / np.sqrt(np.maximum(norms, np.finfo(float).tiny))
         return torch.from_numpy(out).to(x.dtype) if is_torch else out
+
+
+    def _ritz_basis(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The Ritz basis χ (N, L·P) at points x (N, D) from the scored functions' values (N, L)."""
+        degree = int(self.ritz.get("degree", 0))
+        if degree == 0:
+            return values
+        from ..ritz import polynomial_values
+
+        return polynomial_values(x, values, degree, self.ritz["centre"], self.ritz["scale"])
 
 
 def _read(group, key):

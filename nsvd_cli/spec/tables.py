@@ -566,6 +566,13 @@ class EvaluationSpec(_Table):
     (``samples`` uniform points on ``box``, or with ``std > 0`` points drawn from
     N(0, std^2 I) and importance-weighted; for D >= 4). A Monte Carlo rule gives every
     figure a standard error (delete-one-block jackknife, :mod:`nsvd_cli.montecarlo`).
+
+    ``ritz_degree``: Rayleigh–Ritz runs on the learned functions times the monomials of degree
+    <= ``ritz_degree`` in the coordinates (:func:`nsvd_cli.ritz.ritz_on_polynomial_basis`; 0:
+    the learned span alone). Left out (None), it is resolved here, at validation: 2 for a
+    deterministic rule, 0 for ``monte-carlo`` (an extended basis would fit the sampling noise,
+    and Monte Carlo Ritz values are no bounds anyway). The resolved value is written with the
+    spec, so a results file records the degree used.
     """
 
     box: Box
@@ -575,11 +582,14 @@ class EvaluationSpec(_Table):
     angles: count(4, 10 ** 4) = 64
     samples: count(100, 10 ** 8) = 200_000
     std: NonNegativeFloat = 0.0
+    ritz_degree: count(0, 3) | None = None
 
     @model_validator(mode="after")
     def _std(self):
         if self.std > 0 and self.quadrature != "monte-carlo":
             raise invalid("std", f"only used with quadrature = \"monte-carlo\", not {self.quadrature!r}")
+        if self.ritz_degree is None:  # derived from the rule (fields-set unchanged: not explicit)
+            self.__dict__["ritz_degree"] = 0 if self.quadrature == "monte-carlo" else 2
         return self
 
 
