@@ -32,11 +32,11 @@ none of which needs the exact answer:
   overstates it when the residual comes from high-energy roughness (tails): measured on
   converged runs it is 7–2000 × the true error, at most 4.8 % (anharmonic1d mode 10 of 11,
   error 0.012 %; harmonic2d defaults ≤ 2.0 %, harmonic6d/10d ≤ 0.6 %), and ~6 × on the
-  under-trained quartic6d (1.5 % errors, estimate ~9 % with the gap 2.74 of its levels).
+  quartic6d with its former Gaussian envelope (1.5 % errors, estimate ~9 % with the gap 2.74 of its levels).
   The factor 5 thus allows the measured overstatement of converged modes and still fails a
   mode of that kind from ~0.9 % error up. It is the signal that catches a run frozen by the
   learning-rate decay: the Rayleigh and norm estimates agree and the drift vanishes as the
-  step size goes to zero, converged or not (quartic6d at 6000 iterations: 1.5–1.8 % errors,
+  step size goes to zero, converged or not (quartic6d with the Gaussian envelope, 6000 iterations: 1.5–1.8 % errors,
   agreement ≤ 0.8 %, drift ≤ 5e-4, σ/g ≈ 0.5).
 
 Agreement in a (near-)degenerate cluster (modes whose Rayleigh quotients differ by at most
