@@ -266,11 +266,24 @@ class _Judge:
 
     def stuck_modes(self) -> list[int]:
         """Modes (0-based) to re-initialise after the latest evaluation: collapsed onto an
-        earlier mode, while restarts are left and at least 30 % of the iterations remain."""
-        tr, v = self.training, self.last.verdict
+        earlier mode, while restarts are left and at least 30 % of the iterations remain.
+
+        Collapsed means a copy of the earlier mode k it overlaps most: overlap ``|G_lk|`` above
+        :attr:`STUCK`, Rayleigh quotient within :attr:`STUCK` (relative) of mode k's, and the
+        two estimates of λ_l disagreeing by more than :attr:`STUCK`. A mode that is merely not
+        yet orthogonal to an earlier one — early in a run, its λ already near its own, distinct
+        level — is left to converge (re-initialising it threw away a nearly converged mode:
+        morse1d mode 3 at λ 2.5 for the level 2.25, overlapping the modes at 12.25 and 6.25).
+        """
+        tr, v, ev = self.training, self.last.verdict, self.last
         if self.restarts >= tr.restarts or self.iteration > 0.7 * tr.iterations:
             return []
-        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & ~v.vanishing)
+        lam = np.asarray(ev.eigenvalues, np.float64)
+        g = np.abs(np.asarray(ev.gram, np.float64))
+        partner = [int(np.argmax(g[l, :l])) if l else 0 for l in range(len(lam))]
+        copy = np.array([l > 0 and abs(lam[l] - lam[partner[l]]) <= self.STUCK * abs(lam[partner[l]])
+                         for l in range(len(lam))], bool)
+        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & copy & ~v.vanishing)
         self.restarts += len(stuck) > 0
         return stuck.tolist()
 

@@ -540,7 +540,10 @@ class _Loop:
         if self.evaluate is not None and (state.iteration % tr.eval_every == 0 or last):
             result = self._evaluate(state.iteration)
             state.stopped_by = result.pop("stop", None) or state.stopped_by
-            self.restart_modes(result.pop("restart", ()))
+            restart = sorted(int(m) for m in result.pop("restart", ()))
+            self.restart_modes(restart)
+            if restart:  # 0-based indices of the modes re-initialised after this evaluation
+                result["restarted"] = restart
             state.history["evaluations"].append(result)
             self._emit(Evaluated(state.iteration, result))
         if self.checkpoint is not None and state.iteration % tr.checkpoint_every == 0:

@@ -162,6 +162,28 @@ def test_restarting_a_mode_touches_only_its_parameters_and_optimiser_state():
 
 
 
+@pytest.mark.parametrize("lam3, restarted", [(2.5, []), (12.0, [2]), (6.5, [2])])
+def test_only_a_copy_of_an_earlier_mode_is_restarted(lam3, restarted):
+    """Morse-like levels λ = 12.25, 6.25, 2.25 (T eigenvalues). Mode 3 overlaps mode 1 by 0.5 and
+    its norm estimate lags (agreement 0.6 > 0.3). At λ_R = 2.5 it is near its own level, only not
+    yet orthogonal: left alone (a new-user trial saw it thrown away at 42 % of a morse1d run).
+    At 12.0 or 6.5 it copies mode 1 or 2 (the one it overlaps most): re-initialised."""
+    from types import SimpleNamespace
+
+    from nsvd_cli.solve import _Judge
+
+    partner = 0 if lam3 > 9 else 1
+    gram = np.eye(3)
+    gram[2, partner] = gram[partner, 2] = 0.5
+    lam = np.array([12.25, 6.25, lam3])
+    ev = SimpleNamespace(eigenvalues=lam, norm_eigenvalues=lam * [1.0, 1.0, 0.4], gram=gram, residuals=None,
+                         reference_eigenvalues=None)
+    training = _oscillator_1d(1000).training
+    judge_ = _Judge(SimpleNamespace(scale=1.0), training)
+    judge_(ev, iteration=250)
+    assert judge_.stuck_modes() == restarted
+
+
 def test_a_bound_level_learned_with_negative_eigenvalue_is_not_a_vanished_mode():
     """Found in a new-user trial (coupled_harmonic8d, 100 iterations): mode 5 had λ_R = -18 and a
     small norm, and was counted as a properly vanished (converged) mode although the reference
@@ -244,3 +266,16 @@ def test_a_degenerate_cluster_is_judged_on_its_summed_estimates():
     # a member off by more than 3 x the tolerance fails even if the sum agrees
     wild = lam * np.array([1.0, 1.035, 1.0, 0.965])
     assert judge(lam, wild, np.eye(4)).reasons == ["", "agreement", "", "agreement"]
+
+
+def test_a_restart_is_printed_with_the_evaluation_line():
+    """Re-initialising a mode changes the run: the evaluation line says which (1-based)."""
+    from nsvd_cli.cli.console import console
+    from nsvd_cli.cli.solve import _ProgressReporter
+    from nsvd_cli.train import Evaluated
+
+    summary = {"eigenvalues": [3.0, 2.0, 1.0], "max_off_diagonal": 0.4, "converged": 1, "restarted": [2]}
+    with console.capture() as cap:
+        _ProgressReporter(quiet=False)(Evaluated(250, summary))
+    line = cap.get()
+    assert "iteration 250" in line and "re-initialised #3" in line

@@ -552,6 +552,9 @@ class _ProgressReporter:
             parts.append(f"max off-diag. Gram {s['max_off_diagonal']:.3f}")
             if "converged" in s:
                 parts.append(f"{s['converged']}/{len(s['eigenvalues'])} modes converged")
+            if s.get("restarted"):
+                modes = ", ".join(f"#{m + 1}" for m in s["restarted"])
+                parts.append(f"re-initialised {modes} (a copy of an earlier mode; training.restarts)")
             self.progress.console.print(f"  iteration {e.iteration}: " + ", ".join(parts), highlight=False)
 
     def _plain_line(self, e) -> None:
