@@ -79,3 +79,41 @@ def test_explicit_ritz_degree_on_monte_carlo_warns_once():
     for overrides in (mc, {**mc, "evaluation.ritz_degree": 0}, {"evaluation.ritz_degree": 2}):
         assert not [w for w in Problem.from_spec(load_spec("harmonic2d", overrides=overrides)).warnings()
                     if "ritz_degree" in w], overrides
+
+
+# ---------------------------------------------------------------------------- C, D: compare
+
+def _with_verdict(src, dst, converged):
+    dst.write_bytes(src.read_bytes())
+    with h5py.File(dst, "r+") as h:
+        h["verdict/converged"][...] = np.asarray(converged)
+    return dst
+
+
+def test_compare_json_converged_is_the_verdict_and_encodings(short_run_file, tmp_path):
+    for flags, expected in (([False, False, False], False), ([True, True, True], True)):
+        path = _with_verdict(short_run_file, tmp_path / f"v{int(expected)}.h5", flags)
+        res = runner.invoke(app, ["compare", str(path), "--json"])
+        assert res.exit_code == 0, res.output
+        (m,) = json.loads(res.stdout)["methods"]
+        assert m["converged"] is expected
+        assert m["peak_memory"] is None  # not measured for a results file (was -1)
+    # in_interval: true/false/null, the reference level 2, 4, 4 (E = 2(n_x + n_y + 1)) against
+    # the file's stored interval of the k-th Ritz value
+    stored = load(path).bounds
+    for k, (ref, got) in enumerate(zip([2.0, 4.0, 4.0], m["in_interval"])):
+        if not np.isfinite(stored["lower"][k]):
+            assert got is None
+        else:
+            assert got is bool(stored["lower"][k] <= ref <= stored["upper"][k]), k
+    np.testing.assert_allclose(m["ritz_energies"], load(path).ritz["energies"], rtol=1e-8)
+
+
+def test_compare_table_shows_the_ritz_value_of_each_interval(short_run_file):
+    res = runner.invoke(app, ["compare", str(short_run_file)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "Ritz E" in res.stdout and "in interval" in res.stdout
+    ritz = load(short_run_file).ritz["energies"]
+    lines = [line for line in res.stdout.splitlines() if line.strip().startswith("│ 1 ") or
+             line.strip().startswith("1 ")]
+    assert lines and f"{ritz[0]:.6g}" in lines[0], res.stdout
