@@ -388,6 +388,14 @@ def _evaluate_on_grid(results, points: np.ndarray, chunk: int = 16384) -> np.nda
     return out
 
 
+def _neural_converged(results, counted_energies: np.ndarray) -> bool:
+    """A results file's "converged": its stored verdict passed every mode (files without a
+    verdict: every counted energy is finite), and never with a non-finite counted energy."""
+    verdict = results.converged
+    finite = bool(np.all(np.isfinite(counted_energies)))
+    return finite and (verdict is None or bool(np.all(verdict)))
+
+
 def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid, say, notes) -> MethodResult:
     from .evaluate import evaluate_model
     from .problem import Problem
@@ -411,11 +419,11 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
     row = MethodResult(label=label, kind="neural", method="nsvd", grid=0, energies=energies, relative_errors=rel,
                        mean_relative_error=metrics.nanmean(rel), wall_time=float(res.run.get("wall_time", float("nan"))),
                        peak_memory=-1, iterations=int(res.run.get("iterations", -1)),
-                       converged=bool(np.all(np.isfinite(energies[counted]))), path=Path(source.text),
+                       converged=_neural_converged(res, energies[counted]), path=Path(source.text),
                        evaluation=ev, counted=counted, stored_discrepancy=discrepancy,
                        training_method=getattr(res.spec.training, "method", "nestedlora"),
                        seed=int(res.spec.training.seed))
-    if not row.converged:
+    if not np.all(np.isfinite(energies[counted])):
         row.note = "non-finite energies"
     if ev.bounds is not None:
         row.in_interval = np.full(L, np.nan)

@@ -60,7 +60,8 @@ class MethodResult:
         lobpcg iterations / eigsh shift-invert solves / 0 for dense / training iterations.
         (An eigsh row that is also the grid reference was solved for ``L + 1`` levels.)
     converged : bool
-        Grid: every relative residual ``<= tol``.  Neural: every counted energy is finite.
+        Grid: every relative residual ``<= tol``.  Neural: the file's stored verdict passed
+        every mode (files without a verdict: every counted energy is finite).
     note : str
         Why a row is marked, e.g. ``"not converged: max residual 3.2e-04 > tol 1e-06"``.
     residuals, tol, build_time, n_points_total, sigma
@@ -153,9 +154,11 @@ class MethodResult:
         return float(np.max(self.residuals)) if self.residuals is not None else float("nan")
 
     def to_dict(self) -> dict:
-        """JSON-ready dict (NaN as None; no eigenvectors or points)."""
+        """JSON-ready dict (NaN as None; no eigenvectors or points): ``peak_memory`` None when
+        not measured (neural), ``in_interval`` true / false / None (no bound)."""
         out = {"label": self.label, "kind": self.kind, "method": self.method, "grid": self.grid,
-               "wall_time": self.wall_time, "peak_memory": self.peak_memory, "iterations": self.iterations,
+               "wall_time": self.wall_time, "peak_memory": None if self.peak_memory < 0 else self.peak_memory,
+               "iterations": self.iterations,
                "converged": self.converged, "mean_relative_error": self.mean_relative_error,
                "note": self.note, "energies": self.energies, "relative_errors": self.relative_errors}
         if self.kind == "grid":
@@ -175,7 +178,9 @@ class MethodResult:
                        quadrature_subspace_distances=None if ev is None else ev.subspace_distances,
                        grid_comparison=self.grid_comparison, angle_distances=self.angle_distances,
                        subspace_distances=self.subspace_distances, orthogonality=self.orthogonality,
-                       in_interval=self.in_interval)
+                       in_interval=None if self.in_interval is None else
+                       [None if np.isnan(v) else bool(v) for v in self.in_interval],
+                       ritz_energies=None if ev is None else getattr(ev, "ritz_energies", None))
         return _jsonable(out)
 
 

@@ -336,7 +336,8 @@ class Problem:
         level of the dtype (``eps ℓ² / fd_step²`` above :data:`FD_ROUNDING_WARN`); the
         reference's own notes; an evaluation box that cuts off reference states; a last
         degenerate multiplet cut by ``modes``; fewer positive eigenvalues of T than modes
-        (App. C.6). Computes the reference.
+        (App. C.6); ``evaluation.ritz_degree > 0`` on a Monte Carlo rule (the extended basis fits
+        the sampling noise, docs/bounds.md). Computes the reference.
         """
         spec, out = self.spec, []
         rounding = self._fd_rounding()
@@ -344,6 +345,11 @@ class Problem:
             out.append(f"training.fd_step = {spec.training.fd_step:g} is close to the rounding level of "
                        f"{spec.training.dtype} (eps·ℓ²/h² = {rounding:.1e}): the Laplacian is noisy; use a larger "
                        "fd_step, dtype = \"float64\" or laplacian = \"exact\"")
+        ev = spec.evaluation
+        if ev.quadrature == "monte-carlo" and (ev.ritz_degree or 0) > 0:
+            out.append(f"evaluation.ritz_degree = {ev.ritz_degree} with quadrature = \"monte-carlo\": the extended "
+                       "Ritz basis fits the sampling noise (docs/bounds.md, A larger Ritz basis); use "
+                       "ritz_degree = 0 or a deterministic rule")
         threshold = self.continuum_threshold
         if threshold is not None and self.shift > threshold:
             out.append(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "

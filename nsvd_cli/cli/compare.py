@@ -245,8 +245,9 @@ def _caption(comp) -> str:
     if any(m.counted is not None and not m.counted[np.isfinite(m.energies)].all() for m in comp.methods):
         caption.append("λ≤0: a mode the file's T does not learn (not counted)")
     if any(m.in_interval is not None for m in comp.methods):
-        caption.append("in interval: the reference level lies in the results file's interval around its k-th "
-                       "Ritz value (docs/bounds.md)")
+        caption.append("Ritz E: the results file's k-th lowest Ritz value (Rayleigh–Ritz on its learned functions, "
+                       "ascending), paired with the k-th reference level; in interval: that reference level lies in "
+                       "the interval around it (docs/bounds.md)")
     return ";  ".join(caption)
 
 
@@ -266,6 +267,12 @@ def _cell(m, i) -> list[str]:
     if m.counted is not None and np.isfinite(m.energies[i]) and not m.counted[i]:
         rel = "λ≤0"
     return [e, rel]
+
+
+def _ritz_cell(m, i) -> str:
+    """The k = i-th lowest Ritz energy of a results file (the one its row-i interval is around), or ``—``."""
+    ritz = getattr(m.evaluation, "ritz_energies", None)
+    return "—" if ritz is None or i >= len(ritz) else _num(float(ritz[i]))
 
 
 def _in_interval(v) -> str:
@@ -288,6 +295,7 @@ def _mode_table(comp) -> Table:
         table.add_column(f"{m.run_label}\nE", justify="right")
         table.add_column("rel. err", justify="right")
         if m.in_interval is not None:
+            table.add_column("Ritz E", justify="right")
             table.add_column("in interval")
     for i in range(comp.n_modes):
         row = [str(i + 1)]
@@ -297,7 +305,7 @@ def _mode_table(comp) -> Table:
         for m in comp.methods:
             row += _cell(m, i)
             if m.in_interval is not None:
-                row.append(_in_interval(m.in_interval[i]))
+                row += [_ritz_cell(m, i), _in_interval(m.in_interval[i])]
         table.add_row(*row)
     return table
 
@@ -331,7 +339,7 @@ def _summary_table(comp) -> Table:
             method = m.label if m.method == m.label.split()[0] else f"{m.label} (ran {m.method})"
         else:
             size, iters = "—", f"{m.iterations} (training)" if m.iterations >= 0 else "—"
-            conv, method = (_verdict_cell(m) if m.converged else f"[red]no[/red] ({m.note})"), m.run_label
+            conv, method = (f"[red]no[/red] ({m.note})" if m.note else _verdict_cell(m)), m.run_label
         summary.add_row(method, size, iters, _num(m.wall_time, "{:.2f} s"), _bytes(m.peak_memory),
                         _num(m.mean_relative_error, "{:.2e}"), conv)
     return summary

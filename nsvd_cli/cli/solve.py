@@ -18,6 +18,9 @@ import typer
 from ..spec import choices
 from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, stderr_console
+from .ritz_columns import (  # noqa: F401 - ritz_rows and WIDE_INTERVALS_NOTE re-exported
+    RITZ_NOTE, WIDE_INTERVALS_NOTE, bounds_note, interval_cell, interval_spacing_note, ritz_mean_relative_error,
+    ritz_rows)
 
 
 Nesting = choice_enum("Nesting", choices.Nesting)
@@ -242,6 +245,9 @@ def print_summary(result) -> None:
         if "mean_gap_relative_error" in s:
             gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), percent, 100)
             parts.append(f"of E_l − E_1 {gap} % (max {percent(100 * s['max_gap_relative_error'])} %)")
+        ritz_error = ritz_mean_relative_error(result.evaluation)
+        if math.isfinite(ritz_error):
+            parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %")
         parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
     off = f"{s['max_off_diagonal']:.3f}" + (f" ± {s['max_off_diagonal_stderr']:.2g}" if "max_off_diagonal_stderr" in s
                                              else "")
@@ -360,7 +366,8 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
         ref_line += f" (estimated error of its energies up to {percent(100 * rel)} %)"
     caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/ΔE_ref of the excitation energy "
                "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
-               "subspace; λ≤0: mode not counted (its norm should vanish)") if reference is not None else ""
+               "subspace; λ≤0: the reference eigenvalue of T of that level is ≤ 0, so T does not learn it (its "
+               "mode's norm should vanish): not counted") if reference is not None else ""
     console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
                   f"{spec.shift:g}), energies E of H; {ref_line}", highlight=False)
     table = Table(caption=caption or None, caption_justify="left")
@@ -402,7 +409,7 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append("—" if k < 0 else _fmt(float(ritz[k])) + ("" if k == i else f" (#{k + 1})")
                        + (" ?" if weight[i] < 0.5 else ""))
         if bounds is not None:
-            row.append("—" if k < 0 else _interval(bounds, k))
+            row.append("—" if k < 0 else interval_cell(bounds, k))
         if reference is not None:
             if not ev.positive[i]:
                 row += ["λ≤0", "—"] + (["—"] if gaps else [])
@@ -425,82 +432,18 @@ def _print_notes(spec, ev, bounds, ritz) -> None:
     from .uncertainty import monte_carlo_note, sparse_samples_warning, unresolved_warning
 
     if bounds is not None:
-        console.print(_bounds_note(ev, bounds), highlight=False)
+        console.print(bounds_note(ev, bounds), highlight=False)
+        wide = "" if ritz is None else interval_spacing_note(bounds, ritz)
+        if wide:
+            console.print(wide, highlight=False)
     elif ritz is not None:
-        console.print(_RITZ_NOTE, highlight=False)
+        console.print(RITZ_NOTE, highlight=False)
     line = monte_carlo_note(ev, spec.evaluation)
     if line:
         console.print(line, highlight=False)
     for warning in (sparse_samples_warning(ev, spec.evaluation), unresolved_warning(ev)):
         if warning:
             stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-
-
-_RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions (times monomials of the coordinates up "
-              "to evaluation.ritz_degree), the lowest L values, each value (with its interval) in the "
-              "row of the learned mode its Ritz vector overlaps most; (#k): the k-th lowest Ritz value, in another "
-              "row because the learned order is broken; ?: overlap² < 0.5, no learned mode is close to that Ritz "
-              "vector (functions nearly parallel or not converged)")
-
-
-def ritz_rows(ev):
-    """For each learned mode (table row) the index of the Ritz pair shown beside it, or -1.
-
-    The Ritz values ``ρ_k`` are ascending while the learned modes need not be (a broken
-    order, a mode converged to a higher level); printing ``ρ_k`` in row k would pair a level
-    with the wrong function. Row ``l`` instead gets the Ritz vector that overlaps learned
-    mode ``l`` most, one-to-one (Hungarian assignment maximising ``Σ |O_lk|²``), with
-    ``O = G D^{1/2} C`` the overlaps ``<ψ_l/|ψ_l|, φ_k>`` (G the normalised Gram matrix, D the
-    norms ``S_ll``, C the Ritz coefficients, ``φ_k = ψ C_k`` unit-normalised). In a converged,
-    ordered run this is the identity.
-
-    Returns
-    -------
-    (rows, overlap2) : ndarray of int, ndarray of float, both shape (L,)
-        The Ritz index of each row (-1: none) and its squared overlap ``|O_lk|²`` with the
-        row's mode (NaN where unmatched); below 0.5 the pairing is marked ``?`` in the table.
-    """
-    import numpy as np
-    from scipy.optimize import linear_sum_assignment
-
-    C = np.asarray(ev.ritz_vectors, float)
-    L = C.shape[1]
-    out = np.full(L, -1)
-    energies = np.asarray(ev.ritz_energies, float)
-    kept = np.flatnonzero(np.isfinite(energies) & np.any(C != 0, axis=0))
-    norms = np.sqrt(np.clip(np.asarray(ev.norm_eigenvalues, float), 0, None))
-    if getattr(ev, "ritz_overlaps", None) is not None:  # also for an extended basis (C is (L·P, L))
-        overlap = np.asarray(ev.ritz_overlaps, float)[:, kept]
-    else:
-        overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
-    weight = np.full(L, np.nan)
-    if not kept.size or not np.all(np.isfinite(overlap)):
-        out[:len(kept)] = kept  # nothing to match on: the ascending order
-        return out, weight
-    rows, cols = linear_sum_assignment(-(overlap ** 2))
-    out[rows], weight[rows] = kept[cols], overlap[rows, cols] ** 2
-    return out, weight
-
-
-def _interval(bounds, i) -> str:
-    """``[lo, hi]`` of level i (6 significant digits), or ``no bound`` (the reason is in the note)."""
-    if not bounds.bounded[i]:
-        return "no bound"
-    return f"[{bounds.lower[i]:.6g}, {bounds.upper[i]:.6g}]"
-
-
-def _bounds_note(ev, bounds) -> str:
-    """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
-    parts = [_RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
-    if bounds.deterministic:
-        parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
-    kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
-    if kinds:
-        parts.append("interval around the k-th Ritz value: " + ", ".join(kinds) +
-                     ", assuming no level below the highest learned one was missed (docs/bounds.md)")
-    reasons = sorted({k for k in bounds.kinds if k.startswith("no bound")})
-    parts += reasons
-    return "; ".join(parts)
 
 
 class _ProgressReporter:

@@ -169,6 +169,7 @@ class CompareMethod:
         Bytes, negative if unknown.
     iterations : int
     converged : bool
+        Grid: every residual <= tol; neural: the run's verdict passed every mode.
     mean_relative_error : float
     energies, relative_errors : ndarray, shape (L,)
         Energies of H and ``|E − E_ref| / |E_ref|``.

@@ -356,8 +356,8 @@ class Results:
             Return the Ritz functions ``Σ_j χ_j C_jk`` (``/ritz/vectors``: H diagonalised on the
             basis χ of the learned functions times the monomials of degree <= ``/ritz`` degree,
             rebuilt at ``x`` in the stored frame; degree 0: the learned functions rotated;
-            unit-normalised on the evaluation rule, ordered by Ritz energy; dropped directions
-            are 0). The default is the learned
+            unit-normalised on the evaluation rule, ordered by Ritz energy; the columns of
+            dropped pairs, whose Ritz energy is NaN, are NaN). The default is the learned
             functions: they are what the method trained and what every stored per-mode metric
             (errors, angles, verdict) and plot refers to, and files written before the Ritz
             step have no rotation.
@@ -368,7 +368,8 @@ class Results:
         -------
         ndarray (or torch.Tensor if x is one), shape (N, L)
             psi_l(x) — the physical eigenfunctions, not divided by any importance weight —
-            modes ordered by eigenvalue of T, descending (energy ascending).
+            modes ordered by eigenvalue of T, descending (energy ascending). ``N = 0`` gives an
+            empty (0, L) array.
 
         Raises
         ------
@@ -381,12 +382,16 @@ class Results:
         xt = torch.as_tensor(x.detach().cpu().numpy() if is_torch else np.asarray(x), dtype=torch.float64)
         if xt.ndim != 2 or xt.shape[1] != self.spec.dimension:
             raise ValueError(f"x must have shape (N, {self.spec.dimension}), got {tuple(xt.shape)}")
+        if xt.shape[0] == 0:  # no points: the model's reshapes refuse empty batches
+            out = np.zeros((0, len(self.eigenvalues)))
+            return torch.from_numpy(out).to(x.dtype) if is_torch else out
         with torch.no_grad():
             out = self.model(xt).numpy()
         if not raw:
             out = out if self.rotation is None else out @ self.rotation
             if ritz:
                 out = self._ritz_basis(xt.numpy(), out) @ self.ritz["vectors"]
+                out[:, ~np.isfinite(self.ritz["energies"])] = np.nan  # dropped pairs: no function
             elif normalise:
                 norms = np.where(np.isnan(self.norm_eigenvalues), 1.0, self.norm_eigenvalues)
                 out = out / np.sqrt(np.maximum(norms, np.finfo(float).tiny))

@@ -23,9 +23,14 @@ def invalid(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("spec", "{message}", {"field": field, "message": message})
 
 
+def _toml(value) -> str:
+    """``value`` as a spec author wrote it: TOML's ``true`` / ``false`` for a bool, else its repr."""
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
 def _number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {_toml(value)}")
     if not math.isfinite(value):
         raise ValueError(f"must be finite, got {value!r}")
     return float(value)
@@ -33,7 +38,7 @@ def _number(value):
 
 def _integer(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected an integer, got {_toml(value)}")
     if not float(value).is_integer():
         raise ValueError(f"expected an integer, got {value!r}")
     return int(value)

@@ -1,0 +1,127 @@
+"""The Ritz and interval columns of the solve table and the lines about them (docs/bounds.md).
+
+Which Ritz pair sits beside which learned mode (:func:`ritz_rows`), the interval cells, the
+note under the table, the "intervals wider than the level spacing" note, and the Ritz
+energies' mean relative error of the summary line.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ritz_rows", "ritz_mean_relative_error", "interval_spacing_note", "interval_cell", "bounds_note",
+           "RITZ_NOTE", "WIDE_INTERVALS_NOTE"]
+
+
+def ritz_mean_relative_error(ev) -> float:
+    """Mean of ``|ρ_k − E_k| / |E_k|`` over the counted levels: the k-th lowest Ritz energy
+    ``ρ_k`` (ascending, ``Evaluation.ritz_energies``) against the k-th reference level ``E_k``.
+
+    Counted: levels whose reference eigenvalue of T is > 0 (``Evaluation.positive``) and whose
+    Ritz value is finite (dropped pairs are NaN). NaN without Ritz values, without a
+    reference, or with no level counted. Often far below the mean error of the per-mode
+    Rayleigh quotients: Rayleigh–Ritz rotates the learned span onto the levels (docs/bounds.md).
+    """
+    import numpy as np
+
+    ritz, ref = getattr(ev, "ritz_energies", None), getattr(ev, "reference_energies", None)
+    if ritz is None or ref is None:
+        return float("nan")
+    n = min(len(ritz), len(ref))
+    ritz, ref = np.asarray(ritz, float)[:n], np.asarray(ref, float)[:n]
+    positive = getattr(ev, "positive", None)
+    keep = np.isfinite(ritz) & (np.ones(n, bool) if positive is None else np.asarray(positive, bool)[:n])
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(np.abs(ritz[keep] - ref[keep]) / np.abs(ref[keep])))
+
+
+RITZ_NOTE = ("Ritz E: Rayleigh–Ritz on the span of the learned functions (times monomials of the coordinates up "
+             "to evaluation.ritz_degree), the lowest L values, each value (with its interval) in the "
+             "row of the learned mode its Ritz vector overlaps most; (#k): the k-th lowest Ritz value, in another "
+             "row because the learned order is broken; ?: overlap² < 0.5, no learned mode is close to that Ritz "
+             "vector (functions nearly parallel or not converged)")
+
+
+def ritz_rows(ev):
+    """For each learned mode (table row) the index of the Ritz pair shown beside it, or -1.
+
+    The Ritz values ``ρ_k`` are ascending while the learned modes need not be (a broken
+    order, a mode converged to a higher level); printing ``ρ_k`` in row k would pair a level
+    with the wrong function. Row ``l`` instead gets the Ritz vector that overlaps learned
+    mode ``l`` most, one-to-one (Hungarian assignment maximising ``Σ |O_lk|²``), with
+    ``O = G D^{1/2} C`` the overlaps ``<ψ_l/|ψ_l|, φ_k>`` (G the normalised Gram matrix, D the
+    norms ``S_ll``, C the Ritz coefficients, ``φ_k = ψ C_k`` unit-normalised). In a converged,
+    ordered run this is the identity.
+
+    Returns
+    -------
+    (rows, overlap2) : ndarray of int, ndarray of float, both shape (L,)
+        The Ritz index of each row (-1: none) and its squared overlap ``|O_lk|²`` with the
+        row's mode (NaN where unmatched); below 0.5 the pairing is marked ``?`` in the table.
+    """
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    C = np.asarray(ev.ritz_vectors, float)
+    L = C.shape[1]
+    out = np.full(L, -1)
+    energies = np.asarray(ev.ritz_energies, float)
+    kept = np.flatnonzero(np.isfinite(energies) & np.any(C != 0, axis=0))
+    norms = np.sqrt(np.clip(np.asarray(ev.norm_eigenvalues, float), 0, None))
+    if getattr(ev, "ritz_overlaps", None) is not None:  # also for an extended basis (C is (L·P, L))
+        overlap = np.asarray(ev.ritz_overlaps, float)[:, kept]
+    else:
+        overlap = np.asarray(ev.gram, float) @ (norms[:, None] * C[:, kept])
+    weight = np.full(L, np.nan)
+    if not kept.size or not np.all(np.isfinite(overlap)):
+        out[:len(kept)] = kept  # nothing to match on: the ascending order
+        return out, weight
+    rows, cols = linear_sum_assignment(-(overlap ** 2))
+    out[rows], weight[rows] = kept[cols], overlap[rows, cols] ** 2
+    return out, weight
+
+
+#: Printed under the solve table when every interval is wider than the level spacing.
+WIDE_INTERVALS_NOTE = ("note: intervals wider than the level spacing: the residuals are too large for the bounds to "
+                       "tell levels apart; train longer")
+
+
+def interval_spacing_note(bounds, ritz_energies) -> str:
+    """:data:`WIDE_INTERVALS_NOTE` when every level with an interval (at least two) has one
+    wider than the level spacing, else ``""``.
+
+    ``bounds`` holds interval k around the k-th Ritz energy ``θ_k`` (``ritz_energies``, (L,),
+    ascending, energies of H); the spacing is the mean ``(θ_max − θ_min)/(n − 1)`` over the n
+    levels with an interval. Then no interval separates a level from its neighbours (e.g. all
+    15 harmonic2d levels in one Kahan cluster after a short run): the bounds say nothing level
+    by level.
+    """
+    import numpy as np
+
+    theta = np.asarray(ritz_energies, float)
+    ok = np.asarray(bounds.bounded, bool) & np.isfinite(theta)
+    if ok.sum() < 2:
+        return ""
+    width = np.asarray(bounds.upper, float)[ok] - np.asarray(bounds.lower, float)[ok]
+    spacing = (theta[ok].max() - theta[ok].min()) / (ok.sum() - 1)
+    return WIDE_INTERVALS_NOTE if spacing > 0 and np.all(width > spacing) else ""
+
+
+def interval_cell(bounds, i) -> str:
+    """``[lo, hi]`` of level i (6 significant digits), or ``no bound`` (the reason is in the note)."""
+    if not bounds.bounded[i]:
+        return "no bound"
+    return f"[{bounds.lower[i]:.6g}, {bounds.upper[i]:.6g}]"
+
+
+def bounds_note(ev, bounds) -> str:
+    """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
+    parts = [RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
+    if bounds.deterministic:
+        parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
+    kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
+    if kinds:
+        parts.append("interval around the k-th Ritz value: " + ", ".join(kinds) +
+                     ", assuming no level below the highest learned one was missed (docs/bounds.md)")
+    reasons = sorted({k for k in bounds.kinds if k.startswith("no bound")})
+    parts += reasons
+    return "; ".join(parts)
