@@ -541,11 +541,10 @@ class _Loop:
             result = self._evaluate(state.iteration)
             state.stopped_by = result.pop("stop", None) or state.stopped_by
             restart = sorted(int(m) for m in result.pop("restart", ()))
-            self.restart_modes(restart)
-            if restart:  # 0-based indices of the modes re-initialised after this evaluation
-                result["restarted"] = restart
+            self.restart_modes(restart)  # recorded in history["restarts"]
             state.history["evaluations"].append(result)
-            self._emit(Evaluated(state.iteration, result))
+            # the event also names the modes re-initialised after this evaluation (0-based)
+            self._emit(Evaluated(state.iteration, {**result, "restarted": restart} if restart else result))
         if self.checkpoint is not None and state.iteration % tr.checkpoint_every == 0:
             self.save()
         if state.iteration % min(SNAPSHOT_EVERY, tr.checkpoint_every) == 0:
