@@ -13,7 +13,11 @@ machine hardly changes, unlike wall time; a method then gets ``budget × its it/
 NestedLoRA's it/s`` iterations, i.e. the time NestedLoRA needs for the budget. The iteration
 counts (not the clock) are what the runs are given, so a run slowed by another job on the
 machine is not cut short, and ``--jobs 2`` runs two solves at once (one thread each) without
-changing what each run computes.
+changing what each run computes. Each worker runs an untimed 2-iteration warm-up solve before
+its first calibration run of a method (a process's first solve pays one-off costs); a long
+calibration run under 1.5× the short one's CPU time is an error (raise ``--calibrate``; about
+100 is the least for harmonic2d), never stored, and a stored speed over 50× off NestedLoRA's
+is refused (``--recalibrate``).
 
 Printed per problem and method: mean ± std over seeds of the mean relative eigenvalue error,
 the mean angle distance, the mean subspace distance, the orthogonality and the iterations/s of
@@ -21,14 +25,23 @@ the calibration; and a figure per problem like the paper's Fig. 4 (per-mode erro
 mean over seeds with min–max whiskers, one colour per method) written to ``--figures``. Every
 run's row is kept as JSON beside its results file, and every run checkpoints every 500
 iterations: an interrupted bench resumes where it stopped (finished runs are skipped, a run
-cut midway continues from its checkpoint, so the full comparison can be spread over several
-sittings), and ``--table`` prints the tables and figures from the stored rows only.
+cut midway continues from its checkpoint, "resuming from checkpoint" is printed, so the full
+comparison can be spread over several sittings), and ``--table`` prints the tables and figures
+from the stored rows only. A stored row or checkpoint of another iteration count than this
+invocation gives the run (another ``--iterations`` or calibration) is not used: one line says
+so, the row is left out of the table, and ``--overwrite`` runs it again (deleting such a
+checkpoint) — or use another ``--runs`` folder.
+
+Stopping: one Ctrl-C (SIGINT) or SIGTERM cancels the runs not started, stops the running
+solves (each writes its checkpoint; a second Ctrl-C is ignored meanwhile, workers still running
+after 60 s are killed), leaves no process behind, prints what was kept and how to resume, and
+exits with status 130. Resume by running the same command again without ``--overwrite``.
 
 Examples::
 
     python bench/methods_bench.py --jobs 2                          # the full comparison (hours)
     python bench/methods_bench.py --problems hydrogen2d --iterations 6000 --jobs 2
-    python bench/methods_bench.py --problems harmonic2d --seeds 0 --iterations 40 --calibrate 20   # smoke test
+    python bench/methods_bench.py --problems harmonic2d --seeds 0 --iterations 40 --calibrate 100   # smoke test
 """
 
 from __future__ import annotations
@@ -183,7 +196,8 @@ def implausible_speeds(speed: dict) -> list[str]:
             messages.append(f"{key}: {value!r} iterations per CPU second is not a positive number")
         elif isinstance(ref, (int, float)) and math.isfinite(ref) and ref > 0 \
                 and not 1 / MAX_SPEED_RATIO <= value / ref <= MAX_SPEED_RATIO:
-            messages.append(f"{key}: {value:.3g} iterations per CPU second is {value / ref:.3g}x NestedLoRA's {ref:.3g}")
+            messages.append(f"{key}: {value:.3g} iterations per CPU second is {value / ref:.3g}x "
+                            f"NestedLoRA's {ref:.3g}")
     return messages
 
 
@@ -329,7 +343,8 @@ def _stop(pool) -> None:
             worker.join(max(0.0, deadline - time.monotonic()))
         for worker in workers:
             if worker.is_alive():
-                print(f"worker {worker.pid} did not stop within {STOP_GRACE:.0f} s: killed", file=sys.stderr, flush=True)
+                print(f"worker {worker.pid} did not stop within {STOP_GRACE:.0f} s: killed", file=sys.stderr,
+                      flush=True)
                 worker.kill()
                 worker.join()
         pool.shutdown(wait=True)
@@ -414,11 +429,13 @@ def main(argv=None):
     p.add_argument("--modes", type=int, default=None, help="override the modes (default 16 / 15)")
     p.add_argument("--iterations", type=int, default=None,
                    help="the budget in NestedLoRA iterations (default: the problem's default iterations)")
-    p.add_argument("--calibrate", type=int, default=300, help="iterations of each speed calibration run")
+    p.add_argument("--calibrate", type=int, default=300,
+                   help="iterations of each speed calibration run (harmonic2d needs about 100 or more)")
     p.add_argument("--recalibrate", action="store_true", help="measure the speeds again (else reuse calibration.json)")
     p.add_argument("--jobs", type=int, default=1, help="solves run at once, each in its own process")
     p.add_argument("--threads", type=int, default=None, help="threads per solve (default: cores / jobs)")
-    p.add_argument("--overwrite", action="store_true", help="run again the runs that have a stored row")
+    p.add_argument("--overwrite", action="store_true",
+                   help="run again the runs that have a stored row; delete checkpoints of another budget")
     p.add_argument("--table", action="store_true", help="only print the tables and figures from the stored rows")
     p.add_argument("--runs", default="bench/methods_runs", help="folder for the results files and rows")
     p.add_argument("--figures", default="bench/figures", help="folder for the Fig. 4-like figures")
