@@ -214,8 +214,8 @@ def _calibrate(pool, args, folder: Path) -> dict:
         raise SystemExit(f"{path}: implausible stored speeds ({'; '.join(bad)}); run with --recalibrate")
     wanted = {f"{n}/{m}": (n, m) for n in args.problem_list for m in ["nestedlora", *args.method_list]}
     sizes = (max(2, args.calibrate // 4), args.calibrate)
-    for stale in folder.glob("cal-*.ckpt"):  # a calibration run never resumes: its CPU time would be short
-        stale.unlink()
+    for stale in [*folder.glob("cal-*.ckpt"), *folder.glob("warmup-*")]:  # left by a stop; a calibration run
+        stale.unlink()  # never resumes (its CPU time would be short)
     futures = {key: [pool.submit(_calibration_row, n, m, k, _modes(n, args), str(folder / f"cal-{n}-{m}-{k}.h5"))
                      for k in sizes] for key, (n, m) in wanted.items() if key not in stored}
     errors = []
