@@ -13,7 +13,11 @@ machine hardly changes, unlike wall time; a method then gets ``budget × its it/
 NestedLoRA's it/s`` iterations, i.e. the time NestedLoRA needs for the budget. The iteration
 counts (not the clock) are what the runs are given, so a run slowed by another job on the
 machine is not cut short, and ``--jobs 2`` runs two solves at once (one thread each) without
-changing what each run computes.
+changing what each run computes. Each worker runs an untimed 2-iteration warm-up solve before
+its first calibration run of a method (a process's first solve pays one-off costs); a long
+calibration run under 1.5× the short one's CPU time is an error (raise ``--calibrate``; about
+100 is the least for harmonic2d), never stored, and a stored speed over 50× off NestedLoRA's
+is refused (``--recalibrate``).
 
 Printed per problem and method: mean ± std over seeds of the mean relative eigenvalue error,
 the mean angle distance, the mean subspace distance, the orthogonality and the iterations/s of
@@ -21,21 +25,34 @@ the calibration; and a figure per problem like the paper's Fig. 4 (per-mode erro
 mean over seeds with min–max whiskers, one colour per method) written to ``--figures``. Every
 run's row is kept as JSON beside its results file, and every run checkpoints every 500
 iterations: an interrupted bench resumes where it stopped (finished runs are skipped, a run
-cut midway continues from its checkpoint, so the full comparison can be spread over several
-sittings), and ``--table`` prints the tables and figures from the stored rows only.
+cut midway continues from its checkpoint, "resuming from checkpoint" is printed, so the full
+comparison can be spread over several sittings), and ``--table`` prints the tables and figures
+from the stored rows only. A stored row or checkpoint of another iteration count than this
+invocation gives the run (another ``--iterations`` or calibration) is not used: one line says
+so, the row is left out of the table, and ``--overwrite`` runs it again (deleting such a
+checkpoint) — or use another ``--runs`` folder.
+
+Stopping: one Ctrl-C (SIGINT) or SIGTERM cancels the runs not started, stops the running
+solves (each writes its checkpoint; a second Ctrl-C is ignored meanwhile, workers still running
+after 60 s are killed), leaves no process behind, prints what was kept and how to resume, and
+exits with status 130. Resume by running the same command again without ``--overwrite``.
 
 Examples::
 
     python bench/methods_bench.py --jobs 2                          # the full comparison (hours)
     python bench/methods_bench.py --problems hydrogen2d --iterations 6000 --jobs 2
-    python bench/methods_bench.py --problems harmonic2d --seeds 0 --iterations 40 --calibrate 20   # smoke test
+    python bench/methods_bench.py --problems harmonic2d --seeds 0 --iterations 40 --calibrate 100   # smoke test
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import multiprocessing
 import os
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -52,9 +69,45 @@ COLUMNS = (("mean_relative_error", "mean rel. err", 100, "%"), ("mean_angle_dist
 #: most this many iterations per run; started again, each run continues from its checkpoint.
 CHECKPOINT_EVERY = 500
 
+#: The long calibration run's CPU time must be at least this multiple of the short one's (it
+#: has 4x the iterations): below, start-up and evaluation outweigh the iterations and the
+#: difference of the two is noise.
+MIN_CPU_RATIO = 1.5
+
+#: A stored speed further than this factor from NestedLoRA's on the same problem is refused
+#: (SpIN, the slowest, is ~5x slower per iteration).
+MAX_SPEED_RATIO = 50.0
+
+#: Iterations of the untimed warm-up solve a worker runs before its first calibration run of a
+#: (problem, method): a process's first solve pays one-off costs (lazy imports, first calls).
+WARMUP_ITERATIONS = 2
+
+#: Seconds the running solves get, after Ctrl-C or SIGTERM, to write their checkpoint before
+#: they are killed.
+STOP_GRACE = 60.0
+
+_STOP = False  # worker: a SIGINT / SIGTERM arrived; the running solve stops, no other one starts
+_IN_TASK = False  # worker: a solve is running (a signal then raises KeyboardInterrupt in it)
+_WARM: set = set()  # worker: the (problem, method) pairs already solved once in this process
+
+
+def _worker_signal(signum, frame) -> None:
+    """SIGINT / SIGTERM in a worker: the running solve gets one KeyboardInterrupt (the training
+    loop then writes its checkpoint and re-raises); later signals are ignored, so a second
+    Ctrl-C cannot cut the checkpoint short; runs picked up afterwards do not start."""
+    global _STOP
+    if _STOP:
+        return
+    _STOP = True
+    if _IN_TASK:
+        raise KeyboardInterrupt
+
 
 def _worker_init(threads: int) -> None:
-    """Size the thread pools of a worker process before torch starts them."""
+    """Size the thread pools of a worker process before torch starts them; install the
+    worker's signal handlers (:func:`_worker_signal`)."""
+    signal.signal(signal.SIGINT, _worker_signal)
+    signal.signal(signal.SIGTERM, _worker_signal)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
@@ -62,17 +115,33 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _solve_row(name: str, method: str, seed: int, iterations: int, modes: int, path: str) -> dict:
-    """Run one solve (in a worker process) and return its summary row (JSON-able floats)."""
-    from nsvd_cli.solve import solve
+def _spec(name: str, method: str, seed: int, iterations: int, modes: int):
+    """The resolved spec of one run: only the method, seed and iteration count vary."""
     from nsvd_cli.spec import load_spec
 
-    spec = load_spec(name, overrides={"modes": modes, "training.method": method, "training.seed": seed,
+    return load_spec(name, overrides={"modes": modes, "training.method": method, "training.seed": seed,
                                       "training.iterations": iterations, "training.eval_every": iterations,
                                       "training.checkpoint_every": min(iterations, CHECKPOINT_EVERY)})
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = solve(spec, path, overwrite=True, resume=True)  # an interrupted run continues from <path>.ckpt
-    cpu = time.process_time() - c0
+
+
+def _solve_row(name: str, method: str, seed: int, iterations: int, modes: int, path: str) -> dict:
+    """Run one solve (in a worker process) and return its summary row (JSON-able floats).
+
+    Raises KeyboardInterrupt when the worker was told to stop (before or during the solve; an
+    interrupted solve has written its checkpoint ``<path>.ckpt``)."""
+    global _IN_TASK
+    from nsvd_cli.solve import solve
+
+    spec = _spec(name, method, seed, iterations, modes)
+    _IN_TASK = True  # set before testing _STOP: a signal in between then raises
+    try:
+        if _STOP:
+            raise KeyboardInterrupt("not started: the bench is stopping")
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = solve(spec, path, overwrite=True, resume=True)  # an interrupted run continues from <path>.ckpt
+        cpu = time.process_time() - c0
+    finally:
+        _IN_TASK = False
     row = {k: float(v) for k, v in out.evaluation.summary().items()} if out.evaluation is not None else {}
     row.update(training_iterations_per_second=float(out.iterations_per_second), wall=time.perf_counter() - t0,
                training_wall=float(out.wall_time), cpu=cpu, iterations=int(iterations), method=method, seed=int(seed),
@@ -80,28 +149,90 @@ def _solve_row(name: str, method: str, seed: int, iterations: int, modes: int, p
     return row
 
 
+def _calibration_row(name: str, method: str, iterations: int, modes: int, path: str) -> dict:
+    """:func:`_solve_row` of a calibration run (seed 0), after an untimed
+    ``WARMUP_ITERATIONS``-iteration solve of the same problem and method if this worker has
+    not run one yet, so that one-off costs do not land in one of the two timed runs."""
+    if (name, method) not in _WARM:
+        warm = Path(path).with_name(f"warmup-{os.getpid()}-{Path(path).name}")
+        _solve_row(name, method, 0, WARMUP_ITERATIONS, modes, str(warm))
+        warm.unlink(missing_ok=True)
+        _WARM.add((name, method))
+    return _solve_row(name, method, 0, iterations, modes, path)
+
+
 def _modes(name, args) -> int:
     return args.modes or MODES.get(name)
+
+
+def calibration_speed(sizes: tuple[int, int], cpu: tuple[float, float]) -> float:
+    """Iterations per CPU second from two runs of ``sizes = (short, long)`` iterations that
+    took ``cpu = (a, b)`` CPU seconds: ``(long - short) / (b - a)`` (start-up and the final
+    evaluation, the same in both, cancel).
+
+    Raises
+    ------
+    ValueError
+        ``b`` is not at least ``MIN_CPU_RATIO × a`` (or either is not a positive finite
+        number): the difference is dominated by noise (e.g. a cold first run), and the
+        calibration runs need more iterations (``--calibrate``).
+    """
+    (short, long), (a, b) = sizes, cpu
+    if not (math.isfinite(a) and math.isfinite(b) and a > 0 and b >= MIN_CPU_RATIO * a):
+        raise ValueError(f"the {long}-iteration run took {b:.3g} CPU s, not at least {MIN_CPU_RATIO:g}x the "
+                         f"{short}-iteration run's {a:.3g} s: start-up and evaluation outweigh the iterations, "
+                         f"the speed would be noise; raise --calibrate (not stored)")
+    return (long - short) / (b - a)
+
+
+def implausible_speeds(speed: dict) -> list[str]:
+    """One message per stored ``"problem/method"`` speed (iterations per CPU second) that is
+    not a positive finite number or is more than ``MAX_SPEED_RATIO`` times faster or slower
+    than NestedLoRA's on the same problem (when that one is stored)."""
+    messages = []
+    for key, value in speed.items():
+        ref = speed.get(key.split("/")[0] + "/nestedlora")
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            messages.append(f"{key}: {value!r} iterations per CPU second is not a positive number")
+        elif isinstance(ref, (int, float)) and math.isfinite(ref) and ref > 0 \
+                and not 1 / MAX_SPEED_RATIO <= value / ref <= MAX_SPEED_RATIO:
+            messages.append(f"{key}: {value:.3g} iterations per CPU second is {value / ref:.3g}x "
+                            f"NestedLoRA's {ref:.3g}")
+    return messages
 
 
 def _calibrate(pool, args, folder: Path) -> dict:
     """{"problem/method": iterations per CPU second} from the difference of a ``--calibrate``- and a
     ``--calibrate // 4``-iteration run submitted to the same pool as the runs (same threads and
-    concurrency); stored in ``calibration.json`` and reused unless ``--recalibrate``."""
+    concurrency), each after a warm-up (:func:`_calibration_row`); stored in
+    ``calibration.json`` and reused unless ``--recalibrate``. An implausible measured speed
+    (:func:`calibration_speed`) or stored one (:func:`implausible_speeds`) exits with a message
+    and is not stored."""
     path = folder / "calibration.json"
     stored = json.loads(path.read_text()) if path.exists() and not args.recalibrate else {}
+    if bad := implausible_speeds(stored):
+        raise SystemExit(f"{path}: implausible stored speeds ({'; '.join(bad)}); run with --recalibrate")
     wanted = {f"{n}/{m}": (n, m) for n in args.problem_list for m in ["nestedlora", *args.method_list]}
     sizes = (max(2, args.calibrate // 4), args.calibrate)
-    futures = {key: [pool.submit(_solve_row, n, m, 0, k, _modes(n, args), str(folder / f"cal-{n}-{m}-{k}.h5"))
+    for stale in [*folder.glob("cal-*.ckpt"), *folder.glob("warmup-*")]:  # left by a stop; a calibration run
+        stale.unlink()  # never resumes (its CPU time would be short)
+    futures = {key: [pool.submit(_calibration_row, n, m, k, _modes(n, args), str(folder / f"cal-{n}-{m}-{k}.h5"))
                      for k in sizes] for key, (n, m) in wanted.items() if key not in stored}
+    errors = []
     for key, (short, long) in futures.items():
         a, b = short.result(), long.result()
-        stored[key] = (sizes[1] - sizes[0]) / max(b["cpu"] - a["cpu"], 1e-9)
+        try:
+            stored[key] = calibration_speed(sizes, (a["cpu"], b["cpu"]))
+        except ValueError as e:
+            errors.append(f"calibration {key}: {e}")
+            continue
         print(f"calibration {key}: {stored[key]:.2f} iterations per CPU second", flush=True)
     path.write_text(json.dumps(stored, indent=1))
+    if errors:
+        raise SystemExit("\n".join(errors))
+    if bad := implausible_speeds(stored):
+        raise SystemExit(f"implausible speeds ({'; '.join(bad)}); raise --calibrate and run with --recalibrate")
     return stored
-
-
 def _iterations(name, method, speed: dict, args) -> tuple[int, int]:
     """(iterations of this method, NestedLoRA iterations of the budget) at equal wall time."""
     from nsvd_cli.spec import load_spec
@@ -110,8 +241,70 @@ def _iterations(name, method, speed: dict, args) -> tuple[int, int]:
     return max(2, round(budget * speed[f"{name}/{method}"] / speed[f"{name}/nestedlora"])), budget
 
 
+def stale_row(row: dict, iterations: int | None) -> str | None:
+    """Why a stored row does not count for a run this invocation gives ``iterations``
+    iterations (None when the row counts, or when ``iterations`` is None: budget unknown)."""
+    stored = row.get("iterations")
+    if iterations is None or stored == iterations:
+        return None
+    return (f"stored {stored} iterations, this budget gives {iterations}; rerun with --overwrite or use another "
+            f"--runs folder")
+
+
+def _checkpoint_mismatch(ckpt: Path, spec) -> tuple[str | None, int | None]:
+    """(why the checkpoint ``ckpt`` cannot be resumed into ``spec``, or None; its iteration).
+    A checkpoint of another iteration count is refused here although :func:`solve` would
+    resume it: its schedule and share of the budget belong to another comparison."""
+    from nsvd_cli.errors import NsvdError
+    from nsvd_cli.solve import check_resumable
+    from nsvd_cli.train import load_checkpoint
+
+    try:
+        state = load_checkpoint(ckpt)
+        stored = state.get("meta", {}).get("spec", {}).get("training", {}).get("iterations")
+        if stored != spec.training.iterations:
+            return f"its checkpoint is of a {stored}-iteration run, this budget gives {spec.training.iterations}", None
+        check_resumable(state, spec, ckpt)
+    except NsvdError as e:
+        return f"its checkpoint cannot be resumed ({e})", None
+    return None, int(state["iteration"])
+
+
+def _prepare(stem: Path, spec, overwrite: bool) -> bool:
+    """Whether to submit the run writing ``<stem>.h5``; prints why not, or that it resumes.
+
+    Not run: a stored row (unless ``overwrite``; one of another iteration count is reported);
+    a checkpoint that cannot be resumed into ``spec`` (with ``overwrite`` it is deleted and the
+    run starts afresh). A resumable checkpoint is resumed (also with ``overwrite``)."""
+    row_path, ckpt = Path(f"{stem}.json"), Path(f"{stem}.h5.ckpt")
+    if row_path.exists() and not overwrite:
+        if why := stale_row(json.loads(row_path.read_text()), spec.training.iterations):
+            print(f"{stem.name}: {why}", flush=True)
+        return False
+    if ckpt.exists():
+        why, done = _checkpoint_mismatch(ckpt, spec)
+        if why is None:
+            print(f"{stem.name}: resuming from checkpoint {ckpt.name} (iteration {done})", flush=True)
+        elif overwrite:
+            ckpt.unlink()
+            print(f"{stem.name}: {why}; deleted it (--overwrite), starting afresh", flush=True)
+        else:
+            print(f"{stem.name}: {why}; rerun with --overwrite (deletes it) or use another --runs folder", flush=True)
+            return False
+    return True
+
+
+def _store_row(stem: Path, future) -> None:
+    """Done-callback of a run: write its row ``<stem>.json`` (atomically) if it finished."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    tmp = Path(f"{stem}.json.tmp")
+    tmp.write_text(json.dumps(future.result(), indent=1))
+    os.replace(tmp, f"{stem}.json")
+
+
 def _run_all(pool, args, folder: Path, speed: dict) -> None:
-    """Submit every (problem, method, seed) run without a stored row; store each row as it ends."""
+    """Submit every (problem, method, seed) run to do (:func:`_prepare`); store each row as it ends."""
     futures = {}
     for name in args.problem_list:
         for method in args.method_list:
@@ -120,26 +313,80 @@ def _run_all(pool, args, folder: Path, speed: dict) -> None:
                   f"{budget / speed[f'{name}/nestedlora']:.0f} CPU s at the calibrated speed)", flush=True)
             for seed in args.seed_list:
                 stem = folder / f"{name}-{method}-seed{seed}"
-                if Path(f"{stem}.json").exists() and not args.overwrite:
+                if not _prepare(stem, _spec(name, method, seed, iterations, _modes(name, args)), args.overwrite):
                     continue
                 futures[stem] = pool.submit(_solve_row, name, method, seed, iterations, _modes(name, args),
                                             f"{stem}.h5")
+                futures[stem].add_done_callback(lambda f, stem=stem: _store_row(stem, f))
     for stem, future in futures.items():
         row = future.result()
-        Path(f"{stem}.json").write_text(json.dumps(row, indent=1))
         print(f"done {stem.name}: mean rel. err {100 * row.get('mean_relative_error', float('nan')):.4g} %, "
               f"{row['training_wall']:.0f} s of training", flush=True)
 
 
-def _rows(name, args, folder: Path, speed: dict) -> dict:
+def _stop(pool) -> None:
+    """After Ctrl-C or SIGTERM: cancel the runs not started, send SIGINT to every worker (its
+    running solve writes its checkpoint and stops; it starts no other), wait up to
+    ``STOP_GRACE`` s, kill what is left, and shut the pool down: no process is left behind.
+    Further SIGINT / SIGTERM are ignored meanwhile, so that they cannot cut a checkpoint short."""
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        workers = multiprocessing.active_children()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            try:
+                os.kill(worker.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_GRACE
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
+            if worker.is_alive():
+                print(f"worker {worker.pid} did not stop within {STOP_GRACE:.0f} s: killed", file=sys.stderr,
+                      flush=True)
+                worker.kill()
+                worker.join()
+        pool.shutdown(wait=True)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _kept(args, folder: Path) -> str:
+    """The line printed after a stop: the runs with a row, the checkpoints kept, how to resume."""
+    from nsvd_cli.train import load_checkpoint
+
+    stems = [folder / f"{n}-{m}-seed{s}" for n in args.problem_list for m in args.method_list for s in args.seed_list]
+    rows = sum(Path(f"{stem}.json").exists() for stem in stems)
+    ckpts = []
+    for stem in stems:
+        if Path(f"{stem}.h5.ckpt").exists():
+            try:
+                ckpts.append(f"{stem.name} at iteration {load_checkpoint(f'{stem}.h5.ckpt')['iteration']}")
+            except Exception:  # noqa: BLE001 - a line to print, whatever the file holds
+                ckpts.append(f"{stem.name} (unreadable)")
+    return (f"stopped: {rows} of {len(stems)} runs have their row in {folder}, {len(ckpts)} checkpoint(s) kept"
+            f"{' (' + ', '.join(ckpts) + ')' if ckpts else ''}; run the same command again without --overwrite "
+            f"to resume (finished runs are skipped, the others continue from their checkpoints)")
+
+
+def _rows(name, args, folder: Path, speed: dict, quiet: bool = False) -> dict:
     """{method: [row, ...per stored seed]} with the calibrated iterations per CPU second as
-    ``iterations_per_second``."""
+    ``iterations_per_second``; a row of another iteration count than this invocation gives
+    the run (:func:`stale_row`) is left out, with a line unless ``quiet``."""
     runs = {}
     for method in args.method_list:
+        known = f"{name}/{method}" in speed and f"{name}/nestedlora" in speed
+        iterations = _iterations(name, method, speed, args)[0] if known else None
         for seed in args.seed_list:
             path = folder / f"{name}-{method}-seed{seed}.json"
             if path.exists():
                 row = json.loads(path.read_text())
+                if why := stale_row(row, iterations):
+                    if not quiet:
+                        print(f"{path.stem}: {why}; left out of the table", flush=True)
+                    continue
                 row["iterations_per_second"] = speed.get(f"{name}/{method}", float("nan"))
                 runs.setdefault(method, []).append(row)
     return runs
@@ -160,11 +407,12 @@ def _table(name, runs) -> str:
 
 
 def _report(args, folder: Path, figures: Path, speed: dict) -> None:
+    """Print each problem's table and write its figure, from the stored rows that count."""
     from nsvd_cli.files.results import load
     from nsvd_cli.plotting import errors_figure, save_figures
 
     for name in args.problem_list:
-        runs = _rows(name, args, folder, speed)
+        runs = _rows(name, args, folder, speed, quiet=not args.table)
         if not runs:
             continue
         print(_table(name, runs), flush=True)
@@ -181,11 +429,13 @@ def main(argv=None):
     p.add_argument("--modes", type=int, default=None, help="override the modes (default 16 / 15)")
     p.add_argument("--iterations", type=int, default=None,
                    help="the budget in NestedLoRA iterations (default: the problem's default iterations)")
-    p.add_argument("--calibrate", type=int, default=300, help="iterations of each speed calibration run")
+    p.add_argument("--calibrate", type=int, default=300,
+                   help="iterations of each speed calibration run (harmonic2d needs about 100 or more)")
     p.add_argument("--recalibrate", action="store_true", help="measure the speeds again (else reuse calibration.json)")
     p.add_argument("--jobs", type=int, default=1, help="solves run at once, each in its own process")
     p.add_argument("--threads", type=int, default=None, help="threads per solve (default: cores / jobs)")
-    p.add_argument("--overwrite", action="store_true", help="run again the runs that have a stored row")
+    p.add_argument("--overwrite", action="store_true",
+                   help="run again the runs that have a stored row; delete checkpoints of another budget")
     p.add_argument("--table", action="store_true", help="only print the tables and figures from the stored rows")
     p.add_argument("--runs", default="bench/methods_runs", help="folder for the results files and rows")
     p.add_argument("--figures", default="bench/figures", help="folder for the Fig. 4-like figures")
@@ -203,12 +453,24 @@ def main(argv=None):
           f"{args.jobs} job(s) at once, {threads} thread(s) each", flush=True)
     if args.table:
         path = folder / "calibration.json"
-        _report(args, folder, figures, json.loads(path.read_text()) if path.exists() else {})
+        speed = json.loads(path.read_text()) if path.exists() else {}
+        for message in implausible_speeds(speed):
+            print(f"{path}: implausible stored speed {message}; run with --recalibrate", flush=True)
+        _report(args, folder, figures, speed)
         return
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_worker_init,
-                             initargs=(threads,)) as pool:
+    old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the bench as Ctrl-C does
+    pool = ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_worker_init,
+                               initargs=(threads,))
+    try:
         speed = _calibrate(pool, args, folder)
         _run_all(pool, args, folder, speed)
+    except KeyboardInterrupt:
+        _stop(pool)
+        print(_kept(args, folder), flush=True)
+        sys.exit(130)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        signal.signal(signal.SIGTERM, old_term)
     _report(args, folder, figures, speed)
 
 
