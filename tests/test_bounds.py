@@ -170,3 +170,17 @@ def test_lehmann_subtracts_the_rules_quadratic_laplacian_form_gap():
     b = level_bounds(theta, r.T @ r, trial=(phi, hphi, np.ones(3)))
     assert b.lehmann_lower[0] == pytest.approx(1.0, abs=1e-12)
     assert b.contains([1.0, 3.0, 5.0]).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_rule_error_widens_the_interval_both_ways():
+    """Trial values whose <φ|Hφ> on the rule differs from the Ritz value by δ (an integration
+    error: the two forms agree for exact integrals) widen the interval by δ on each side. By
+    hand: one level θ = 1 with zero residual is the point [1, 1]; with Hφ = (1 + δ)φ it is
+    [1 − δ, 1 + δ] (up to the outward rounding)."""
+    delta, w = 3e-3, np.full(4, 0.25)
+    v = np.ones((4, 1))
+    b = level_bounds(np.array([1.0]), np.array([0.0]), trial=(v, (1 + delta) * v, w))
+    assert b.rule_error[0] == pytest.approx(delta)
+    assert b.lower[0] == pytest.approx(1 - delta, abs=1e-11) and b.upper[0] == pytest.approx(1 + delta, abs=1e-11)
+    exact = level_bounds(np.array([1.0]), np.array([0.0]), trial=(v, v, w))
+    assert exact.upper[0] - exact.lower[0] < 1e-11
