@@ -220,3 +220,17 @@ def test_note_when_every_interval_is_wider_than_the_spacing():
     assert interval_spacing_note(b, theta) == WIDE_INTERVALS_NOTE
     b.lower[1:], b.upper[1:] = np.nan, np.nan  # one interval: nothing to compare
     assert interval_spacing_note(b, theta) == ""
+
+
+def test_bounds_note_warns_when_modes_are_not_converged():
+    """The intervals' lower ends assume no level was missed; with unconverged modes the note says
+    that this is not known (an unconverged 3D run had a Kahan lower end above its level)."""
+    from types import SimpleNamespace
+
+    from nsvd_cli.cli.ritz_columns import bounds_note
+
+    bounds = SimpleNamespace(deterministic=True, kinds=["Kahan (cluster of 2)"] * 2)
+    ok = SimpleNamespace(ritz_dropped=0, verdict=SimpleNamespace(all_converged=True))
+    bad = SimpleNamespace(ritz_dropped=0, verdict=SimpleNamespace(all_converged=False))
+    assert "not known to hold" not in bounds_note(ok, bounds)
+    assert "not known to hold" in bounds_note(bad, bounds)

@@ -121,7 +121,13 @@ def bounds_note(ev, bounds) -> str:
     kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
     if kinds:
         parts.append("interval around the k-th Ritz value: " + ", ".join(kinds) +
-                     ", assuming no level below the highest learned one was missed (docs/bounds.md)")
+                     ", widened by the rule's estimated integration error, assuming no level below the highest "
+                     "learned one was missed (docs/bounds.md)")
+        verdict = getattr(ev, "verdict", None)
+        if verdict is not None and not verdict.all_converged:
+            parts.append("with modes not judged converged that assumption is not known to hold: a lower end may "
+                         "lie above its level (a 1500-iteration 3D oscillator's 10th Ritz value was 12.5 for the "
+                         "level 7)")
     reasons = sorted({k for k in bounds.kinds if k.startswith("no bound")})
     parts += reasons
     return "; ".join(parts)
