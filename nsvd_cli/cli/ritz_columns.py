@@ -126,8 +126,7 @@ def bounds_note(ev, bounds) -> str:
         verdict = getattr(ev, "verdict", None)
         if verdict is not None and not verdict.all_converged:
             parts.append("with modes not judged converged that assumption is not known to hold: a lower end may "
-                         "lie above its level (a 1500-iteration 3D oscillator's 10th Ritz value was 12.5 for the "
-                         "level 7)")
+                         "lie above its level")
     reasons = sorted({k for k in bounds.kinds if k.startswith("no bound")})
     parts += reasons
     return "; ".join(parts)
