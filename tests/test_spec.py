@@ -415,3 +415,18 @@ def test_potential_unbounded_below_is_refused_at_spec_load(potential, dim, field
 ])
 def test_legitimate_potentials_are_not_refused(potential, dim):
     parse_spec(_with_potential(potential, dim))
+
+
+def test_shown_spec_writes_number_arrays_on_one_line():
+    """`nsvd problems show` output: a 6D box is one line, not 18; the text parses back exactly
+    (negative, small, infinite and integer entries; strings and booleans untouched)."""
+    import tomllib
+
+    from nsvd_cli.spec.loading import to_toml
+
+    data = {"name": "x, [y]", "evaluation": {"box": [[-4.5, 4.5]] * 6, "flags": [True, False]},
+            "model": {"hidden": [64, 64], "scales": [1e-05, float("inf"), -2.0], "empty": []}}
+    text = to_toml(data)
+    assert "box = [[-4.5, 4.5], [-4.5, 4.5], [-4.5, 4.5], [-4.5, 4.5], [-4.5, 4.5], [-4.5, 4.5]]\n" in text
+    assert "hidden = [64, 64]\n" in text
+    assert tomllib.loads(text) == data

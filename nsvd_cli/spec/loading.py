@@ -391,11 +391,41 @@ def _default(section: str, name: str):
 
 def to_toml(data: Mapping[str, Any]) -> str:
     """TOML text of spec data (:mod:`tomli_w`): scalars first, then one ``[table]`` per
-    nested mapping. ``tomllib.loads(to_toml(d)) == d`` for mappings of strings, numbers,
-    booleans and (nested) lists."""
+    nested mapping; arrays of numbers (and arrays of such arrays, e.g. a box) on one line
+    (``box = [[-4.5, 4.5], [-4.5, 4.5]]``; tomli_w writes one element per line).
+    ``tomllib.loads(to_toml(d)) == d`` for mappings of strings, numbers, booleans and (nested)
+    lists."""
     import tomli_w
 
-    return tomli_w.dumps(data)
+    inline: dict[str, str] = {}
+
+    def mark(value):
+        if isinstance(value, Mapping):
+            return {k: mark(v) for k, v in value.items()}
+        if _numeric_array(value):
+            key = f"@inline{len(inline)}@"
+            inline[key] = _inline_array(value, tomli_w)
+            return key
+        return value
+
+    text = tomli_w.dumps(mark(data))
+    for key, array in inline.items():
+        text = text.replace(f'"{key}"', array)
+    return text
+
+
+def _numeric_array(value) -> bool:
+    """A non-empty list of numbers, or of such lists."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or _numeric_array(v) for v in value)
+
+
+def _inline_array(value, tomli_w) -> str:
+    """``[a, b, ...]`` with each number written by tomli_w (valid TOML: ``inf``, ``1e-05``)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_inline_array(v, tomli_w) for v in value) + "]"
+    return tomli_w.dumps({"x": value}).split("=", 1)[1].strip()
 
 
 def spec_to_toml(spec) -> str:
