@@ -397,7 +397,6 @@ class Results:
                 out = out / np.sqrt(np.maximum(norms, np.finfo(float).tiny))
         return torch.from_numpy(out).to(x.dtype) if is_torch else out
 
-
     def _ritz_basis(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The Ritz basis χ (N, L·P) at points x (N, D) from the scored functions' values (N, L)."""
         degree = int(self.ritz.get("degree", 0))
