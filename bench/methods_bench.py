@@ -338,13 +338,14 @@ def _stop(pool) -> None:
                 os.kill(worker.pid, signal.SIGINT)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + STOP_GRACE
+        start = time.monotonic()
+        deadline = start + STOP_GRACE
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
         for worker in workers:
-            if worker.is_alive():
-                print(f"worker {worker.pid} did not stop within {STOP_GRACE:.0f} s: killed", file=sys.stderr,
-                      flush=True)
+            if worker.is_alive():  # (its checkpoint, if it was solving, is written before it idles)
+                print(f"worker {worker.pid} still alive {time.monotonic() - start:.0f} s after the stop: killed",
+                      file=sys.stderr, flush=True)
                 worker.kill()
                 worker.join()
         pool.shutdown(wait=True)
