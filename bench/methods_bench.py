@@ -19,8 +19,9 @@ calibration run under 1.5× the short one's CPU time is an error (raise ``--cali
 100 is the least for harmonic2d), never stored, and a stored speed over 50× off NestedLoRA's
 is refused (``--recalibrate``).
 
-Printed per problem and method: mean ± std over seeds of the mean relative eigenvalue error,
-the mean angle distance, the mean subspace distance, the orthogonality and the iterations/s of
+Printed per problem and method: mean ± std over seeds of the mean relative eigenvalue error
+(the Rayleigh quotients of the learned functions, per mode), the mean relative error of the
+Ritz energies (``/ritz``: Rayleigh–Ritz on the learned functions, per level), the mean angle distance, the mean subspace distance, the orthogonality and the iterations/s of
 the calibration; and a figure per problem like the paper's Fig. 4 (per-mode errors, bars at the
 mean over seeds with min–max whiskers, one colour per method) written to ``--figures``. Every
 run's row is kept as JSON beside its results file, and every run checkpoints every 500
@@ -60,7 +61,8 @@ from pathlib import Path
 
 MODES = {"hydrogen2d": 16, "harmonic2d": 15}
 METHODS = ("nestedlora", "lora", "neuralef", "spin")
-COLUMNS = (("mean_relative_error", "mean rel. err", 100, "%"), ("mean_angle_distance", "angle dist.", 1, ""),
+COLUMNS = (("mean_relative_error", "mean rel. err", 100, "%"), ("ritz_relative_error", "Ritz mean rel. err", 100, "%"),
+           ("mean_angle_distance", "angle dist.", 1, ""),
            ("mean_subspace_distance", "subspace dist.", 1, ""), ("orthogonality", "orthogonality", 1, ""),
            ("iterations_per_second", "it/CPU s", 1, ""))
 
@@ -389,8 +391,25 @@ def _rows(name, args, folder: Path, speed: dict, quiet: bool = False) -> dict:
                         print(f"{path.stem}: {why}; left out of the table", flush=True)
                     continue
                 row["iterations_per_second"] = speed.get(f"{name}/{method}", float("nan"))
+                row["ritz_relative_error"] = ritz_relative_error(row["path"]) if "path" in row else float("nan")
                 runs.setdefault(method, []).append(row)
     return runs
+
+
+def ritz_relative_error(path) -> float:
+    """Mean relative error of a results file's Ritz energies (``/ritz/energies``, the learned
+    functions rotated and extended by Rayleigh–Ritz, issue 13) against its reference energies,
+    over the levels that have a finite Ritz energy; NaN when the file has none."""
+    import h5py
+    import numpy as np
+
+    try:
+        with h5py.File(path, "r") as h:
+            ritz, ref = h["ritz/energies"][()], h["eigenvalues/reference_energies"][()]
+    except (OSError, KeyError):
+        return float("nan")
+    ok = np.isfinite(ritz) & np.isfinite(ref)
+    return float(np.mean(np.abs(ritz[ok] - ref[ok]) / np.abs(ref[ok]))) if ok.any() else float("nan")
 
 
 def _table(name, runs) -> str:

@@ -92,6 +92,20 @@ def test_rows_leave_stale_rows_out_of_the_table(mb, tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_ritz_relative_error_from_the_results_file(mb, tmp_path):
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "r.h5"
+    with h5py.File(path, "w") as h:
+        h["ritz/energies"] = np.array([2.002, 3.99, np.nan])  # errors 0.1 % and 0.25 %, one level dropped
+        h["eigenvalues/reference_energies"] = np.array([2.0, 4.0, 4.0])
+    assert mb.ritz_relative_error(path) == pytest.approx((0.001 + 0.0025) / 2)
+    with h5py.File(tmp_path / "old.h5", "w") as h:  # written before issue 13: no /ritz
+        h["eigenvalues/reference_energies"] = np.array([2.0])
+    assert math.isnan(mb.ritz_relative_error(tmp_path / "old.h5"))
+
+
 def _fake_checkpoint(path: Path, spec, iteration: int) -> None:
     from nsvd_cli.spec import spec_to_dict
     from nsvd_cli.train import _CHECKPOINT_KEYS, CHECKPOINT_FORMAT, CHECKPOINT_VERSION
