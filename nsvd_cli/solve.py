@@ -258,6 +258,8 @@ class _Judge:
 
     #: a mode is stuck when it overlaps an earlier mode and its two estimates disagree this much
     STUCK = 0.3
+    #: ... and dead when its norm estimate λ_N is below this fraction of a positive λ_R
+    DEAD = 0.1
 
     def __init__(self, problem: Problem, training):
         self.problem, self.last, self.training = problem, None, training
@@ -274,6 +276,11 @@ class _Judge:
         yet orthogonal to an earlier one — early in a run, its λ already near its own, distinct
         level — is left to converge (re-initialising it threw away a nearly converged mode:
         morse1d mode 3 at λ 2.5 for the level 2.25, overlapping the modes at 12.25 and 6.25).
+        Dead means the same overlap and disagreement with a norm collapsed while the Rayleigh
+        quotient stays positive, ``λ_N < DEAD · λ_R`` (hydrogen2d, NestedLoRA seed 2: mode 16
+        fell to λ_N = 1e-4 at λ_R = 19 near iteration 9500, overlap 0.85, and never grew back,
+        although the learned span's 16th Ritz value was the level); a mode with ``λ_R ≤ 0``
+        (one that should vanish) is never restarted.
         """
         tr, v, ev = self.training, self.last.verdict, self.last
         if self.restarts >= tr.restarts or self.iteration > 0.7 * tr.iterations:
@@ -283,7 +290,9 @@ class _Judge:
         partner = [int(np.argmax(g[l, :l])) if l else 0 for l in range(len(lam))]
         copy = np.array([l > 0 and abs(lam[l] - lam[partner[l]]) <= self.STUCK * abs(lam[partner[l]])
                          for l in range(len(lam))], bool)
-        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & copy & ~v.vanishing)
+        with np.errstate(invalid="ignore"):  # NaN λ_N (NeuralEF, SpIN): never dead
+            dead = (lam > 0) & (np.asarray(ev.norm_eigenvalues, np.float64) < self.DEAD * lam)
+        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & (copy | dead) & ~v.vanishing)
         self.restarts += len(stuck) > 0
         return stuck.tolist()
 

@@ -184,6 +184,26 @@ def test_only_a_copy_of_an_earlier_mode_is_restarted(lam3, restarted):
     assert judge_.stuck_modes() == restarted
 
 
+@pytest.mark.parametrize("lam_n3, restarted", [(1e-4, [2]), (5.0, []), (-1e-3, [2])])
+def test_a_dead_mode_is_restarted(lam_n3, restarted):
+    """Hydrogen2d-like T levels 100, 11.1, 4: mode 3 overlaps mode 2 by 0.85 with λ_R = 19.4,
+    far from mode 2's 11.1 (not a copy). With its norm collapsed (λ_N = 1e-4 or a slightly
+    negative estimate) it is dead and re-initialised; with λ_N = 5 (agreement 0.74 fails
+    too, but the function is alive) it is left to converge."""
+    from types import SimpleNamespace
+
+    from nsvd_cli.solve import _Judge
+
+    gram = np.eye(3)
+    gram[2, 1] = gram[1, 2] = 0.85
+    lam = np.array([100.0, 11.1, 19.4])
+    ev = SimpleNamespace(eigenvalues=lam, norm_eigenvalues=np.array([100.0, 11.1, lam_n3]), gram=gram,
+                         residuals=None, reference_eigenvalues=None)
+    judge_ = _Judge(SimpleNamespace(scale=1.0), _oscillator_1d(1000).training)
+    judge_(ev, iteration=250)
+    assert judge_.stuck_modes() == restarted
+
+
 def test_a_bound_level_learned_with_negative_eigenvalue_is_not_a_vanished_mode():
     """Found in a new-user trial (coupled_harmonic8d, 100 iterations): mode 5 had λ_R = -18 and a
     small norm, and was counted as a properly vanished (converged) mode although the reference
