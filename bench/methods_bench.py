@@ -426,6 +426,31 @@ def _table(name, runs) -> str:
     return "\n".join(lines)
 
 
+def failed_modes(path, threshold: float = 0.1) -> list[int]:
+    """Modes (1-based) of a results file whose Rayleigh-quotient energy is off its reference by
+    more than ``threshold`` (relative): a copy of another mode, a dead or a misordered one."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r") as h:
+        e, ref = h["eigenvalues/energies"][()], h["eigenvalues/reference_energies"][()]
+    return [int(k) + 1 for k in np.flatnonzero(np.abs(e - ref) > threshold * np.abs(ref))]
+
+
+def _per_seed(runs) -> str:
+    """One line per method: each seed's mean relative error (Rayleigh / Ritz) and its failed
+    modes, so that one failed seed is seen as such and not only through a mean ± std."""
+    lines = []
+    for method, rows in runs.items():
+        cells = []
+        for r in rows:
+            bad = failed_modes(r["path"]) if "path" in r and Path(r["path"]).exists() else []
+            cells.append(f"seed {r.get('seed', '?')}: {100 * r['mean_relative_error']:.3g} % / "
+                         f"{100 * r['ritz_relative_error']:.3g} %" + (f" (modes {bad} > 10 % off)" if bad else ""))
+        lines.append(f"- {method}: " + "; ".join(cells))
+    return "per seed, mean rel. error of the Rayleigh quotients / of the Ritz energies:\n" + "\n".join(lines)
+
+
 def _report(args, folder: Path, figures: Path, speed: dict) -> None:
     """Print each problem's table and write its figure, from the stored rows that count."""
     from nsvd_cli.files.results import load
@@ -436,6 +461,7 @@ def _report(args, folder: Path, figures: Path, speed: dict) -> None:
         if not runs:
             continue
         print(_table(name, runs), flush=True)
+        print(_per_seed(runs), flush=True)
         pairs = [(method, row["path"]) for method, rows in runs.items() for row in rows]
         fig = errors_figure([load(path) for _, path in pairs], labels=[m for m, _ in pairs])  # seeds pooled
         print("figure:", *save_figures({"errors": fig}, figures, f"methods-{name}"), flush=True)

@@ -106,6 +106,19 @@ def test_ritz_relative_error_from_the_results_file(mb, tmp_path):
     assert math.isnan(mb.ritz_relative_error(tmp_path / "old.h5"))
 
 
+def test_failed_modes_and_per_seed_lines(mb, tmp_path):
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "r.h5"
+    with h5py.File(path, "w") as h:  # hydrogen2d levels -1, -1/9, -1/9; mode 3 a copy of mode 1
+        h["eigenvalues/energies"] = np.array([-1.0, -0.11, -0.95])
+        h["eigenvalues/reference_energies"] = np.array([-1.0, -1 / 9, -1 / 9])
+    assert mb.failed_modes(path) == [3]
+    row = {"seed": 2, "mean_relative_error": 0.5, "ritz_relative_error": 0.0007, "path": str(path)}
+    assert "seed 2: 50 % / 0.07 % (modes [3] > 10 % off)" in mb._per_seed({"nestedlora": [row]})
+
+
 def _fake_checkpoint(path: Path, spec, iteration: int) -> None:
     from nsvd_cli.spec import spec_to_dict
     from nsvd_cli.train import _CHECKPOINT_KEYS, CHECKPOINT_FORMAT, CHECKPOINT_VERSION
