@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LevelBounds", "level_bounds", "no_bounds", "clusters", "lehmann_lower_bounds"]
+__all__ = ["LevelBounds", "level_bounds", "no_bounds", "withdraw", "clusters", "lehmann_lower_bounds"]
 
 #: Relative outward widening of every reported interval (floating-point rounding).
 ROUNDING = 1e-12
@@ -105,6 +105,29 @@ def no_bounds(L: int, reason: str, deterministic: bool = True) -> LevelBounds:
     nan = np.full(L, np.nan)
     return LevelBounds(nan, nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), np.full(L, -1),
                        [f"no bound: {reason}"] * L, deterministic)
+
+
+def withdraw(bounds: LevelBounds, levels, reason: str) -> LevelBounds:
+    """Take back the intervals of ``levels`` (indices) and of the other members of their
+    clusters (a cluster's bounds are joint), in place: NaN bounds, cluster −1, kind
+    ``"no bound: <reason>"``. Returns ``bounds``.
+
+    Used for levels whose Ritz function the evaluation rule's domain cuts off
+    (:func:`nsvd_cli.quadrature.edge_mass`): their integrals miss the tail, so their Ritz
+    value need not be an upper bound nor their residual that of H on R^D. The neighbours keep
+    theirs: a cut-off tail lowers a Ritz value (the missing tail carries energy above it), which
+    only narrows the separating intervals ``(α, β)`` of the other levels."""
+    levels = {int(k) for k in levels}
+    hit = {int(c) for c in bounds.cluster[list(levels)] if c >= 0} if levels else set()
+    levels |= {int(k) for k in np.flatnonzero(np.isin(bounds.cluster, list(hit)))}
+    for k in sorted(levels):
+        for arr in (bounds.lower, bounds.upper, bounds.weinstein_lower, bounds.weinstein_upper,
+                    bounds.kato_temple_lower, bounds.kato_temple_upper, bounds.lehmann_lower, bounds.rule_error):
+            if arr is not None:
+                arr[k] = np.nan
+        bounds.cluster[k] = -1
+        bounds.kinds[k] = f"no bound: {reason}"
+    return bounds
 
 
 def _cluster_radius(members, rgram) -> float:

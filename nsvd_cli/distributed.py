@@ -269,12 +269,14 @@ class StopSignals:
     interrupted inside a collective would leave the others waiting). Restores the previous
     handlers on exit; does nothing outside the main thread. :meth:`current` is the innermost
     active one (the CLI holds one for a whole distributed run, so that a signal during set-up
-    does not break a collective either: training then stops after its first step)."""
+    does not break a collective either: training then stops after its first step).
+    ``force_second``: a second signal raises KeyboardInterrupt at once (one process, where no
+    collective can be broken)."""
 
     _active: list = []
 
-    def __init__(self):
-        self.signum, self.previous = None, {}
+    def __init__(self, force_second: bool = False):
+        self.signum, self.previous, self.force_second = None, {}, force_second
 
     @classmethod
     def current(cls) -> "StopSignals | None":
@@ -284,6 +286,8 @@ class StopSignals:
     def __enter__(self):
         StopSignals._active.append(self)
         def handler(signum, frame):
+            if self.signum is not None and self.force_second:
+                raise KeyboardInterrupt  # a second signal (one process): stop now
             self.signum = self.signum or signum
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:

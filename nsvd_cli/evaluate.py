@@ -32,10 +32,15 @@ import numpy as np
 import torch
 
 from . import metrics, montecarlo
-from .bounds import LevelBounds, level_bounds, no_bounds
+from .bounds import LevelBounds, level_bounds, no_bounds, withdraw
 from .methods import NORM_ESTIMATE, evaluation_rotation
 from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_on_polynomial_basis
-from .verdict import residual_norms
+from .quadrature import EDGE_LAYER, edge_mass
+from .verdict import Tolerances, residual_norms
+
+#: A level whose Ritz function has more of its squared norm than this in the outer layer of
+#: the rule's domain gets no interval (the verdict's ``box edge`` threshold).
+EDGE_MASS_MAX = Tolerances.edge
 
 __all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "monte_carlo_blocks", "model_values_and_gradients", "model_laplacians",
            "residuals_available", "bounds_unavailable_reason"]
@@ -77,6 +82,7 @@ class Evaluation:
     ritz_overlaps: np.ndarray | None = None  # (L, L) <psi_l, phi_k> / ||psi_l||: learned mode l vs Ritz function k
     ritz_residuals: np.ndarray | None = None  # (L,) ||(H - rho_k) phi_k|| of the unit Ritz functions
     bounds: LevelBounds | None = None  # per-level intervals around the Ritz energies (nsvd_cli.bounds)
+    edge_mass: np.ndarray | None = None  # (L,) norm fraction of each scored mode in the rule's outer layer
     gap_relative_errors: np.ndarray | None = None  # (L,) |(E_l-E_0) - (Eref_l-Eref_0)| / |Eref_l-Eref_0|; NaN at l=0
     # Monte Carlo rules only (None / 0 for a deterministic rule; nsvd_cli.montecarlo):
     stderr: dict | None = None  # standard error of each figure, keyed by field name (same shapes) and
@@ -346,14 +352,18 @@ def bounds_unavailable_reason(problem) -> str | None:
 
     Coulomb potentials (the cusp makes ``(Hψ)²`` non-integrable unless the network reproduces
     it exactly, so a residual would be meaningless), a Monte Carlo evaluation rule (the
-    integrals are estimates, not bounds), and D ≥ 4 on a deterministic rule (residuals not
-    computed)."""
+    integrals are estimates, not bounds), and D ≥ 4 or more than :data:`RESIDUAL_BUDGET`
+    nodes × D on a deterministic rule (residuals not computed: cost)."""
     if problem.spec.potential.kind == "coulomb":
         return "Coulomb cusp: (Hψ)² is not integrable"
     if problem.spec.evaluation.quadrature == "monte-carlo":
         return "Monte Carlo evaluation rule"
     if problem.dimension > 3:
         return "D ≥ 4: residuals are not computed"
+    n = len(problem.quadrature.weights)
+    if n * problem.dimension > RESIDUAL_BUDGET:
+        return (f"{n} evaluation nodes: residuals are not computed above {RESIDUAL_BUDGET:,} nodes × D "
+                f"(fewer evaluation.points or panels)")
     return None
 
 
@@ -383,6 +393,12 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None) ->
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
                              unavailable=bounds_unavailable_reason(problem),
                              trial=(ritz.rotate(values), ritz.rotate(h_values), problem.quadrature.weights))
+    cut = edge_mass(problem.quadrature, ritz.rotate(values))
+    if cut is not None and np.any(cut > EDGE_MASS_MAX):
+        k = int(np.nanargmax(cut))
+        withdraw(ev.bounds, np.flatnonzero(cut > EDGE_MASS_MAX),
+                 f"the evaluation box cuts the function off ({100 * cut[k]:.2g} % of level {k + 1}'s norm in its "
+                 f"outer {100 * EDGE_LAYER:g} %); enlarge evaluation.box")
 
 
 def monte_carlo_blocks(problem) -> int:
@@ -449,6 +465,7 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     if want_residuals:
         h_values = -problem.kinetic * laplacians + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
+    ev.edge_mass = edge_mass(problem.quadrature, values)
     _attach_bounds(ev, values, h_values, problem, grads)
     ev.method, ev.rotation = method, rotation
     if not NORM_ESTIMATE.get(method, True):

@@ -301,7 +301,8 @@ class _Judge:
         ev.verdict = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, scale=self.problem.scale,
                            previous_eigenvalues=None if prev is None else prev.eigenvalues,
                            residuals=ev.residuals, tolerances=self.tolerances,
-                           bound=None if ev.reference_eigenvalues is None else ev.reference_eigenvalues > 0)
+                           bound=None if ev.reference_eigenvalues is None else ev.reference_eigenvalues > 0,
+                           edge_mass=getattr(ev, "edge_mass", None))
         self.last = ev
         return ev
 

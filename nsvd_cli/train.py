@@ -280,7 +280,9 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
         If the loss is non-finite again after ``MAX_ROLLBACKS`` rollbacks; carries the last
         good checkpoint path.
     KeyboardInterrupt
-        Re-raised after the checkpoint has been written.
+        :class:`~nsvd_cli.distributed.StopRequested` after SIGINT / SIGTERM, at the end of the
+        step it arrived in, once the checkpoint has been written (a second signal in one
+        process: a plain KeyboardInterrupt at once, checkpoint written too).
     SpecError
         ``training.batch_size`` / ``gram_batch`` not divisible by the number of processes, or
         ``training.method = "spin"`` with more than one.
@@ -296,15 +298,22 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
 
 
 def _run(loop, iterations: int, dist: DistContext) -> None:
-    """The iterations of :func:`fit`: checkpoint on interruption and at the end; with several
-    processes, signals only set the stop flag (:class:`~nsvd_cli.distributed.StopSignals`)."""
+    """The iterations of :func:`fit`: checkpoint on interruption and at the end. Signals only
+    set the stop flag (:class:`~nsvd_cli.distributed.StopSignals`), read between two steps, so
+    that the checkpoint holds the state after a whole step (model, optimiser, EMA and sample
+    generator together: the resumed run repeats the uninterrupted one exactly; a Ctrl-C in the
+    middle of a step, which had already drawn its samples, made it diverge). With several
+    processes the flag is shared at the next check iteration; in one process a second signal
+    stops at once (``KeyboardInterrupt``, checkpoint of the state at that moment)."""
     held = StopSignals.current() if dist.active else None  # e.g. the CLI's, active since set-up
-    with contextlib.nullcontext(held) if held or not dist.active else StopSignals() as signals:
+    with contextlib.nullcontext(held) if held else StopSignals(force_second=not dist.active) as signals:
         loop.signals = signals
         try:
             while (loop.state.iteration < iterations and loop.state.stopped_by == "iterations"
                    and loop.stop_signum is None):
                 loop.step()
+                if not dist.active and signals is not None and signals.signum is not None:
+                    loop.stop_signum = signals.signum
         except KeyboardInterrupt:
             loop.discard_unchecked()
             loop.save(collective=False)

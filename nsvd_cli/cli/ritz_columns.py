@@ -116,8 +116,11 @@ def interval_cell(bounds, i) -> str:
 def bounds_note(ev, bounds) -> str:
     """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
     parts = [RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
-    if bounds.deterministic:
+    cut = any("cuts the function off" in k for k in bounds.kinds)
+    if bounds.deterministic and not cut:
         parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
+    elif cut:
+        parts.append("not upper bounds of the levels: the evaluation box cuts learned functions off")
     kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
     if kinds:
         parts.append("interval around the k-th Ritz value: " + ", ".join(kinds) +
