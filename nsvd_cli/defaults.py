@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 __all__ = ["derive_defaults", "length_scales", "ground_energy_estimate", "laplacian_for_dimension",
-           "oscillator_family_defaults", "FAMILY_RULES"]
+           "oscillator_family_defaults", "FAMILY_RULES", "FAMILY_KINDS"]
 
 #: Fields this module may fill in (TOML names).
 DERIVED = ("model.envelope", "model.envelope_width", "model.fourier_scales", "training.learning_rate",
@@ -219,6 +219,10 @@ def _oscillator_rule(data, dim: int) -> dict[str, object]:
         return {}  # not an isotropic oscillator: the spec's own values stand (the spec reports its errors)
     return oscillator_family_defaults(dim, float(omega), float(kinetic))
 
+
+#: ``family = NAME`` -> the potential kinds its rule describes; ``--dim`` refuses the family
+#: on a spec of another kind (the rule's modes, shift and widths would belong to another V).
+FAMILY_KINDS = {"harmonic": ("harmonic",)}
 
 #: ``family = NAME`` in a spec file -> rule giving its per-dimension settings from the raw
 #: spec data and D (applied by ``--dim D`` for D >= :data:`FAMILY_MIN_DIMENSION`).

@@ -96,7 +96,8 @@ def _set(spec: ProblemSpec, section: str, **changes) -> None:
 
 def _rows(box, field: str, dim: int):
     if len(box) != dim:
-        raise invalid(field, f"expected {dim} pairs [low, high] (one per dimension), got {[list(r) for r in box]!r}")
+        pairs = "1 pair" if dim == 1 else f"{dim} pairs"
+        raise invalid(field, f"expected {pairs} [low, high] (one per dimension), got {[list(r) for r in box]!r}")
 
 
 def _check_dimension(spec: ProblemSpec) -> None:
