@@ -40,12 +40,20 @@ import math
 
 import numpy as np
 
-__all__ = ["derive_defaults", "length_scales", "ground_energy_estimate", "laplacian_for_dimension",
+__all__ = ["derive_defaults", "rederived_fields", "FOLLOWS", "length_scales", "ground_energy_estimate", "laplacian_for_dimension",
            "oscillator_family_defaults", "FAMILY_RULES", "FAMILY_KINDS"]
 
 #: Fields this module may fill in (TOML names).
 DERIVED = ("model.envelope", "model.envelope_width", "model.fourier_scales", "training.learning_rate",
            "training.iterations", "training.eval_every", "training.checkpoint_every", "training.fd_step", "training.laplacian", "scale")
+
+#: Derived fields whose rule reads another setting that an ``nsvd solve`` option can change
+#: (``--modes``, ``--iters``, ``--laplacian``): field -> its rule, in words. ``nsvd problems
+#: show`` writes them commented out when the spec left them out, so that solving the shown
+#: file derives them again from the same settings (:func:`rederived_fields`).
+FOLLOWS = {"training.iterations": "1000 + 600 modes ⌈D/2⌉", "training.eval_every": "iterations / 5 (>= 250)",
+           "training.checkpoint_every": "iterations / 5 (>= 250)",
+           "training.fd_step": "0.01 ℓ if laplacian = \"fd\", else unused"}
 
 _LEARNING_RATE = 3e-3
 _LAMBDA_RANGE = (1.0, 100.0)
@@ -154,6 +162,17 @@ def derive_defaults(spec) -> tuple[object, dict[str, object]]:
         table, _, key = name.rpartition(".")
         (data[table] if table else data)[key] = list(value) if isinstance(value, tuple) else value
     return parse_spec(data), derived
+
+
+def rederived_fields(spec) -> list[str]:
+    """The :data:`FOLLOWS` fields the spec left out (TOML names, in :data:`FOLLOWS` order).
+
+    Solving derives them from settings a CLI option can change (``--modes``, ``--iters``,
+    ``--laplacian``); a shown spec (``nsvd problems show``) that pinned their current values
+    would no longer follow those options as the original spec does.
+    """
+    explicit = spec.explicit_fields()
+    return [f for f in FOLLOWS if f not in explicit]
 
 
 # --------------------------------------------------------------------------------------

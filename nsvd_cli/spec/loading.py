@@ -12,7 +12,7 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..errors import SpecError
 
@@ -525,6 +525,43 @@ def _inline_array(value, tomli_w) -> str:
     return tomli_w.dumps({"x": value}).split("=", 1)[1].strip()
 
 
-def spec_to_toml(spec) -> str:
-    """The fully resolved spec as TOML text (``nsvd problems show``); parses back to ``spec``."""
-    return to_toml(spec_to_dict(spec))
+def spec_to_toml(spec, derived: Mapping[str, Any] | None = None, rederived: Iterable[str] = (),
+                 header: str = "") -> str:
+    """The fully resolved spec as TOML text (``nsvd problems show``).
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        The spec to write; with no other argument the text parses back to ``spec``.
+    derived : mapping, optional
+        ``{toml name: value}`` of fields derived from the problem
+        (:func:`nsvd_cli.defaults.derive_defaults`): their lines end in ``# derived``.
+    rederived : iterable of str, optional
+        TOML names written commented out (``# name = value  # derived from ...``), so that
+        reading the text back leaves them out and the solver derives them again
+        (:func:`nsvd_cli.defaults.rederived_fields`).
+    header : str
+        Comment lines to put first (each prefixed with ``# ``).
+    """
+    text = to_toml(spec_to_dict(spec))
+    derived, rederived = dict(derived or {}), set(rederived)
+    if not derived and not rederived and not header:
+        return text
+    lines, table = [f"# {ln}".rstrip() for ln in header.splitlines()], ""
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            table = line[1:-1]
+        key = line.split(" = ", 1)[0] if " = " in line and not line.startswith("[") else None
+        name = f"{table}.{key}" if table and key else key
+        if name in rederived:
+            line = f"# {line}  # derived: {_rule(name)}; solve derives it again"
+        elif name in derived:
+            line += "  # derived"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _rule(name: str) -> str:
+    from ..defaults import FOLLOWS
+
+    return FOLLOWS.get(name, "from the problem")
