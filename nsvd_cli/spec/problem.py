@@ -55,8 +55,9 @@ class ProblemSpec(_Table):
         ``"potential.lambda"``) of the fields the spec data gave explicitly — in the spec
         file, its preset, a CLI override or a ``--dim`` rewrite — as opposed to defaults.
 
-        A spec rebuilt from :func:`~nsvd_cli.spec.spec_to_dict` (a results file, ``nsvd
-        problems show``) lists every field as explicit.
+        A spec rebuilt from :func:`~nsvd_cli.spec.spec_to_dict` (a results file) lists every
+        field as explicit; ``nsvd problems show`` output all but the commented-out
+        :data:`nsvd_cli.defaults.FOLLOWS` fields.
         """
         out = {n for n in self.model_fields_set if n not in SECTIONS}
         for section in SECTIONS:
