@@ -40,12 +40,20 @@ import math
 
 import numpy as np
 
-__all__ = ["derive_defaults", "length_scales", "ground_energy_estimate", "laplacian_for_dimension",
-           "oscillator_family_defaults", "FAMILY_RULES"]
+__all__ = ["derive_defaults", "rederived_fields", "FOLLOWS", "length_scales", "ground_energy_estimate", "laplacian_for_dimension",
+           "oscillator_family_defaults", "FAMILY_RULES", "FAMILY_KINDS"]
 
 #: Fields this module may fill in (TOML names).
 DERIVED = ("model.envelope", "model.envelope_width", "model.fourier_scales", "training.learning_rate",
            "training.iterations", "training.eval_every", "training.checkpoint_every", "training.fd_step", "training.laplacian", "scale")
+
+#: Derived fields whose rule reads another setting that an ``nsvd solve`` option can change
+#: (``--modes``, ``--iters``, ``--laplacian``): field -> its rule, in words. ``nsvd problems
+#: show`` writes them commented out when the spec left them out, so that solving the shown
+#: file derives them again from the same settings (:func:`rederived_fields`).
+FOLLOWS = {"training.iterations": "1000 + 600 modes ⌈D/2⌉", "training.eval_every": "iterations / 5 (>= 250)",
+           "training.checkpoint_every": "iterations / 5 (>= 250)",
+           "training.fd_step": "0.01 ℓ if laplacian = \"fd\", else unused"}
 
 _LEARNING_RATE = 3e-3
 _LAMBDA_RANGE = (1.0, 100.0)
@@ -156,6 +164,17 @@ def derive_defaults(spec) -> tuple[object, dict[str, object]]:
     return parse_spec(data), derived
 
 
+def rederived_fields(spec) -> list[str]:
+    """The :data:`FOLLOWS` fields the spec left out (TOML names, in :data:`FOLLOWS` order).
+
+    Solving derives them from settings a CLI option can change (``--modes``, ``--iters``,
+    ``--laplacian``); a shown spec (``nsvd problems show``) that pinned their current values
+    would no longer follow those options as the original spec does.
+    """
+    explicit = spec.explicit_fields()
+    return [f for f in FOLLOWS if f not in explicit]
+
+
 # --------------------------------------------------------------------------------------
 # per-dimension defaults of a family (``family = "harmonic"`` in a spec file, used by --dim)
 # --------------------------------------------------------------------------------------
@@ -219,6 +238,10 @@ def _oscillator_rule(data, dim: int) -> dict[str, object]:
         return {}  # not an isotropic oscillator: the spec's own values stand (the spec reports its errors)
     return oscillator_family_defaults(dim, float(omega), float(kinetic))
 
+
+#: ``family = NAME`` -> the potential kinds its rule describes; ``--dim`` refuses the family
+#: on a spec of another kind (the rule's modes, shift and widths would belong to another V).
+FAMILY_KINDS = {"harmonic": ("harmonic",)}
 
 #: ``family = NAME`` in a spec file -> rule giving its per-dimension settings from the raw
 #: spec data and D (applied by ``--dim D`` for D >= :data:`FAMILY_MIN_DIMENSION`).

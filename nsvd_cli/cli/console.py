@@ -78,7 +78,9 @@ def fold(table):
 
 def fail(message: str, code: int = 2) -> None:
     """Print one red error line on stderr and exit with ``code``."""
-    stderr_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # messages quote spec syntax such as [low, high]: not markup
+
+    stderr_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
 
 
@@ -96,7 +98,7 @@ def error_boundary():
 
         fail(one_line(err), code=1)
     except SpecError as err:
-        option = option_for(err.field)
+        option = None if getattr(err, "source", None) else option_for(err.field)  # a spec file's value
         fail(f"{option} ({err.field}): {err.message}" if option else str(err))
     except NsvdError as err:
         from .advice import one_line

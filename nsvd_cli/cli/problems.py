@@ -50,15 +50,30 @@ def show_command(
     preset: Annotated[Optional[str], typer.Option(help="Apply the spec's preset table presets.NAME first.")] = None,
     threads: Annotated[Optional[int], typer.Option(help=_THREADS, show_default=False)] = None,
 ):
-    """Print the fully resolved spec (every field, defaults filled in) as TOML.
+    """Print the fully resolved spec as TOML: every field with the value nsvd solve uses,
+    the defaults derived from the problem included (marked "# derived").
 
     The output is itself a valid spec file (nsvd problems show NAME > mine.toml), with the
-    chosen --preset already applied and no preset tables of its own.
+    chosen --preset already applied and no preset tables of its own; solving it solves the
+    same problem with the same settings. The derived fields that follow another setting
+    (iterations follow modes; eval_every and checkpoint_every, iterations; fd_step, the
+    Laplacian) are written commented out with their value, so that solve derives them again
+    and --modes, --iters or --laplacian move them as they would on the original.
     """
+    from ..defaults import derive_defaults, rederived_fields
     from ..spec import load_spec, spec_to_toml
     from .parallel import apply_threads
 
     with error_boundary():
         apply_threads("problems", threads)
         spec = load_spec(problem, preset=preset, dimension=dim, family_only=True)
-        typer.echo(spec_to_toml(spec), nl=False)
+        resolved, derived = derive_defaults(spec)  # what nsvd solve runs (nsvd_cli.solve.solve)
+        again = rederived_fields(spec)
+        header = _HEADER.format(problem=problem) if derived or again else ""
+        typer.echo(spec_to_toml(resolved, derived, again, header), nl=False)
+
+
+_HEADER = ("The spec nsvd solve uses for {problem}.\n"
+           "Values marked \"# derived\" were derived from the problem (nsvd_cli/defaults.py). Commented-out\n"
+           "fields follow another setting (their value now is shown): nsvd solve derives them again,\n"
+           "so that --modes, --iters or --laplacian move them as they would on the original spec.\n")

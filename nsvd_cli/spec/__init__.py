@@ -35,7 +35,7 @@ _HOME = {
                      "EvaluationSpec", "POTENTIAL_MODELS", "POTENTIAL_KINDS", "POTENTIAL_ALIASES",
                      "POTENTIAL_PARAMETERS", "ONE_DIMENSIONAL", "MAX_TENSOR_NODES"], "tables"),
     **dict.fromkeys(["ProblemSpec", "walls", "SECTIONS"], "problem"),
-    **dict.fromkeys(["parse_spec", "load_spec", "load_spec_data", "builtin_problems", "apply_preset",
+    **dict.fromkeys(["parse_spec", "load_spec", "SpecFileError", "load_spec_data", "builtin_problems", "apply_preset",
                      "apply_overrides", "resize_dimension", "check_dimension_family", "spec_to_dict", "spec_to_toml",
                      "to_toml"], "loading"),
     **dict.fromkeys(["SAMPLING_KINDS", "ENVELOPE_KINDS", "ARCHITECTURES", "ACTIVATIONS", "OPTIMIZERS", "SCHEDULES",
@@ -49,7 +49,7 @@ _TUPLES = {"SAMPLING_KINDS": "SamplingKind", "ENVELOPE_KINDS": "EnvelopeKind", "
 
 __all__ = [
     "PotentialSpec", "SamplingSpec", "ModelSpec", "TrainingSpec", "EvaluationSpec", "ProblemSpec",
-    "load_spec", "parse_spec", "builtin_problems", "load_spec_data", "spec_to_dict", "apply_overrides",
+    "load_spec", "SpecFileError", "parse_spec", "builtin_problems", "load_spec_data", "spec_to_dict", "apply_overrides",
     "apply_preset", "resize_dimension", "check_dimension_family", "spec_to_toml", "to_toml", "walls",
 ]
 

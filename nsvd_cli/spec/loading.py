@@ -12,11 +12,11 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..errors import SpecError
 
-__all__ = ["parse_spec", "load_spec", "load_spec_data", "builtin_problems", "apply_preset", "apply_overrides",
+__all__ = ["parse_spec", "load_spec", "SpecFileError", "load_spec_data", "builtin_problems", "apply_preset", "apply_overrides",
            "resize_dimension", "check_dimension_family", "spec_to_dict", "spec_to_toml", "to_toml"]
 
 
@@ -158,15 +158,41 @@ def load_spec(name_or_path: str | Path, *, preset: str | None = None,
     ------
     SpecError
         If the file is missing or invalid, or any field is unknown or invalid;
-        ``field = "dimension"`` for a non-family spec moved with ``family_only``.
+        ``field = "dimension"`` for a non-family spec moved with ``family_only``. An invalid
+        value the file gave (not ``overrides`` nor ``dimension``) raises the subclass
+        :class:`SpecFileError`, whose message names the file.
     """
     data = apply_preset(load_spec_data(name_or_path), preset)
     if dimension is not None:
+        _check_target_dimension(dimension)
         if family_only:
             check_dimension_family(data, dimension, str(name_or_path))
         data = resize_dimension(data, dimension)
     data = apply_overrides(data, overrides or {})
-    return parse_spec(data)
+    given = {k for k, v in (overrides or {}).items() if v is not None} | ({"dimension"} if dimension is not None else set())
+    try:
+        return parse_spec(data)
+    except SpecError as err:
+        if err.field in given or isinstance(err, SpecFileError):
+            raise  # the value came from the command line: the CLI names its option
+        raise SpecFileError(err.field, err.message, str(name_or_path)) from None
+
+
+class SpecFileError(SpecError):
+    """A :class:`~nsvd_cli.errors.SpecError` about a value a spec file (or built-in spec) gave,
+    not a command-line option: ``str(err)`` is ``"SOURCE: FIELD: MESSAGE"`` and the CLI names
+    no option (the user passed none).
+
+    Attributes
+    ----------
+    source : str
+        The spec file path (or built-in name) as the user gave it.
+    """
+
+    def __init__(self, field: str, message: str, source: str):
+        super().__init__(field, message)
+        self.source = source
+        self.args = (f"{source}: {field}: {message}",)
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
@@ -291,12 +317,10 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
         ``field = "dimension"`` for ``dim < 1``; the field name for per-axis values that
         differ between axes.
     """
-    from .fields import MAX_DIMENSION
-
-    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIMENSION:
-        raise SpecError("dimension", f"must be an integer in 1..{MAX_DIMENSION}, got {dim!r}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise SpecError("dimension", f"must be an integer >= 1, got {dim!r}")
+    _check_target_dimension(dim)
+    if data.get("dimension") != dim:
+        _check_resizable_potential(data, dim)
+        _check_family_potential(data)
     out = copy.deepcopy(dict(data))
     out["dimension"] = dim
     pot = out.get("potential")
@@ -327,6 +351,79 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
                 panels = max(1, 36 // points)
                 ev["panels"], ev["points"] = panels, min(points, 36 // panels)
     return _apply_family(out, dim)
+
+
+def _check_target_dimension(dim) -> None:
+    from .fields import MAX_DIMENSION
+
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIMENSION:
+        raise SpecError("dimension", f"must be an integer in 1..{MAX_DIMENSION}, got {dim!r}")
+
+
+def _coordinates(expression: str) -> list[str]:
+    """The coordinate names (``x``, ``x0``, ``x1``, ...) a formula uses, sorted; ``[]`` for a
+    formula in ``r = |x|`` alone (or one that does not parse: validation reports it)."""
+    import ast
+    import re
+
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return []
+    return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and re.fullmatch(r"x\d*", n.id)})
+
+
+def _check_resizable_potential(data: Mapping[str, Any], dim: int) -> None:
+    """Refuse ``--dim`` for a potential that is written for its own dimension only.
+
+    A formula naming coordinates (``x0**2``) keeps confining only those axes in another
+    dimension (``x1 .. x{D-1}`` would be free: no bound states), and a Python function's
+    dependence on D is unknown; neither is resized. A formula in ``r = |x|`` alone and the
+    built-in kinds (whose per-axis parameters :func:`resize_dimension` repeats) are.
+
+    Raises
+    ------
+    SpecError
+        ``field = "potential"`` naming the coordinates, or the function, and the fix.
+    """
+    from .tables import _potential_table
+
+    own = data.get("dimension")
+    try:
+        pot = _potential_table(copy.deepcopy(data.get("potential")))
+    except Exception:  # noqa: BLE001 -- malformed: parse_spec reports it with its own message
+        return
+    kind = pot.get("kind") if isinstance(pot, Mapping) else None
+    if kind == "expression" and isinstance(pot.get("expression"), str):
+        names = _coordinates(pot["expression"])
+        if names:
+            raise SpecError("potential", f"V = {pot['expression'].strip()} names the coordinates {', '.join(names)} of "
+                                         f"a {own}D problem: --dim {dim} would keep that formula, which does not "
+                                         f"confine the other axes the same way; write the spec for dimension {dim} "
+                                         "(or a formula in r = |x|, or a built-in kind such as harmonic)")
+    elif kind == "python":
+        raise SpecError("potential", f"the Python potential {pot.get('function')} is written for dimension {own}; "
+                                     f"--dim {dim} cannot know how it extends: write the spec for dimension {dim}")
+
+
+def _check_family_potential(data: Mapping[str, Any]) -> None:
+    """Refuse a ``family`` whose per-dimension rule is not about the spec's potential kind
+    (:data:`nsvd_cli.defaults.FAMILY_KINDS`: the ``harmonic`` rule's modes, shift and widths
+    are those of ``V = omega^2 |x|^2``, kind ``harmonic``)."""
+    from ..defaults import FAMILY_KINDS
+    from .tables import _potential_table
+
+    family = data.get("family")
+    if family not in FAMILY_KINDS:
+        return  # no family, or an unknown one (reported by name)
+    try:
+        kind = _potential_table(copy.deepcopy(data.get("potential"))).get("kind")
+    except Exception:  # noqa: BLE001 -- malformed: parse_spec reports it
+        return
+    if kind not in FAMILY_KINDS[family]:
+        raise SpecError("family", f"{family!r} sets the per-dimension settings of a potential of kind "
+                                  f"{' or '.join(FAMILY_KINDS[family])}, not {kind!r}: remove family (and write the "
+                                  f"spec for each dimension) or use potential.kind = \"{FAMILY_KINDS[family][0]}\"")
 
 
 def _family_rules() -> dict:
@@ -428,6 +525,43 @@ def _inline_array(value, tomli_w) -> str:
     return tomli_w.dumps({"x": value}).split("=", 1)[1].strip()
 
 
-def spec_to_toml(spec) -> str:
-    """The fully resolved spec as TOML text (``nsvd problems show``); parses back to ``spec``."""
-    return to_toml(spec_to_dict(spec))
+def spec_to_toml(spec, derived: Mapping[str, Any] | None = None, rederived: Iterable[str] = (),
+                 header: str = "") -> str:
+    """The fully resolved spec as TOML text (``nsvd problems show``).
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        The spec to write; with no other argument the text parses back to ``spec``.
+    derived : mapping, optional
+        ``{toml name: value}`` of fields derived from the problem
+        (:func:`nsvd_cli.defaults.derive_defaults`): their lines end in ``# derived``.
+    rederived : iterable of str, optional
+        TOML names written commented out (``# name = value  # derived from ...``), so that
+        reading the text back leaves them out and the solver derives them again
+        (:func:`nsvd_cli.defaults.rederived_fields`).
+    header : str
+        Comment lines to put first (each prefixed with ``# ``).
+    """
+    text = to_toml(spec_to_dict(spec))
+    derived, rederived = dict(derived or {}), set(rederived)
+    if not derived and not rederived and not header:
+        return text
+    lines, table = [f"# {ln}".rstrip() for ln in header.splitlines()], ""
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            table = line[1:-1]
+        key = line.split(" = ", 1)[0] if " = " in line and not line.startswith("[") else None
+        name = f"{table}.{key}" if table and key else key
+        if name in rederived:
+            line = f"# {line}  # derived: {_rule(name)}; solve derives it again"
+        elif name in derived:
+            line += "  # derived"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _rule(name: str) -> str:
+    from ..defaults import FOLLOWS
+
+    return FOLLOWS.get(name, "from the problem")

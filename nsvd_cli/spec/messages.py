@@ -8,7 +8,11 @@ from ..errors import SpecError
 from .tables import POTENTIAL_MODELS, EvaluationSpec, ModelSpec, SamplingSpec, TrainingSpec
 from .problem import ProblemSpec
 
-__all__ = ["spec_error"]
+__all__ = ["spec_error", "TOP_LEVEL_EXTRAS"]
+
+#: Top-level keys a spec file may hold besides the ProblemSpec fields: ``family`` (the
+#: per-dimension rule of ``--dim``) and ``presets`` (the ``[presets.NAME]`` tables).
+TOP_LEVEL_EXTRAS = ["family", "presets"]
 
 _TABLES = {"sampling": SamplingSpec, "model": ModelSpec, "training": TrainingSpec, "evaluation": EvaluationSpec}
 #: pydantic's names of the constraint errors -> our operator.
@@ -52,7 +56,10 @@ def _message(err: dict, model, name) -> str:
         hint = info.description if info is not None and info.description else ""
         return f"missing ({hint})" if hint and model is not ProblemSpec else "missing"
     if kind == "extra_forbidden":
-        names = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+        names = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        if model is ProblemSpec:
+            names += TOP_LEVEL_EXTRAS  # read before validation (parse_spec, apply_preset)
+        names = sorted(names)
         return f"unknown field; allowed: {', '.join(names)}"
     if kind == "literal_error":
         return f"unknown value {value!r}; expected one of {', '.join(map(str, _choices(info)))}"

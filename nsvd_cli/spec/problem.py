@@ -55,8 +55,9 @@ class ProblemSpec(_Table):
         ``"potential.lambda"``) of the fields the spec data gave explicitly — in the spec
         file, its preset, a CLI override or a ``--dim`` rewrite — as opposed to defaults.
 
-        A spec rebuilt from :func:`~nsvd_cli.spec.spec_to_dict` (a results file, ``nsvd
-        problems show``) lists every field as explicit.
+        A spec rebuilt from :func:`~nsvd_cli.spec.spec_to_dict` (a results file) lists every
+        field as explicit; ``nsvd problems show`` output all but the commented-out
+        :data:`nsvd_cli.defaults.FOLLOWS` fields.
         """
         out = {n for n in self.model_fields_set if n not in SECTIONS}
         for section in SECTIONS:
@@ -96,7 +97,8 @@ def _set(spec: ProblemSpec, section: str, **changes) -> None:
 
 def _rows(box, field: str, dim: int):
     if len(box) != dim:
-        raise invalid(field, f"expected {dim} pairs [low, high] (one per dimension), got {[list(r) for r in box]!r}")
+        pairs = "1 pair" if dim == 1 else f"{dim} pairs"
+        raise invalid(field, f"expected {pairs} [low, high] (one per dimension), got {[list(r) for r in box]!r}")
 
 
 def _check_dimension(spec: ProblemSpec) -> None:
