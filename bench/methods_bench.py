@@ -37,6 +37,8 @@ Stopping: one Ctrl-C (SIGINT) or SIGTERM cancels the runs not started, stops the
 solves (each writes its checkpoint; a second Ctrl-C is ignored meanwhile, workers still running
 after 60 s are killed), leaves no process behind, prints what was kept and how to resume, and
 exits with status 130. Resume by running the same command again without ``--overwrite``.
+Started in the background (``&``, ``nohup``) a shell script's job ignores SIGINT, so stop it
+with SIGTERM (``kill <pid>``).
 
 Examples::
 

@@ -291,6 +291,8 @@ class StopSignals:
             self.signum = self.signum or signum
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
+                if signal.getsignal(sig) is signal.SIG_IGN:
+                    continue  # ignored on purpose (a background job of a shell script): stays ignored
                 self.previous[sig] = signal.signal(sig, handler)
             except ValueError:  # not the main thread
                 pass

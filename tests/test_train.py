@@ -150,3 +150,21 @@ def test_evaluation_leaves_the_live_model_and_its_ema_untouched():
     for p in (*state.model.parameters(), *state.ema.parameters()):
         assert p.dtype == torch.float32 and p.device.type == "cpu"
     assert [e.iteration for e in events if isinstance(e, Evaluated)] == [20, 40, 60]
+
+
+def test_an_ignored_sigint_stays_ignored_during_training():
+    """A background job of a shell script ignores SIGINT (so that Ctrl-C in the terminal spares
+    it); training must not take that back, while SIGTERM still stops it at a step's end."""
+    import signal
+
+    from nsvd_cli.distributed import StopSignals
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopSignals(force_second=True) as signals:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGTERM)
+            assert signals.signum == signal.SIGTERM
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
