@@ -103,6 +103,12 @@ def solve_command(
             _launch(spec, workers, n_threads)
         output = output if output is not None else default_output_path(spec)
         with _process_group(spec) as dist:
+            if seed_list:  # every seed's output and checkpoint, before the first seed trains
+                from ..solve import rank0_check
+
+                outputs = [seed_output_path(output, s) for s in seed_list]
+                with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)):
+                    pass
             for run_seed in seed_list or [None]:
                 run_output = output if run_seed is None else seed_output_path(output, run_seed)
                 if run_seed is not None:
@@ -179,18 +185,55 @@ def _process_group(spec):
 
 
 def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
-    """``--seeds 0,1,2`` as a list of distinct integers (None without --seeds); refused with --seed."""
+    """``--seeds 0,1,2`` as a list of distinct non-negative integers (None without --seeds).
+
+    Refused (one ``--seeds:`` line, exit 2): together with ``--seed``, an empty item
+    (``0,,1``, a trailing comma), a non-integer, a negative or a repeated seed.
+    """
     if seeds is None:
         return None
     if seed is not None:
         fail("--seeds and --seed exclude each other: give the seeds with --seeds alone")
+    items = [v.strip() for v in seeds.split(",")]
+    if any(not v for v in items):
+        fail(f"--seeds: empty item in {seeds!r}; expected comma-separated integers such as 0,1,2")
     try:
-        values = [int(v) for v in seeds.split(",") if v.strip()]
+        values = [int(v) for v in items]
     except ValueError:
         fail(f"--seeds: expected comma-separated integers such as 0,1,2, got {seeds!r}")
-    if not values or len(set(values)) != len(values) or min(values) < 0:
-        fail(f"--seeds: expected distinct non-negative integers such as 0,1,2, got {seeds!r}")
+    negative = [v for v in values if v < 0]
+    if negative:
+        fail(f"--seeds: seeds must be non-negative, got {', '.join(map(str, negative))} in {seeds!r}")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        fail(f"--seeds: seed {', '.join(map(str, repeated))} given more than once in {seeds!r}")
     return values
+
+
+def check_seed_outputs(outputs, *, overwrite: bool, resume: bool) -> None:
+    """Refuse, before any seed trains, what :func:`nsvd_cli.solve.solve` would refuse for one
+    of the seeds' outputs: a folder, an existing results file (without ``overwrite``), a
+    missing checkpoint (with ``resume``), an interrupted run's checkpoint (without ``resume``
+    or ``overwrite``).
+
+    Raises
+    ------
+    SpecError, ResultsExistError, CheckpointExistsError
+        For the first offending output, in seed order.
+    """
+    from ..errors import CheckpointExistsError, ResultsExistError, SpecError
+    from ..solve import checkpoint_path
+
+    for out in map(Path, outputs):
+        if out.is_dir():
+            raise SpecError("output", f"{out} is a folder; give a file name, e.g. -o {out / 'run.h5'}")
+        if out.exists() and not overwrite:
+            raise ResultsExistError(out)
+        ckpt = checkpoint_path(out)
+        if resume and not ckpt.exists():
+            raise _no_checkpoint(out)
+        if ckpt.exists() and not resume and not overwrite:
+            raise CheckpointExistsError(ckpt)
 
 
 def seed_output_path(output, seed: int) -> Path:
