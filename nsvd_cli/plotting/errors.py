@@ -11,8 +11,9 @@ metrics, :func:`nsvd_cli.evaluate.evaluate_model`): a ``lora`` run's are of the 
 of its learned span, ordered by Ritz energy (a LoRA file written before ``/rotation`` was
 stored is re-evaluated so). Modes whose reference eigenvalue of T is <= 0 have no
 error (their learned norm should vanish) and are marked ``λ≤0``. From a compare file the
-bars are the methods' stored per-mode relative errors of the energies, ``|E − E_ref|/|E_ref|``
-(``nsvd compare`` works with energies of H).
+bars are the methods' stored per-mode relative errors of the energies, floored at the mean level
+spacing Δ of the reference: ``|E − E_ref| / max(|E_ref|, Δ)`` (``nsvd compare`` works with
+energies of H; docs/compare.md, *Error measures*).
 """
 
 from __future__ import annotations
