@@ -48,7 +48,9 @@ def solve_command(
                                                      rich_help_panel=_TRAIN)] = None,
     nesting: Annotated[Optional[Nesting], typer.Option(help="Nesting (sequential for disjoint nets, joint for a shared one).", rich_help_panel=_TRAIN)] = None,
     architecture: Annotated[Optional[Architecture], typer.Option(help="Disjoint MLPs or one shared MLP.", rich_help_panel=_TRAIN)] = None,
-    laplacian: Annotated[Optional[Laplacian], typer.Option(help="Finite differences or exact autodiff Laplacian.", rich_help_panel=_TRAIN)] = None,
+    laplacian: Annotated[Optional[Laplacian], typer.Option(help="How the Laplacian is computed: fd (central finite differences), exact (nested "
+                                                           "autodiff, one axis at a time) or forward (the forward Laplacian, exact, one "
+                                                           "pass; the derived default for user specs). docs/spec.md.", rich_help_panel=_TRAIN)] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer.", rich_help_panel=_TRAIN)] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_TRAIN)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (model init and samples).", rich_help_panel=_TRAIN)] = None,
