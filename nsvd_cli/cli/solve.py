@@ -276,24 +276,42 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist
     print_summary(result)
 
 
+def operator_text(scale: float, shift: float) -> str:
+    """``T = s·(−H + c)`` as printed: ``"0.5·(−H + 3)"``, ``"0.0143885·(−H − 3000)"`` for c < 0."""
+    sign = "−" if shift < 0 else "+"
+    return f"{scale:g}·(−H {sign} {abs(shift):g})"
+
+
+def _error_parts(s: dict, evaluation) -> list[str]:
+    """The error figures of the summary line; one explaining phrase where no mode is counted
+    (every reference eigenvalue of T ≤ 0: the shift lies below every level), never ``nan``."""
+    from .uncertainty import percent, with_stderr
+
+    def pct(x) -> str:
+        return percent(100 * x) if x is not None and math.isfinite(x) else "—"
+
+    if not any(math.isfinite(s.get(k, math.nan)) for k in ("mean_relative_error", "mean_energy_relative_error")):
+        return ["no error figures: no reference level lies below the shift (every reference λ ≤ 0, nothing "
+                "learnable to compare)"]
+    mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), percent, 100)
+    parts = [f"mean rel. error of E {mean_e} % (of λ {pct(s['mean_relative_error'])} %, "
+             f"max {pct(s['max_relative_error'])} %)"]
+    if "mean_gap_relative_error" in s and math.isfinite(s["mean_gap_relative_error"]):
+        gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), percent, 100)
+        parts.append(f"of E_l − E_1 {gap} % (max {pct(s['max_gap_relative_error'])} %)")
+    ritz_error = ritz_mean_relative_error(evaluation)
+    if math.isfinite(ritz_error):
+        parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %")
+    if math.isfinite(s.get("mean_subspace_distance", math.nan)):
+        parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
+    return parts
+
+
 def print_summary(result) -> None:
     """The summary line (energy error of H first: it does not depend on the shift), the
     verdict line, what stopped training, and where the results went."""
     s = result.evaluation.summary()
-    parts = []
-    if "mean_relative_error" in s:
-        from .uncertainty import percent, with_stderr
-
-        mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), percent, 100)
-        parts += [f"mean rel. error of E {mean_e} % "
-                  f"(of λ {percent(100 * s['mean_relative_error'])} %, max {percent(100 * s['max_relative_error'])} %)"]
-        if "mean_gap_relative_error" in s:
-            gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), percent, 100)
-            parts.append(f"of E_l − E_1 {gap} % (max {percent(100 * s['max_gap_relative_error'])} %)")
-        ritz_error = ritz_mean_relative_error(result.evaluation)
-        if math.isfinite(ritz_error):
-            parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %")
-        parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
+    parts = _error_parts(s, result.evaluation) if "mean_relative_error" in s else []
     off = f"{s['max_off_diagonal']:.3f}" + (f" ± {s['max_off_diagonal_stderr']:.2g}" if "max_off_diagonal_stderr" in s
                                              else "")
     parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {off}",
@@ -413,8 +431,8 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
                "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: the reference eigenvalue of T of that level is ≤ 0, so T does not learn it (its "
                "mode's norm should vanish): not counted") if reference is not None else ""
-    console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
-                  f"{spec.shift:g}), energies E of H; {ref_line}", highlight=False)
+    console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = "
+                  f"{operator_text(spec.scale, spec.shift)}, energies E of H; {ref_line}", highlight=False)
     table = Table(caption=caption or None, caption_justify="left")
     table.add_column("#", justify="right")
     labels = reference is not None and len(reference.quantum_labels) > 0
