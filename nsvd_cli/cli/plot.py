@@ -132,7 +132,7 @@ def plot_command(
         _check_output_dir(output_dir)
         if extent is not None and not extent > 0:
             fail(f"--extent: must be > 0, got {extent}")
-        from ..plotting import FIGURE_KINDS, FIGURES, CompareData, applies, load_input, save_figures
+        from ..plotting import FIGURE_KINDS, CompareData, applies, load_input, save_figures
 
         inputs = [(Path(p), load_input(p)) for p in files]
         requested = list(dict.fromkeys(w.value for w in what)) if what else None
@@ -144,22 +144,7 @@ def plot_command(
             _check_same_problem(runs)
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
-        jobs, notes = [], []  # jobs: (folder, stem, name, builder, source file)
-        for p, d in inputs:
-            folder = output_dir if output_dir is not None else p.parent
-            for name in names:
-                if name == "errors" and combine and not isinstance(d, CompareData):
-                    continue
-                if applies(name, d):
-                    kw = options.get(name, {})
-                    jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
-                elif requested:
-                    notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
-        if combine:
-            folder = output_dir if output_dir is not None else runs[0][0].parent
-            paths = [p for p, _ in runs]
-            jobs.append((folder, _combined_stem(paths), "errors",
-                         lambda: FIGURES["errors"]([d for _, d in runs]), paths[0]))  # labels: stems, method, seeds pooled
+        jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -174,6 +159,31 @@ def plot_command(
                 fail(f"{name} ({source}): {err}")
             for path in save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi):
                 typer.echo(str(path))
+
+
+def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) -> tuple[list, list]:
+    """The figures to draw, ``[(folder, stem, kind, builder, source file)]``, and the notes on
+    requested kinds skipped for an input.  ``combined_runs``: the results files drawn side by
+    side in one errors figure (None: each file its own)."""
+    from ..plotting import FIGURES, CompareData, applies
+
+    jobs, notes = [], []
+    for p, d in inputs:
+        folder = output_dir if output_dir is not None else p.parent
+        for name in names:
+            if name == "errors" and combined_runs and not isinstance(d, CompareData):
+                continue
+            if applies(name, d):
+                kw = options.get(name, {})
+                jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
+            elif requested:
+                notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
+    if combined_runs:
+        folder = output_dir if output_dir is not None else combined_runs[0][0].parent
+        paths = [p for p, _ in combined_runs]
+        jobs.append((folder, _combined_stem(paths), "errors",  # labels: stems, method, seeds pooled
+                     lambda: FIGURES["errors"]([d for _, d in combined_runs]), paths[0]))
+    return jobs, notes
 
 
 def _why_not(name: str, data) -> str:

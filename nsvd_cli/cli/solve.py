@@ -106,11 +106,7 @@ def solve_command(
         output = output if output is not None else default_output_path(spec)
         with _process_group(spec) as dist:
             if seed_list:  # every seed's output and checkpoint, before the first seed trains
-                from ..solve import rank0_check
-
-                outputs = [seed_output_path(output, s) for s in seed_list]
-                with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)):
-                    pass
+                _check_seeds_on_rank0(dist, [seed_output_path(output, s) for s in seed_list], overwrite, resume)
             for run_seed in seed_list or [None]:
                 run_output = output if run_seed is None else seed_output_path(output, run_seed)
                 if run_seed is not None:
@@ -210,6 +206,14 @@ def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
     if repeated:
         fail(f"--seeds: seed {', '.join(map(str, repeated))} given more than once in {seeds!r}")
     return values
+
+
+def _check_seeds_on_rank0(dist, outputs, overwrite: bool, resume: bool) -> None:
+    """:func:`check_seed_outputs` on rank 0 (the others learn whether it passed)."""
+    from ..solve import rank0_check
+
+    with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)):
+        pass
 
 
 def check_seed_outputs(outputs, *, overwrite: bool, resume: bool) -> None:
