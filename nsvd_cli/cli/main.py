@@ -13,7 +13,8 @@ from .compare import compare_command
 app = typer.Typer(
     name="nsvd",
     help="Lowest eigenstates of Schrödinger operators with NeuralSVD (nested low-rank approximation).\n\n"
-         "Conventions: H = -kinetic*Laplacian + V (no 1/2); the learned operator is T = scale*(-H + shift).",
+         "Conventions: H = −kinetic·∇² + V (no 1/2), with ∇² the Laplacian; the learned operator is "
+         "T = scale·(−H + shift).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,

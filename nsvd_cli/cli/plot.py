@@ -46,6 +46,32 @@ def _parse_slice(text: Optional[str]):
     return axes
 
 
+#: Suffixes of image files: ``-o`` names a folder, so ``-o plots/x.png`` is refused (it would
+#: otherwise create a folder named ``x.png``).
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".gif", ".webp")
+
+
+def _check_output_dir(output_dir: Optional[Path]) -> None:
+    """Refuse ``-o`` with an image file's suffix unless that folder exists already."""
+    if output_dir is None or output_dir.is_dir() or output_dir.suffix.lower() not in IMAGE_SUFFIXES:
+        return
+    fail(f"-o/--output-dir: {output_dir} looks like an image file, but -o names the folder the figures go to "
+         f"(each is named STEM-KIND.FORMAT); give a folder, e.g. -o {output_dir.parent}, and --format "
+         f"{output_dir.suffix.lower().lstrip('.')} for the format")
+
+
+def _check_slice(axes, text: Optional[str], inputs, names) -> None:
+    """``--slice`` axes must lie below the dimension of every results file drawn as eigenfunctions."""
+    from ..plotting import CompareData
+
+    if axes is None or "eigenfunctions" not in names:
+        return
+    for p, d in inputs:
+        dim = None if isinstance(d, CompareData) else d.spec.dimension
+        if dim is not None and dim > 1 and max(axes) >= dim:
+            fail(f"--slice: expected two different axis indices 'i,j' (0-based) below D = {dim} of {p}, got {text!r}")
+
+
 def _combined_stem(paths) -> str:
     stems = [Path(p).stem for p in paths]
     if len(stems) <= 3:
@@ -70,7 +96,9 @@ def plot_command(
         show_default=False)] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="File format.")] = Format.png,
     output_dir: Annotated[Optional[Path], typer.Option(
-        "-o", "--output-dir", help="Folder for the figures (created). Default: next to each input file.",
+        "-o", "--output-dir", help="Folder for the figures (created). Default: next to each input file. A name with "
+        "an image suffix (-o plots/x.png) is refused unless that folder exists: figures are named STEM-KIND.FORMAT "
+        "in the folder.",
         show_default=False)] = None,
     dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution (dots per inch) of PNG output.")] = 120,
     extent: Annotated[Optional[float], typer.Option(
@@ -101,35 +129,22 @@ def plot_command(
 
         apply_threads("plot", threads)  # before numpy, scipy and torch start their pools
         axes = _parse_slice(slice_axes)
+        _check_output_dir(output_dir)
         if extent is not None and not extent > 0:
             fail(f"--extent: must be > 0, got {extent}")
-        from ..plotting import FIGURE_KINDS, FIGURES, CompareData, applies, load_input, save_figures
+        from ..plotting import FIGURE_KINDS, CompareData, applies, load_input, save_figures
 
         inputs = [(Path(p), load_input(p)) for p in files]
         requested = list(dict.fromkeys(w.value for w in what)) if what else None
         names = requested or list(FIGURE_KINDS)
+        _check_slice(axes, slice_axes, inputs, names)
         runs = [(p, d) for p, d in inputs if not isinstance(d, CompareData) and applies("errors", d)]
         combine = len(runs) > 1 and "errors" in names
         if combine:
             _check_same_problem(runs)
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
-        jobs, notes = [], []  # jobs: (folder, stem, name, builder, source file)
-        for p, d in inputs:
-            folder = output_dir if output_dir is not None else p.parent
-            for name in names:
-                if name == "errors" and combine and not isinstance(d, CompareData):
-                    continue
-                if applies(name, d):
-                    kw = options.get(name, {})
-                    jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
-                elif requested:
-                    notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
-        if combine:
-            folder = output_dir if output_dir is not None else runs[0][0].parent
-            paths = [p for p, _ in runs]
-            jobs.append((folder, _combined_stem(paths), "errors",
-                         lambda: FIGURES["errors"]([d for _, d in runs]), paths[0]))  # labels: stems, method, seeds pooled
+        jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -144,6 +159,31 @@ def plot_command(
                 fail(f"{name} ({source}): {err}")
             for path in save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi):
                 typer.echo(str(path))
+
+
+def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) -> tuple[list, list]:
+    """The figures to draw, ``[(folder, stem, kind, builder, source file)]``, and the notes on
+    requested kinds skipped for an input.  ``combined_runs``: the results files drawn side by
+    side in one errors figure (None: each file its own)."""
+    from ..plotting import FIGURES, CompareData, applies
+
+    jobs, notes = [], []
+    for p, d in inputs:
+        folder = output_dir if output_dir is not None else p.parent
+        for name in names:
+            if name == "errors" and combined_runs and not isinstance(d, CompareData):
+                continue
+            if applies(name, d):
+                kw = options.get(name, {})
+                jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
+            elif requested:
+                notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
+    if combined_runs:
+        folder = output_dir if output_dir is not None else combined_runs[0][0].parent
+        paths = [p for p, _ in combined_runs]
+        jobs.append((folder, _combined_stem(paths), "errors",  # labels: stems, method, seeds pooled
+                     lambda: FIGURES["errors"]([d for _, d in combined_runs]), paths[0]))
+    return jobs, notes
 
 
 def _why_not(name: str, data) -> str:

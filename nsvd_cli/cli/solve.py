@@ -48,7 +48,9 @@ def solve_command(
                                                      rich_help_panel=_TRAIN)] = None,
     nesting: Annotated[Optional[Nesting], typer.Option(help="Nesting (sequential for disjoint nets, joint for a shared one).", rich_help_panel=_TRAIN)] = None,
     architecture: Annotated[Optional[Architecture], typer.Option(help="Disjoint MLPs or one shared MLP.", rich_help_panel=_TRAIN)] = None,
-    laplacian: Annotated[Optional[Laplacian], typer.Option(help="Finite differences or exact autodiff Laplacian.", rich_help_panel=_TRAIN)] = None,
+    laplacian: Annotated[Optional[Laplacian], typer.Option(help="How the Laplacian is computed: fd (central finite differences), exact (nested "
+                                                           "autodiff, one axis at a time) or forward (the forward Laplacian, exact, one "
+                                                           "pass; the derived default for user specs). docs/spec.md.", rich_help_panel=_TRAIN)] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer.", rich_help_panel=_TRAIN)] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_TRAIN)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (model init and samples).", rich_help_panel=_TRAIN)] = None,
@@ -103,6 +105,8 @@ def solve_command(
             _launch(spec, workers, n_threads)
         output = output if output is not None else default_output_path(spec)
         with _process_group(spec) as dist:
+            if seed_list:  # every seed's output and checkpoint, before the first seed trains
+                _check_seeds_on_rank0(dist, [seed_output_path(output, s) for s in seed_list], overwrite, resume)
             for run_seed in seed_list or [None]:
                 run_output = output if run_seed is None else seed_output_path(output, run_seed)
                 if run_seed is not None:
@@ -179,18 +183,63 @@ def _process_group(spec):
 
 
 def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
-    """``--seeds 0,1,2`` as a list of distinct integers (None without --seeds); refused with --seed."""
+    """``--seeds 0,1,2`` as a list of distinct non-negative integers (None without --seeds).
+
+    Refused (one ``--seeds:`` line, exit 2): together with ``--seed``, an empty item
+    (``0,,1``, a trailing comma), a non-integer, a negative or a repeated seed.
+    """
     if seeds is None:
         return None
     if seed is not None:
         fail("--seeds and --seed exclude each other: give the seeds with --seeds alone")
+    items = [v.strip() for v in seeds.split(",")]
+    if any(not v for v in items):
+        fail(f"--seeds: empty item in {seeds!r}; expected comma-separated integers such as 0,1,2")
     try:
-        values = [int(v) for v in seeds.split(",") if v.strip()]
+        values = [int(v) for v in items]
     except ValueError:
         fail(f"--seeds: expected comma-separated integers such as 0,1,2, got {seeds!r}")
-    if not values or len(set(values)) != len(values) or min(values) < 0:
-        fail(f"--seeds: expected distinct non-negative integers such as 0,1,2, got {seeds!r}")
+    negative = [v for v in values if v < 0]
+    if negative:
+        fail(f"--seeds: seeds must be non-negative, got {', '.join(map(str, negative))} in {seeds!r}")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        fail(f"--seeds: seed {', '.join(map(str, repeated))} given more than once in {seeds!r}")
     return values
+
+
+def _check_seeds_on_rank0(dist, outputs, overwrite: bool, resume: bool) -> None:
+    """:func:`check_seed_outputs` on rank 0 (the others learn whether it passed)."""
+    from ..solve import rank0_check
+
+    with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)):
+        pass
+
+
+def check_seed_outputs(outputs, *, overwrite: bool, resume: bool) -> None:
+    """Refuse, before any seed trains, what :func:`nsvd_cli.solve.solve` would refuse for one
+    of the seeds' outputs: a folder, an existing results file (without ``overwrite``), a
+    missing checkpoint (with ``resume``), an interrupted run's checkpoint (without ``resume``
+    or ``overwrite``).
+
+    Raises
+    ------
+    SpecError, ResultsExistError, CheckpointExistsError
+        For the first offending output, in seed order.
+    """
+    from ..errors import CheckpointExistsError, ResultsExistError, SpecError
+    from ..solve import checkpoint_path
+
+    for out in map(Path, outputs):
+        if out.is_dir():
+            raise SpecError("output", f"{out} is a folder; give a file name, e.g. -o {out / 'run.h5'}")
+        if out.exists() and not overwrite:
+            raise ResultsExistError(out)
+        ckpt = checkpoint_path(out)
+        if resume and not ckpt.exists():
+            raise _no_checkpoint(out)
+        if ckpt.exists() and not resume and not overwrite:
+            raise CheckpointExistsError(ckpt)
 
 
 def seed_output_path(output, seed: int) -> Path:
@@ -231,24 +280,42 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist
     print_summary(result)
 
 
+def operator_text(scale: float, shift: float) -> str:
+    """``T = s·(−H + c)`` as printed: ``"0.5·(−H + 3)"``, ``"0.0143885·(−H − 3000)"`` for c < 0."""
+    sign = "−" if shift < 0 else "+"
+    return f"{scale:g}·(−H {sign} {abs(shift):g})"
+
+
+def _error_parts(s: dict, evaluation) -> list[str]:
+    """The error figures of the summary line; one explaining phrase where no mode is counted
+    (every reference eigenvalue of T ≤ 0: the shift lies below every level), never ``nan``."""
+    from .uncertainty import percent, with_stderr
+
+    def pct(x) -> str:
+        return percent(100 * x) if x is not None and math.isfinite(x) else "—"
+
+    if not any(math.isfinite(s.get(k, math.nan)) for k in ("mean_relative_error", "mean_energy_relative_error")):
+        return ["no error figures: no reference level lies below the shift (every reference λ ≤ 0, nothing "
+                "learnable to compare)"]
+    mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), percent, 100)
+    parts = [f"mean rel. error of E {mean_e} % (of λ {pct(s['mean_relative_error'])} %, "
+             f"max {pct(s['max_relative_error'])} %)"]
+    if "mean_gap_relative_error" in s and math.isfinite(s["mean_gap_relative_error"]):
+        gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), percent, 100)
+        parts.append(f"of E_l − E_1 {gap} % (max {pct(s['max_gap_relative_error'])} %)")
+    ritz_error = ritz_mean_relative_error(evaluation)
+    if math.isfinite(ritz_error):
+        parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %")
+    if math.isfinite(s.get("mean_subspace_distance", math.nan)):
+        parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
+    return parts
+
+
 def print_summary(result) -> None:
     """The summary line (energy error of H first: it does not depend on the shift), the
     verdict line, what stopped training, and where the results went."""
     s = result.evaluation.summary()
-    parts = []
-    if "mean_relative_error" in s:
-        from .uncertainty import percent, with_stderr
-
-        mean_e = with_stderr(s["mean_energy_relative_error"], s.get("mean_energy_relative_error_stderr"), percent, 100)
-        parts += [f"mean rel. error of E {mean_e} % "
-                  f"(of λ {percent(100 * s['mean_relative_error'])} %, max {percent(100 * s['max_relative_error'])} %)"]
-        if "mean_gap_relative_error" in s:
-            gap = with_stderr(s["mean_gap_relative_error"], s.get("mean_gap_relative_error_stderr"), percent, 100)
-            parts.append(f"of E_l − E_1 {gap} % (max {percent(100 * s['max_gap_relative_error'])} %)")
-        ritz_error = ritz_mean_relative_error(result.evaluation)
-        if math.isfinite(ritz_error):
-            parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %")
-        parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
+    parts = _error_parts(s, result.evaluation) if "mean_relative_error" in s else []
     off = f"{s['max_off_diagonal']:.3f}" + (f" ± {s['max_off_diagonal_stderr']:.2g}" if "max_off_diagonal_stderr" in s
                                              else "")
     parts += [f"orthogonality {s['orthogonality']:.2e}", f"max off-diag. Gram {off}",
@@ -368,8 +435,8 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
                "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: the reference eigenvalue of T of that level is ≤ 0, so T does not learn it (its "
                "mode's norm should vanish): not counted") if reference is not None else ""
-    console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = {spec.scale:g}·(−H + "
-                  f"{spec.shift:g}), energies E of H; {ref_line}", highlight=False)
+    console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = "
+                  f"{operator_text(spec.scale, spec.shift)}, energies E of H; {ref_line}", highlight=False)
     table = Table(caption=caption or None, caption_justify="left")
     table.add_column("#", justify="right")
     labels = reference is not None and len(reference.quantum_labels) > 0

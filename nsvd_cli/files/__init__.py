@@ -15,7 +15,8 @@ module            contents
 ================  ==================================================================
 
 Each schema has its writer and reader side by side.  A file from another program, of the
-other schema, or of a newer format version raises a one-line
+other schema, of a newer format version, or damaged (truncated, any HDF5 read error, NaN or
+inf in a results file's model weights or stored eigenvalues) raises a one-line
 :class:`~nsvd_cli.errors.ResultsFileError` (the CLI: exit 2).  Importing this package imports
 neither h5py nor torch; the names below load their module on first use.
 """

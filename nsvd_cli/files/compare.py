@@ -15,7 +15,8 @@ Schema (``format = "nsvd-compare"``, ``format_version = 1``; see ``docs/compare.
     ``"lobpcg"``, ``"dense"``, ``"nsvd"``), ``grid`` (points per axis N, 0 for neural runs),
     ``wall_time`` (s), ``peak_memory`` (bytes, -1 if unknown), ``iterations``, ``converged``,
     ``mean_relative_error``, ``note``; datasets ``energies`` (L,), ``relative_errors`` (L,)
-    (``|E − E_ref| / |E_ref|`` of the energies of H).
+    (``|E − E_ref| / max(|E_ref|, Δ)`` of the energies of H, Δ = (E_ref[L-1] − E_ref[0])/(L − 1)
+    the mean level spacing of ``/reference/energies``, 0 for L = 1; not stored).
     Grid methods: dataset ``residuals`` (L,), attrs ``tol``, ``n_points_total``,
     ``eigenvectors_omitted``; below :data:`EIGENVECTOR_LIMIT` bytes also ``eigenvectors``
     (N^D, L) and ``points`` (N^D, D).  Neural methods: attrs ``path``, ``training_method``
@@ -172,7 +173,8 @@ class CompareMethod:
         Grid: every residual <= tol; neural: the run's verdict passed every mode.
     mean_relative_error : float
     energies, relative_errors : ndarray, shape (L,)
-        Energies of H and ``|E − E_ref| / |E_ref|``.
+        Energies of H and ``|E − E_ref| / max(|E_ref|, Δ)`` (Δ the reference's mean level
+        spacing, see the module docstring).
     note : str
     residuals : ndarray, shape (L,), or None
         Grid: relative residuals.

@@ -25,12 +25,44 @@ import numpy as np
 from ..errors import ResultsFileError
 
 __all__ = ["RESULTS_FORMAT", "COMPARE_FORMAT", "KNOWN_FORMATS", "as_str", "write_header", "file_format",
-           "open_nsvd_file", "encode_groups", "decode_groups", "record_name", "records"]
+           "open_nsvd_file", "READ_ERRORS", "encode_groups", "decode_groups", "record_name", "records"]
 
 RESULTS_FORMAT = "nsvd-results"
 COMPARE_FORMAT = "nsvd-compare"
 #: ``format`` attribute -> what the file is called in messages.
 KNOWN_FORMATS = {RESULTS_FORMAT: "results", COMPARE_FORMAT: "compare"}
+
+#: What h5py (and the JSON / attribute decoding of a reader) raises on a file it cannot read:
+#: OSError (truncated, not HDF5), RuntimeError (a damaged B-tree or heap: "wrong B-tree
+#: signature"), KeyError (a missing or undecodable object), ValueError, TypeError.
+READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+
+#: The 8-byte signature that starts an HDF5 file (at offset 0, 512, 1024, ...).
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of an exception's message, without KeyError's quotes (its type if empty)."""
+    text = (err.args[0] if isinstance(err, KeyError) and err.args else str(err)) or type(err).__name__
+    return str(text).splitlines()[0] if str(text).strip() else type(err).__name__
+
+
+def _has_signature(path: Path) -> bool:
+    """True if the file carries the HDF5 signature at one of the offsets HDF5 allows."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 16)
+    except OSError:
+        return False
+    return any(data[o:o + 8] == _SIGNATURE for o in (0, 512, 1024, 2048, 4096, 8192, 16384, 32768))
+
+
+def _unopenable(path: Path, expected: str, err: BaseException) -> str:
+    """The message for a file h5py cannot open: damaged / truncated HDF5, or not HDF5 at all."""
+    if _has_signature(path):
+        return (f"{path}: damaged or truncated HDF5 file, h5py cannot open it ({_reason(err)}); "
+                f"expected {expected}")
+    return f"{path}: not an HDF5 file (expected {expected})"
 
 
 def as_str(value) -> str:
@@ -56,10 +88,15 @@ def file_format(path) -> str:
     if not path.exists():
         raise ResultsFileError(f"{path}: no such file")
     try:
-        with h5py.File(path, "r") as h:
+        h = h5py.File(path, "r")
+    except READ_ERRORS as err:
+        raise ResultsFileError(_unopenable(path, "an nsvd results or compare file", err)) from None
+    try:
+        with h:
             fmt = as_str(h.attrs.get("format", ""))
-    except (OSError, ValueError):
-        raise ResultsFileError(f"{path}: not an HDF5 file (expected an nsvd results or compare file)") from None
+    except READ_ERRORS as err:
+        raise ResultsFileError(f"{path}: damaged or truncated HDF5 file, its header is unreadable "
+                               f"({_reason(err)})") from None
     if fmt not in KNOWN_FORMATS:
         raise ResultsFileError(f"{path}: not an nsvd results or compare file")
     return fmt
@@ -88,9 +125,11 @@ def _check_header(h: h5py.File, path: Path, fmt: str, version: int) -> int:
 def open_nsvd_file(path, fmt: str, version: int) -> Iterator[tuple[h5py.File, int]]:
     """Open an nsvd HDF5 file for reading after the one header check of every reader.
 
-    Yields ``(h5py.File, format_version)``.  Any ``KeyError``, ``ValueError``, ``TypeError``
-    or ``OSError`` the reading block raises (a missing dataset, a bad attribute, a truncated
-    file) becomes a one-line :class:`ResultsFileError` naming the file.
+    Yields ``(h5py.File, format_version)``.  Any of :data:`READ_ERRORS` the reading block
+    raises (a missing dataset, a bad attribute, a truncated file, a damaged B-tree or heap:
+    h5py's ``RuntimeError``) becomes a one-line :class:`ResultsFileError` naming the file and
+    saying it is damaged or malformed.  The block must read everything it needs (``[()]``)
+    before it ends: later reads are outside this boundary.
 
     Parameters
     ----------
@@ -109,22 +148,26 @@ def open_nsvd_file(path, fmt: str, version: int) -> Iterator[tuple[h5py.File, in
     path = Path(path)
     if not path.exists():
         raise ResultsFileError(f"{path}: no such file")
+    what = KNOWN_FORMATS[fmt]
     try:
         h = h5py.File(path, "r")
-    except (OSError, ValueError):
-        raise ResultsFileError(f"{path}: not an HDF5 file (expected an nsvd {KNOWN_FORMATS[fmt]} file)") from None
+    except READ_ERRORS as err:
+        raise ResultsFileError(_unopenable(path, f"an nsvd {what} file", err)) from None
     with h:
         try:
             found_version = _check_header(h, path, fmt, version)
-        except OSError:  # attributes unreadable: truncated or damaged
-            raise ResultsFileError(f"{path}: damaged nsvd {KNOWN_FORMATS[fmt]} file (truncated?)") from None
+        except ResultsFileError:
+            raise
+        except READ_ERRORS as err:  # attributes unreadable: truncated or damaged
+            raise ResultsFileError(f"{path}: damaged or truncated nsvd {what} file, its header is unreadable "
+                                   f"({_reason(err)})") from None
         try:
             yield h, found_version
         except ResultsFileError:
             raise
-        except (KeyError, ValueError, TypeError, OSError) as err:  # OSError: truncated data
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise ResultsFileError(f"{path}: malformed nsvd {KNOWN_FORMATS[fmt]} file ({reason})") from None
+        except READ_ERRORS as err:  # a missing dataset, a bad attribute, a damaged B-tree, truncated data
+            raise ResultsFileError(f"{path}: damaged or malformed nsvd {what} file, unreadable "
+                                   f"({_reason(err)})") from None
 
 
 def encode_groups(groups, n_modes: int) -> np.ndarray:

@@ -426,8 +426,9 @@ def load(path) -> Results:
     ------
     ResultsFileError
         One line naming the file: it is missing, not HDF5, not an nsvd results file (another
-        program's file, or an nsvd compare file), of a newer format version, malformed, or
-        its stored spec is not valid for this nsvd.
+        program's file, or an nsvd compare file), of a newer format version, malformed,
+        damaged or truncated (an HDF5 read error; NaN or inf in the model weights or in the
+        stored Rayleigh eigenvalues or energies), or its stored spec is not valid for this nsvd.
     """
     path = Path(path)
     with open_nsvd_file(path, FORMAT, FORMAT_VERSION) as (h, _version):
@@ -443,6 +444,8 @@ def load(path) -> Results:
             if sub in h["history"]:
                 hist[sub] = {k: v[()] for k, v in h["history"][sub].items()}
         ref = h.get("reference")
+        model_state = {k: v[()] for k, v in h["model"].items()}
+        _refuse_non_finite(path, e, model_state)
         return Results(
             spec=spec, eigenvalues=e["rayleigh"][()], energies=e["energies"][()], norm_eigenvalues=e["norm"][()],
             reference_eigenvalues=_read(e, "reference"), reference_energies=_read(e, "reference_energies"),
@@ -450,10 +453,33 @@ def load(path) -> Results:
             versions=json.loads(h.attrs["versions_json"]),
             quantum_numbers=_read(ref, "quantum_numbers"),
             quantum_labels=tuple(as_str(s) for s in ref.attrs["quantum_labels"]) if ref is not None else (),
-            path=path, model_state={k: v[()] for k, v in h["model"].items()},
+            path=path, model_state=model_state,
             verdict=_read_verdict(h.get("verdict")), ritz=_read_group(h.get("ritz")),
             bounds=_read_group(h.get("bounds")), stderr=_read_stderr(h), rotation=_read(h, "rotation"),
         )
+
+
+def _refuse_non_finite(path: Path, eigenvalues, model_state: dict) -> None:
+    """Refuse a file whose model weights or stored eigenvalues are not all finite.
+
+    A run that diverges writes no results file (:class:`~nsvd_cli.errors.DivergenceError`), so
+    NaN or inf in ``/model`` or in ``/eigenvalues/rayleigh`` / ``energies`` means the bytes were
+    damaged after writing (an overwritten block reads as NaN); computing on them would give
+    silent garbage or a failed SVD downstream.  ``norm`` is not checked: it is NaN by design
+    for NeuralEF and SpIN.
+
+    Raises
+    ------
+    ResultsFileError
+        Naming the file and the first non-finite dataset.
+    """
+    stored = [(f"eigenvalues/{k}", eigenvalues[k][()]) for k in ("rayleigh", "energies")]
+    stored += [(f"model/{k}", v) for k, v in model_state.items()]
+    for name, value in stored:
+        value = np.asarray(value)
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            raise ResultsFileError(f"{path}: damaged nsvd results file: /{name} holds non-finite values "
+                                   "(NaN or inf), which no finished run writes; solve again")
 
 
 def _read_verdict(g) -> dict | None:

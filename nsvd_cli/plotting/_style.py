@@ -45,7 +45,8 @@ def eigenvalue_label(spec=None) -> str:
     """Axis label of eigenvalues of T, with the spec's scale and shift if known."""
     if spec is None:
         return "eigenvalue λ of T = s·(−H + c)"
-    return f"eigenvalue λ of T = {spec.scale:g}·(−H + {spec.shift:g})"
+    sign = "−" if spec.shift < 0 else "+"
+    return f"eigenvalue λ of T = {spec.scale:g}·(−H {sign} {abs(spec.shift):g})"
 
 
 def energy_axis(ax, spec):

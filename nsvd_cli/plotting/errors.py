@@ -11,8 +11,9 @@ metrics, :func:`nsvd_cli.evaluate.evaluate_model`): a ``lora`` run's are of the 
 of its learned span, ordered by Ritz energy (a LoRA file written before ``/rotation`` was
 stored is re-evaluated so). Modes whose reference eigenvalue of T is <= 0 have no
 error (their learned norm should vanish) and are marked ``λ≤0``. From a compare file the
-bars are the methods' stored per-mode relative errors of the energies, ``|E − E_ref|/|E_ref|``
-(``nsvd compare`` works with energies of H).
+bars are the methods' stored per-mode relative errors of the energies, floored at the mean level
+spacing Δ of the reference: ``|E − E_ref| / max(|E_ref|, Δ)`` (``nsvd compare`` works with
+energies of H; docs/compare.md, *Error measures*).
 """
 
 from __future__ import annotations
@@ -60,13 +61,28 @@ def _pooled(values: list) -> tuple:
 
 def _pool_seeds(runs, names, explicit: bool) -> list:
     """Group runs by label (the file stem without ``-seedN``, prefixed by the method when any run
-    is not NestedLoRA): [(label, [runs])]."""
+    is not NestedLoRA): [(label, [runs], [their names])].  A group of one run keeps its whole stem (its seed
+    stays in the legend: ``lora: m_lora-seed0``); a pooled group's label names its seeds
+    (:func:`_series_of`)."""
     groups: dict = {}
     tagged = any(_method_of(r) != "nestedlora" for r in runs)  # NeuralSVD runs alone keep their plain stems
     for r, name in zip(runs, names):
-        key = name if explicit else (f"{_method_of(r)}: " if tagged else "") + _SEED.sub("", name)
-        groups.setdefault(key, []).append(r)
-    return list(groups.items())
+        prefix = "" if explicit or not tagged else f"{_method_of(r)}: "
+        key = name if explicit else prefix + _SEED.sub("", name)
+        groups.setdefault(key, []).append((r, prefix + name))
+    return [(key, [r for r, _ in members], [n for _, n in members]) if len(members) > 1
+            else (members[0][1], [members[0][0]], [members[0][1]]) for key, members in groups.items()]
+
+
+def _seeds_text(members, names) -> str:
+    """``"2 seeds: 0, 1"``: the seeds of pooled runs, from their names' ``-seedN`` (the files of
+    ``nsvd solve --seeds``), else from ``training.seed``."""
+    seeds = []
+    for r, name in zip(members, names):
+        found = _SEED.search(name)
+        seeds.append(found.group(0).removeprefix("-seed") if found
+                     else getattr(getattr(r.spec, "training", None), "seed", "?"))
+    return f"{len(members)} seeds: " + ", ".join(map(str, seeds))
 
 
 def run_labels(paths) -> list:
@@ -97,11 +113,11 @@ def _as_series(runs, labels):
         raise ValueError("no runs to plot")
     names = list(labels) if labels is not None else run_labels([r.path for r in runs])
     series, groups, qn, ql = [], None, None, ()
-    for name, members in _pool_seeds(runs, names, labels is not None):
+    for name, members, member_names in _pool_seeds(runs, names, labels is not None):
         for r in members:
             if "relative_error" not in r.metrics:
                 raise ValueError(f"{r.path}: no reference, so no errors to plot")
-        series.append(_series_of(name, members))
+        series.append(_series_of(name, members, member_names))
         r, m = members[0], members[0].metrics
         if groups is None:
             if "groups" in m:
@@ -134,7 +150,7 @@ def _scored_metrics(run) -> dict:
             "summary": ev.summary()}
 
 
-def _series_of(name: str, members: list) -> _Series:
+def _series_of(name: str, members: list, member_names: list) -> _Series:
     """One bar series: a single run, or the mean and min–max range over several seeds."""
     metrics = [_scored_metrics(r) for r in members]
     rel = [np.asarray(m["relative_error"], float) for m in metrics]
@@ -146,7 +162,7 @@ def _series_of(name: str, members: list) -> _Series:
         return _Series(label, rel[0], ang[0] if ang else None)
     rel_mean, rel_range = _pooled(rel)
     ang_mean, ang_range = _pooled(ang) if ang else (None, None)
-    label = f"{name} ({len(members)} seeds" + (f", mean {100 * np.mean(mres):.3g} ± {100 * np.std(mres):.2g} %)"
+    label = f"{name} ({_seeds_text(members, member_names)}" + (f"; mean {100 * np.mean(mres):.3g} ± {100 * np.std(mres):.2g} %)"
                                                if mres else ")")
     return _Series(label, rel_mean, ang_mean, rel_range, ang_range)
 

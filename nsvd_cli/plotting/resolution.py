@@ -1,7 +1,8 @@
 """Figure ``resolution`` (from a compare file): grid baselines vs grid size (paper Fig. 6 style).
 
-Left: each grid baseline's mean relative energy error ``|E − E_ref|/|E_ref|`` vs grid points per axis N; right: its wall
-time (log–log). NeuralSVD runs in the same file, which have no grid, are horizontal lines.
+Left: each grid baseline's stored mean relative energy error (floored: the mean of
+``|E − E_ref| / max(|E_ref|, Δ)``, Δ the reference's mean level spacing) vs grid points per
+axis N; right: its wall time (log–log). NeuralSVD runs in the same file, which have no grid, are horizontal lines.
 Runs that did not converge are drawn with open markers; exact errors (0, or at the rounding
 level ``<= 1e-13``), which a log axis cannot show, as ``▼`` at the bottom of the axis.
 """
