@@ -390,10 +390,11 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None) ->
     with np.errstate(all="ignore"):
         rgram = residual_gram(values, h_values, problem.quadrature.weights, ritz)
     ev.ritz_residuals = np.sqrt(np.abs(np.diag(rgram)))
+    ritz_values = ritz.rotate(values)  # the Ritz functions at the nodes, (N, L)
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
                              unavailable=bounds_unavailable_reason(problem),
-                             trial=(ritz.rotate(values), ritz.rotate(h_values), problem.quadrature.weights))
-    cut = edge_mass(problem.quadrature, ritz.rotate(values))
+                             trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights))
+    cut = edge_mass(problem.quadrature, ritz_values)
     if cut is not None and np.any(cut > EDGE_MASS_MAX):
         k = int(np.nanargmax(cut))
         withdraw(ev.bounds, np.flatnonzero(cut > EDGE_MASS_MAX),
