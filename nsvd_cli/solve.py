@@ -297,36 +297,24 @@ class _Judge:
         return stuck.tolist()
 
     def __call__(self, ev: Evaluation, iteration: int = 0) -> Evaluation:
-        """Attach the verdict; with a reference in the run, each mode is also judged against
-        its reference level (allowing the reference's estimated error and 3 Monte Carlo
-        standard errors of the relative error)."""
         prev, self.iteration = self.last, iteration
-        ref = ev.reference_eigenvalues
+        ref = ev.reference_eigenvalues  # with a reference, each mode is also judged against its level
+        if ref is not None:
+            from .verdict import reference_allowance
+
+            try:
+                ref_error = self.problem.reference_error  # cached: one coarser solve for a grid reference
+            except NsvdError:
+                ref_error = None
+            allowance = reference_allowance(ref, self.problem.scale, ref_error, getattr(ev, "stderr", None))
         ev.verdict = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, scale=self.problem.scale,
                            previous_eigenvalues=None if prev is None else prev.eigenvalues,
                            residuals=ev.residuals, tolerances=self.tolerances,
                            bound=None if ref is None else ref > 0,
                            edge_mass=getattr(ev, "edge_mass", None), reference_eigenvalues=ref,
-                           reference_allowance=None if ref is None else self._reference_allowance(ev))
+                           reference_allowance=None if ref is None else allowance)
         self.last = ev
         return ev
-
-    def _reference_allowance(self, ev: Evaluation) -> np.ndarray:
-        """(L,) relative uncertainty of ``|λ − λ_ref| / λ_ref``: the reference's estimated
-        energy error in units of λ_ref, plus 3 Monte Carlo standard errors (NaN: none)."""
-        ref = np.asarray(ev.reference_eigenvalues, np.float64)
-        try:
-            err = self.problem.reference_error  # cached: one coarser grid solve for a grid reference
-        except NsvdError:
-            err = None
-        out = np.zeros(len(ref))
-        if err is not None and len(err) == len(ref):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out += np.nan_to_num(abs(self.problem.scale) * np.asarray(err, np.float64) / np.abs(ref))
-        se = (getattr(ev, "stderr", None) or {}).get("relative_errors")
-        if se is not None:
-            out += 3 * np.nan_to_num(np.asarray(se, np.float64))
-        return out
 
     @property
     def can_stop(self) -> bool:

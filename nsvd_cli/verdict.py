@@ -92,7 +92,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Tolerances", "Verdict", "judge", "residual_norms", "reference_offsets", "missed_levels"]
+__all__ = ["Tolerances", "Verdict", "judge", "residual_norms", "reference_offsets", "reference_allowance",
+           "missed_levels"]
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,25 @@ def reference_offsets(eigenvalues, reference_eigenvalues, *, allowance=None) -> 
         offset = np.where(ref > 0, np.abs(lam - ref) / np.where(ref > 0, ref, 1.0), np.nan)
     extra = np.zeros(len(lam)) if allowance is None else np.nan_to_num(np.asarray(allowance, np.float64))
     return offset, extra
+
+
+def reference_allowance(reference_eigenvalues, scale: float, reference_error=None, stderr=None) -> np.ndarray:
+    """Relative uncertainty of the offsets of :func:`reference_offsets`, shape (L,).
+
+    ``s · ΔE_ref / |λ_ref|`` (the reference's estimated energy error ``reference_error``,
+    (L,), in units of its eigenvalue of T; a grid reference's Richardson estimate, zeros for
+    a closed form) plus 3 Monte Carlo standard errors of the relative error
+    (``stderr["relative_errors"]`` of a Monte Carlo evaluation). NaN and missing parts count 0.
+    """
+    ref = np.asarray(reference_eigenvalues, np.float64)
+    out = np.zeros(len(ref))
+    if reference_error is not None and len(reference_error) == len(ref):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out += np.nan_to_num(abs(scale) * np.asarray(reference_error, np.float64) / np.abs(ref), posinf=0.0)
+    se = (stderr or {}).get("relative_errors")
+    if se is not None and len(se) == len(ref):
+        out += 3 * np.nan_to_num(np.asarray(se, np.float64))
+    return out
 
 
 def missed_levels(bounds, reference_energies, counted=None) -> np.ndarray:

@@ -157,3 +157,13 @@ def test_an_interval_below_its_level_is_reported_as_a_rule_error():
     note = missed_level_note(ev, missed)
     assert "lies above them" in note and "'misses ref.' (level 1)" in note and "skipped" not in note
     assert missed_level_note(ev, np.zeros(2, bool)) is None
+
+
+def test_reference_allowance_by_hand():
+    from nsvd_cli.verdict import reference_allowance
+
+    # s = 2, ΔE_ref = 0.01, λ_ref = 4: 2 · 0.01 / 4 = 0.005; plus 3 · 0.001 Monte Carlo
+    out = reference_allowance(np.array([4.0, 8.0]), 2.0, np.array([0.01, np.nan]),
+                              {"relative_errors": np.array([0.001, 0.002])})
+    assert out.tolist() == pytest.approx([0.005 + 0.003, 0.006])
+    assert reference_allowance(np.array([4.0]), 1.0).tolist() == [0.0]  # closed form, deterministic rule
