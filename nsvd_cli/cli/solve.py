@@ -329,6 +329,10 @@ def print_summary(result) -> None:
             stderr_console.print("[yellow]warning:[/yellow] some modes did not converge: their eigenvalues and "
                                  "eigenfunctions are not to be trusted; train longer (--iters, --until converged), "
                                  "or see docs/problems.md on choosing shift and sampling", highlight=False)
+            from .uncertainty import reference_off_warning
+
+            if reference_off_warning(verdict):
+                stderr_console.print(f"[yellow]warning:[/yellow] {reference_off_warning(verdict)}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
                   highlight=False)

@@ -9,7 +9,8 @@ import math
 import numpy as np
 
 __all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of", "sparse_samples_warning",
-           "percent_range", "mode_list", "percent", "missed_intervals", "missed_level_note", "MISSED_MARK"]
+           "percent_range", "mode_list", "percent", "missed_intervals", "missed_level_note", "MISSED_MARK",
+           "reference_off_warning"]
 
 
 def mode_list(modes) -> str:
@@ -150,3 +151,12 @@ def missed_level_note(ev, missed) -> str | None:
                 "(nsvd compare: in interval)")
     return (f"the intervals marked {marked} do not contain their reference level, which lies above them: the "
             "evaluation rule's error exceeds its estimate, so they are not bounds (nsvd compare: in interval)")
+
+
+def reference_off_warning(verdict) -> str | None:
+    """The warning line when modes fail the verdict's reference check, or None."""
+    off = [f"#{l + 1}" for l, r in enumerate(verdict.reasons) if "reference:" in r]
+    if not off:
+        return None
+    return (f"{', '.join(off)} off the reference level: a mode that settled on another state rarely leaves it; "
+            "check that the sampling covers every well of the potential (docs/problems.md, sampling scale)")
