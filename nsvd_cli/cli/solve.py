@@ -331,8 +331,8 @@ def print_summary(result) -> None:
                                  "or see docs/problems.md on choosing shift and sampling", highlight=False)
             from .uncertainty import reference_off_warning
 
-            if reference_off_warning(verdict):
-                stderr_console.print(f"[yellow]warning:[/yellow] {reference_off_warning(verdict)}", highlight=False)
+            if off := reference_off_warning(verdict):
+                stderr_console.print(f"[yellow]warning:[/yellow] {off}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
                   highlight=False)
