@@ -298,11 +298,21 @@ class _Judge:
 
     def __call__(self, ev: Evaluation, iteration: int = 0) -> Evaluation:
         prev, self.iteration = self.last, iteration
+        ref = ev.reference_eigenvalues  # with a reference, each mode is also judged against its level
+        if ref is not None:
+            from .verdict import reference_allowance
+
+            try:
+                ref_error = self.problem.reference_error  # cached: one coarser solve for a grid reference
+            except NsvdError:
+                ref_error = None
+            allowance = reference_allowance(ref, self.problem.scale, ref_error, getattr(ev, "stderr", None))
         ev.verdict = judge(ev.eigenvalues, ev.norm_eigenvalues, ev.gram, scale=self.problem.scale,
                            previous_eigenvalues=None if prev is None else prev.eigenvalues,
                            residuals=ev.residuals, tolerances=self.tolerances,
-                           bound=None if ev.reference_eigenvalues is None else ev.reference_eigenvalues > 0,
-                           edge_mass=getattr(ev, "edge_mass", None))
+                           bound=None if ref is None else ref > 0,
+                           edge_mass=getattr(ev, "edge_mass", None), reference_eigenvalues=ref,
+                           reference_allowance=None if ref is None else allowance)
         self.last = ev
         return ev
 

@@ -61,12 +61,30 @@ not-converged modes and passed one with a 1.02 % energy error and a 1.13 % agree
   trial: ``V = x²`` on the box [-2, 2], ground state 0.958 for 1, edge mass 1 %). Learned
   functions of the built-in problems have at most ~2e-4 there. Not scaled by the tolerance.
 
+* **reference** (only where the run has a reference: a closed form, or the grid reference
+  ``nsvd solve`` computes for a spec of your own) — the relative error of the mode's
+  eigenvalue of T against the reference level of its row, ``|λ_R,l − λ_ref,l| / λ_ref,l``
+  (the "rel. err" column of the solve table; relative to λ of T, not to the energy, so a
+  level near E = 0 does not blow it up), must not exceed the agreement tolerance, widened by
+  the reference's own estimated error and three Monte Carlo standard errors where there are
+  any (:func:`reference_offsets`). The signals above vanish at *any* stationary point of the
+  objective; a network that converged cleanly onto the wrong level passes all of them (a
+  new-user trial: a tilted double well whose first mode settled in the upper well — the
+  second state — with agreement 1e-3, reported ✓ beside a 26.5 % error). Modes of stored
+  built-in runs that pass the other signals are well inside (measured: harmonic2d ≤ 0.066 %,
+  quartic6d ≤ 0.16 %, hydrogen2d ≤ 0.33 %).
+
 A mode is *converged* when every available signal is within its tolerance
 (:class:`Tolerances`). Modes whose eigenvalue of T is ≤ 0 are judged on ``λ_N ≈ 0`` alone
 (they should vanish, App. C.6) and reported as such.
 
 Tolerances are relative to the eigenvalue ``λ_l`` of T, the quantity the objective is
 scaled by (paper App. E.1.3), except ``overlap`` (a cosine) and ``residual`` (σ over gap).
+
+:func:`missed_levels` tells, from a reference, which intervals of
+:mod:`nsvd_cli.bounds` miss their level (the containment test of ``nsvd compare``): the
+intervals assume no level below the highest learned one was missed, and a run whose modes
+skipped a level violates that assumption.
 """
 
 from __future__ import annotations
@@ -75,7 +93,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Tolerances", "Verdict", "judge", "residual_norms"]
+__all__ = ["Tolerances", "Verdict", "judge", "residual_norms", "reference_offsets", "reference_allowance",
+           "missed_levels"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,8 @@ class Verdict:
     ``converged`` is the per-mode boolean; the other arrays are the signals (NaN where a
     signal is not available); ``reasons[l]`` names the failed signals ("" if converged).
     ``vanishing`` marks modes whose eigenvalue of T is ≤ 0 (judged on their norm alone).
+    ``reference_offset`` is ``|λ_R − λ_ref| / λ_ref`` against the reference level of each row
+    (None without a reference; NaN for a mode not judged on it).
     """
 
     converged: np.ndarray
@@ -145,6 +166,7 @@ class Verdict:
     error_estimate: np.ndarray = None
     cluster_agreement: np.ndarray = None
     edge_mass: np.ndarray = None
+    reference_offset: np.ndarray = None
     reasons: list[str] = field(default_factory=list)
     tolerances: Tolerances = field(default_factory=Tolerances)
 
@@ -171,7 +193,8 @@ class Verdict:
                 "residual_ratio": self.residual_ratio, "vanishing": self.vanishing,
                 **{k: v for k, v in (("error_estimate", self.error_estimate),
                                      ("cluster_agreement", self.cluster_agreement),
-                                     ("edge_mass", self.edge_mass)) if v is not None}}
+                                     ("edge_mass", self.edge_mass),
+                                     ("reference_offset", self.reference_offset)) if v is not None}}
 
 
 def residual_norms(values: np.ndarray, h_values: np.ndarray, weights: np.ndarray, energies: np.ndarray) -> np.ndarray:
@@ -252,9 +275,101 @@ def _cluster_agreement(lam: np.ndarray, lam_n: np.ndarray, width: float) -> np.n
     return out
 
 
+def reference_offsets(eigenvalues, reference_eigenvalues, *, allowance=None) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets of the learned eigenvalues from the reference levels of their rows.
+
+    Row l is compared with the l-th reference level (as the solve table does): NestedLoRA
+    orders its modes as the levels, so a mode that skipped a level is off by a level spacing.
+
+    Parameters
+    ----------
+    eigenvalues : ndarray, shape (L,)
+        Rayleigh quotients ``λ_R`` of T, mode order.
+    reference_eigenvalues : ndarray, shape (L,)
+        ``λ_ref`` of T of the reference levels (descending); entries ``≤ 0`` or NaN: the level
+        is not learned (App. C.6), no offset.
+    allowance : ndarray, shape (L,), optional
+        Relative uncertainty of the comparison itself (the reference's estimated error, Monte
+        Carlo noise), added to the tolerance by :func:`judge`; NaN counts as 0.
+
+    Returns
+    -------
+    offset : ndarray, shape (L,)
+        ``|λ_R − λ_ref| / λ_ref`` (NaN where there is no positive reference level).
+    allowance : ndarray, shape (L,)
+        ``allowance`` with NaN as 0 (zeros without one).
+    """
+    lam = np.asarray(eigenvalues, np.float64)
+    ref = np.asarray(reference_eigenvalues, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        offset = np.where(ref > 0, np.abs(lam - ref) / np.where(ref > 0, ref, 1.0), np.nan)
+    extra = np.zeros(len(lam)) if allowance is None else np.nan_to_num(np.asarray(allowance, np.float64))
+    return offset, extra
+
+
+def reference_allowance(reference_eigenvalues, scale: float, reference_error=None, stderr=None) -> np.ndarray:
+    """Relative uncertainty of the offsets of :func:`reference_offsets`, shape (L,).
+
+    ``s · ΔE_ref / |λ_ref|`` (the reference's estimated energy error ``reference_error``,
+    (L,), in units of its eigenvalue of T; a grid reference's Richardson estimate, zeros for
+    a closed form) plus 3 Monte Carlo standard errors of the relative error
+    (``stderr["relative_errors"]`` of a Monte Carlo evaluation). NaN and missing parts count 0.
+    """
+    ref = np.asarray(reference_eigenvalues, np.float64)
+    out = np.zeros(len(ref))
+    if reference_error is not None and len(reference_error) == len(ref):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out += np.nan_to_num(abs(scale) * np.asarray(reference_error, np.float64) / np.abs(ref), posinf=0.0)
+    se = (stderr or {}).get("relative_errors")
+    if se is not None and len(se) == len(ref):
+        out += 3 * np.nan_to_num(np.asarray(se, np.float64))
+    return out
+
+
+def missed_levels(bounds, reference_energies, counted=None) -> np.ndarray:
+    """Which intervals miss their reference level: ``bounds`` interval k (around the k-th
+    lowest Ritz value) does not contain the k-th reference energy.
+
+    The test is :meth:`nsvd_cli.bounds.LevelBounds.contains`, the one behind ``nsvd compare``'s
+    "in interval" column. A miss means the intervals' assumption failed — a level below the
+    highest learned one was skipped by the learned span (then every interval above it is
+    about the wrong level) — or the rule's integration error exceeds its estimate.
+
+    Parameters
+    ----------
+    bounds : LevelBounds
+        Intervals of L levels, energies of H, ascending.
+    reference_energies : ndarray, shape (L,)
+        The reference levels, ascending.
+    counted : ndarray of bool, shape (L,), optional
+        Levels that are learned at all (reference eigenvalue of T > 0); the others never miss.
+
+    Returns
+    -------
+    ndarray of bool, shape (L,)
+        True where level k has an interval and its reference level lies outside it.
+    """
+    ref = np.asarray(reference_energies, np.float64)
+    n = min(len(ref), len(bounds.lower))
+    inside = np.full(len(bounds.lower), np.nan)
+    inside[:n] = bounds.contains(ref[:n])[:n]  # bounds.contains wants (L,); a shorter reference: NaN beyond
+    out = inside == 0.0
+    if counted is not None:
+        c = np.zeros(len(out), bool)
+        c[:min(len(out), len(counted))] = np.asarray(counted, bool)[:len(out)]
+        out &= c
+    return out
+
+
+def _percent(x: float) -> str:
+    """3 significant digits, no exponent (``26.5``, ``1.2``, ``1234``)."""
+    return f"{x:.3g}" if x < 1000 else f"{x:.0f}"
+
+
 def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarray, *, scale: float = 1.0,
           previous_eigenvalues: np.ndarray | None = None, residuals: np.ndarray | None = None,
-          tolerances: Tolerances = Tolerances(), bound=None, edge_mass=None) -> Verdict:
+          tolerances: Tolerances = Tolerances(), bound=None, edge_mass=None, reference_eigenvalues=None,
+          reference_allowance=None) -> Verdict:
     """Judge each learned mode (see the module docstring for the signals).
 
     Parameters
@@ -281,6 +396,12 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     edge_mass : ndarray, shape (L,), optional
         Fraction of each mode's squared norm in the outer layer of the rule's domain
         (:func:`nsvd_cli.quadrature.edge_mass`); None: not judged (a rule on all of R^D).
+    reference_eigenvalues : ndarray, shape (L,), optional
+        ``λ_ref`` of T of the reference levels, row l against level l (:func:`reference_offsets`);
+        a mode off by more than ``tolerances.agreement`` (plus ``reference_allowance``) fails
+        with the reason ``"reference: 26.5 % off"``. None: not judged (no reference).
+    reference_allowance : ndarray, shape (L,), optional
+        Relative uncertainty of the comparison (reference error, Monte Carlo noise).
 
     Returns
     -------
@@ -294,26 +415,12 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     misplaced = np.zeros(L, bool) if bound is None else vanishing & np.asarray(bound, bool)
     vanishing = vanishing & ~misplaced & np.isfinite(lam_n)  # NaN λ_N (NeuralEF, SpIN): no mode vanishes
     mag = np.maximum(np.abs(lam), np.finfo(float).tiny)
-    agreement = np.abs(lam - lam_n) / mag
-    g = np.abs(np.asarray(gram, np.float64))
-    overlap = np.array([g[l, :l].max() if l else 0.0 for l in range(L)])
-    running_min = np.minimum.accumulate(np.r_[np.inf, lam[:-1]])
-    order_excess = np.maximum(lam - running_min, 0.0) / mag
-    drift = (np.abs(lam - previous_eigenvalues) / mag if previous_eigenvalues is not None
-             else np.full(L, np.nan))
-    sigma = np.full(L, np.nan) if residuals is None else np.asarray(residuals, np.float64)
-    energies = -lam / scale  # energies up to the shift: only differences enter the gaps
-    gaps = _gaps(energies, sigma)
-    ratio = sigma / gaps
-    error_estimate = scale * sigma**2 / gaps / mag  # Kato–Temple σ²/g relative to λ (energy -> T units)
-    cluster = _cluster_agreement(lam, lam_n, tol.cluster_width)
-    agreement_fails = (agreement > tol.agreement) & ~((cluster <= tol.agreement)
-                                                       & (agreement <= tol.cluster_agreement_cap * tol.agreement))
-    checks = {"agreement": agreement_fails, "overlap": overlap > tol.overlap,
-              "order": order_excess > tol.order, "drift": drift > tol.drift, "residual": ratio > tol.residual,
-              "error estimate": error_estimate > tol.error_estimate,
-              "box edge": (np.zeros(L, bool) if edge_mass is None
-                           else np.nan_to_num(np.asarray(edge_mass, np.float64)) > tol.edge)}
+    signals = _signals(lam, lam_n, gram, mag, scale, previous_eigenvalues, residuals, tol)
+    checks = _checks(signals, tol, edge_mass, L)
+    offset = None
+    if reference_eigenvalues is not None:
+        offset, extra = reference_offsets(lam, reference_eigenvalues, allowance=reference_allowance)
+        offset = np.where(misplaced, np.nan, offset)  # a λ ≤ 0 for a bound level already fails, and says why
     # a mode of T-eigenvalue <= 0 should vanish: its norm must be ~0 next to the leading mode
     lead = max(float(np.nanmax(np.abs(lam_n), initial=0.0)), np.finfo(float).tiny)
     reasons = []
@@ -322,9 +429,42 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
             reasons.append("" if lam_n[l] <= tol.agreement * lead else "norm of a λ ≤ 0 mode")
             continue
         failed = [k for k, bad in checks.items() if bad[l]]
+        if offset is not None and offset[l] > tol.agreement + extra[l]:
+            failed.append(f"reference: {_percent(100 * offset[l])} % off")
         reasons.append(", ".join((["λ ≤ 0 for a level with λ > 0"] if misplaced[l] else []) + failed))
     converged = np.array([r == "" for r in reasons])
-    return Verdict(converged=converged, agreement=agreement, overlap=overlap, order_excess=order_excess, drift=drift,
-                   residual=sigma, residual_ratio=ratio, vanishing=vanishing, error_estimate=error_estimate,
-                   cluster_agreement=cluster, reasons=reasons, tolerances=tol,
-                   edge_mass=None if edge_mass is None else np.asarray(edge_mass, np.float64))
+    return Verdict(converged=converged, vanishing=vanishing, reasons=reasons, tolerances=tol,
+                   edge_mass=None if edge_mass is None else np.asarray(edge_mass, np.float64),
+                   reference_offset=offset, **signals)
+
+
+def _signals(lam, lam_n, gram, mag, scale, previous_eigenvalues, residuals, tol) -> dict[str, np.ndarray]:
+    """The per-mode signals of :func:`judge` (the :class:`Verdict` fields), each (L,)."""
+    L = len(lam)
+    g = np.abs(np.asarray(gram, np.float64))
+    running_min = np.minimum.accumulate(np.r_[np.inf, lam[:-1]])
+    sigma = np.full(L, np.nan) if residuals is None else np.asarray(residuals, np.float64)
+    energies = -lam / scale  # energies up to the shift: only differences enter the gaps
+    gaps = _gaps(energies, sigma)
+    return {"agreement": np.abs(lam - lam_n) / mag,
+            "overlap": np.array([g[l, :l].max() if l else 0.0 for l in range(L)]),
+            "order_excess": np.maximum(lam - running_min, 0.0) / mag,
+            "drift": (np.abs(lam - previous_eigenvalues) / mag if previous_eigenvalues is not None
+                      else np.full(L, np.nan)),
+            "residual": sigma, "residual_ratio": sigma / gaps,
+            # Kato–Temple σ²/g relative to λ (energy -> T units)
+            "error_estimate": scale * sigma**2 / gaps / mag,
+            "cluster_agreement": _cluster_agreement(lam, lam_n, tol.cluster_width)}
+
+
+def _checks(sig: dict, tol: Tolerances, edge_mass, L: int) -> dict[str, np.ndarray]:
+    """Failed-signal masks (name -> (L,) bool) from :func:`_signals`."""
+    agreement, cluster = sig["agreement"], sig["cluster_agreement"]
+    agreement_fails = (agreement > tol.agreement) & ~((cluster <= tol.agreement)
+                                                       & (agreement <= tol.cluster_agreement_cap * tol.agreement))
+    return {"agreement": agreement_fails, "overlap": sig["overlap"] > tol.overlap,
+            "order": sig["order_excess"] > tol.order, "drift": sig["drift"] > tol.drift,
+            "residual": sig["residual_ratio"] > tol.residual,
+            "error estimate": sig["error_estimate"] > tol.error_estimate,
+            "box edge": (np.zeros(L, bool) if edge_mass is None
+                         else np.nan_to_num(np.asarray(edge_mass, np.float64)) > tol.edge)}

@@ -329,6 +329,10 @@ def print_summary(result) -> None:
             stderr_console.print("[yellow]warning:[/yellow] some modes did not converge: their eigenvalues and "
                                  "eigenfunctions are not to be trusted; train longer (--iters, --until converged), "
                                  "or see docs/problems.md on choosing shift and sampling", highlight=False)
+            from .uncertainty import reference_off_warning
+
+            if off := reference_off_warning(verdict):
+                stderr_console.print(f"[yellow]warning:[/yellow] {off}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
                   highlight=False)
@@ -425,7 +429,7 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     from rich.table import Table
 
     from ..references import NO_REFERENCE
-    from .uncertainty import percent, stderr_of, with_stderr
+    from .uncertainty import MISSED_MARK, missed_intervals, percent, stderr_of, with_stderr
 
     ref_line = f"reference: {reference.name}" if reference is not None else NO_REFERENCE
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
@@ -450,6 +454,7 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     ritz = getattr(ev, "ritz_energies", None)
     bounds = getattr(ev, "bounds", None)
     rank, weight = ritz_rows(ev) if ritz is not None else (None, None)
+    missed = missed_intervals(ev)
     if ritz is not None:
         table.add_column("Ritz E (matched)", justify="right")
     if bounds is not None:
@@ -476,7 +481,8 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append("—" if k < 0 else _fmt(float(ritz[k])) + ("" if k == i else f" (#{k + 1})")
                        + (" ?" if weight[i] < 0.5 else ""))
         if bounds is not None:
-            row.append("—" if k < 0 else interval_cell(bounds, k))
+            row.append("—" if k < 0 else interval_cell(bounds, k)
+                       + (f" [yellow]{MISSED_MARK}[/yellow]" if missed is not None and missed[k] else ""))
         if reference is not None:
             if not ev.positive[i]:
                 row += ["λ≤0", "—"] + (["—"] if gaps else [])
@@ -491,15 +497,19 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
-    _print_notes(spec, ev, bounds, ritz)
+    _print_notes(spec, ev, bounds, ritz, missed)
 
 
-def _print_notes(spec, ev, bounds, ritz) -> None:
-    """The lines under the solve table: Ritz/interval note, Monte Carlo note and warnings."""
-    from .uncertainty import monte_carlo_note, sparse_samples_warning, unresolved_warning
+def _print_notes(spec, ev, bounds, ritz, missed=None) -> None:
+    """The lines under the solve table: Ritz/interval note, missed-level note, Monte Carlo
+    note and warnings."""
+    from .uncertainty import missed_level_note, monte_carlo_note, sparse_samples_warning, unresolved_warning
 
     if bounds is not None:
         console.print(bounds_note(ev, bounds), highlight=False)
+        note = missed_level_note(ev, missed)
+        if note:
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         wide = "" if ritz is None else interval_spacing_note(bounds, ritz)
         if wide:
             console.print(wide, highlight=False)

@@ -9,7 +9,8 @@ import math
 import numpy as np
 
 __all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of", "sparse_samples_warning",
-           "percent_range", "mode_list", "percent"]
+           "percent_range", "mode_list", "percent", "missed_intervals", "missed_level_note", "MISSED_MARK",
+           "reference_off_warning"]
 
 
 def mode_list(modes) -> str:
@@ -111,3 +112,51 @@ def sparse_samples_warning(ev, evaluation_spec) -> str | None:
            if matched is not None and math.isfinite(matched) else "match evaluation.box or evaluation.std to the modes")
     return (f"only {percent(100 * fraction)} % of the {n} Monte Carlo points are effective for mode {worst + 1} "
             f"(Kish ESS {ess[worst]:.0f}: {where}), so error bars are large; {fix}")
+
+
+#: Appended to an interval cell of the solve table whose reference level lies outside it.
+MISSED_MARK = "misses ref."
+
+
+def missed_intervals(ev):
+    """(L,) bool: the intervals of ``ev.bounds`` (Ritz level k) that do not contain the k-th
+    reference level (:func:`nsvd_cli.verdict.missed_levels`, the containment test of
+    ``nsvd compare``), or None without a reference or intervals."""
+    from ..verdict import missed_levels
+
+    bounds, ref = getattr(ev, "bounds", None), getattr(ev, "reference_energies", None)
+    if bounds is None or ref is None:
+        return None
+    return missed_levels(bounds, ref, getattr(ev, "positive", None))
+
+
+def missed_level_note(ev, missed) -> str | None:
+    """The line under the solve table when intervals miss their reference level, or None.
+
+    A reference level below its interval means the learned span skipped a level (every
+    interval above it is then about the wrong level); one above means the rule's error
+    exceeded its estimate. Either way the intervals' assumption — no level below the highest
+    learned one was missed (docs/bounds.md) — does not hold, and they are no bounds."""
+    if missed is None or not np.any(missed):
+        return None
+    ref = np.asarray(ev.reference_energies, float)
+    levels = np.flatnonzero(missed)
+    below = [k for k in levels if ref[k] < ev.bounds.lower[k]]
+    marked = f"'{MISSED_MARK}' ({'levels' if len(levels) > 1 else 'level'} {', '.join(str(k + 1) for k in levels)})"
+    if below:
+        k = below[0]
+        return (f"the learned modes skipped a level: reference level {k + 1} (E = {ref[k]:.6g}) lies below interval "
+                f"{k + 1}, so the intervals from there up are about other levels; the intervals assume that no level "
+                f"below the highest learned one was missed, so those marked {marked} are not bounds "
+                "(nsvd compare: in interval)")
+    return (f"the intervals marked {marked} do not contain their reference level, which lies above them: the "
+            "evaluation rule's error exceeds its estimate, so they are not bounds (nsvd compare: in interval)")
+
+
+def reference_off_warning(verdict) -> str | None:
+    """The warning line when modes fail the verdict's reference check, or None."""
+    off = [f"#{l + 1}" for l, r in enumerate(verdict.reasons) if "reference:" in r]
+    if not off:
+        return None
+    return (f"{', '.join(off)} off the reference level: a mode that settled on another state rarely leaves it; "
+            "check that the sampling covers every well of the potential (docs/problems.md, sampling scale)")
