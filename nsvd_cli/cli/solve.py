@@ -105,14 +105,21 @@ def solve_command(
             _launch(spec, workers, n_threads)
         output = output if output is not None else default_output_path(spec)
         with _process_group(spec) as dist:
-            if seed_list:  # every seed's output and checkpoint, before the first seed trains
-                _check_seeds_on_rank0(dist, [seed_output_path(output, s) for s in seed_list], overwrite, resume)
+            states = {}  # --seeds: every seed's output and checkpoint, before the first seed trains
+            if seed_list:
+                states = _check_seeds_on_rank0(dist, [seed_output_path(output, s) for s in seed_list], overwrite,
+                                               resume)
             for run_seed in seed_list or [None]:
                 run_output = output if run_seed is None else seed_output_path(output, run_seed)
+                if states.get(run_output) == "complete":  # --resume: finished before the interruption
+                    if dist.is_main:
+                        console.print(f"seed {run_seed}: {run_output.name} is complete, skipped", highlight=False)
+                    continue
                 if run_seed is not None:
                     overrides["training.seed"] = run_seed
                     spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
-                _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
+                _solve_one(spec, run_output, overwrite=overwrite, resume=resume and states.get(run_output) != "new",
+                           quiet=quiet, dist=dist, command_output=output)
 
 
 def _under_torchrun() -> bool:
@@ -208,38 +215,59 @@ def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
     return values
 
 
-def _check_seeds_on_rank0(dist, outputs, overwrite: bool, resume: bool) -> None:
-    """:func:`check_seed_outputs` on rank 0 (the others learn whether it passed)."""
+def _check_seeds_on_rank0(dist, outputs, overwrite: bool, resume: bool) -> dict:
+    """:func:`check_seed_outputs` on rank 0; its answer on every rank (the others learn whether
+    it passed)."""
+    from ..distributed import broadcast_object
     from ..solve import rank0_check
 
-    with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)):
-        pass
+    with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)) as states:
+        return broadcast_object(states, dist)
 
 
-def check_seed_outputs(outputs, *, overwrite: bool, resume: bool) -> None:
+def check_seed_outputs(outputs, *, overwrite: bool, resume: bool) -> dict:
     """Refuse, before any seed trains, what :func:`nsvd_cli.solve.solve` would refuse for one
-    of the seeds' outputs: a folder, an existing results file (without ``overwrite``), a
-    missing checkpoint (with ``resume``), an interrupted run's checkpoint (without ``resume``
+    of the seeds' outputs: a folder, an existing results file (without ``overwrite``; with
+    ``resume`` only beside a checkpoint), an interrupted run's checkpoint (without ``resume``
     or ``overwrite``).
+
+    With ``resume`` (the command printed when a ``--seeds`` run is interrupted) each seed is
+    where the interruption left it: ``"complete"`` (its results file exists and no
+    checkpoint: written atomically, so finished; skipped), ``"resume"`` (a checkpoint:
+    continued) or ``"new"`` (neither: never started, trained from the beginning); without
+    ``resume`` every seed is ``"new"``.
+
+    Returns
+    -------
+    dict
+        ``{output path: "complete" | "resume" | "new"}``, in seed order.
 
     Raises
     ------
     SpecError, ResultsExistError, CheckpointExistsError
-        For the first offending output, in seed order.
+        For the first offending output, in seed order; with ``resume``, SpecError (no
+        checkpoint to resume from) when no seed has a checkpoint or a results file (not the
+        ``-o`` of the interrupted run).
     """
     from ..errors import CheckpointExistsError, ResultsExistError, SpecError
     from ..solve import checkpoint_path
 
+    states = {}
     for out in map(Path, outputs):
         if out.is_dir():
             raise SpecError("output", f"{out} is a folder; give a file name, e.g. -o {out / 'run.h5'}")
+        ckpt = checkpoint_path(out)
+        if resume and out.exists() and not ckpt.exists():
+            states[out] = "complete"
+            continue
         if out.exists() and not overwrite:
             raise ResultsExistError(out)
-        ckpt = checkpoint_path(out)
-        if resume and not ckpt.exists():
-            raise _no_checkpoint(out)
         if ckpt.exists() and not resume and not overwrite:
             raise CheckpointExistsError(ckpt)
+        states[out] = "resume" if resume and ckpt.exists() else "new"
+    if resume and states and all(v == "new" for v in states.values()):
+        raise _no_checkpoint(next(iter(states)))
+    return states
 
 
 def seed_output_path(output, seed: int) -> Path:
@@ -248,9 +276,10 @@ def seed_output_path(output, seed: int) -> Path:
     return output.with_name(f"{output.stem}-seed{seed}{output.suffix or '.h5'}")
 
 
-def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist=None) -> None:
+def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist=None, command_output=None) -> None:
     """One run of ``nsvd solve``: train, print the table and summary (inside the error boundary;
-    the table on rank 0 only)."""
+    the table on rank 0 only). ``command_output``: the ``-o`` of the command that resumes it
+    when interrupted (the ``--seeds`` base name; default ``output``)."""
     from ..distributed import SINGLE
     from ..solve import checkpoint_path, rank0_check, solve
 
@@ -270,7 +299,7 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show_warning
-        with _interrupts(output), reporter:
+        with _interrupts(output, command_output), reporter:
             result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                            run_info={"command": os.environ.get("NSVD_COMMAND") or shlex.join(["nsvd", *sys.argv[1:]])},
                            dist=dist)
@@ -364,9 +393,10 @@ def resume_command(output, argv=None) -> str:
 
 
 @contextlib.contextmanager
-def _interrupts(output):
+def _interrupts(output, command_output=None):
     """SIGTERM behaves as Ctrl-C; either prints the checkpoint and the command that resumes
-    it, then exits 130 (Ctrl-C) or 143 (SIGTERM)."""
+    it (``-o command_output``, default ``output``, unless the command gave ``-o``), then exits
+    130 (Ctrl-C) or 143 (SIGTERM)."""
     from ..solve import checkpoint_path
 
     def on_term(signum, frame):
@@ -388,7 +418,7 @@ def _interrupts(output):
         ckpt = checkpoint_path(output)
         if ckpt.exists():
             stderr_console.print(f"[yellow]{what}[/yellow]: checkpoint kept at {ckpt}; resume with:\n  "
-                                 f"{resume_command(output)}", highlight=False, soft_wrap=True)
+                                 f"{resume_command(command_output or output)}", highlight=False, soft_wrap=True)
         else:
             stderr_console.print(f"[yellow]{what}[/yellow] before training started: no checkpoint was written",
                                  highlight=False)
