@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import math
 import shutil
 import tempfile
 import warnings
@@ -265,10 +266,13 @@ class _Judge:
         self.problem, self.last, self.training = problem, None, training
         self.tolerances = Tolerances().with_agreement(training.tolerance)
         self.iteration, self.restarts = 0, 0
+        self.stuck_since, self.checked = {}, -math.inf  # :meth:`_confirmed`'s streaks
 
     def stuck_modes(self) -> list[int]:
         """Modes (0-based) to re-initialise after the latest evaluation: collapsed onto an
-        earlier mode, while restarts are left and at least 30 % of the iterations remain.
+        earlier mode at this evaluation and at every evaluation since one at least an EMA
+        memory earlier (:meth:`_confirmed`), while restarts are left and at least 30 % of the
+        iterations remain.
 
         Collapsed means a copy of the earlier mode k it overlaps most: overlap ``|G_lk|`` above
         :attr:`STUCK`, Rayleigh quotient within :attr:`STUCK` (relative) of mode k's, and the
@@ -281,10 +285,22 @@ class _Judge:
         fell to λ_N = 1e-4 at λ_R = 19 near iteration 9500, overlap 0.85, and never grew back,
         although the learned span's 16th Ritz value was the level); a mode with ``λ_R ≤ 0``
         (one that should vanish) is never restarted.
+
+        Why confirmed: the evaluation is of the EMA weights, a weight average with memory
+        ``1 / (1 − ema_decay)`` iterations (200 at 0.995; at iteration t the initial weights
+        still weigh ``ema_decay^t``, 22 % at t = 300). A mode that converged within that
+        memory is evaluated as a blend of its old and new weights, which can look like a
+        copy: V = x² (levels λ = 11, 9, 7, 5 of T, eval_every 300), mode 4 had trained to
+        λ ≈ 5.0 from iteration 210 on, but the EMA at iteration 300 showed λ_R = 5.37,
+        λ_N = 0.35, overlap 0.38 with mode 3 (itself at 7.62, not yet 7): it was restarted,
+        wandered to λ ≈ 10 and passed the verdict only at iteration 1200. Left alone, the
+        EMA at 600 showed it at its level (λ_R 5.008, overlap 0.04). A collapse that is
+        real persists (the dead hydrogen2d mode never recovered): seen at 10000 and
+        confirmed at 12000 of 20000 iterations, it is still restarted (12000 ≤ 0.7 · 20000).
+        The training model's own running Rayleigh quotients would not decide it: its 5.03
+        and 7.01 at iteration 300 are within :attr:`STUCK` of each other too.
         """
         tr, v, ev = self.training, self.last.verdict, self.last
-        if self.restarts >= tr.restarts or self.iteration > 0.7 * tr.iterations:
-            return []
         lam = np.asarray(ev.eigenvalues, np.float64)
         g = np.abs(np.asarray(ev.gram, np.float64))
         partner = [int(np.argmax(g[l, :l])) if l else 0 for l in range(len(lam))]
@@ -293,8 +309,25 @@ class _Judge:
         with np.errstate(invalid="ignore"):  # NaN λ_N (NeuralEF, SpIN): never dead
             dead = (lam > 0) & (np.asarray(ev.norm_eigenvalues, np.float64) < self.DEAD * lam)
         stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & (copy | dead) & ~v.vanishing)
-        self.restarts += len(stuck) > 0
-        return stuck.tolist()
+        confirmed = self._confirmed(stuck.tolist())
+        if not confirmed or self.restarts >= tr.restarts or self.iteration > 0.7 * tr.iterations:
+            return []
+        self.restarts += 1
+        self.stuck_since = {m: t for m, t in self.stuck_since.items() if m not in confirmed}  # fresh weights
+        return confirmed
+
+    def _confirmed(self, stuck: list[int]) -> list[int]:
+        """Of the modes ``stuck`` at this evaluation, those stuck at every evaluation since
+        one at least ``max(1, 1 / (1 − ema_decay))`` iterations earlier (two evaluations at
+        least; ``stuck_since`` keeps each streak's first iteration, and a skipped evaluation
+        ends every streak)."""
+        tr, now = self.training, self.iteration
+        if now - self.checked > tr.eval_every:  # an evaluation went unchecked (or the first one)
+            self.stuck_since = {}
+        self.checked = now
+        self.stuck_since = {m: self.stuck_since.get(m, now) for m in stuck}
+        memory = 1.0 / (1.0 - tr.ema_decay) if tr.ema_decay < 1 else math.inf
+        return [m for m, since in self.stuck_since.items() if since < now and now - since >= memory]
 
     def __call__(self, ev: Evaluation, iteration: int = 0) -> Evaluation:
         prev, self.iteration = self.last, iteration

@@ -18,6 +18,7 @@ import typer
 from ..spec import choices
 from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, stderr_console
+from .seeds import check_seed_outputs, parse_seeds, seed_output_path, solve_seeds  # noqa: F401 - re-exported
 from .ritz_columns import (  # noqa: F401 - ritz_rows and WIDE_INTERVALS_NOTE re-exported
     RITZ_NOTE, WIDE_INTERVALS_NOTE, bounds_note, interval_cell, interval_spacing_note, ritz_mean_relative_error,
     ritz_rows)
@@ -65,7 +66,8 @@ def solve_command(
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda[:N].", rich_help_panel=_RUN)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Results file (HDF5). Default: runs/PROBLEM-TIME.h5", rich_help_panel=_RUN)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing results file.", rich_help_panel=_RUN)] = False,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUTPUT.ckpt.", rich_help_panel=_RUN)] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUTPUT.ckpt (--seeds: each seed's; "
+                                         "finished seeds are skipped).", rich_help_panel=_RUN)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=_RUN)] = False,
     nproc: Annotated[Optional[int], typer.Option(help="Data-parallel processes on this machine (launches torchrun; "
                                                  "--batch-size stays the global batch). docs/scaling.md.",
@@ -97,7 +99,7 @@ def solve_command(
             "training.learning_rate": lr, "training.seed": seed, "training.device": device,
             "training.until": until.value if until else None, "training.tolerance": tolerance,
         }
-        seed_list = _parse_seeds(seeds, seed)
+        seed_list = parse_seeds(seeds, seed)
         spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
         if resume and output is None:
             raise _no_checkpoint(output)
@@ -105,14 +107,14 @@ def solve_command(
             _launch(spec, workers, n_threads)
         output = output if output is not None else default_output_path(spec)
         with _process_group(spec) as dist:
-            if seed_list:  # every seed's output and checkpoint, before the first seed trains
-                _check_seeds_on_rank0(dist, [seed_output_path(output, s) for s in seed_list], overwrite, resume)
-            for run_seed in seed_list or [None]:
-                run_output = output if run_seed is None else seed_output_path(output, run_seed)
-                if run_seed is not None:
-                    overrides["training.seed"] = run_seed
-                    spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
-                _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
+            if not seed_list:
+                _solve_one(spec, output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
+                return
+
+            def seed_spec(run_seed: int):
+                return load_spec(problem, preset=preset, overrides={**overrides, "training.seed": run_seed},
+                                 dimension=dim, family_only=True)
+            solve_seeds(seed_spec, seed_list, output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
 
 
 def _under_torchrun() -> bool:
@@ -182,75 +184,10 @@ def _process_group(spec):
         distributed.shutdown()
 
 
-def _parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
-    """``--seeds 0,1,2`` as a list of distinct non-negative integers (None without --seeds).
-
-    Refused (one ``--seeds:`` line, exit 2): together with ``--seed``, an empty item
-    (``0,,1``, a trailing comma), a non-integer, a negative or a repeated seed.
-    """
-    if seeds is None:
-        return None
-    if seed is not None:
-        fail("--seeds and --seed exclude each other: give the seeds with --seeds alone")
-    items = [v.strip() for v in seeds.split(",")]
-    if any(not v for v in items):
-        fail(f"--seeds: empty item in {seeds!r}; expected comma-separated integers such as 0,1,2")
-    try:
-        values = [int(v) for v in items]
-    except ValueError:
-        fail(f"--seeds: expected comma-separated integers such as 0,1,2, got {seeds!r}")
-    negative = [v for v in values if v < 0]
-    if negative:
-        fail(f"--seeds: seeds must be non-negative, got {', '.join(map(str, negative))} in {seeds!r}")
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        fail(f"--seeds: seed {', '.join(map(str, repeated))} given more than once in {seeds!r}")
-    return values
-
-
-def _check_seeds_on_rank0(dist, outputs, overwrite: bool, resume: bool) -> None:
-    """:func:`check_seed_outputs` on rank 0 (the others learn whether it passed)."""
-    from ..solve import rank0_check
-
-    with rank0_check(dist, lambda: check_seed_outputs(outputs, overwrite=overwrite, resume=resume)):
-        pass
-
-
-def check_seed_outputs(outputs, *, overwrite: bool, resume: bool) -> None:
-    """Refuse, before any seed trains, what :func:`nsvd_cli.solve.solve` would refuse for one
-    of the seeds' outputs: a folder, an existing results file (without ``overwrite``), a
-    missing checkpoint (with ``resume``), an interrupted run's checkpoint (without ``resume``
-    or ``overwrite``).
-
-    Raises
-    ------
-    SpecError, ResultsExistError, CheckpointExistsError
-        For the first offending output, in seed order.
-    """
-    from ..errors import CheckpointExistsError, ResultsExistError, SpecError
-    from ..solve import checkpoint_path
-
-    for out in map(Path, outputs):
-        if out.is_dir():
-            raise SpecError("output", f"{out} is a folder; give a file name, e.g. -o {out / 'run.h5'}")
-        if out.exists() and not overwrite:
-            raise ResultsExistError(out)
-        ckpt = checkpoint_path(out)
-        if resume and not ckpt.exists():
-            raise _no_checkpoint(out)
-        if ckpt.exists() and not resume and not overwrite:
-            raise CheckpointExistsError(ckpt)
-
-
-def seed_output_path(output, seed: int) -> Path:
-    """The results file of one seed of ``--seeds``: ``runs/h.h5`` -> ``runs/h-seed0.h5``."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}-seed{seed}{output.suffix or '.h5'}")
-
-
-def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist=None) -> None:
+def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist=None, command_output=None) -> None:
     """One run of ``nsvd solve``: train, print the table and summary (inside the error boundary;
-    the table on rank 0 only)."""
+    the table on rank 0 only). ``command_output``: the ``-o`` of the command that resumes it
+    when interrupted (the ``--seeds`` base name; default ``output``)."""
     from ..distributed import SINGLE
     from ..solve import checkpoint_path, rank0_check, solve
 
@@ -270,7 +207,7 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show_warning
-        with _interrupts(output), reporter:
+        with _interrupts(output, command_output), reporter:
             result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                            run_info={"command": os.environ.get("NSVD_COMMAND") or shlex.join(["nsvd", *sys.argv[1:]])},
                            dist=dist)
@@ -368,9 +305,10 @@ def resume_command(output, argv=None) -> str:
 
 
 @contextlib.contextmanager
-def _interrupts(output):
+def _interrupts(output, command_output=None):
     """SIGTERM behaves as Ctrl-C; either prints the checkpoint and the command that resumes
-    it, then exits 130 (Ctrl-C) or 143 (SIGTERM)."""
+    it (``-o command_output``, default ``output``, unless the command gave ``-o``), then exits
+    130 (Ctrl-C) or 143 (SIGTERM)."""
     from ..solve import checkpoint_path
 
     def on_term(signum, frame):
@@ -392,7 +330,7 @@ def _interrupts(output):
         ckpt = checkpoint_path(output)
         if ckpt.exists():
             stderr_console.print(f"[yellow]{what}[/yellow]: checkpoint kept at {ckpt}; resume with:\n  "
-                                 f"{resume_command(output)}", highlight=False, soft_wrap=True)
+                                 f"{resume_command(command_output or output)}", highlight=False, soft_wrap=True)
         else:
             stderr_console.print(f"[yellow]{what}[/yellow] before training started: no checkpoint was written",
                                  highlight=False)
