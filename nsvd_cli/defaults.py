@@ -41,7 +41,8 @@ import math
 import numpy as np
 
 __all__ = ["derive_defaults", "rederived_fields", "FOLLOWS", "length_scales", "ground_energy_estimate", "laplacian_for_dimension",
-           "oscillator_family_defaults", "FAMILY_RULES", "FAMILY_KINDS"]
+           "oscillator_family_defaults", "oscillator_box_half_width", "FAMILY_RULES", "FAMILY_KINDS",
+           "FAMILY_EVALUATION_RULES"]
 
 #: Fields this module may fill in (TOML names).
 DERIVED = ("model.envelope", "model.envelope_width", "model.fourier_scales", "training.learning_rate",
@@ -237,6 +238,42 @@ def _oscillator_rule(data, dim: int) -> dict[str, object]:
     if not isinstance(omega, (int, float)) or not isinstance(kinetic, (int, float)) or omega <= 0 or kinetic <= 0:
         return {}  # not an isotropic oscillator: the spec's own values stand (the spec reports its errors)
     return oscillator_family_defaults(dim, float(omega), float(kinetic))
+
+
+def oscillator_box_half_width(dim: int, modes: int, omega: float = 1.0, kinetic: float = 1.0) -> float:
+    """Half-width ``a`` of the evaluation box ``[-a, a]^D`` for the ``modes`` lowest states of the
+    isotropic oscillator ``-kinetic Laplacian + omega^2 |x|^2`` in dimension ``dim``.
+
+    The highest wanted shell is the smallest N with ``C(N + D, D) >= modes`` states up to it; its
+    states reach ``n = N`` quanta on one axis, whose 1D factor (Hermite function of ``b x``,
+    ``b = omega / sqrt(kinetic)``, lengths in units of ``1/sqrt(b)``) turns at ``sqrt(2N + 1)``. Three
+    lengths beyond that turning point its squared norm is below ~1e-6 of the total, so
+    ``a = (sqrt(2N + 1) + 3) / sqrt(b)``, rounded up to 0.01: 7.36 for 10 modes in 1D (N = 9),
+    5.65 in 2D (N = 3), 5.24 in 3D (N = 2; the 3D spec's 5.5 was chosen by hand).
+    """
+    b = float(omega) / math.sqrt(float(kinetic))
+    n = 0
+    while math.comb(n + dim, dim) < modes:
+        n += 1
+    return math.ceil(100.0 * (math.sqrt(2 * n + 1) + 3.0) / math.sqrt(b)) / 100.0
+
+
+def _oscillator_evaluation_rule(data, dim: int) -> dict[str, object]:
+    pot = data.get("potential", {})
+    omega = pot.get("omega", 1.0) if isinstance(pot, dict) else 1.0
+    if isinstance(omega, (list, tuple)):
+        omega = omega[0] if omega and all(w == omega[0] for w in omega) else None
+    kinetic, modes = data.get("kinetic", 1.0), data.get("modes", 1)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in (omega, kinetic, modes)):
+        return {}  # not an isotropic oscillator: the spec's own box stands (the spec reports its errors)
+    a = oscillator_box_half_width(dim, int(modes), float(omega), float(kinetic))
+    return {"evaluation.box": [[-a, a] for _ in range(dim)]}
+
+
+#: ``family = NAME`` -> rule giving, for ``--dim D`` below :data:`FAMILY_MIN_DIMENSION` (other than
+#: the spec's own D), the evaluation settings that depend on D besides the rule's node counts
+#: (which take the D-dimensional defaults, :func:`nsvd_cli.spec.resize_dimension`).
+FAMILY_EVALUATION_RULES = {"harmonic": _oscillator_evaluation_rule}
 
 
 #: ``family = NAME`` -> the potential kinds its rule describes; ``--dim`` refuses the family

@@ -39,7 +39,9 @@ from .quadrature import EDGE_LAYER, edge_mass
 from .verdict import Tolerances, residual_norms
 
 #: A level whose Ritz function has more of its squared norm than this in the outer layer of
-#: the rule's domain gets no interval (the verdict's ``box edge`` threshold).
+#: the rule's domain gets no interval (the verdict's ``box edge`` threshold). The layer along
+#: hard walls (``Problem.walls``: Dirichlet faces, where every eigenfunction vanishes) is not
+#: counted (:func:`nsvd_cli.quadrature.edge_mass`).
 EDGE_MASS_MAX = Tolerances.edge
 
 __all__ = ["Evaluation", "evaluate_functions", "evaluate_model", "monte_carlo_blocks", "model_values_and_gradients", "model_laplacians",
@@ -308,7 +310,8 @@ def _figures(values, kinetic_density, potential_values, w, conventions, referenc
         out["orthogonality"], out["max_off_diagonal"] = metrics.orthogonality(g), metrics.max_off_diagonal(g)
     rel = np.full(len(ref_e), np.nan)
     rel[positive] = metrics.signed_relative_errors(out["eigenvalues"][positive], ref_l[positive])
-    err = metrics.signed_relative_errors(energies, ref_e)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a level at E = 0 (a continuum threshold)
+        err = np.where(ref_e != 0, metrics.signed_relative_errors(energies, ref_e), np.nan)
     gaps = metrics.gap_relative_errors(energies, ref_e, signed=True)
     out.update(positive=positive, relative_errors=rel, energy_relative_errors=err, gap_relative_errors=gaps,
                angle_distances=angles, subspace_distances=subspace,
@@ -394,12 +397,14 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None) ->
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
                              unavailable=bounds_unavailable_reason(problem),
                              trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights))
-    cut = edge_mass(problem.quadrature, ritz_values)
+    walls = getattr(problem, "walls", None)
+    cut = edge_mass(problem.quadrature, ritz_values, walls)
     if cut is not None and np.any(cut > EDGE_MASS_MAX):
         k = int(np.nanargmax(cut))
+        fix = "enlarge evaluation.box" if walls is None else "make evaluation.box the walls"
         withdraw(ev.bounds, np.flatnonzero(cut > EDGE_MASS_MAX),
                  f"the evaluation box cuts the function off ({100 * cut[k]:.2g} % of level {k + 1}'s norm in its "
-                 f"outer {100 * EDGE_LAYER:g} %); enlarge evaluation.box")
+                 f"outer {100 * EDGE_LAYER:g} %); {fix}")
 
 
 def monte_carlo_blocks(problem) -> int:
@@ -466,7 +471,7 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     if want_residuals:
         h_values = -problem.kinetic * laplacians + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
-    ev.edge_mass = edge_mass(problem.quadrature, values)
+    ev.edge_mass = edge_mass(problem.quadrature, values, getattr(problem, "walls", None))  # wall faces left out
     _attach_bounds(ev, values, h_values, problem, grads)
     ev.method, ev.rotation = method, rotation
     if not NORM_ESTIMATE.get(method, True):

@@ -321,7 +321,8 @@ class Problem:
         mass, stderr = montecarlo.norm_mass(self.reference_values, self.quadrature.weights)
         if ev.quadrature != "monte-carlo":
             stderr = np.zeros_like(mass)  # deterministic rule: no sampling noise
-        cut = np.flatnonzero(montecarlo.resolved_shortfall(mass, stderr, BOX_MASS_WARN))
+        cut = np.flatnonzero(montecarlo.resolved_shortfall(mass, stderr, BOX_MASS_WARN)
+                             & ~self.reference.continuum)  # placeholders have no norm to hold
         if not len(cut):
             return []
         k = int(cut[np.argmin(mass[cut])])

@@ -15,7 +15,7 @@ from numpy.polynomial.legendre import leggauss
 
 from .spec import EvaluationSpec
 
-__all__ = ["Quadrature", "EDGE_LAYER", "edge_mass", "gauss_legendre_box", "polar_quadrature", "spherical_quadrature", "monte_carlo_box",
+__all__ = ["Quadrature", "EDGE_LAYER", "edge_mass", "wall_faces", "gauss_legendre_box", "polar_quadrature", "spherical_quadrature", "monte_carlo_box",
            "monte_carlo_gaussian", "make_quadrature", "polar_panel_edges"]
 
 
@@ -37,11 +37,15 @@ class Quadrature:
         The nodes in the outer layer of the rule's domain (within :data:`EDGE_LAYER` of the
         box's width of a face, or of the radius of the disc/ball's boundary); None for a rule
         on all of R^D (Gaussian Monte Carlo). See :func:`edge_mass`.
+    box : tuple of (low, high), length D, or None
+        The box of a box rule (tensor Gauss–Legendre, uniform Monte Carlo), whose faces
+        :func:`edge_mass` can leave out where they are hard walls; None for other rules.
     """
 
     points: np.ndarray
     weights: np.ndarray
     edge: np.ndarray | None = None
+    box: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.weights)
@@ -52,41 +56,81 @@ class Quadrature:
         return self.points.shape[1]
 
 
-def _box_edge(points: np.ndarray, box) -> np.ndarray:
+def _box_edge(points: np.ndarray, box, open_faces=None) -> np.ndarray:
+    """Nodes within :data:`EDGE_LAYER` of the box's width of a face; only of the faces marked in
+    ``open_faces`` ((D, 2) bool: low and high face per axis) when given."""
     lo, hi = np.asarray(box, np.float64).T
     u = (points - lo) / (hi - lo)
-    return np.any((u < EDGE_LAYER) | (u > 1.0 - EDGE_LAYER), axis=1)
+    near = np.stack([u < EDGE_LAYER, u > 1.0 - EDGE_LAYER], axis=-1)  # (N, D, 2)
+    if open_faces is not None:
+        near &= np.asarray(open_faces, bool)[None]
+    return np.any(near, axis=(1, 2))
+
+
+def wall_faces(box, walls) -> np.ndarray:
+    """Which faces of an evaluation box are hard walls, shape (D, 2) (low, high face per axis).
+
+    A face is a wall face when it lies on or outside the Dirichlet wall of its axis (``box``'s
+    low end ≤ the wall's low end, high end ≥ the wall's high end, to 1e-9 of the box's width):
+    every eigenfunction vanishes on the wall and beyond, so the evaluation box cannot cut a
+    function off there. A face strictly inside the walls does cut the walled functions off and
+    is not a wall face. ``walls`` None (no walls): no face is.
+    """
+    b = np.asarray(box, np.float64)
+    if walls is None:
+        return np.zeros(b.shape, bool)
+    w = np.asarray(walls, np.float64)
+    if w.shape != b.shape:
+        raise ValueError(f"walls {w.tolist()} and box {b.tolist()} must both be D pairs [low, high]")
+    tol = 1e-9 * (b[:, 1] - b[:, 0])
+    return np.stack([b[:, 0] <= w[:, 0] + tol, b[:, 1] >= w[:, 1] - tol], axis=1)
 
 
 def _ball_edge(points: np.ndarray, radius: float) -> np.ndarray:
     return np.linalg.norm(points, axis=1) > (1.0 - EDGE_LAYER) * radius
 
 
-def edge_mass(rule: Quadrature, values) -> np.ndarray | None:
+def edge_mass(rule: Quadrature, values, walls=None) -> np.ndarray | None:
     """Fraction of each function's squared norm on the rule's outer layer (``rule.edge``).
 
     A function that the rule's domain cuts off (the evaluation box too small for it) has a
     sizeable fraction there; the integrals over the domain then miss its tail, its Rayleigh
     quotient is not a variational value of H on R^D, and no interval can be trusted. A state
-    that decays inside the box has a tiny one (the learned functions of the built-in problems:
-    at most ~2e-4; a box [-2, 2] for x²: 1 % for the ground state, 23 % for the fourth).
+    that decays inside the box has a tiny one (the learned functions of the built-in problems
+    without walls: at most ~2e-4; a box [-2, 2] for x²: 1 % for the ground state, 23 % for the
+    fourth).
+
+    Hard walls (Dirichlet, ``V = ∞`` outside ``walls``) are not a cut: the walled problem lives
+    on the box and its eigenfunctions vanish on the walls yet keep a finite fraction near them
+    (``sin(πx/L)`` has ``1/20 − sin(π/10)/(2π) ≈ 8.2e-4`` in each outer 5 % of [0, L], 1.6e-3 in
+    both). The
+    layer along the faces of ``rule.box`` that are walls (:func:`wall_faces`) is left out.
 
     Parameters
     ----------
     rule : Quadrature
     values : ndarray, shape (N, L)
         The functions at ``rule.points``.
+    walls : sequence of (low, high), length D, optional
+        The Dirichlet walls of the problem (:func:`nsvd_cli.spec.walls`), if any.
 
     Returns
     -------
     ndarray, shape (L,), or None
-        ``Σ_edge w ψ² / Σ w ψ²`` (NaN for a zero function); None when the rule has no edge.
+        ``Σ_edge w ψ² / Σ w ψ²`` (NaN for a zero function); None when the rule has no edge,
+        or no face that is not a wall (nothing to judge).
     """
     if rule.edge is None:
         return None
+    edge = rule.edge
+    if walls is not None and rule.box is not None:
+        faces = wall_faces(rule.box, walls)
+        if faces.all():
+            return None
+        edge = _box_edge(rule.points, rule.box, ~faces)
     w2 = np.asarray(rule.weights, np.float64)[:, None] * np.asarray(values, np.float64) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        return w2[rule.edge].sum(0) / w2.sum(0)
+        return w2[edge].sum(0) / w2.sum(0)
 
 
 def _composite_gl(lo: float, hi: float, n: int, panels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +169,7 @@ def gauss_legendre_box(box: Sequence[tuple[float, float]], points_per_panel: int
     wgrids = np.meshgrid(*[w for _, w in axes], indexing="ij")
     points = np.stack([g.ravel() for g in grids], axis=1)
     weights = np.prod(np.stack([g.ravel() for g in wgrids], axis=1), axis=1)
-    return Quadrature(points=points, weights=weights, edge=_box_edge(points, box))
+    return Quadrature(points=points, weights=weights, edge=_box_edge(points, box), box=_box_tuple(box))
 
 
 def polar_panel_edges(radius: float, panels: int) -> np.ndarray:
@@ -220,7 +264,11 @@ def monte_carlo_box(box: Sequence[tuple[float, float]], samples: int, seed: int 
     rng = np.random.default_rng(seed)
     points = lo + (hi - lo) * rng.random((int(samples), len(lo)))
     return Quadrature(points=points, weights=np.full(int(samples), np.prod(hi - lo) / samples),
-                      edge=_box_edge(points, box))
+                      edge=_box_edge(points, box), box=_box_tuple(box))
+
+
+def _box_tuple(box) -> tuple:
+    return tuple((float(lo), float(hi)) for lo, hi in box)
 
 
 def make_quadrature(evaluation: EvaluationSpec) -> Quadrature:

@@ -59,7 +59,11 @@ not-converged modes and passed one with a 1.02 % energy error and a 1.13 % agree
   above, the domain cuts the function off, the integrals miss its tail and its Rayleigh
   quotient is not a variational value of H — it can lie below the true level (a new-user
   trial: ``V = x²`` on the box [-2, 2], ground state 0.958 for 1, edge mass 1 %). Learned
-  functions of the built-in problems have at most ~2e-4 there. Not scaled by the tolerance.
+  functions of the built-in problems without walls have at most ~2e-4 there. Faces that are
+  hard walls (``Problem.walls`` on the evaluation box) are left out: the eigenfunctions vanish
+  there yet keep a finite share beside them (``sin(πx/L)``: 1.6e-3 of its norm in the outer
+  5 %, box2d's ground state 3.3e-3), and a box that is the walls cuts nothing off (box2d: no
+  layer left, not judged). Not scaled by the tolerance.
 
 * **reference** (only where the run has a reference: a closed form, or the grid reference
   ``nsvd solve`` computes for a spec of your own) — the relative error of the mode's

@@ -403,7 +403,8 @@ def test_resize_dimension():
     ref = reference_for(spec)
     assert np.allclose(ref.energies, [4, 6, 6, 6, 6]) and ref.complete_last_group
     two = load_spec("harmonic", dimension=2)
-    assert two.evaluation.box == ((-5.5, 5.5),) * 2 and two.evaluation.quadrature == "gauss-legendre"
+    # wave 8: the box for 10 modes in 2D (shell N = 3): sqrt(7) + 3 = 5.65 (tests/test_wave8_a_family_rule.py)
+    assert two.evaluation.box == ((-5.65, 5.65),) * 2 and two.evaluation.quadrature == "gauss-legendre"
     h3 = load_spec("hydrogen2d", dimension=3)
     assert h3.evaluation.quadrature == "spherical" and reference_for(h3).name == "hydrogen3d (analytic)"
     assert load_spec("hydrogen3d", dimension=2).evaluation.quadrature == "polar"

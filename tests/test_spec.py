@@ -156,7 +156,15 @@ def _with_family_rule(want, key, name, dim):
     from nsvd_cli.defaults import FAMILY_MIN_DIMENSION, FAMILY_RULES
 
     family = load_spec_data(name).get("family")
-    if family is None or dim is None or dim < FAMILY_MIN_DIMENSION or "spec" not in want.get(key, {}):
+    if family is None or dim is None or "spec" not in want.get(key, {}):
+        return
+    if dim < FAMILY_MIN_DIMENSION and dim != load_spec_data(name).get("dimension"):  # wave 8: a rule fitted to D
+        from nsvd_cli.defaults import FAMILY_EVALUATION_RULES
+
+        ev = want[key]["spec"]["evaluation"]
+        ev["points"], ev["panels"] = (12, 3) if dim == 3 else (48, 4)
+        ev.update({k.split(".")[1]: v for k, v in FAMILY_EVALUATION_RULES[family](want[key]["spec"], dim).items()})
+    if dim < FAMILY_MIN_DIMENSION:
         return
     spec = want[key]["spec"]
     for dotted, value in FAMILY_RULES[family](spec, dim).items():

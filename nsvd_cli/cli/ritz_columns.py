@@ -8,7 +8,7 @@ energies' mean relative error of the summary line.
 from __future__ import annotations
 
 __all__ = ["ritz_rows", "ritz_mean_relative_error", "interval_spacing_note", "interval_cell", "bounds_note",
-           "RITZ_NOTE", "WIDE_INTERVALS_NOTE"]
+           "upper_bound_note", "rule_error_below_digits", "RITZ_NOTE", "RITZ_DIGITS", "WIDE_INTERVALS_NOTE"]
 
 
 def ritz_mean_relative_error(ev) -> float:
@@ -113,12 +113,67 @@ def interval_cell(bounds, i) -> str:
     return f"[{bounds.lower[i]:.6g}, {bounds.upper[i]:.6g}]"
 
 
+#: Significant digits of the Ritz column of the solve table (``{:.5g}``, nsvd_cli.cli.solve._fmt).
+RITZ_DIGITS = 5
+
+
+def rule_error_below_digits(ritz_energies, rule_error, digits: int = RITZ_DIGITS) -> bool | None:
+    """Whether the rule's estimated integration error of every Ritz value is below the digits shown.
+
+    ``ρ_k`` printed with ``digits`` significant digits resolves half a unit of its last digit,
+    ``u_k = 0.5 · 10^(⌊log10 |ρ_k|⌋ − digits + 1)``; the check is ``rule_error_k < u_k`` for every
+    level with a finite estimate (``LevelBounds.rule_error``: the Laplacian form against the
+    quadratic form of ``<φ|Hφ>``, equal for exact integrals). E.g. ρ = 0.99886 (unit 5e-6) with a
+    rule error 0.013: False.
+
+    Returns
+    -------
+    bool or None
+        None when there is no estimate (no residuals computed, or every level withdrawn).
+    """
+    import numpy as np
+
+    if ritz_energies is None or rule_error is None:
+        return None
+    rho, err = np.asarray(ritz_energies, float), np.asarray(rule_error, float)
+    n = min(len(rho), len(err))
+    rho, err = rho[:n], err[:n]
+    ok = np.isfinite(rho) & np.isfinite(err)
+    if not ok.any():
+        return None
+    mag = np.maximum(np.abs(rho[ok]), np.finfo(float).tiny)
+    unit = 0.5 * 10.0 ** (np.floor(np.log10(mag)) - digits + 1)
+    return bool(np.all(err[ok] < unit))
+
+
+def upper_bound_note(ritz_energies, bounds) -> str:
+    """The clause on the Ritz values as upper bounds of the levels (deterministic rule, no cut).
+
+    Min–max makes the k-th Ritz value an upper bound of level k for *exact* integrals; on the
+    rule it is one only up to the rule's integration error. The clause says "upper bounds" only
+    when that error's estimate is below the digits shown (:func:`rule_error_below_digits`; a
+    1D oscillator on a 36-node rule put ρ₁ = 0.99886 below the level 1, rule error 0.013), says
+    they are *not certified* when it is not, and keeps the caveat when there is no estimate.
+    """
+    import numpy as np
+
+    below = rule_error_below_digits(ritz_energies, getattr(bounds, "rule_error", None))
+    if below is None:
+        return "upper bounds of the levels by min–max (deterministic rule, up to its integration error)"
+    if below:
+        return ("upper bounds of the levels by min–max (deterministic rule; its estimated integration error is "
+                "below the digits shown)")
+    worst = float(np.nanmax(np.asarray(bounds.rule_error, float)))
+    return (f"not certified upper bounds of the levels: the rule's estimated integration error (up to {worst:.2g}) "
+            "exceeds the digits shown (more evaluation.points or panels)")
+
+
 def bounds_note(ev, bounds) -> str:
     """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
     parts = [RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
     cut = any("cuts the function off" in k for k in bounds.kinds)
     if bounds.deterministic and not cut:
-        parts.append("upper bounds of the levels by min–max (deterministic rule, up to its integration error)")
+        parts.append(upper_bound_note(getattr(ev, "ritz_energies", None), bounds))
     elif cut:
         parts.append("not upper bounds of the levels: the evaluation box cuts learned functions off")
     kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})

@@ -56,6 +56,13 @@ class ReferenceSolution:
         return len(self.energies)
 
     @property
+    def continuum(self) -> np.ndarray:
+        """(L,) bool: continuum placeholders, modes beyond the last bound state (quantum number
+        -1, energy at the threshold, zero eigenfunction; e.g. a Pöschl–Teller well asked for more
+        modes than it binds). They have no norm to hold, so no box-norm check applies to them."""
+        return np.array([bool(q) and q[0] == -1 for q in self.quantum_numbers], dtype=bool)
+
+    @property
     def dimension(self) -> int:
         """Spatial dimension ``D``."""
         raise NotImplementedError

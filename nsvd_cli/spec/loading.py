@@ -301,6 +301,10 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
       box); for ``dim = 3`` the nodes per axis ``points * panels`` are capped at 36 (46656
       nodes), by lowering ``panels`` then ``points``.
 
+    * a spec with ``family = NAME`` moved to another ``dim <= 3`` gets the evaluation rule of
+      that dimension: the default nodes (48 x 4 per axis for D <= 2, 12 x 3 for D = 3) instead of
+      the spec's own, and the box of :data:`nsvd_cli.defaults.FAMILY_EVALUATION_RULES`
+      (``harmonic``: :func:`nsvd_cli.defaults.oscillator_box_half_width`);
     * a spec with ``family = NAME`` (a rule of :data:`nsvd_cli.defaults.FAMILY_RULES`) gets,
       for ``dim >= 4``, the settings its rule derives for that dimension (``harmonic``:
       :func:`nsvd_cli.defaults.oscillator_family_defaults` — modes, shift, sampling and
@@ -350,7 +354,34 @@ def resize_dimension(data: Mapping[str, Any], dim: int) -> dict:
             if isinstance(points, int) and isinstance(panels, int) and points * panels > 36:
                 panels = max(1, 36 // points)
                 ev["panels"], ev["points"] = panels, min(points, 36 // panels)
+    if data.get("dimension") != dim:
+        _refit_family_evaluation(out, dim)
     return _apply_family(out, dim)
+
+
+def _refit_family_evaluation(data: dict, dim: int) -> None:
+    """A family spec moved to ``dim`` below the family rule's range: the evaluation rule fitted
+    to ``dim`` (in place).
+
+    The spec's ``points``/``panels`` were chosen for its own dimension (``harmonic``: 12 x 3 for
+    D = 3, the node limit's; kept in 1D, its 36 nodes put the Ritz value of the ground state
+    below the level 1, rule error 0.013): a tensor Gauss–Legendre rule takes the D-dimensional
+    default instead (12 x 3 for D = 3, else the :class:`~nsvd_cli.spec.EvaluationSpec` defaults,
+    48 x 4), and the family's evaluation rule (:data:`nsvd_cli.defaults.FAMILY_EVALUATION_RULES`)
+    its box. Options given on the command line are applied afterwards and still override both.
+    """
+    from ..defaults import FAMILY_EVALUATION_RULES, FAMILY_MIN_DIMENSION
+
+    family, ev = data.get("family"), data.get("evaluation")
+    if family is None or dim >= FAMILY_MIN_DIMENSION or not isinstance(ev, Mapping):
+        return
+    if ev.get("quadrature", "gauss-legendre") == "gauss-legendre":
+        ev.pop("points", None)
+        ev.pop("panels", None)
+        if dim == 3:
+            ev.update(points=12, panels=3)
+    rule = FAMILY_EVALUATION_RULES.get(family)
+    _set_dotted(data, rule(data, dim) if rule else {})
 
 
 def _check_target_dimension(dim) -> None:
@@ -442,12 +473,17 @@ def _apply_family(data: dict, dim: int) -> dict:
     rules = _family_rules()
     if family not in rules:
         raise SpecError("family", f"unknown family {family!r}; known: {', '.join(rules)}")
-    for dotted, value in rules[family](data, dim).items():
+    _set_dotted(data, rules[family](data, dim))
+    return data
+
+
+def _set_dotted(data: dict, values: Mapping[str, Any]) -> None:
+    """Set ``{"table.key": value}`` in raw spec data (in place; tables created as needed)."""
+    for dotted, value in values.items():
         table, _, key = dotted.rpartition(".")
         node = data.setdefault(table, {}) if table else data
         if isinstance(node, Mapping):
             node[key] = value
-    return data
 
 
 def _merge(base: dict, over: Mapping) -> dict:
