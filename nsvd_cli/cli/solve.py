@@ -530,7 +530,7 @@ class _ProgressReporter:
             TextColumn("λ {task.fields[eig]}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=console, disable=quiet, transient=False,
         )
-        self.task = None
+        self.task, self.method = None, "nestedlora"
         self.t0 = self.t_line = time.perf_counter()
         self.plain = not quiet and not console.is_terminal
 
@@ -549,7 +549,8 @@ class _ProgressReporter:
         if isinstance(e, Started):
             self._start(e)
         elif isinstance(e, Progress):
-            eig = ", ".join(f"{v:.4g}" for v in e.eigenvalues[:4]) + (" …" if len(e.eigenvalues) > 4 else "")
+            from .progress import eigenvalue_field
+            eig = eigenvalue_field(self.method, e.eigenvalues)
             self.progress.update(self.task, completed=e.iteration, ips=f"{e.iterations_per_second:.1f}",
                                  loss=f"{e.loss:.4g}", eig=eig)
             if self.plain:
@@ -579,6 +580,7 @@ class _ProgressReporter:
     def _start(self, e) -> None:
         spec = e.spec
         tr = spec.training
+        self.method = getattr(tr, "method", "nestedlora")
         msg = (f"[bold]{spec.name}[/bold]: {spec.modes} mode{'s' if spec.modes != 1 else ''}, {tr.iterations} iterations, batch {tr.batch_size}, "
                f"{_method_label(tr)}, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")
