@@ -17,7 +17,7 @@ import typer
 
 from ..spec import choices
 from ..spec.choices import choice_enum
-from .console import console, error_boundary, fail, fold, stderr_console
+from .console import console, error_boundary, fail, fold, option_for, stderr_console
 from .ritz_columns import (  # noqa: F401 - ritz_rows and WIDE_INTERVALS_NOTE re-exported
     RITZ_NOTE, WIDE_INTERVALS_NOTE, bounds_note, interval_cell, interval_spacing_note, ritz_mean_relative_error,
     ritz_rows)
@@ -79,6 +79,7 @@ def solve_command(
     The spec gives potential, dimension, shift, scale, sampling, model and training
     defaults; the options below override them for this run.
     """
+    from ..errors import naming_spec_file
     from .parallel import apply_threads
 
     with error_boundary():
@@ -112,7 +113,8 @@ def solve_command(
                 if run_seed is not None:
                     overrides["training.seed"] = run_seed
                     spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
-                _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
+                with naming_spec_file(problem, settable=lambda field: option_for(field) is not None):
+                    _solve_one(spec, run_output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
 
 
 def _under_torchrun() -> bool:
@@ -557,7 +559,7 @@ class _ProgressReporter:
                 self._plain_line(e)
         elif isinstance(e, Evaluated) and not self.quiet:
             s, parts = e.summary, []
-            if "mean_relative_error" in s:
+            if math.isfinite(s.get("mean_relative_error", math.nan)):  # NaN: no reference level below the shift
                 parts += [f"mean rel. error {percent(100 * s['mean_relative_error'])} %",
                           f"max {percent(100 * s['max_relative_error'])} %"]
             parts.append(f"max off-diag. Gram {s['max_off_diagonal']:.3f}")
