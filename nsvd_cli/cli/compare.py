@@ -340,14 +340,24 @@ def _block(headers: list[str], rows: list[list[str]]) -> tuple[list[str], int]:
     return wrapped, total
 
 
+def _show_labels(comp) -> bool:
+    return bool(comp.quantum_labels) and comp.labels_matched
+
+
+def _fixed_headers(comp) -> list[str]:
+    """Headers of the columns every part of the per-mode table repeats: #, labels, reference E."""
+    return ["#"] + (["(" + ", ".join(comp.quantum_labels) + ")"] if _show_labels(comp) else []) + ["reference E"]
+
+
+def _fixed_rows(comp) -> list[list[str]]:
+    return [[str(i + 1)] + ([", ".join(str(int(q)) for q in comp.quantum_numbers[i])] if _show_labels(comp) else [])
+            + [_num(comp.reference_energies[i])] for i in range(comp.n_modes)]
+
+
 def _method_groups(comp, width: int) -> list[list]:
     """The methods split into consecutive groups whose per-mode columns fit ``width`` next to
     the ``#``, label and reference columns (at least one method a group)."""
-    show_labels = bool(comp.quantum_labels) and comp.labels_matched
-    fixed_rows = [[str(i + 1)] + ([", ".join(str(int(q)) for q in comp.quantum_numbers[i])] if show_labels else [])
-                  + [_num(comp.reference_energies[i])] for i in range(comp.n_modes)]
-    fixed = _block(["#"] + (["(" + ", ".join(comp.quantum_labels) + ")"] if show_labels else []) + ["reference E"],
-                   fixed_rows)[1] + 1
+    fixed = _block(_fixed_headers(comp), _fixed_rows(comp))[1] + 2  # + the left border, and a margin
     groups, used = [[]], fixed
     for m in comp.methods:
         need = _block(_method_headers(m), [_method_cells(m, i) for i in range(comp.n_modes)])[1]
@@ -364,21 +374,15 @@ def _mode_table(comp, methods=None, caption: bool = True) -> Table:
     wrap (a number split over two lines, ``1.00`` / ``022``, misreads): :func:`print_comparison`
     splits many sources over several tables instead."""
     methods = comp.methods if methods is None else methods
-    show_labels = bool(comp.quantum_labels) and comp.labels_matched
     table = Table(caption_justify="left", caption=_caption(comp) if caption else None)
-    table.add_column("#", justify="right", no_wrap=True)
-    if show_labels:
-        table.add_column("(" + ", ".join(comp.quantum_labels) + ")", no_wrap=True)
-    table.add_column("reference E", justify="right", no_wrap=True)
+    fixed, _ = _block(_fixed_headers(comp), _fixed_rows(comp))
+    for head in fixed:
+        table.add_column(head, justify="left" if head.startswith("(") else "right", no_wrap=True)
     for m in methods:
         headers, _ = _block(_method_headers(m), [_method_cells(m, i) for i in range(comp.n_modes)])
         for head in headers:
             table.add_column(head, justify="left" if head.startswith("in") else "right", no_wrap=True)
-    for i in range(comp.n_modes):
-        row = [str(i + 1)]
-        if show_labels:
-            row.append(", ".join(str(int(q)) for q in comp.quantum_numbers[i]))
-        row.append(_num(comp.reference_energies[i]))
+    for i, row in enumerate(_fixed_rows(comp)):
         for m in methods:
             row += _method_cells(m, i)
         table.add_row(*row)
@@ -419,8 +423,17 @@ def _verdict_cell(m) -> str:
     return text if n == total else f"[red]{text}[/red]"
 
 
+#: What the summary's "peak memory" column of a grid solve means (nsvd_cli.baselines.memory.PeakMemory).
+PEAK_MEMORY_NOTE = ("peak memory: what the solve needed beyond what the process held before it (the rise of the "
+                    "resident set after the heap's free pages were returned, or the traced NumPy/SciPy allocations, "
+                    "whichever is larger; a solver's one-time initialisation excluded); below ~1 MiB it is at the "
+                    "measurement's resolution")
+
+
 def _summary_table(comp) -> Table:
-    summary = Table(title="methods", title_justify="left")
+    grid = any(m.kind == "grid" for m in comp.methods)
+    summary = Table(title="methods", title_justify="left", caption_justify="left",
+                    caption=PEAK_MEMORY_NOTE if grid else None)
     for name in ("method", "grid", "iterations", "wall time", "peak memory", "mean rel. err", "converged"):
         summary.add_column(name, justify="left" if name in ("method", "converged") else "right")
     for m in comp.methods:
