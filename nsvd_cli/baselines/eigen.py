@@ -259,8 +259,7 @@ def solve_grid(H, n_modes: int, method: str = "eigsh", *, spacing=None, tol: flo
         Relative residual tolerance (module docstring; default :data:`DEFAULT_TOL`): lobpcg
         stops when all ``L`` residuals are below it, ``converged`` requires it of every method.
     max_iter : int, optional
-        lobpcg iterations (default :data:`LOBPCG_MAX_ITER`); ARPACK restarts for eigsh
-        (default scipy's ``10 N_total``).
+        lobpcg iterations (default :data:`LOBPCG_MAX_ITER`); eigsh: ARPACK restarts (scipy's ``10 N_total``).
     sigma : float, optional
         eigsh shift; must lie below the lowest eigenvalue (the ``L`` levels nearest
         ``sigma`` are returned); default: just below the lowest level (``_eigsh``).
