@@ -6,7 +6,10 @@ messages and exit codes.
 
 from __future__ import annotations
 
+import contextlib
+
 __all__ = [
+    "naming_spec_file",
     "NsvdError",
     "ParameterError",
     "SpecError",
@@ -147,3 +150,38 @@ class OutputWriteError(NsvdError):
         self.path, self.reason, self.checkpoint = path, reason, checkpoint
         kept = f"; the checkpoint {checkpoint} of the final state is kept" if checkpoint else ""
         super().__init__(f"cannot write {path}: {reason}{kept}")
+
+
+@contextlib.contextmanager
+def naming_spec_file(source, settable=None):
+    """Name the spec file in a :class:`SpecError` raised after the spec was loaded.
+
+    ``load_spec`` names the file in errors of values it validates (``SpecFileError``,
+    ``"mine.toml: modes: ..."``); some values are checked only when the problem is built —
+    a Python-function potential is imported and probed then, V is evaluated on the rule's
+    nodes — and their errors would otherwise name no file. Inside the block, a SpecError
+    about a field that no command-line option sets (``settable(field)`` false) is re-raised
+    as ``SpecFileError(field, message, source)``; one that names its file already, or whose
+    field an option sets (the CLI names the option), passes unchanged.
+
+    Parameters
+    ----------
+    source : str or path-like
+        The spec file (or built-in name) as the user gave it.
+    settable : callable, optional
+        ``settable(field) -> bool``: whether a command-line option sets the field (default:
+        none does).
+
+    Raises
+    ------
+    SpecFileError
+        (a :class:`SpecError`) in place of the SpecError described above.
+    """
+    try:
+        yield
+    except SpecError as err:
+        if getattr(err, "source", None) or (settable is not None and settable(err.field)):
+            raise
+        from .spec.loading import SpecFileError
+
+        raise SpecFileError(err.field, err.message, str(source)) from None

@@ -33,7 +33,7 @@ import torch
 
 from . import metrics, montecarlo
 from .bounds import LevelBounds, level_bounds, no_bounds, withdraw
-from .methods import NORM_ESTIMATE, evaluation_rotation
+from .methods import NORM_ESTIMATE, VANISHING_MODES, evaluation_rotation
 from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_on_polynomial_basis
 from .quadrature import EDGE_LAYER, edge_mass
 from .verdict import Tolerances, residual_norms
@@ -463,7 +463,7 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     ev = evaluate_functions(values, grads, problem.potential_values, problem.quadrature.weights, problem,
                             reference=reference, reference_values=reference_values, blocks=monte_carlo_blocks(problem),
                             laplacians=laplacians if monte_carlo else None,
-                            vanishing=NORM_ESTIMATE.get(method, True), points=problem.quadrature.points,
+                            vanishing=VANISHING_MODES.get(method, True), points=problem.quadrature.points,
                             ritz_degree=getattr(problem.spec.evaluation, "ritz_degree", 0) or 0)
     if ev.stderr is not None:  # Gaussian or uniform Monte Carlo: the importance std that would suit the modes
         ev.matched_std, _ = montecarlo.matched_std(problem.quadrature.points, values, problem.quadrature.weights)

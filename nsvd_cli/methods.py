@@ -29,14 +29,28 @@ from .errors import SpecError
 from .objective import nested_lora_loss, nesting_masks
 
 __all__ = ["METHODS", "make_objective", "lora_loss", "neuralef_loss", "SpinObjective", "spin_coefficients",
-           "rayleigh_ritz", "SPIN_DECAY", "NORM_ESTIMATE", "evaluation_rotation"]
+           "rayleigh_ritz", "SPIN_DECAY", "NORM_ESTIMATE", "VANISHING_MODES", "evaluation_rotation"]
 
 #: The methods ``training.method`` accepts (the spec's Literal lists the same names).
 METHODS = ("nestedlora", "lora", "neuralef", "spin")
-#: Whether a method's learned functions carry the eigenvalue in their squared norm
-#: (``ψ_l = sqrt(λ_l) φ_l``, App. D.5): NestedLoRA and LoRA do; NeuralEF and SpIN normalise their
-#: outputs (batch normalisation, the Cholesky factor of Σ̄), so ``‖ψ‖²`` says nothing about λ.
-NORM_ESTIMATE = {"nestedlora": True, "lora": True, "neuralef": False, "spin": False}
+#: Whether a method's evaluated functions carry the eigenvalue in their squared norm
+#: (``ψ_l = sqrt(λ_l) φ_l``, App. D.5), i.e. whether the verdict's agreement ``λ_R ≈ λ_N`` is a
+#: signal. NestedLoRA's do. NeuralEF and SpIN normalise their outputs (batch normalisation, the
+#: Cholesky factor of Σ̄), so ``‖ψ‖²`` says nothing about λ. LoRA's do only at the exact optimum
+#: ``f = Φ Λ^{1/2} Q`` (Q orthogonal): its objective is flat along Q, Q drifts during training,
+#: and the evaluated model is the parameters' moving average (``training.ema_decay``), whose
+#: outputs average the drifting rotations — ``Φ Λ^{1/2} Q̄`` with ``Q̄`` a contraction. The span
+#: (hence the Rayleigh–Ritz values) is unaffected, the amplitudes are not: measured on harmonic2d
+#: (3 modes, 600 iterations) λ_N = 13.35, 8.96, 8.78 for λ_R = 14.00, 11.98, 11.96 with
+#: ``ema_decay = 0.995``, 13.99, 11.89, 11.99 with 0 (no average). The Gram matrix of the span,
+#: ``Q̄ᵀ Λ Q̄``, has the same contraction, so no amplitude gives a second estimate: LoRA's
+#: evaluated functions are the unit-normalised Ritz functions and agreement is not judged
+#: (:func:`evaluation_rotation`); the other signals (residual, drift, order, overlap) decide.
+NORM_ESTIMATE = {"nestedlora": True, "lora": False, "neuralef": False, "spin": False}
+#: Whether a method drives the modes of eigenvalue of T ≤ 0 to zero norm (App. C.6), so that
+#: the evaluation leaves them out of the Rayleigh–Ritz span: the low-rank objectives (NestedLoRA,
+#: LoRA) do; NeuralEF and SpIN normalise every output.
+VANISHING_MODES = {"nestedlora": True, "lora": True, "neuralef": False, "spin": False}
 #: Decay β of SpIN's moving averages (13)-(14); Pfau et al. use 1 − β = 0.01.
 SPIN_DECAY = 0.99
 
@@ -322,13 +336,12 @@ def evaluation_rotation(method: str, values, gradients, potential_values, weight
 
     * ``nestedlora``: None (the outputs are ``sqrt(λ_l) φ_l`` already, Theorem 3.2).
     * ``lora``: Rayleigh–Ritz on the learned span (:func:`nsvd_cli.ritz.ritz_from_samples`, modes
-      of Rayleigh quotient of T ≤ 0 left out, as for NestedLoRA's Ritz step): ``R = C D⁻¹`` with C
-      the Ritz coefficients (``Cᵀ S C = I``, ordered by Ritz energy, ascending) and ``D`` their
-      Euclidean column norms. At the LoRA optimum ``f = Φ Λ^{1/2} Q`` (Q orthogonal, Theorem 3.1)
-      ``C = Qᵀ Λ^{-1/2}`` up to signs, so ``R = Qᵀ`` and ``ψ = Φ Λ^{1/2}``: the rotated functions
-      carry λ in their squared norm ``1/‖C_k‖²`` exactly as NestedLoRA's do, and the norm
-      estimate stays a signal. The last columns, of directions Rayleigh–Ritz left out, are the
-      left-out outputs themselves (in order; 0 for a near-null direction of S).
+      of Rayleigh quotient of T ≤ 0 left out, as for NestedLoRA's Ritz step): ``R = C``, the Ritz
+      coefficients (``Cᵀ S C = I``: unit-normalised Ritz functions, ordered by Ritz energy,
+      ascending). Their squared norms are no eigenvalue estimate (:data:`NORM_ESTIMATE`: the
+      evaluated moving average contracts LoRA's amplitudes, not its span). The last columns, of
+      directions Rayleigh–Ritz left out, are the left-out outputs unit-normalised (in order; 0
+      for a near-null direction of S).
     * ``neuralef``: ``R = diag(1/‖f_l‖)`` (the outputs are the eigenfunctions up to the scale the
       batch normalisation removes; Deng et al. 2022, eq. 15).
     * ``spin``: ``R = L⁻ᵀ`` with ``S = L Lᵀ`` the Cholesky factorisation of the rule's Gram matrix
@@ -337,7 +350,7 @@ def evaluation_rotation(method: str, values, gradients, potential_values, weight
       replaced by the rule's exact Σ). A Gram matrix that is not positive definite (a mode of
       zero norm) gets ``diag(1/‖f_l‖)``.
 
-    NeuralEF's and SpIN's ψ are unit-normalised: ``‖ψ‖²`` is no eigenvalue estimate (:data:`NORM_ESTIMATE`).
+    LoRA's, NeuralEF's and SpIN's ψ are unit-normalised: ``‖ψ‖²`` is no eigenvalue estimate (:data:`NORM_ESTIMATE`).
 
     Parameters
     ----------
@@ -385,9 +398,8 @@ def evaluation_rotation(method: str, values, gradients, potential_values, weight
     with np.errstate(all="ignore"):
         include = np.asarray(conventions.eigenvalues_from_energies(np.diag(h) / np.diag(s))) > 0
     ritz = rayleigh_ritz_matrices(h, s, include=include)
-    length = np.linalg.norm(ritz.vectors, axis=0)
-    rotation = ritz.vectors / np.where(length > 0, length, 1.0)
+    rotation = np.nan_to_num(np.array(ritz.vectors, np.float64))  # dropped pairs: NaN columns -> 0
     kept = len(gram) - ritz.dropped
-    for j, i in zip(range(kept, len(gram)), np.flatnonzero(~include)):  # left-out modes stay as they are
-        rotation[i, j] = 1.0
+    for j, i in zip(range(kept, len(gram)), np.flatnonzero(~include)):  # left-out modes, unit-normalised
+        rotation[:, j] = unit[:, i]
     return rotation

@@ -32,6 +32,9 @@ FD_ROUNDING_REFUSE = 0.25
 FD_ROUNDING_WARN = 5e-2
 #: Warn when the evaluation box holds less than this fraction of a reference state's norm.
 BOX_MASS_WARN = 0.999
+#: Fraction of the evaluation nodes above which a NaN potential is "undefined on a region" (an
+#: expression outside its domain, e.g. log of a negative number), not a singular point the nodes hit.
+UNDEFINED_REGION_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
@@ -293,19 +296,40 @@ class Problem:
                             f"{rounding:.1e} (ℓ the sampling scale); use fd_step >= "
                             f"{np.sqrt(eps / FD_ROUNDING_WARN):.2g}, "
                             "dtype = \"float64\" or laplacian = \"exact\"")
-        bad = ~np.isfinite(self.potential_values)
+        self._check_potential_values()
+
+    def _check_potential_values(self) -> None:
+        """Refuse evaluation nodes where V is not finite (see :meth:`check`).
+
+        Two cases get two messages: V undefined (NaN) on a region — more than
+        :data:`UNDEFINED_REGION_FRACTION` of the nodes, e.g. ``log(x0)`` for ``x0 < 0`` — is an
+        expression defined on too small a domain; V infinite (or NaN) at a few nodes is a
+        singular point the nodes happen to hit."""
+        from .errors import SpecError
+
+        values = np.asarray(self.potential_values)
+        bad = ~np.isfinite(values)
         pot = self.spec.potential
         if pot.kind == "coulomb" and pot.softening == 0:  # clamped at COULOMB_MIN_RADIUS: finite, but singular
             from .potentials import COULOMB_MIN_RADIUS
 
             bad |= np.linalg.norm(self.quadrature.points, axis=1) <= COULOMB_MIN_RADIUS
-        if bad.any():
-            x = self.quadrature.points[np.flatnonzero(bad)[0]]
-            raise SpecError("evaluation.quadrature", f"the potential is singular at {int(bad.sum())} evaluation "
-                            f"node(s), e.g. x = {np.round(x, 6).tolist()}: the energies would be NaN or dominated "
-                            "by the singularity; move the nodes "
-                            "off the singular point (an even evaluation.points, another evaluation.box, or "
-                            "quadrature = \"polar\"/\"spherical\" for a Coulomb centre)")
+        if not bad.any():
+            return
+        nan = np.isnan(values)
+        n, m = int(bad.sum()), len(values)
+        if nan.sum() > UNDEFINED_REGION_FRACTION * m:
+            x = self.quadrature.points[np.flatnonzero(nan)[0]]
+            raise SpecError("potential", f"V is not finite (NaN) at {int(nan.sum())} of {m} evaluation nodes, e.g. "
+                            f"x = {np.round(x, 6).tolist()}: the expression is undefined there (a logarithm or "
+                            "square root of a negative number?); V must be defined on all of evaluation.box and "
+                            "wherever training samples fall: change the formula (e.g. log(abs(x0))) or the boxes")
+        x = self.quadrature.points[np.flatnonzero(bad)[0]]
+        raise SpecError("evaluation.quadrature", f"the potential is singular at {n} evaluation "
+                        f"node(s), e.g. x = {np.round(x, 6).tolist()}: the energies would be NaN or dominated "
+                        "by the singularity; move the nodes "
+                        "off the singular point (an even evaluation.points, another evaluation.box, or "
+                        "quadrature = \"polar\"/\"spherical\" for a Coulomb centre)")
 
     def _box_warnings(self) -> list[str]:
         """Reference states that the evaluation box cuts off (norm inside < :data:`BOX_MASS_WARN`,
@@ -366,9 +390,50 @@ class Problem:
                        "subspace of that multiplet is ill-defined")
         n_pos = int(np.sum(self.eigenvalues_from_energies(reference.energies) > 0))
         if n_pos < spec.modes:
+            levels = ", ".join(f"{e:.4g}" for e in np.asarray(reference.energies)[:n_pos + 1])
             out.append(f"the shift {spec.shift} leaves only {n_pos} positive eigenvalues of T among the {spec.modes} "
-                       "modes; the extra modes converge to zero (App. C.6)")
+                       f"modes (reference levels E = {levels}{self._reference_domain()}); the extra modes converge "
+                       "to zero (App. C.6)")
         return out
+
+    def _reference_domain(self) -> str:
+        """Where the reference levels live, when that is not the potential on all of R^D: a grid
+        reference of a problem without walls is solved on ``evaluation.box`` with Dirichlet walls
+        at its faces (:func:`nsvd_cli.baselines.reference.grid_reference`), so a small box moves its
+        levels up (V = x² on [-1.5, 1.5]: 1.38, 5.01, 10.57 instead of 1, 3, 5). "" otherwise."""
+        if self.reference_kind == "analytic" or self.walls is not None:
+            return ""
+        box = "[" + ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in self.spec.evaluation.box) + "]"
+        return (f": the levels of the problem on the evaluation box {box} with walls at its faces, not of V on "
+                "all of space; enlarge evaluation.box if those are meant")
+
+    def check_spectrum(self) -> None:
+        """Refuse a shift below every level of the reference (computes the reference).
+
+        ``T = s(−H + shift)`` then has no positive eigenvalue: every mode's norm goes to zero
+        (App. C.6), nothing is learned and no error can be computed (the run used to train and
+        print ``mean rel. error nan %``). Without a reference nothing is checked.
+
+        Raises
+        ------
+        SpecError
+            ``field = "shift"``, with the lowest levels and a shift that keeps the L modes.
+        """
+        from .errors import SpecError
+
+        reference = self.reference
+        if reference is None:
+            return
+        energies = np.asarray(reference.energies, np.float64)
+        if np.any(self.eigenvalues_from_energies(energies) > 0):
+            return
+        top = float(energies[min(self.modes, len(energies)) - 1])
+        levels = ", ".join(f"{e:.4g}" for e in energies[:min(3, len(energies))])
+        raise SpecError("shift", f"{self.spec.shift:g} lies below every level of the reference (E = {levels}"
+                        f"{' …' if len(energies) > 3 else ''}{self._reference_domain()}): T = scale·(shift − H) has "
+                        f"no positive eigenvalue, every mode would converge to zero (App. C.6) and nothing be "
+                        f"learned; use a shift above the highest wanted level, E_{self.modes} = {top:.4g} "
+                        "(docs/problems.md, Choosing the shift)")
 
 
 def _hessian_at_origin(potential, dim: int, step: float = 1e-3) -> np.ndarray:

@@ -180,6 +180,7 @@ def _rank0_setup(spec, output: Path, resume: bool, overwrite: bool, problem: Pro
     if state0 is not None:
         check_resumable(state0, spec, ckpt)
     problem.check()  # refusals: settings that cannot give a meaningful result
+    problem.check_spectrum()  # a shift below every reference level (computes the reference)
     for message in problem.warnings():  # computes the reference (once)
         warnings.warn(message, stacklevel=4)
     return state0

@@ -19,7 +19,7 @@ from ..errors import GridError
 from .grid import METHODS
 
 __all__ = ["estimate_memory", "available_memory", "check_memory", "largest_grid", "format_bytes", "PeakMemory",
-           "lobpcg_block"]
+           "lobpcg_block", "release_free_memory"]
 
 _GIB = 2.0**30
 
@@ -232,6 +232,24 @@ def _rss() -> int | None:
         return None
 
 
+def release_free_memory() -> bool:
+    """Return the C heap's free pages to the operating system (glibc ``malloc_trim(0)``).
+
+    Memory an earlier solve freed stays in the process's heap; a later allocation reuses it
+    without raising the resident set, so a solve measured by its rise would read ~0 (the
+    peak-memory column of ``nsvd compare`` was not monotone in N: lobpcg 7.4 MiB at N = 100,
+    0.1 MiB at N = 400 after the eigsh solve of N = 400 had freed its LU factors). After the
+    trim, a reuse raises the resident set again. Returns whether the trim ran (False off glibc)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 def _maxrss() -> int:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(r) if sys.platform == "darwin" else int(r) * 1024
@@ -246,10 +264,16 @@ class PeakMemory:
     and SciPy arrays: the sparse matrix, ARPACK's work arrays, the eigenvectors). The resident
     set alone misses a solve that reuses memory an earlier solve freed but the allocator kept
     (a second grid solve in one ``nsvd compare`` read 0 bytes); the trace alone misses memory
-    allocated outside Python's allocators (torch tensors for ``lobpcg``).
+    allocated outside Python's allocators (torch tensors for ``lobpcg``). So that such memory
+    raises the resident set, the heap's free pages are first returned to the operating system
+    (:func:`release_free_memory`, glibc). What ``peak`` means: the memory the block needed
+    beyond what the process held before it; one-time costs of a library's first call
+    (torch's initialisation before the first lobpcg) are not a solve's and are paid before
+    the measurement (:func:`nsvd_cli.baselines.eigen.solve_grid`).
     """
 
     def __enter__(self):
+        release_free_memory()
         self.start = _rss() or 0
         self.max_before = _maxrss()
         self.sampled = self.start

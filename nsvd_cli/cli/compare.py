@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..spec import choices
 from ..spec.choices import choice_enum
-from .console import console, error_boundary, fail, fold, stderr_console
+from .console import console, error_boundary, fail, option_for, stderr_console
 from .progress import progress_reporter
 from .uncertainty import stderr_of, with_stderr
 
@@ -83,7 +83,7 @@ def compare_command(
     from ..errors import ComparisonError, ResultsExistError
     from .parallel import apply_threads
 
-    with error_boundary():
+    with error_boundary(), _naming_spec_file(sources if dim is None else []):
         apply_threads("compare", threads)  # before numpy, scipy and torch start their pools
         if output is not None and output.exists() and not overwrite:
             raise ResultsExistError(output)
@@ -94,6 +94,20 @@ def compare_command(
                        box=parse_box(box), seed=seed, keep_eigenvectors=output is not None, dimension=dim)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
+
+
+def _naming_spec_file(sources):
+    """:func:`nsvd_cli.errors.naming_spec_file` for the one spec (not results file) among the
+    sources, if there is exactly one; else nothing (also with ``--dim``: its refusals name the
+    option's effect, as ``problems show`` does)."""
+    import contextlib
+
+    from ..errors import naming_spec_file
+
+    specs = [s for s in sources if not str(s).endswith((".h5", ".hdf5"))]
+    if len(specs) != 1:
+        return contextlib.nullcontext()
+    return naming_spec_file(specs[0], settable=lambda field: option_for(field) is not None)
 
 
 def _run(sources, baselines, grids, options):
@@ -284,29 +298,111 @@ def _in_interval(v) -> str:
     return "yes" if v else "[red]no[/red]"
 
 
-def _mode_table(comp) -> Table:
-    show_labels = bool(comp.quantum_labels) and comp.labels_matched
-    table = Table(caption_justify="left", caption=_caption(comp))
-    table.add_column("#", justify="right")
-    if show_labels:
-        table.add_column("(" + ", ".join(comp.quantum_labels) + ")")
-    table.add_column("reference E", justify="right")
+def _method_cells(m, i) -> list[str]:
+    """One method's cells in row i of the per-mode table."""
+    cells = _cell(m, i)
+    if m.in_interval is not None:
+        cells += [_ritz_cell(m, i), _in_interval(m.in_interval[i])]
+    return cells
+
+
+def _method_headers(m) -> list[str]:
+    return [f"{m.run_label}\nE", "rel. err"] + (["Ritz E", "in interval"] if m.in_interval is not None else [])
+
+
+def _text_width(text: str) -> int:
+    """Terminal cells of the widest line of a cell (markup stripped)."""
+    from rich.text import Text
+
+    return max((Text.from_markup(line).cell_len for line in text.split("\n")), default=0)
+
+
+def _wrap_header(head: str, width: int) -> str:
+    """A header broken at spaces into lines of at most ``width`` cells (or its longest word),
+    so that a column that never wraps is no wider than its cells."""
+    import textwrap
+
+    return "\n".join(part for line in head.split("\n")
+                     for part in (textwrap.wrap(line, max(width, 1), break_long_words=False) or [""]))
+
+
+def _block(headers: list[str], rows: list[list[str]]) -> tuple[list[str], int]:
+    """The wrapped headers of a block of columns and the terminal cells it needs: each column
+    as wide as its widest cell (numbers never wrap) or its header's longest word, plus padding
+    and border."""
+    wrapped, total = [], 0
+    for j, head in enumerate(headers):
+        cells = max((_text_width(r[j]) for r in rows), default=0)
+        words = [w for line in head.split("\n") for w in line.split()] or [""]
+        width = max([cells] + [len(w) for w in words])
+        wrapped.append(_wrap_header(head, width))
+        total += width + 3
+    return wrapped, total
+
+
+def _show_labels(comp) -> bool:
+    return bool(comp.quantum_labels) and comp.labels_matched
+
+
+def _fixed_headers(comp) -> list[str]:
+    """Headers of the columns every part of the per-mode table repeats: #, labels, reference E."""
+    return ["#"] + (["(" + ", ".join(comp.quantum_labels) + ")"] if _show_labels(comp) else []) + ["reference E"]
+
+
+def _fixed_rows(comp) -> list[list[str]]:
+    return [[str(i + 1)] + ([", ".join(str(int(q)) for q in comp.quantum_numbers[i])] if _show_labels(comp) else [])
+            + [_num(comp.reference_energies[i])] for i in range(comp.n_modes)]
+
+
+def _method_groups(comp, width: int) -> list[list]:
+    """The methods split into consecutive groups whose per-mode columns fit ``width`` next to
+    the ``#``, label and reference columns (at least one method a group)."""
+    fixed = _block(_fixed_headers(comp), _fixed_rows(comp))[1] + 2  # + the left border, and a margin
+    groups, used = [[]], fixed
     for m in comp.methods:
-        table.add_column(f"{m.run_label}\nE", justify="right")
-        table.add_column("rel. err", justify="right")
-        if m.in_interval is not None:
-            table.add_column("Ritz E", justify="right")
-            table.add_column("in interval")
-    for i in range(comp.n_modes):
-        row = [str(i + 1)]
-        if show_labels:
-            row.append(", ".join(str(int(q)) for q in comp.quantum_numbers[i]))
-        row.append(_num(comp.reference_energies[i]))
-        for m in comp.methods:
-            row += _cell(m, i)
-            if m.in_interval is not None:
-                row += [_ritz_cell(m, i), _in_interval(m.in_interval[i])]
+        need = _block(_method_headers(m), [_method_cells(m, i) for i in range(comp.n_modes)])[1]
+        if groups[-1] and used + need > width:
+            groups.append([])
+            used = fixed
+        groups[-1].append(m)
+        used += need
+    return groups
+
+
+def _mode_table(comp, methods=None, caption: bool = True) -> Table:
+    """The per-mode table of ``methods`` (default all of ``comp.methods``). Numeric columns never
+    wrap (a number split over two lines, ``1.00`` / ``022``, misreads): :func:`print_comparison`
+    splits many sources over several tables instead."""
+    methods = comp.methods if methods is None else methods
+    table = Table(caption_justify="left", caption=_caption(comp) if caption else None)
+    fixed, _ = _block(_fixed_headers(comp), _fixed_rows(comp))
+    for head in fixed:
+        table.add_column(head, justify="left" if head.startswith("(") else "right", no_wrap=True)
+    for m in methods:
+        headers, _ = _block(_method_headers(m), [_method_cells(m, i) for i in range(comp.n_modes)])
+        for head in headers:
+            table.add_column(head, justify="left" if head.startswith("in") else "right", no_wrap=True)
+    for i, row in enumerate(_fixed_rows(comp)):
+        for m in methods:
+            row += _method_cells(m, i)
         table.add_row(*row)
+    return table
+
+
+def _mode_tables(comp, width: int) -> list[Table]:
+    """The per-mode table, split by sources (:func:`_method_groups`) to fit ``width`` terminal
+    cells without wrapping a number; the caption under the last."""
+    groups = _method_groups(comp, width)
+    return [_mode_table(comp, g, caption=k == len(groups) - 1) for k, g in enumerate(groups)]
+
+
+def _no_wrap(table: Table, keep_wrapping=(0,)) -> Table:
+    """Numeric columns of a table never wrap (every column but those in ``keep_wrapping``, which fold)."""
+    for j, column in enumerate(table.columns):
+        if j in keep_wrapping:
+            column.overflow = "fold"
+        else:
+            column.no_wrap = True
     return table
 
 
@@ -327,8 +423,17 @@ def _verdict_cell(m) -> str:
     return text if n == total else f"[red]{text}[/red]"
 
 
+#: What the summary's "peak memory" column of a grid solve means (nsvd_cli.baselines.memory.PeakMemory).
+PEAK_MEMORY_NOTE = ("peak memory: what the solve needed beyond what the process held before it (the rise of the "
+                    "resident set after the heap's free pages were returned, or the traced NumPy/SciPy allocations, "
+                    "whichever is larger; a solver's one-time initialisation excluded); below ~1 MiB it is at the "
+                    "measurement's resolution")
+
+
 def _summary_table(comp) -> Table:
-    summary = Table(title="methods", title_justify="left")
+    grid = any(m.kind == "grid" for m in comp.methods)
+    summary = Table(title="methods", title_justify="left", caption_justify="left",
+                    caption=PEAK_MEMORY_NOTE if grid else None)
     for name in ("method", "grid", "iterations", "wall time", "peak memory", "mean rel. err", "converged"):
         summary.add_column(name, justify="left" if name in ("method", "converged") else "right")
     for m in comp.methods:
@@ -383,8 +488,9 @@ def print_comparison(comp) -> None:
     box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
     console.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
                   f"{_reference_line(comp)}; grid box {box}, order {comp.order}", highlight=False, soft_wrap=True)
-    console.print(fold(_mode_table(comp)))
-    console.print(fold(_summary_table(comp)))
+    for table in _mode_tables(comp, console.width):
+        console.print(table)
+    console.print(_no_wrap(_summary_table(comp), keep_wrapping=(0, 1, 6)))  # method, grid size and converged fold
     neural = [m for m in comp.methods if m.kind == "neural"]
     if neural:
-        console.print(fold(_eigenfunction_table(neural)))
+        console.print(_no_wrap(_eigenfunction_table(neural)))

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .console import console, error_boundary, fold
+from .console import console, error_boundary, fold, option_for
 
 problems_app = typer.Typer(
     name="problems",
@@ -61,14 +61,16 @@ def show_command(
     and --modes, --iters or --laplacian move them as they would on the original.
     """
     from ..defaults import derive_defaults, rederived_fields
+    from ..errors import naming_spec_file
     from ..spec import load_spec, spec_to_toml
     from .parallel import apply_threads
 
     with error_boundary():
         apply_threads("problems", threads)
         spec = load_spec(problem, preset=preset, dimension=dim, family_only=True)
-        resolved, derived = derive_defaults(spec)  # what nsvd solve runs (nsvd_cli.solve.solve)
-        again = rederived_fields(spec)
+        with naming_spec_file(problem, settable=lambda field: option_for(field) is not None):
+            resolved, derived = derive_defaults(spec)  # what nsvd solve runs (nsvd_cli.solve.solve)
+            again = rederived_fields(spec)
         header = _HEADER.format(problem=problem) if derived or again else ""
         typer.echo(spec_to_toml(resolved, derived, again, header), nl=False)
 

@@ -18,7 +18,7 @@ import time
 
 from .console import stderr_console
 
-__all__ = ["progress_reporter", "interval", "DEFAULT_INTERVAL"]
+__all__ = ["progress_reporter", "interval", "DEFAULT_INTERVAL", "eigenvalue_field"]
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 DEFAULT_INTERVAL = 10.0
@@ -31,6 +31,32 @@ def interval() -> float:
     except ValueError:
         return DEFAULT_INTERVAL
     return value if value > 0 else DEFAULT_INTERVAL
+
+
+def eigenvalue_field(method: str, eigenvalues, shown: int = 4) -> str:
+    """The progress bar's λ field: the batch Rayleigh quotients of T, at most ``shown`` of them.
+
+    NestedLoRA, NeuralEF and SpIN learn ordered modes: their quotients are shown in mode order
+    (descending when learned). LoRA's outputs are an arbitrary rotation of the top subspace
+    (eq. 3; the order comes from Rayleigh–Ritz at evaluation), so their quotients are shown
+    sorted, descending, like the others' (``8.495, 6.797, 7.961, 10.39`` -> ``10.39, 8.495,
+    7.961, 6.797``); they are the diagonal of a rotated matrix, not eigenvalue estimates.
+
+    Parameters
+    ----------
+    method : str
+        ``training.method``.
+    eigenvalues : sequence of float, length L
+
+    Returns
+    -------
+    str
+        E.g. ``"10.39, 8.495, 7.961, 6.797 …"`` (``…``: more than ``shown`` modes).
+    """
+    values = [float(v) for v in eigenvalues]
+    if method == "lora":
+        values = sorted(values, reverse=True)
+    return ", ".join(f"{v:.4g}" for v in values[:shown]) + (" …" if len(values) > shown else "")
 
 
 class _Latest:

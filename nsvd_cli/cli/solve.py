@@ -17,7 +17,7 @@ import typer
 
 from ..spec import choices
 from ..spec.choices import choice_enum
-from .console import console, error_boundary, fail, fold, stderr_console
+from .console import console, error_boundary, fail, fold, option_for, stderr_console
 from .seeds import check_seed_outputs, parse_seeds, seed_output_path, solve_seeds  # noqa: F401 - re-exported
 from .ritz_columns import (  # noqa: F401 - ritz_rows and WIDE_INTERVALS_NOTE re-exported
     RITZ_NOTE, WIDE_INTERVALS_NOTE, bounds_note, interval_cell, interval_spacing_note, ritz_mean_relative_error,
@@ -81,6 +81,7 @@ def solve_command(
     The spec gives potential, dimension, shift, scale, sampling, model and training
     defaults; the options below override them for this run.
     """
+    from ..errors import naming_spec_file
     from .parallel import apply_threads
 
     with error_boundary():
@@ -106,7 +107,8 @@ def solve_command(
         if workers > 1 and not _under_torchrun():
             _launch(spec, workers, n_threads)
         output = output if output is not None else default_output_path(spec)
-        with _process_group(spec) as dist:
+        with _process_group(spec) as dist, \
+                naming_spec_file(problem, settable=lambda field: option_for(field) is not None):
             if not seed_list:
                 _solve_one(spec, output, overwrite=overwrite, resume=resume, quiet=quiet, dist=dist)
                 return
@@ -478,7 +480,7 @@ class _ProgressReporter:
             TextColumn("λ {task.fields[eig]}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=console, disable=quiet, transient=False,
         )
-        self.task = None
+        self.task, self.method = None, "nestedlora"
         self.t0 = self.t_line = time.perf_counter()
         self.plain = not quiet and not console.is_terminal
 
@@ -497,14 +499,15 @@ class _ProgressReporter:
         if isinstance(e, Started):
             self._start(e)
         elif isinstance(e, Progress):
-            eig = ", ".join(f"{v:.4g}" for v in e.eigenvalues[:4]) + (" …" if len(e.eigenvalues) > 4 else "")
+            from .progress import eigenvalue_field
+            eig = eigenvalue_field(self.method, e.eigenvalues)
             self.progress.update(self.task, completed=e.iteration, ips=f"{e.iterations_per_second:.1f}",
                                  loss=f"{e.loss:.4g}", eig=eig)
             if self.plain:
                 self._plain_line(e)
         elif isinstance(e, Evaluated) and not self.quiet:
             s, parts = e.summary, []
-            if "mean_relative_error" in s:
+            if math.isfinite(s.get("mean_relative_error", math.nan)):  # NaN: no reference level below the shift
                 parts += [f"mean rel. error {percent(100 * s['mean_relative_error'])} %",
                           f"max {percent(100 * s['max_relative_error'])} %"]
             parts.append(f"max off-diag. Gram {s['max_off_diagonal']:.3f}")
@@ -527,6 +530,7 @@ class _ProgressReporter:
     def _start(self, e) -> None:
         spec = e.spec
         tr = spec.training
+        self.method = getattr(tr, "method", "nestedlora")
         msg = (f"[bold]{spec.name}[/bold]: {spec.modes} mode{'s' if spec.modes != 1 else ''}, {tr.iterations} iterations, batch {tr.batch_size}, "
                f"{_method_label(tr)}, {spec.model.architecture} {list(spec.model.hidden)} MLPs, "
                f"{tr.optimizer} lr {tr.learning_rate:g}, Laplacian {tr.laplacian}, device {e.device}")

@@ -151,12 +151,16 @@ def _fmt_box(box) -> str:
 def _check_walls(spec: ProblemSpec) -> None:
     """The box envelope and Dirichlet walls; fills the box envelope from a box potential."""
     pot, model = spec.potential, spec.model
+    if pot.kind == "box" and model.envelope != "box" and "envelope" not in model.model_fields_set:
+        _set(spec, "model", envelope="box")  # the default: derived "box" (nsvd_cli.defaults)
+        model = spec.model
     if model.envelope != "box" and model.envelope_box:
         raise invalid("model.envelope_box", f"only used with envelope = \"box\", not {model.envelope!r}")
     if pot.kind == "box":
         if model.envelope != "box":
             raise invalid("model.envelope", f"the box potential needs envelope = \"box\" (eigenfunctions vanish "
-                                            f"on the walls), got {model.envelope!r}")
+                                            f"on the walls), got {model.envelope!r}; write envelope = \"box\" "
+                                            "in [model] or leave it out (derived)")
         if model.envelope_box and model.envelope_box != pot.box:
             raise invalid("model.envelope_box", f"must equal potential.box {_fmt_box(pot.box)}, "
                                                 f"got {_fmt_box(model.envelope_box)}")
