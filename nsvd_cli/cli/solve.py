@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import naming_spec_file
 from ..spec import choices
 from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, option_for, stderr_console
@@ -81,7 +82,6 @@ def solve_command(
     The spec gives potential, dimension, shift, scale, sampling, model and training
     defaults; the options below override them for this run.
     """
-    from ..errors import naming_spec_file
     from .parallel import apply_threads
 
     with error_boundary():
