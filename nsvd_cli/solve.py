@@ -258,9 +258,9 @@ class _Judge:
     run, using the previous one for the drift; keeps the latest (reused if it is of the
     final model)."""
 
-    #: a mode is stuck when it overlaps an earlier mode and its two estimates disagree this much
+    #: a mode is dead when it overlaps an earlier mode and its two estimates disagree this much,
     STUCK = 0.3
-    #: ... and dead when its norm estimate λ_N is below this fraction of a positive λ_R
+    #: ... with its norm estimate λ_N below this fraction of a positive λ_R
     DEAD = 0.1
 
     def __init__(self, problem: Problem, training):
@@ -270,46 +270,39 @@ class _Judge:
         self.stuck_since, self.checked = {}, -math.inf  # :meth:`_confirmed`'s streaks
 
     def stuck_modes(self) -> list[int]:
-        """Modes (0-based) to re-initialise after the latest evaluation: collapsed onto an
-        earlier mode at this evaluation and at every evaluation since one at least an EMA
-        memory earlier (:meth:`_confirmed`), while restarts are left and at least 30 % of the
-        iterations remain.
+        """Modes (0-based) to re-initialise after the latest evaluation: dead at this
+        evaluation and at every evaluation since one at least an EMA memory earlier
+        (:meth:`_confirmed`), while restarts are left and at least 30 % of the iterations remain.
 
-        Collapsed means a copy of the earlier mode k it overlaps most: overlap ``|G_lk|`` above
-        :attr:`STUCK`, Rayleigh quotient within :attr:`STUCK` (relative) of mode k's, and the
-        two estimates of λ_l disagreeing by more than :attr:`STUCK`. A mode that is merely not
-        yet orthogonal to an earlier one — early in a run, its λ already near its own, distinct
-        level — is left to converge (re-initialising it threw away a nearly converged mode:
-        morse1d mode 3 at λ 2.5 for the level 2.25, overlapping the modes at 12.25 and 6.25).
-        Dead means the same overlap and disagreement with a norm collapsed while the Rayleigh
-        quotient stays positive, ``λ_N < DEAD · λ_R`` (hydrogen2d, NestedLoRA seed 2: mode 16
-        fell to λ_N = 1e-4 at λ_R = 19 near iteration 9500, overlap 0.85, and never grew back,
-        although the learned span's 16th Ritz value was the level); a mode with ``λ_R ≤ 0``
-        (one that should vanish) is never restarted.
+        Dead means: overlap ``|G_lk|`` with an earlier mode above :attr:`STUCK`, the two
+        estimates of λ_l disagreeing by more than :attr:`STUCK`, and the norm collapsed while
+        the Rayleigh quotient stays positive, ``λ_N < DEAD · λ_R``. A NestedLoRA mode whose norm
+        has collapsed gets gradients proportional to that norm and does not come back
+        (hydrogen2d, NestedLoRA seed 2: mode 16 fell to λ_N = 1e-4 at λ_R = 19 near iteration
+        9500, overlap 0.85, and never grew back, although the learned span's 16th Ritz value was
+        the level). A mode with ``λ_R ≤ 0`` (one that should vanish) is never restarted.
+
+        Copies are not restarted: a mode that overlaps an earlier one with nearly its Rayleigh
+        quotient is, mid-run, usually a member of a degenerate subspace not yet orthogonalised,
+        and the Gram term of the objective separates it. Restarting copies was measured to harm:
+        ``nsvd solve hydrogen2d --seed 2`` (defaults, evaluations every 2000) re-initialised 6
+        modes of the 4- and 7-fold shells at iteration 4000 and 5 at 8000 and ended at a mean
+        error of 109 % at iteration 18000 with 5/16 modes converged, where the same run without
+        restarts reached 0.86 % on modes 1–15; earlier, morse1d (600 iterations) and a 1D
+        oscillator lost nearly converged modes to it.
 
         Why confirmed: the evaluation is of the EMA weights, a weight average with memory
         ``1 / (1 − ema_decay)`` iterations (200 at 0.995; at iteration t the initial weights
-        still weigh ``ema_decay^t``, 22 % at t = 300). A mode that converged within that
-        memory is evaluated as a blend of its old and new weights, which can look like a
-        copy: V = x² (levels λ = 11, 9, 7, 5 of T, eval_every 300), mode 4 had trained to
-        λ ≈ 5.0 from iteration 210 on, but the EMA at iteration 300 showed λ_R = 5.37,
-        λ_N = 0.35, overlap 0.38 with mode 3 (itself at 7.62, not yet 7): it was restarted,
-        wandered to λ ≈ 10 and passed the verdict only at iteration 1200. Left alone, the
-        EMA at 600 showed it at its level (λ_R 5.008, overlap 0.04). A collapse that is
-        real persists (the dead hydrogen2d mode never recovered): seen at 10000 and
-        confirmed at 12000 of 20000 iterations, it is still restarted (12000 ≤ 0.7 · 20000).
-        The training model's own running Rayleigh quotients would not decide it: its 5.03
-        and 7.01 at iteration 300 are within :attr:`STUCK` of each other too.
+        still weigh ``ema_decay^t``, 22 % at t = 300), so a mode that changed within that memory
+        is evaluated as a blend of its old and new weights. A collapse that is real persists
+        (the dead hydrogen2d mode never recovered): seen at 10000 and confirmed at 12000 of
+        20000 iterations, it is still restarted (12000 ≤ 0.7 · 20000).
         """
         tr, v, ev = self.training, self.last.verdict, self.last
         lam = np.asarray(ev.eigenvalues, np.float64)
-        g = np.abs(np.asarray(ev.gram, np.float64))
-        partner = [int(np.argmax(g[l, :l])) if l else 0 for l in range(len(lam))]
-        copy = np.array([l > 0 and abs(lam[l] - lam[partner[l]]) <= self.STUCK * abs(lam[partner[l]])
-                         for l in range(len(lam))], bool)
-        with np.errstate(invalid="ignore"):  # NaN λ_N (NeuralEF, SpIN): never dead
+        with np.errstate(invalid="ignore"):  # NaN λ_N (LoRA, NeuralEF, SpIN): never dead
             dead = (lam > 0) & (np.asarray(ev.norm_eigenvalues, np.float64) < self.DEAD * lam)
-        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & (copy | dead) & ~v.vanishing)
+        stuck = np.flatnonzero((v.overlap > self.STUCK) & (v.agreement > self.STUCK) & dead & ~v.vanishing)
         confirmed = self._confirmed(stuck.tolist())
         if not confirmed or self.restarts >= tr.restarts or self.iteration > 0.7 * tr.iterations:
             return []

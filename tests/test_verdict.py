@@ -162,12 +162,14 @@ def test_restarting_a_mode_touches_only_its_parameters_and_optimiser_state():
 
 
 
-@pytest.mark.parametrize("lam3, restarted", [(2.5, []), (12.0, [2]), (6.5, [2])])
-def test_only_a_copy_of_an_earlier_mode_is_restarted(lam3, restarted):
+@pytest.mark.parametrize("lam3", [2.5, 12.0, 6.5])
+def test_a_copy_of_an_earlier_mode_is_not_restarted(lam3):
     """Morse-like levels λ = 12.25, 6.25, 2.25 (T eigenvalues). Mode 3 overlaps mode 1 by 0.5 and
     its norm estimate lags (agreement 0.6 > 0.3). At λ_R = 2.5 it is near its own level, only not
-    yet orthogonal: left alone (a new-user trial saw it thrown away at 42 % of a morse1d run).
-    At 12.0 or 6.5 it copies mode 1 or 2 (the one it overlaps most): re-initialised."""
+    yet orthogonal (a new-user trial saw it thrown away at 42 % of a morse1d run); at 12.0 or 6.5
+    it copies mode 1 or 2 — mid-run usually a member of a degenerate subspace still being
+    separated (restarting such modes ruined a hydrogen2d run: solve.py's _Judge): none is
+    restarted, however long it persists. Only a dead mode is (next test)."""
     from types import SimpleNamespace
 
     from nsvd_cli.solve import _Judge
@@ -180,8 +182,8 @@ def test_only_a_copy_of_an_earlier_mode_is_restarted(lam3, restarted):
                          reference_eigenvalues=None)
     training = _oscillator_1d(1000).training  # evaluations every 100, EMA memory 1/(1-0.995) = 200
     judge_ = _Judge(SimpleNamespace(scale=1.0), training)
-    seen = [judge_(ev, iteration=it) and judge_.stuck_modes() for it in (250, 350, 450)]
-    assert seen == [[], [], restarted]  # restarted once stuck over an EMA memory (250 to 450)
+    seen = [judge_(ev, iteration=it) and judge_.stuck_modes() for it in (250, 350, 450, 550)]
+    assert seen == [[], [], [], []]
 
 
 @pytest.mark.parametrize("lam_n3, restarted", [(1e-4, [2]), (5.0, []), (-1e-3, [2])])

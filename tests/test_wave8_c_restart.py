@@ -3,10 +3,10 @@
 The evaluations below are those of a new-user trial (V = x², shift 12: T eigenvalues
 11, 9, 7, 5; iterations 1500, eval_every 300, ema_decay 0.995), printed by the run itself.
 At iteration 300 the EMA weights still hold 0.995^300 = 22 % of the initial weights, and
-mode 4 (trained to λ ≈ 5.0 since iteration 210) looked like a copy of mode 3 by every
-test, checked here by hand: overlap |G_43| = 0.382 > 0.3; estimates
-|5.374 − 0.353| / 5.374 = 0.93 > 0.3 apart; Rayleigh quotients |5.374 − 7.616| = 2.24
-≤ 0.3 · 7.616 = 2.28. Left alone (restarts = 0), the evaluation at 600 showed it at its
+mode 4 (trained to λ ≈ 5.0 since iteration 210) looked dead by every test, checked here
+by hand: overlap |G_43| = 0.382 > 0.3; estimates |5.374 − 0.353| / 5.374 = 0.93 > 0.3
+apart; norm estimate 0.353 < 0.1 · 5.374 (and a copy too: Rayleigh quotients |5.374 −
+7.616| = 2.24 ≤ 0.3 · 7.616 = 2.28, which no longer restarts anything). Left alone (restarts = 0), the evaluation at 600 showed it at its
 level, λ_R = 5.008 with overlap 0.040.
 """
 
@@ -70,7 +70,7 @@ def test_the_trials_evaluation_at_300_is_still_seen_as_stuck():
     assert judge_.stuck_modes() == [] and judge_.stuck_since == {3: 300}
 
 
-def test_a_copy_that_persists_is_restarted_at_the_next_evaluation():
+def test_a_dead_mode_that_persists_is_restarted_at_the_next_evaluation():
     judge_ = _Judge(SimpleNamespace(scale=1.0), _training(1500, 300))
     ev = _ev(LAM_300, NORM_300, GRAM_300)
     assert _restarts(judge_, [(300, ev), (600, ev)]) == [[], [3]]

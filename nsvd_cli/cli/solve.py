@@ -515,7 +515,7 @@ class _ProgressReporter:
                 parts.append(f"{s['converged']}/{len(s['eigenvalues'])} modes converged")
             if s.get("restarted"):
                 modes = ", ".join(f"#{m + 1}" for m in s["restarted"])
-                parts.append(f"re-initialised {modes} (a copy of an earlier mode; training.restarts)")
+                parts.append(f"re-initialised {modes} (dead: its norm collapsed; training.restarts)")
             self.progress.console.print(f"  iteration {e.iteration}: " + ", ".join(parts), highlight=False)
 
     def _plain_line(self, e) -> None:

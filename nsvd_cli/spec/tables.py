@@ -498,8 +498,8 @@ class TrainingSpec(_Table):
     ``method``: the training objective (:mod:`nsvd_cli.methods`): ``nestedlora`` (NeuralSVD),
     ``lora`` (unnested, then Rayleigh–Ritz), ``neuralef`` or ``spin`` (the paper's baselines,
     Sec. 4.1; disjoint networks only).
-    ``restarts``: how many times a stuck mode (one that collapsed onto an earlier mode: large
-    overlap and disagreeing estimates at two periodic evaluations at least the EMA's memory
+    ``restarts``: how many times a dead mode (norm collapsed, overlapping an earlier mode,
+    disagreeing estimates) at two periodic evaluations at least the EMA's memory
     ``1/(1 - ema_decay)`` iterations apart) may be re-initialised, while
     at least 30 % of the iterations remain (disjoint networks only).
     """
