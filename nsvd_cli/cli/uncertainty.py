@@ -167,12 +167,13 @@ def reference_off_warning(verdict) -> str | None:
     other = getattr(verdict, "nearer_other_level", None)
     settled = [l for l in off if other is None or other[l]]
     on_way = [l for l in off if l not in settled]
-    names = lambda ls: ", ".join(f"#{l + 1}" for l in ls)  # noqa: E731
+    settled_names, on_way_names = (", ".join(f"#{l + 1}" for l in ls) for ls in (settled, on_way))
     parts = []
     if settled:
-        parts.append(f"{names(settled)} off the reference level: a mode that settled on another state rarely leaves it; "
-                     "check that the sampling covers every well of the potential (docs/problems.md, sampling scale)")
+        parts.append(f"{settled_names} off the reference level: a mode that settled on another state rarely "
+                     "leaves it; check that the sampling covers every well of the potential "
+                     "(docs/problems.md, sampling scale)")
     if on_way:
-        parts.append(f"{names(on_way)} off the reference level but nearer it than any other: not yet converged to "
-                     "it; train longer (--iters, --until converged)")
+        parts.append(f"{on_way_names} off the reference level but nearer it than any other: not yet converged "
+                     "to it; train longer (--iters, --until converged)")
     return "; ".join(parts)
