@@ -332,7 +332,7 @@ def _grid_row(run: GridRun, ref_E, floor, keep_eigenvectors) -> MethodResult:
     sol = run.solution
     note = "" if sol.converged else (f"not converged: max residual {np.max(sol.residuals):.1e} > tol "
                                      f"{sol.tol:g} after {sol.iterations} iterations")
-    rel = np.abs(sol.energies - ref_E) / np.maximum(np.abs(ref_E), floor)
+    rel = metrics.floored_relative_errors(sol.energies, ref_E, floor)
     row = MethodResult(label=run.label, kind="grid", method=sol.method, grid=run.grid, energies=sol.energies,
                        relative_errors=rel, mean_relative_error=metrics.nanmean(rel), wall_time=sol.wall_time,
                        peak_memory=int(sol.peak_memory), iterations=sol.iterations, converged=sol.converged, note=note,
@@ -354,7 +354,7 @@ def _match_row(row: MethodResult, run: GridRun, reference, ref_E, floor) -> bool
     row.assignment, row.overlaps = assignment, overlaps
     row.energies = run.solution.energies[assignment]
     row.residuals = run.solution.residuals[assignment]
-    row.relative_errors = np.abs(row.energies - ref_E) / np.maximum(np.abs(ref_E), floor)
+    row.relative_errors = metrics.floored_relative_errors(row.energies, ref_E, floor)
     row.mean_relative_error = metrics.nanmean(row.relative_errors)
     if row.eigenvectors is not None:
         row.eigenvectors = row.eigenvectors[:, assignment]
@@ -415,7 +415,7 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
     counted = np.zeros(L, dtype=bool)
     counted[:Lf] = file_problem.eigenvalues_from_energies(ref_E[:Lf]) > 0
     with np.errstate(invalid="ignore"):
-        rel = np.where(counted, np.abs(energies - ref_E) / np.maximum(np.abs(ref_E), floor), np.nan)
+        rel = np.where(counted, metrics.floored_relative_errors(energies, ref_E, floor), np.nan)
     row = MethodResult(label=label, kind="neural", method="nsvd", grid=0, energies=energies, relative_errors=rel,
                        mean_relative_error=metrics.nanmean(rel), wall_time=float(res.run.get("wall_time", float("nan"))),
                        peak_memory=-1, iterations=int(res.run.get("iterations", -1)),
@@ -470,7 +470,7 @@ def build_comparison(spec: ProblemSpec, reference, reference_error, files: Seque
     notes = [] if notes is None else notes
     ref_E = np.asarray(reference.energies, dtype=np.float64)
     L = len(ref_E)
-    floor = (ref_E[-1] - ref_E[0]) / (L - 1) if L > 1 else 0.0
+    floor = metrics.mean_level_spacing(ref_E)
     groups = [np.asarray(g) for g in reference.groups]
     labels = tuple(reference.quantum_labels)
     grid_rows, matched = [], True

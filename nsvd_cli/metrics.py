@@ -13,6 +13,8 @@ __all__ = [
     "relative_errors",
     "signed_relative_errors",
     "gap_relative_errors",
+    "mean_level_spacing",
+    "floored_relative_errors",
     "procrustes_rotation",
     "angle_distances",
     "subspace_distance",
@@ -64,6 +66,35 @@ def gap_relative_errors(energies, reference_energies, *, signed: bool = False) -
     ok = np.abs(ref_gap) > 1e-12 * np.maximum(np.abs(r[1:]), np.abs(r[0]))
     out[1:][ok] = (gap[ok] - ref_gap[ok]) / np.abs(ref_gap[ok])
     return out if signed else np.abs(out)
+
+
+def mean_level_spacing(reference_energies) -> float:
+    """``Delta = (E_{L-1} - E_0) / (L - 1)`` of ascending reference energies, shape (L,); 0 for L < 2."""
+    e = np.asarray(reference_energies, np.float64)
+    return float(e[-1] - e[0]) / (len(e) - 1) if len(e) > 1 else 0.0
+
+
+def floored_relative_errors(energies, reference_energies, floor: float | None = None) -> np.ndarray:
+    """Energy errors ``|E - E_ref| / max(|E_ref|, Delta)`` (elementwise), as ``nsvd compare``.
+
+    The usual relative error wherever ``|E_ref| >= Delta``; relative to the level spacing for
+    levels near ``E = 0``, whose plain relative error would blow up when a constant is added
+    to the potential (issue 9, item 4).
+
+    Parameters
+    ----------
+    energies, reference_energies : array_like, shape (L,)
+        Energies of H; the reference ascending.
+    floor : float, optional
+        ``Delta``; default :func:`mean_level_spacing` of ``reference_energies``.
+
+    Returns
+    -------
+    ndarray, shape (L,)
+    """
+    e, r = np.asarray(energies, np.float64), np.asarray(reference_energies, np.float64)
+    floor = mean_level_spacing(r) if floor is None else floor
+    return np.abs(e - r) / np.maximum(np.abs(r), floor)
 
 
 def _euclid(a, weights):

@@ -339,7 +339,8 @@ class _Judge:
                            residuals=ev.residuals, tolerances=self.tolerances,
                            bound=None if ref is None else ref > 0,
                            edge_mass=getattr(ev, "edge_mass", None), reference_eigenvalues=ref,
-                           reference_allowance=None if ref is None else allowance)
+                           reference_allowance=None if ref is None else allowance,
+                           reference_energies=None if ref is None else getattr(ev, "reference_energies", None))
         self.last = ev
         return ev
 

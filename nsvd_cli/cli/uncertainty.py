@@ -154,9 +154,26 @@ def missed_level_note(ev, missed) -> str | None:
 
 
 def reference_off_warning(verdict) -> str | None:
-    """The warning line when modes fail the verdict's reference check, or None."""
-    off = [f"#{l + 1}" for l, r in enumerate(verdict.reasons) if "reference:" in r]
+    """The warning line when modes fail the verdict's reference check, or None.
+
+    Modes nearer another reference level than their own (``verdict.nearer_other_level``,
+    :func:`nsvd_cli.verdict.nearer_other_levels`) settled on another state, which training
+    rarely leaves: the advice is to check the sampling. Modes nearest their own level are not
+    yet converged to it: the advice is to train longer. A verdict without that field (None)
+    gets the first advice for every such mode."""
+    off = [l for l, r in enumerate(verdict.reasons) if "reference:" in r]
     if not off:
         return None
-    return (f"{', '.join(off)} off the reference level: a mode that settled on another state rarely leaves it; "
-            "check that the sampling covers every well of the potential (docs/problems.md, sampling scale)")
+    other = getattr(verdict, "nearer_other_level", None)
+    settled = [l for l in off if other is None or other[l]]
+    on_way = [l for l in off if l not in settled]
+    settled_names, on_way_names = (", ".join(f"#{l + 1}" for l in ls) for ls in (settled, on_way))
+    parts = []
+    if settled:
+        parts.append(f"{settled_names} off the reference level: a mode that settled on another state rarely "
+                     "leaves it; check that the sampling covers every well of the potential "
+                     "(docs/problems.md, sampling scale)")
+    if on_way:
+        parts.append(f"{on_way_names} off the reference level but nearer it than any other: not yet converged "
+                     "to it; train longer (--iters, --until converged)")
+    return "; ".join(parts)
