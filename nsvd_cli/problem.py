@@ -479,3 +479,50 @@ def _hessian_at_origin(potential, dim: int, step: float = 1e-3) -> np.ndarray:
             pts += [e[i] + e[j], e[i] - e[j], -e[i] + e[j], -e[i] - e[j]]
     v = potential(torch.as_tensor(np.array(pts), dtype=torch.float64)).numpy()[1:].reshape(dim, dim, 4)
     return (v[..., 0] - v[..., 1] - v[..., 2] + v[..., 3]) / (4 * step * step)
+
+
+def nonfinite_inputs(operator, sampling, model, model_points: int = 256) -> str | None:
+    """Which input of the loss is not finite, for the message of a diverged run, or None.
+
+    Looks, at :func:`nsvd_cli.sampling.fixed_draw` (its own generator: the run's streams are
+    untouched) in the model's dtype and on its device, in this order at: the potential V
+    (``operator.hamiltonian.potential``, when the operator has one) and the log importance
+    weight ``log p_tr`` at all the points, then the model's values ψ and ``(Tψ)/sqrt(w_tr)``
+    (``operator.apply``) at the first ``model_points`` of them. Called after the last
+    rollback, with the last good weights restored.
+
+    Returns
+    -------
+    str or None
+        One clause naming the first non-finite input with a point where it is, e.g.
+        ``"the potential V is not finite at 12 of 4096 training samples, e.g. x = [2.5] ..."``;
+        None when all are finite there (the optimisation step itself diverged).
+    """
+    import torch
+
+    from .sampling import fixed_draw
+
+    param = next(model.parameters(), None)
+    dtype, device = (param.dtype, param.device) if param is not None else (torch.float32, torch.device("cpu"))
+    x = fixed_draw(sampling, dtype=dtype).to(device)
+
+    def where(values, what, fix):
+        bad = ~torch.isfinite(values.reshape(len(values), -1)).all(-1)
+        if not bad.any():
+            return None
+        first = x[int(torch.nonzero(bad)[0, 0])].double().cpu().numpy()
+        return (f"{what} is not finite at {int(bad.sum())} of {len(values)} training samples (sampling {sampling}), "
+                f"e.g. x = {np.round(first, 6).tolist()}: {fix}")
+
+    potential = getattr(getattr(operator, "hamiltonian", None), "potential", None)
+    with torch.no_grad():
+        found = where(potential(x), "the potential V", "fix the potential or restrict the sampling") \
+            if potential is not None else None
+        found = found or where(sampling.log_density(x), "log p_tr (the importance weight)", "change the sampling")
+        if found:
+            return found
+        x = x[:model_points]
+        f, tf = operator.apply(model, x, sampling.log_density(x))
+        return (where(f, "the model's ψ/sqrt(w_tr) (at the last good weights)", "lower training.learning_rate")
+                or where(tf, "(Tψ)/sqrt(w_tr) (at the last good weights)",
+                         "a Laplacian of the model or V·ψ overflows; lower training.learning_rate or use float64"))
