@@ -187,7 +187,8 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         Quadrature weights.
     conventions : Problem or Conventions
         Anything with ``kinetic`` and the conversions ``eigenvalues_from_energies`` /
-        ``energies_from_eigenvalues`` (``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``).
+        ``energies_from_eigenvalues`` (``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``),
+        and with a reference ``reference_eigenvalues`` (a level at the shift: eigenvalue 0).
     reference : ReferenceSolution, optional
         Exact energies, degenerate groups and eigenfunctions.
     reference_values : ndarray, shape (N, L)
