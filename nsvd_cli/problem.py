@@ -528,8 +528,17 @@ def nonfinite_inputs(operator, sampling, model, model_points: int = 256) -> str 
     str or None
         One clause naming the first non-finite input with a point where it is, e.g.
         ``"the potential V is not finite at 12 of 4096 training samples, e.g. x = [2.5] ..."``;
-        None when all are finite there (the optimisation step itself diverged).
+        None when all are finite there (the optimisation step itself diverged) or when the
+        look itself fails: a diagnosis only, it never raises (it must not hide the divergence).
     """
+    try:
+        return _nonfinite_inputs(operator, sampling, model, model_points)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _nonfinite_inputs(operator, sampling, model, model_points: int) -> str | None:
+    """:func:`nonfinite_inputs` without the guard."""
     import torch
 
     from .sampling import fixed_draw

@@ -449,11 +449,8 @@ class _Loop:
         s, good = self.state, self.good
         done = s.history.setdefault("rollbacks", [])
         if len(done) >= MAX_ROLLBACKS:
-            self._restore_snapshot()  # the last good weights, to tell which input is not finite
-            try:
-                cause = nonfinite_inputs(self.operator, self.sampling, self.model)
-            except Exception:  # noqa: BLE001 (a diagnosis only: it must never hide the divergence)
-                cause = None
+            self._restore_snapshot()  # the last good weights, to tell which input of the loss is not finite
+            cause = nonfinite_inputs(self.operator, self.sampling, self.model)
             raise DivergenceError(iteration, self.good_checkpoint, cause)
         self._restore_snapshot()
         factor = self.lr_factor = 0.5 * self.lr_factor
