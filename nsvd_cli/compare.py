@@ -413,7 +413,7 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
     energies = np.full(L, np.nan)
     energies[:Lf] = file_problem.energies_from_eigenvalues(stored)[:Lf]  # the file's own shift and scale
     counted = np.zeros(L, dtype=bool)
-    counted[:Lf] = file_problem.eigenvalues_from_energies(ref_E[:Lf]) > 0
+    counted[:Lf] = file_problem.reference_eigenvalues(ref_E[:Lf]) > 0
     with np.errstate(invalid="ignore"):
         rel = np.where(counted, metrics.floored_relative_errors(energies, ref_E, floor), np.nan)
     row = MethodResult(label=label, kind="neural", method="nsvd", grid=0, energies=energies, relative_errors=rel,

@@ -109,13 +109,18 @@ class DivergenceError(NsvdError):
         Iteration at which the non-finite value appeared.
     checkpoint : str or None
         Path of the last good checkpoint, if one was written.
+    cause : str or None
+        Which input of the loss was not finite (e.g. the potential at training samples),
+        when it could be told (:func:`nsvd_cli.problem.nonfinite_inputs`).
     """
 
-    def __init__(self, iteration: int, checkpoint=None):
+    def __init__(self, iteration: int, checkpoint=None, cause: str | None = None):
         self.iteration = iteration
         self.checkpoint = checkpoint
+        self.cause = cause  # which input of the loss was not finite, when known
         where = f"; last good checkpoint: {checkpoint}" if checkpoint else ""
-        super().__init__(f"training diverged (non-finite loss) at iteration {iteration}{where}")
+        why = f": {cause}" if cause else ""
+        super().__init__(f"training diverged (non-finite loss) at iteration {iteration}{why}{where}")
 
 
 class ComparisonError(ParameterError):

@@ -187,7 +187,8 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
         Quadrature weights.
     conventions : Problem or Conventions
         Anything with ``kinetic`` and the conversions ``eigenvalues_from_energies`` /
-        ``energies_from_eigenvalues`` (``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``).
+        ``energies_from_eigenvalues`` (``H = -kinetic Laplacian + V``, ``T = scale (-H + shift)``),
+        and with a reference ``reference_eigenvalues`` (a level at the shift: eigenvalue 0).
     reference : ReferenceSolution, optional
         Exact energies, degenerate groups and eigenfunctions.
     reference_values : ndarray, shape (N, L)
@@ -242,7 +243,7 @@ def evaluate_functions(values, gradients, potential_values, weights, conventions
                  points, ritz_degree if points is not None else 0)
     if reference is not None:
         ref_e = np.asarray(reference.energies, np.float64)
-        ev.reference_eigenvalues, ev.reference_energies = conventions.eigenvalues_from_energies(ref_e), ref_e
+        ev.reference_eigenvalues, ev.reference_energies = conventions.reference_eigenvalues(ref_e), ref_e
         ev.positive = fig["positive"]
         ev.relative_errors = np.abs(fig["relative_errors"])
         ev.energy_relative_errors = np.abs(fig["energy_relative_errors"])
@@ -300,7 +301,7 @@ def _figures(values, kinetic_density, potential_values, w, conventions, referenc
     if reference is None:
         return out
     ref_e = np.asarray(reference.energies, np.float64)
-    ref_l = conventions.eigenvalues_from_energies(ref_e)
+    ref_l = conventions.reference_eigenvalues(ref_e)  # a level at the shift: 0, not positive
     positive = ref_l > 0
     angles, subspace, _ = metrics.group_distances(values, reference_values, reference.groups, positive,
                                                   reference.complete_last_group, w)

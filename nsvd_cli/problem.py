@@ -23,7 +23,8 @@ import numpy as np
 
 from .spec import ProblemSpec, walls
 
-__all__ = ["Problem", "Conventions", "FD_ROUNDING_REFUSE", "FD_ROUNDING_WARN", "BOX_MASS_WARN"]
+__all__ = ["Problem", "Conventions", "FD_ROUNDING_REFUSE", "FD_ROUNDING_WARN", "BOX_MASS_WARN", "AT_SHIFT_RTOL",
+           "nonfinite_inputs"]
 
 #: Refuse / warn when the rounding error of the finite-difference Laplacian, ``eps ℓ² / h²``
 #: relative to the Laplacian of a state of width ℓ (eps of the training dtype,
@@ -35,6 +36,16 @@ BOX_MASS_WARN = 0.999
 #: Fraction of the evaluation nodes above which a NaN potential is "undefined on a region" (an
 #: expression outside its domain, e.g. log of a negative number), not a singular point the nodes hit.
 UNDEFINED_REGION_FRACTION = 0.01
+#: A reference level whose eigenvalue of T is within this fraction of the spectrum's scale
+#: ``scale * max(|shift|, |E_k|)`` of zero sits *at* the shift: its eigenvalue counts as 0, not
+#: positive (:meth:`Conventions.reference_eigenvalues`). ``lambda = scale (shift - E)`` is a
+#: difference of numbers of that size: a level exactly at the shift comes out as rounding noise
+#: (V = x² with shift 1: 2.5e-11 from the grid reference, whose own error estimate is 2.7e-11),
+#: of either sign, and its relative error ``|lambda - lambda_ref| / lambda_ref`` is then
+#: meaningless (1.5e10 %). 1e-8 is far above float64 rounding (1e-16) and the grid solver's
+#: accuracy, and far below any eigenvalue a network resolves (relative accuracies of 1e-6 at best);
+#: it needs the energies alone, so evaluation, compare and the checks here all use the same rule.
+AT_SHIFT_RTOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,17 @@ class Conventions:
     def eigenvalues_from_energies(self, energies):
         """Eigenvalues of T, ``scale * (shift - E)``, for energies E of H (array-like, any shape)."""
         return self.scale * (self.shift - np.asarray(energies, dtype=np.float64))
+
+    def reference_eigenvalues(self, energies) -> np.ndarray:
+        """Eigenvalues of T of reference levels (shape of ``energies``), with those of levels at the
+        shift (``|lambda| <= AT_SHIFT_RTOL * scale * max(|shift|, max_k |E_k|)``, :data:`AT_SHIFT_RTOL`)
+        set to exactly 0: such a level is not a positive eigenvalue (not learned, not counted,
+        no relative error). Use for reference energies, not learned ones."""
+        e = np.asarray(energies, dtype=np.float64)
+        lam = self.eigenvalues_from_energies(e)
+        finite = np.abs(e[np.isfinite(e)])
+        size = max(abs(self.shift), float(finite.max()) if finite.size else 0.0)
+        return np.where(np.abs(lam) <= AT_SHIFT_RTOL * abs(self.scale) * size, 0.0, lam)
 
     def energies_from_eigenvalues(self, eigenvalues):
         """Energies of H, ``shift - lambda / scale``, for eigenvalues lambda of T (array-like)."""
@@ -96,6 +118,10 @@ class Problem:
     def eigenvalues_from_energies(self, energies):
         """Eigenvalues of T for energies of H (:meth:`Conventions.eigenvalues_from_energies`)."""
         return self.conventions.eigenvalues_from_energies(energies)
+
+    def reference_eigenvalues(self, energies):
+        """Eigenvalues of T of reference levels, 0 at the shift (:meth:`Conventions.reference_eigenvalues`)."""
+        return self.conventions.reference_eigenvalues(energies)
 
     def energies_from_eigenvalues(self, eigenvalues):
         """Energies of H for eigenvalues of T (:meth:`Conventions.energies_from_eigenvalues`)."""
@@ -274,6 +300,10 @@ class Problem:
         * evaluation nodes on a singular point of the potential (V not finite there, or a
           Gauss-Legendre node at an unsoftened Coulomb centre): the energies would be meaningless.
 
+        * V not finite at training samples (:meth:`_check_training_samples`: a fixed draw of
+          :data:`nsvd_cli.sampling.CHECK_SAMPLES` points from the run's sampling, e.g.
+          ``sqrt(4 - x0**2)`` under a Gaussian that reaches ``|x0| > 2``): the loss would be NaN
+          at the first iteration;
         * ``envelope = "gaussian-normal-modes"`` without a harmonic well at the origin
           (:attr:`envelope_precision`).
 
@@ -297,6 +327,34 @@ class Problem:
                             f"{np.sqrt(eps / FD_ROUNDING_WARN):.2g}, "
                             "dtype = \"float64\" or laplacian = \"exact\"")
         self._check_potential_values()
+        self._check_training_samples()
+
+    def _check_training_samples(self) -> None:
+        """Refuse a potential that is not finite where training samples fall (see :meth:`check`).
+
+        V is evaluated, in the training dtype, at :func:`nsvd_cli.sampling.fixed_draw` (its own
+        seeded generator: the run's random streams are untouched). A potential undefined on a
+        region of positive probability shows there with near certainty (a region of probability
+        1e-3 is missed by 4096 points with probability e^-4 ≈ 2 %); an isolated singular point is
+        hit with probability zero, as in training."""
+        import torch
+
+        from .errors import SpecError
+        from .sampling import fixed_draw
+
+        dtype = torch.float64 if self.spec.training.dtype == "float64" else torch.float32
+        x = fixed_draw(self.sampling, dtype=dtype)
+        with torch.no_grad():
+            values = self.potential(x)
+        bad, nan = ~torch.isfinite(values), torch.isnan(values)
+        if not bad.any():
+            return
+        first = x[int(torch.nonzero(nan if nan.any() else bad)[0, 0])].double().numpy()
+        why = "undefined" if nan.any() else f"infinite (a singularity, or an overflow of {self.spec.training.dtype})"
+        raise SpecError("potential", f"V is not finite at {int(bad.sum())} of {len(x)} training samples (sampling "
+                        f"{self.sampling}), e.g. x = {np.round(first, 6).tolist()}: the expression is {why} "
+                        "there; restrict the sampling (e.g. "
+                        "sampling.kind = \"uniform\" on the box where V is defined) or fix the potential")
 
     def _check_potential_values(self) -> None:
         """Refuse evaluation nodes where V is not finite (see :meth:`check`).
@@ -388,7 +446,7 @@ class Problem:
         if not reference.complete_last_group:
             out.append(f"modes = {spec.modes} cuts the last degenerate multiplet of the reference; the learned "
                        "subspace of that multiplet is ill-defined")
-        n_pos = int(np.sum(self.eigenvalues_from_energies(reference.energies) > 0))
+        n_pos = int(np.sum(self.reference_eigenvalues(reference.energies) > 0))
         if n_pos < spec.modes:
             levels = ", ".join(f"{e:.4g}" for e in np.asarray(reference.energies)[:n_pos + 1])
             out.append(f"the shift {spec.shift} leaves only {n_pos} positive eigenvalues of T among the {spec.modes} "
@@ -408,7 +466,10 @@ class Problem:
                 "all of space; enlarge evaluation.box if those are meant")
 
     def check_spectrum(self) -> None:
-        """Refuse a shift below every level of the reference (computes the reference).
+        """Refuse a shift at or below every level of the reference (computes the reference).
+
+        A level within :data:`AT_SHIFT_RTOL` of the shift counts as at it (eigenvalue 0 of T,
+        :meth:`Conventions.reference_eigenvalues`): a shift at the ground level is refused too.
 
         ``T = s(−H + shift)`` then has no positive eigenvalue: every mode's norm goes to zero
         (App. C.6), nothing is learned and no error can be computed (the run used to train and
@@ -425,11 +486,14 @@ class Problem:
         if reference is None:
             return
         energies = np.asarray(reference.energies, np.float64)
-        if np.any(self.eigenvalues_from_energies(energies) > 0):
+        lam = self.reference_eigenvalues(energies)
+        if np.any(lam > 0):
             return
         top = float(energies[min(self.modes, len(energies)) - 1])
         levels = ", ".join(f"{e:.4g}" for e in energies[:min(3, len(energies))])
-        raise SpecError("shift", f"{self.spec.shift:g} lies below every level of the reference (E = {levels}"
+        where = (f"at the level E_{int(np.flatnonzero(lam == 0)[0]) + 1} (within a relative {AT_SHIFT_RTOL:g}: "
+                 "an eigenvalue 0 of T) and below every other level" if np.any(lam == 0) else "below every level")
+        raise SpecError("shift", f"{self.spec.shift:g} lies {where} of the reference (E = {levels}"
                         f"{' …' if len(energies) > 3 else ''}{self._reference_domain()}): T = scale·(shift − H) has "
                         f"no positive eigenvalue, every mode would converge to zero (App. C.6) and nothing be "
                         f"learned; use a shift above the highest wanted level, E_{self.modes} = {top:.4g} "
@@ -447,3 +511,59 @@ def _hessian_at_origin(potential, dim: int, step: float = 1e-3) -> np.ndarray:
             pts += [e[i] + e[j], e[i] - e[j], -e[i] + e[j], -e[i] - e[j]]
     v = potential(torch.as_tensor(np.array(pts), dtype=torch.float64)).numpy()[1:].reshape(dim, dim, 4)
     return (v[..., 0] - v[..., 1] - v[..., 2] + v[..., 3]) / (4 * step * step)
+
+
+def nonfinite_inputs(operator, sampling, model, model_points: int = 256) -> str | None:
+    """Which input of the loss is not finite, for the message of a diverged run, or None.
+
+    Looks, at :func:`nsvd_cli.sampling.fixed_draw` (its own generator: the run's streams are
+    untouched) in the model's dtype and on its device, in this order at: the potential V
+    (``operator.hamiltonian.potential``, when the operator has one) and the log importance
+    weight ``log p_tr`` at all the points, then the model's values ψ and ``(Tψ)/sqrt(w_tr)``
+    (``operator.apply``) at the first ``model_points`` of them. Called after the last
+    rollback, with the last good weights restored.
+
+    Returns
+    -------
+    str or None
+        One clause naming the first non-finite input with a point where it is, e.g.
+        ``"the potential V is not finite at 12 of 4096 training samples, e.g. x = [2.5] ..."``;
+        None when all are finite there (the optimisation step itself diverged) or when the
+        look itself fails: a diagnosis only, it never raises (it must not hide the divergence).
+    """
+    try:
+        return _nonfinite_inputs(operator, sampling, model, model_points)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _nonfinite_inputs(operator, sampling, model, model_points: int) -> str | None:
+    """:func:`nonfinite_inputs` without the guard."""
+    import torch
+
+    from .sampling import fixed_draw
+
+    param = next(model.parameters(), None)
+    dtype, device = (param.dtype, param.device) if param is not None else (torch.float32, torch.device("cpu"))
+    x = fixed_draw(sampling, dtype=dtype).to(device)
+
+    def where(values, what, fix):
+        bad = ~torch.isfinite(values.reshape(len(values), -1)).all(-1)
+        if not bad.any():
+            return None
+        first = x[int(torch.nonzero(bad)[0, 0])].double().cpu().numpy()
+        return (f"{what} is not finite at {int(bad.sum())} of {len(values)} training samples (sampling {sampling}), "
+                f"e.g. x = {np.round(first, 6).tolist()}: {fix}")
+
+    potential = getattr(getattr(operator, "hamiltonian", None), "potential", None)
+    with torch.no_grad():
+        found = where(potential(x), "the potential V", "fix the potential or restrict the sampling") \
+            if potential is not None else None
+        found = found or where(sampling.log_density(x), "log p_tr (the importance weight)", "change the sampling")
+        if found:
+            return found
+        x = x[:model_points]
+        f, tf = operator.apply(model, x, sampling.log_density(x))
+        return (where(f, "the model's ψ/sqrt(w_tr) (at the last good weights)", "lower training.learning_rate")
+                or where(tf, "(Tψ)/sqrt(w_tr) (at the last good weights)",
+                         "a Laplacian of the model or V·ψ overflows; lower training.learning_rate or use float64"))

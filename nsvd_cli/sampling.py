@@ -16,7 +16,7 @@ import torch
 
 from .spec import SamplingSpec
 
-__all__ = ["GaussianSampling", "MixtureSampling", "UniformSampling", "make_sampling", "SAMPLINGS"]
+__all__ = ["GaussianSampling", "MixtureSampling", "UniformSampling", "make_sampling", "SAMPLINGS", "fixed_draw"]
 
 
 def _wrapped(x: torch.Tensor) -> bool:
@@ -34,6 +34,9 @@ class GaussianSampling:
     def sample(self, n: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
         """Draw ``n`` points, shape (n, D), on ``generator.device``."""
         return torch.randn(n, self.dim, generator=generator, dtype=dtype, device=generator.device) * self.std
+
+    def __str__(self) -> str:
+        return f"gaussian with std = {self.std:g}"
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
         """log p_tr(x), shape (B,) for x of shape (B, D)."""
@@ -54,6 +57,11 @@ class MixtureSampling:
         self.weights = self.weights / self.weights.sum()
 
         self._cache = {}
+
+    def __str__(self) -> str:
+        stds = ", ".join(f"{v:g}" for v in self.stds.tolist())
+        weights = ", ".join(f"{v:.3g}" for v in self.weights.tolist())
+        return f"mixture with stds = [{stds}], weights = [{weights}]"
 
     def _constants(self, device, dtype=torch.float64, like=None):
         """``(stds, weights, log weights)`` on ``device`` in ``dtype`` (copied once, cached;
@@ -92,6 +100,9 @@ class UniformSampling:
         self._log_volume = float(torch.log(self.box[:, 1] - self.box[:, 0]).sum())
         self._cache = {}
 
+    def __str__(self) -> str:
+        return "uniform on [" + ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in self.box.tolist()) + "]"
+
     def _box(self, device, dtype=torch.float64, like=None) -> torch.Tensor:
         """The (D, 2) box on ``device`` in ``dtype`` (copied once, cached; not cached inside
         a functorch transform, as in :meth:`MixtureSampling._constants`)."""
@@ -128,3 +139,16 @@ SAMPLINGS = {
 def make_sampling(dim: int, spec: SamplingSpec):
     """Build the sampling distribution described by a :class:`~nsvd_cli.spec.SamplingSpec`."""
     return SAMPLINGS[spec.kind](dim, spec)
+
+
+#: Size and seed of :func:`fixed_draw`, the draw on which V is checked before training.
+CHECK_SAMPLES = 4096
+CHECK_SEED = 20240229
+
+
+def fixed_draw(sampling, n: int = CHECK_SAMPLES, dtype=torch.float64) -> torch.Tensor:
+    """``n`` points of ``sampling``, shape (n, D), on the CPU, from a generator of its own seeded
+    with :data:`CHECK_SEED`: the same points on every call, and the run's random streams (its
+    ``torch.Generator`` objects and torch's global one) are left untouched, so a run that checks
+    its inputs trains bit-identically to one that does not."""
+    return sampling.sample(n, torch.Generator().manual_seed(CHECK_SEED), dtype=dtype)

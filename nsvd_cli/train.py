@@ -28,6 +28,7 @@ from . import distributed as dist_
 from .distributed import SINGLE, DistContext, StopRequested, StopSignals
 from .ema import DeviceEMA
 from .errors import DivergenceError, ResultsFileError, SpecError
+from .problem import nonfinite_inputs
 from .files.atomic import atomic_write
 from .methods import make_objective
 from .objective import nested_lora_loss
@@ -448,7 +449,9 @@ class _Loop:
         s, good = self.state, self.good
         done = s.history.setdefault("rollbacks", [])
         if len(done) >= MAX_ROLLBACKS:
-            raise DivergenceError(iteration, self.good_checkpoint)
+            self._restore_snapshot()  # the last good weights, to tell which input of the loss is not finite
+            cause = nonfinite_inputs(self.operator, self.sampling, self.model)
+            raise DivergenceError(iteration, self.good_checkpoint, cause)
         self._restore_snapshot()
         factor = self.lr_factor = 0.5 * self.lr_factor
         _scale_learning_rate(self.optimizer, self.scheduler, factor / good["lr_factor"])
