@@ -62,6 +62,6 @@ def test_lora_keeps_modes_of_nonpositive_eigenvalue_out_of_the_ritz_span():
 def test_lora_progress_eigenvalues_are_sorted():
     from nsvd_cli.cli.progress import eigenvalue_field
 
-    assert eigenvalue_field("lora", [8.495, 6.797, 7.961, 10.39]) == "10.39, 8.495, 7.961, 6.797"
+    assert eigenvalue_field("lora", [8.495, 6.797, 7.961, 10.39]) == "rotated: 10.39, 8.495, 7.961, 6.797"
     assert eigenvalue_field("nestedlora", [8.495, 6.797, 7.961, 10.39]) == "8.495, 6.797, 7.961, 10.39"
-    assert eigenvalue_field("lora", [1.0, 3.0, 2.0, 5.0, 4.0]) == "5, 4, 3, 2 …"
+    assert eigenvalue_field("lora", [1.0, 3.0, 2.0, 5.0, 4.0]) == "rotated: 5, 4, 3, 2 …"

@@ -39,8 +39,10 @@ def eigenvalue_field(method: str, eigenvalues, shown: int = 4) -> str:
     NestedLoRA, NeuralEF and SpIN learn ordered modes: their quotients are shown in mode order
     (descending when learned). LoRA's outputs are an arbitrary rotation of the top subspace
     (eq. 3; the order comes from Rayleigh–Ritz at evaluation), so their quotients are shown
-    sorted, descending, like the others' (``8.495, 6.797, 7.961, 10.39`` -> ``10.39, 8.495,
-    7.961, 6.797``); they are the diagonal of a rotated matrix, not eigenvalue estimates.
+    sorted, descending, like the others' (``8.495, 6.797, 7.961, 10.39`` -> ``rotated: 10.39,
+    8.495, 7.961, 6.797``), behind ``rotated:`` because they are the diagonal of a rotated
+    matrix, not eigenvalue estimates (a re-test read them as such: 8.959, 6.185, 6.006, 3.777
+    for the levels 9, 7, 5, 3).
 
     Parameters
     ----------
@@ -51,12 +53,14 @@ def eigenvalue_field(method: str, eigenvalues, shown: int = 4) -> str:
     Returns
     -------
     str
-        E.g. ``"10.39, 8.495, 7.961, 6.797 …"`` (``…``: more than ``shown`` modes).
+        E.g. ``"10.39, 8.495, 7.961, 6.797 …"`` (``…``: more than ``shown`` modes; LoRA's
+        behind ``"rotated: "``).
     """
     values = [float(v) for v in eigenvalues]
+    prefix = ""
     if method == "lora":
-        values = sorted(values, reverse=True)
-    return ", ".join(f"{v:.4g}" for v in values[:shown]) + (" …" if len(values) > shown else "")
+        values, prefix = sorted(values, reverse=True), "rotated: "
+    return prefix + ", ".join(f"{v:.4g}" for v in values[:shown]) + (" …" if len(values) > shown else "")
 
 
 class _Latest:
