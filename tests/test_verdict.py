@@ -106,7 +106,7 @@ def _oscillator_1d(iterations, until="iterations", eval_every=100):
         "sampling": {"kind": "gaussian", "std": 1.0},
         "model": {"hidden": [32, 32], "fourier_features": 8},
         "training": {"iterations": iterations, "until": until, "eval_every": eval_every, "seed": 0,
-                     "device": "cpu"},
+                     "device": "cpu", "restarts": 2},
         "evaluation": {"box": [[-6, 6]], "points": 24, "panels": 4},
     })
 

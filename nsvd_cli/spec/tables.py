@@ -498,7 +498,8 @@ class TrainingSpec(_Table):
     ``method``: the training objective (:mod:`nsvd_cli.methods`): ``nestedlora`` (NeuralSVD),
     ``lora`` (unnested, then Rayleigh–Ritz), ``neuralef`` or ``spin`` (the paper's baselines,
     Sec. 4.1; disjoint networks only).
-    ``restarts``: how many times a dead mode (norm collapsed, overlapping an earlier mode,
+    ``restarts``: how many times (default 0: off, see ``nsvd_cli.solve._Judge.stuck_modes``
+    for the measured harm) a dead mode (norm collapsed, overlapping an earlier mode,
     disagreeing estimates) at two periodic evaluations at least the EMA's memory
     ``1/(1 - ema_decay)`` iterations apart) may be re-initialised, while
     at least 30 % of the iterations remain (disjoint networks only).
@@ -525,7 +526,7 @@ class TrainingSpec(_Table):
     device: str = "auto"
     until: Until = "iterations"
     tolerance: PositiveFloat = 0.01
-    restarts: count(0) = 2
+    restarts: count(0) = 0
 
     @field_validator("seed")
     @classmethod
