@@ -16,6 +16,32 @@ def generator():
     return torch.Generator().manual_seed(1234)
 
 
+@pytest.fixture
+def oscillator_spec(tmp_path):
+    """Factory ``(shift, modes, box=6.0) -> ProblemSpec``: a user's 1D spec file with only the
+    required fields, ``V = x²`` (levels E = 1, 3, 5, ...), Gaussian sampling, box [-box, box]."""
+    import textwrap
+
+    from nsvd_cli.spec import load_spec
+
+    def make(shift, modes, box=6.0):
+        path = tmp_path / "osc.toml"
+        path.write_text(textwrap.dedent(f"""\
+            name = "osc"
+            dimension = 1
+            potential = "x0**2"
+            shift = {shift}
+            modes = {modes}
+            [sampling]
+            kind = "gaussian"
+            std = 1.0
+            [evaluation]
+            box = [[{-box}, {box}]]
+            """))
+        return load_spec(path)
+    return make
+
+
 @pytest.fixture(scope="session")
 def short_run_file(tmp_path_factory):
     """A results file from a short harmonic2d solve (3 modes: two whole shells, 100

@@ -2,31 +2,11 @@
 rounding noise of the reference (V = x², shift 1: the grid reference's λ_1 = 2.5e-11 passed the
 up-front refusal, counted as positive and printed a relative error of 1.5e10 %)."""
 
-import textwrap
-
 import numpy as np
 import pytest
 
 from nsvd_cli.errors import SpecError
 from nsvd_cli.problem import AT_SHIFT_RTOL, Conventions, Problem
-from nsvd_cli.spec import load_spec
-
-
-def _oscillator(tmp_path, shift, modes):
-    path = tmp_path / "osc.toml"
-    path.write_text(textwrap.dedent(f"""\
-        name = "osc"
-        dimension = 1
-        potential = "x0**2"
-        shift = {shift}
-        modes = {modes}
-        [sampling]
-        kind = "gaussian"
-        std = 1.0
-        [evaluation]
-        box = [[-6.0, 6.0]]
-        """))
-    return load_spec(path)
 
 
 def test_levels_within_the_tolerance_of_the_shift_are_zero():
@@ -40,9 +20,9 @@ def test_levels_within_the_tolerance_of_the_shift_are_zero():
     assert conv.reference_eigenvalues([1 - 1.02 * AT_SHIFT_RTOL * 5.0, 5.0])[0] > 0  # ... and just outside
 
 
-def test_shift_at_the_ground_level_is_refused(tmp_path):
+def test_shift_at_the_ground_level_is_refused(tmp_path, oscillator_spec):
     # V = x² (κ = 1): E = 1, 3, ... (the grid reference on [-6, 6] gives 1 − 2.5e-11)
-    problem = Problem(_oscillator(tmp_path, 1.0, 2))
+    problem = Problem(oscillator_spec(1.0, 2))
     with pytest.raises(SpecError) as info:
         problem.check_spectrum()
     assert info.value.field == "shift"
@@ -50,8 +30,8 @@ def test_shift_at_the_ground_level_is_refused(tmp_path):
     assert "E_2 = 3" in info.value.message
 
 
-def test_level_at_the_shift_counts_as_zero_in_the_warning(tmp_path):
-    msgs = Problem(_oscillator(tmp_path, 3.0, 3)).warnings()
+def test_level_at_the_shift_counts_as_zero_in_the_warning(tmp_path, oscillator_spec):
+    msgs = Problem(oscillator_spec(3.0, 3)).warnings()
     assert any("leaves only 1 positive eigenvalues of T among the 3 modes" in m for m in msgs), msgs
 
 
