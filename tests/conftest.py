@@ -42,6 +42,28 @@ def oscillator_spec(tmp_path):
     return make
 
 
+@pytest.fixture
+def solve_table_text():
+    """Function ``(ev, ref, shift=10.0) -> str``: the text of ``nsvd solve``'s table
+    (``cli.solve.print_table``) for a 1D problem "osc" of scale 1, recorded 400 cells wide."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from nsvd_cli.cli import solve as cli_solve
+
+    def text(ev, ref, shift=10.0):
+        spec = SimpleNamespace(name="osc", dimension=1, scale=1.0, shift=shift, evaluation=SimpleNamespace(samples=0))
+        recorded, old = Console(record=True, width=400), cli_solve.console
+        cli_solve.console = recorded
+        try:
+            cli_solve.print_table(spec, ev, ref)
+        finally:
+            cli_solve.console = old
+        return recorded.export_text()
+    return text
+
+
 @pytest.fixture(scope="session")
 def short_run_file(tmp_path_factory):
     """A results file from a short harmonic2d solve (3 modes: two whole shells, 100

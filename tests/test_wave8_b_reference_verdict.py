@@ -103,22 +103,7 @@ def _judge():
     return _Judge(problem, SimpleNamespace(tolerance=0.01, restarts=0, iterations=100))
 
 
-def _table(ev, ref):
-    from rich.console import Console
-
-    from nsvd_cli.cli import solve as cli_solve
-
-    spec = SimpleNamespace(name="osc", dimension=1, scale=1.0, shift=10.0, evaluation=SimpleNamespace(samples=0))
-    recorded, old = Console(record=True, width=400), cli_solve.console
-    cli_solve.console = recorded
-    try:
-        cli_solve.print_table(spec, ev, ref)
-    finally:
-        cli_solve.console = old
-    return recorded.export_text()
-
-
-def test_a_run_that_skipped_the_ground_state_fails_is_marked_and_cannot_stop_early():
+def test_a_run_that_skipped_the_ground_state_fails_is_marked_and_cannot_stop_early(solve_table_text):
     judge_ = _judge()
     ev, ref = _skipped_ground_state((1, 2))
     judge_(ev, 50)
@@ -128,7 +113,7 @@ def test_a_run_that_skipped_the_ground_state_fails_is_marked_and_cannot_stop_ear
     # λ = 10 − E: learned 7, 5 against the reference's 9, 7: 2/9 = 22.2 %, 2/7 = 28.6 %
     assert v.reasons == ["reference: 22.2 % off", "reference: 28.6 % off"]
     assert not judge_.can_stop  # --until converged keeps training
-    text = _table(ev, ref)
+    text = solve_table_text(ev, ref)
     rows = [ln for ln in text.splitlines() if ln.startswith("│")]
     assert "misses ref." in rows[0] and "misses ref." in rows[1]
     flat = " ".join(text.split())
@@ -136,14 +121,14 @@ def test_a_run_that_skipped_the_ground_state_fails_is_marked_and_cannot_stop_ear
     assert "the intervals assume that no level below the highest learned one was missed" in flat
 
 
-def test_a_run_that_found_the_levels_passes_unmarked_and_stops():
+def test_a_run_that_found_the_levels_passes_unmarked_and_stops(solve_table_text):
     judge_ = _judge()
     for it in (50, 100):
         ev, ref = _skipped_ground_state((0, 1))
         judge_(ev, it)
     assert ev.verdict.all_converged and judge_.can_stop
     assert ev.verdict.reference_offset == pytest.approx([0.0, 0.0], abs=1e-8)
-    text = _table(ev, ref)
+    text = solve_table_text(ev, ref)
     assert "misses ref." not in text and "skipped a level" not in text
 
 

@@ -35,14 +35,9 @@ def test_level_at_the_shift_counts_as_zero_in_the_warning(tmp_path, oscillator_s
     assert any("leaves only 1 positive eigenvalues of T among the 3 modes" in m for m in msgs), msgs
 
 
-def test_a_mode_at_the_shift_gets_no_relative_error(tmp_path):
+def test_a_mode_at_the_shift_gets_no_relative_error(tmp_path, solve_table_text):
     # closed-form levels 1, 3, 5 with the shift at 3 up to rounding noise (as a grid reference has it):
     # mode 2 is a λ ≤ 0 row, no 1e10 % relative error; mode 1 keeps its exact 0 % error
-    from types import SimpleNamespace
-
-    from rich.console import Console
-
-    from nsvd_cli.cli import solve as cli_solve
     from nsvd_cli.evaluate import evaluate_functions
     from nsvd_cli.quadrature import gauss_legendre_box
     from nsvd_cli.references import harmonic_reference
@@ -61,12 +56,5 @@ def test_a_mode_at_the_shift_gets_no_relative_error(tmp_path):
     assert ev.relative_errors[0] == pytest.approx(0.0, abs=1e-9)
 
     ev.verdict, ev.bounds = None, None
-    spec = SimpleNamespace(name="osc", dimension=1, scale=1.0, shift=shift, evaluation=SimpleNamespace(samples=0))
-    recorded, old = Console(record=True, width=250), cli_solve.console
-    cli_solve.console = recorded
-    try:
-        cli_solve.print_table(spec, ev, ref)
-    finally:
-        cli_solve.console = old
-    rows = [ln for ln in recorded.export_text().splitlines() if ln.startswith("│")]
+    rows = [ln for ln in solve_table_text(ev, ref, shift).splitlines() if ln.startswith("│")]
     assert "λ≤0" in rows[1] and "λ≤0" in rows[2] and "λ≤0" not in rows[0]
