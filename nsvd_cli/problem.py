@@ -346,15 +346,13 @@ class Problem:
         x = fixed_draw(self.sampling, dtype=dtype)
         with torch.no_grad():
             values = self.potential(x)
-        bad, nan = ~torch.isfinite(values), torch.isnan(values)
-        if not bad.any():
-            return
-        first = x[int(torch.nonzero(nan if nan.any() else bad)[0, 0])].double().numpy()
+        nan = torch.isnan(values)
         why = "undefined" if nan.any() else f"infinite (a singularity, or an overflow of {self.spec.training.dtype})"
-        raise SpecError("potential", f"V is not finite at {int(bad.sum())} of {len(x)} training samples (sampling "
-                        f"{self.sampling}), e.g. x = {np.round(first, 6).tolist()}: the expression is {why} "
-                        "there; restrict the sampling (e.g. "
-                        "sampling.kind = \"uniform\" on the box where V is defined) or fix the potential")
+        found = _nonfinite_clause(x, values, "V", self.sampling, f"the expression is {why} there; restrict the "
+                                  "sampling (e.g. sampling.kind = \"uniform\" on the box where V is defined) or fix "
+                                  "the potential", prefer=nan if nan.any() else None)
+        if found:
+            raise SpecError("potential", found)
 
     def _check_potential_values(self) -> None:
         """Refuse evaluation nodes where V is not finite (see :meth:`check`).
@@ -537,6 +535,20 @@ def nonfinite_inputs(operator, sampling, model, model_points: int = 256) -> str 
         return None
 
 
+def _nonfinite_clause(x, values, what: str, sampling, fix: str, prefer=None) -> str | None:
+    """``"<what> is not finite at N of M training samples (sampling …), e.g. x = […]: <fix>"``
+    for the rows of ``values`` (M, ...) at the points ``x`` (M, D), or None when all are
+    finite; the example point is the first of ``prefer`` (a (M,) mask) when given."""
+    import torch
+
+    bad = ~torch.isfinite(values.reshape(len(values), -1)).all(-1)
+    if not bad.any():
+        return None
+    first = x[int(torch.nonzero(bad if prefer is None else prefer)[0, 0])].double().cpu().numpy()
+    return (f"{what} is not finite at {int(bad.sum())} of {len(values)} training samples (sampling {sampling}), "
+            f"e.g. x = {np.round(first, 6).tolist()}: {fix}")
+
+
 def _nonfinite_inputs(operator, sampling, model, model_points: int) -> str | None:
     """:func:`nonfinite_inputs` without the guard."""
     import torch
@@ -548,12 +560,7 @@ def _nonfinite_inputs(operator, sampling, model, model_points: int) -> str | Non
     x = fixed_draw(sampling, dtype=dtype).to(device)
 
     def where(values, what, fix):
-        bad = ~torch.isfinite(values.reshape(len(values), -1)).all(-1)
-        if not bad.any():
-            return None
-        first = x[int(torch.nonzero(bad)[0, 0])].double().cpu().numpy()
-        return (f"{what} is not finite at {int(bad.sum())} of {len(values)} training samples (sampling {sampling}), "
-                f"e.g. x = {np.round(first, 6).tolist()}: {fix}")
+        return _nonfinite_clause(x, values, what, sampling, fix)
 
     potential = getattr(getattr(operator, "hamiltonian", None), "potential", None)
     with torch.no_grad():
