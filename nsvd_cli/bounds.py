@@ -58,11 +58,17 @@ class LevelBounds:
     lehmann_lower : ndarray or None
         Lehmann lower bounds (NaN where none), when trial functions were given.
     lehmann_shift : float
-        The ρ they used (NaN: none).
+        The ρ they used (NaN: none; the Lehmann–Goerisch bounds use the same ρ).
     rule_error : ndarray or None
         With trial functions: the estimated integration error of each Ritz value,
         ``|<φ|Hφ>/<φ|φ> − θ|`` (the Laplacian form against the quadratic form, equal for exact
-        integrals); ``lower`` and ``upper`` are widened by it on both sides.
+        integrals); the residual-based sides are widened by it.
+    goerisch_lower : ndarray or None
+        Lehmann–Goerisch lower bounds (:mod:`nsvd_cli.goerisch`; NaN where none), when computed.
+    ritz_rule_error : ndarray or None
+        With a refined rule: ``|R_k − θ_k|``, the Rayleigh quotient of each Ritz function there
+        against its Ritz value; it widens the min–max and Lehmann–Goerisch sides (``rule_error``
+        the residual-based ones).
     """
 
     lower: np.ndarray
@@ -78,6 +84,8 @@ class LevelBounds:
     lehmann_lower: np.ndarray | None = None
     lehmann_shift: float = float("nan")
     rule_error: np.ndarray | None = None
+    goerisch_lower: np.ndarray | None = None
+    ritz_rule_error: np.ndarray | None = None
 
     @property
     def bounded(self) -> np.ndarray:
@@ -97,6 +105,8 @@ class LevelBounds:
                 "weinstein_upper": self.weinstein_upper, "kato_temple_lower": self.kato_temple_lower,
                 "kato_temple_upper": self.kato_temple_upper, "cluster": self.cluster,
                 **({} if self.lehmann_lower is None else {"lehmann_lower": self.lehmann_lower}),
+                **({} if self.goerisch_lower is None else {"goerisch_lower": self.goerisch_lower}),
+                **({} if self.ritz_rule_error is None else {"ritz_rule_error": self.ritz_rule_error}),
                 **({} if self.rule_error is None else {"rule_error": self.rule_error})}
 
 
@@ -122,7 +132,8 @@ def withdraw(bounds: LevelBounds, levels, reason: str) -> LevelBounds:
     levels |= {int(k) for k in np.flatnonzero(np.isin(bounds.cluster, list(hit)))}
     for k in sorted(levels):
         for arr in (bounds.lower, bounds.upper, bounds.weinstein_lower, bounds.weinstein_upper,
-                    bounds.kato_temple_lower, bounds.kato_temple_upper, bounds.lehmann_lower, bounds.rule_error):
+                    bounds.kato_temple_lower, bounds.kato_temple_upper, bounds.lehmann_lower, bounds.rule_error,
+                    bounds.goerisch_lower, bounds.ritz_rule_error):
             if arr is not None:
                 arr[k] = np.nan
         bounds.cluster[k] = -1
@@ -174,7 +185,7 @@ def _as_gram(residuals) -> np.ndarray:
 
 
 def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable: str | None = None,
-                 next_level_lower: float | None = None, trial=None) -> LevelBounds:
+                 next_level_lower: float | None = None, trial=None, goerisch=None) -> LevelBounds:
     """Weinstein and Kato–Temple intervals of L levels from ascending Ritz pairs.
 
     Parameters
@@ -197,6 +208,15 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
         bounds (:func:`lehmann_lower_bounds`), with ρ = ``next_level_lower`` (all levels) or else
         the lower bound of the highest cluster (the levels below it). The reported lower side
         is the tighter of Lehmann and the others.
+    goerisch : nsvd_cli.goerisch.GoerischData, optional
+        The Ritz functions for Lehmann–Goerisch lower bounds (same ρ as Lehmann; needs
+        ``trial``). With its refined rule, the min–max and Lehmann–Goerisch sides are widened by
+        the refined-rule estimate of each Ritz value's integration error
+        (``ritz_rule_error``) instead of the form gap.
+
+    With ``trial`` and no level missing below the highest bounded one, the upper side of every
+    level is at most its Ritz value (min–max: the k-th Ritz value bounds the k-th level from
+    above whatever was missed), widened by the rule error.
 
     Returns
     -------
@@ -240,8 +260,33 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
         out.rule_error = _form_gap(trial, theta)
         out.lower, out.upper = out.lower - out.rule_error, out.upper + out.rule_error
         if contiguous:
-            _apply_lehmann(out, groups, trial, next_level_lower, pad)
+            quadratic = out.rule_error
+            if goerisch is not None and goerisch.refined is not None:
+                quadratic = np.zeros(L)
+                quadratic[:len(ok)] = goerisch.rule_error(theta[ok])
+                out.ritz_rule_error = quadratic
+            _apply_min_max(out, ok, quadratic, pad)
+            _apply_lehmann(out, groups, trial, next_level_lower, pad, goerisch, quadratic)
     return out
+
+
+def _rename(kind: str, lower: str | None = None, upper: str | None = None) -> str:
+    """A ``kinds`` entry ``"lower/upper (cluster of m)"`` with one or both sides renamed."""
+    base, sep, rest = kind.partition(" (")
+    lo, _, hi = base.partition("/")
+    lo, hi = lower or lo, upper or hi or lo
+    return (lo if lo == hi else f"{lo}/{hi}") + (sep + rest if sep else "")
+
+
+def _apply_min_max(out: LevelBounds, ok, error, pad) -> None:
+    """Upper side ``θ_k + error_k`` (Courant–Fischer: the k-th Ritz value is at least the k-th
+    level) where it is tighter than the residual bounds (in place; ``ok``: the bounded levels,
+    contiguous from the first)."""
+    up = out.theta[ok] + error[ok] + pad[ok]
+    better = up < out.upper[ok]
+    out.upper[ok[better]] = up[better]
+    for k in ok[better]:
+        out.kinds[k] = _rename(out.kinds[k], upper="min–max")
 
 
 def _form_gap(trial, theta) -> np.ndarray:
@@ -315,9 +360,10 @@ def lehmann_lower_bounds(values, h_values, weights, shift: float, below: int, rc
     return out
 
 
-def _apply_lehmann(out: LevelBounds, groups, trial, next_level_lower, pad) -> None:
-    """Lehmann lower bounds (in place): ρ = ``next_level_lower`` for every level, else the
-    reported lower bound of the highest cluster for the levels below it."""
+def _apply_lehmann(out: LevelBounds, groups, trial, next_level_lower, pad, goerisch=None, quadratic=None) -> None:
+    """Lehmann and Lehmann–Goerisch lower bounds (in place): ρ = ``next_level_lower`` for every
+    level, else the reported lower bound of the highest cluster for the levels below it.
+    ``quadratic`` (L,): the integration error that widens the Lehmann–Goerisch bounds."""
     values, h_values, weights = trial
     if next_level_lower is not None:
         shift, below = float(next_level_lower), groups[-1][-1] + 1
@@ -335,14 +381,22 @@ def _apply_lehmann(out: LevelBounds, groups, trial, next_level_lower, pad) -> No
     # equal for exact integrals, so their difference on the rule (out.rule_error) measures its
     # integration error, which is subtracted; a bound still above the Ritz value is not used.
     out.lehmann_lower = out.lehmann_lower - out.rule_error
-    better = (np.isfinite(out.lehmann_lower) & (out.lehmann_lower - pad > out.lower)
-              & (out.lehmann_lower <= out.theta))
-    out.lower[better] = out.lehmann_lower[better] - pad[better]
+    _raise_lower(out, out.lehmann_lower, pad, "Lehmann")
+    if goerisch is None:
+        return
+    out.goerisch_lower = np.full(len(out.lower), np.nan)
+    with np.errstate(all="ignore"):
+        out.goerisch_lower[:below] = goerisch.lower_bounds(out.theta, shift, below) - quadratic[:below]
+    _raise_lower(out, out.goerisch_lower, pad, "Lehmann–Goerisch")
+
+
+def _raise_lower(out: LevelBounds, candidate, pad, name: str) -> None:
+    """Use ``candidate`` (L,) as the lower side where it is tighter and not above the Ritz value
+    (a bound above it means the rule is too coarse for a second-order bound there)."""
+    better = np.isfinite(candidate) & (candidate - pad > out.lower) & (candidate <= out.theta)
+    out.lower[better] = candidate[better] - pad[better]
     for k in np.flatnonzero(better):
-        size = np.sum(out.cluster == out.cluster[k])
-        hi = out.kinds[k].split(" (")[0].split("/")[-1]
-        out.kinds[k] = ("Lehmann" if hi == "Lehmann" else f"Lehmann/{hi}") + (
-            f" (cluster of {size})" if size > 1 else "")
+        out.kinds[k] = _rename(out.kinds[k], lower=name)
 
 
 def _bound_cluster(out: LevelBounds, grp: list[int], theta, r: float, alpha: float, beta: float) -> None:

@@ -11,7 +11,9 @@ the learned functions times the monomials of degree <= ``evaluation.ritz_degree`
 coordinates (:func:`nsvd_cli.ritz.ritz_on_polynomial_basis`; by default 2 on a deterministic
 rule, 0 — the learned span — on a Monte Carlo one), the L lowest pairs; where ``Hψ`` is
 computed (D ≤ 3, not Coulomb) the residuals of those Ritz functions, with ``H(fψ)`` by the
-product rule, give per-level intervals (:mod:`nsvd_cli.bounds`).
+product rule, give per-level intervals (:mod:`nsvd_cli.bounds`); on a Gauss–Legendre box rule
+the lower sides include the Lehmann–Goerisch bounds (:mod:`nsvd_cli.goerisch`), and a refined
+rule (:func:`refined_rule`) estimates the integration error of each Ritz value.
 
 The functions scored are the method's eigenfunctions (:func:`nsvd_cli.methods.evaluation_rotation`):
 NestedLoRA's outputs as they are; LoRA's rotated by Rayleigh–Ritz on their span and ordered by
@@ -33,8 +35,9 @@ import torch
 
 from . import metrics, montecarlo
 from .bounds import LevelBounds, level_bounds, no_bounds, withdraw
+from .goerisch import CosineDual, GoerischData, dual_per_axis
 from .methods import NORM_ESTIMATE, VANISHING_MODES, evaluation_rotation
-from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_on_polynomial_basis
+from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_matrices, ritz_on_polynomial_basis
 from .quadrature import EDGE_LAYER, edge_mass
 from .verdict import Tolerances, residual_norms
 
@@ -371,13 +374,66 @@ def bounds_unavailable_reason(problem) -> str | None:
     return None
 
 
-def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None) -> None:
+#: Nodes per panel of the refined rule, relative to the evaluation rule's.
+REFINE = 1.5
+
+
+def refined_rule(problem):
+    """The evaluation rule with :data:`REFINE` × its nodes per panel (per axis) on the same box,
+    or None for a rule that is not a Gauss–Legendre box rule. On it the Rayleigh quotient of
+    each Ritz function, against its Ritz value, estimates the integration error that widens the
+    min–max and Lehmann–Goerisch sides of the intervals (docs/bounds.md)."""
+    from .quadrature import make_quadrature
+
+    spec = problem.spec.evaluation
+    if spec.quadrature != "gauss-legendre" or problem.quadrature.box is None:
+        return None
+    return make_quadrature(spec.model_copy(update={"points": int(np.ceil(spec.points * REFINE))}))
+
+
+def _refined_functions(model, problem, rotation):
+    """``(points, weights, V, values (N2, L), gradients (N2, L, D))`` of the scored functions on
+    :func:`refined_rule`, or None (no such rule, or no bounds on this problem)."""
+    rule = refined_rule(problem) if bounds_unavailable_reason(problem) is None else None
+    if rule is None:
+        return None
+    values, grads = model_values_and_gradients(model, rule.points, dtype=torch.float64)[:2]
+    if rotation is not None:
+        values, grads = values @ rotation, np.einsum("nld,lk->nkd", grads, rotation)
+    with torch.no_grad():
+        pot = problem.potential(torch.as_tensor(rule.points, dtype=torch.float64)).numpy()
+    return rule.points, rule.weights, pot, values, grads
+
+
+def _goerisch_data(problem, ev: Evaluation, ritz: RitzResult, ritz_values, refined) -> GoerischData | None:
+    """The Ritz functions for the Lehmann–Goerisch bounds (a cosine dual on the rule's box), or
+    None on a rule without a box or too few nodes per axis."""
+    q = problem.quadrature
+    n = dual_per_axis(q.points, problem.dimension) if q.box is not None else 0
+    keep = np.flatnonzero(np.isfinite(ev.ritz_energies))
+    if n == 0 or len(keep) == 0 or not np.all(np.isfinite(ritz_values[:, keep])):
+        return None
+    fine = None
+    if refined is not None:
+        points, weights, pot, values, grads = refined
+        if ev.ritz_degree > 0:
+            values, grads, _ = polynomial_basis(points, values, grads, degree=ev.ritz_degree, kinetic=problem.kinetic,
+                                                centre=ev.ritz_centre, scale=ev.ritz_scale)
+        h, _ = ritz_matrices(values, grads, pot, weights, problem.kinetic)
+        c = ritz.vectors[:, keep]
+        fine = (c.T @ h @ c, values @ c, pot, weights, points)
+    return GoerischData(ritz_values[:, keep], problem.potential_values, q.weights, q.points, problem.kinetic,
+                        CosineDual(q.box, n), fine)
+
+
+def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, refined=None) -> None:
     """Ritz residuals and the per-level intervals of :mod:`nsvd_cli.bounds` (in place).
 
     ``values``, ``h_values`` (N, L) and ``gradients`` (N, L, D) are of the scored functions; for
     ``ev.ritz_degree > 0`` the extended basis and its ``H(fψ)`` are rebuilt from them
     (:func:`nsvd_cli.ritz.polynomial_basis`, the frame of ``ev``), so that the residuals and the
-    Lehmann trial functions are those of the reported Ritz functions."""
+    Lehmann trial functions are those of the reported Ritz functions. ``refined``
+    (:func:`_refined_functions`) adds the refined-rule check of the Ritz values."""
     deterministic = problem.spec.evaluation.quadrature != "monte-carlo"
     if ev.ritz_energies is None:
         ev.bounds = no_bounds(len(ev.energies), "non-finite function values", deterministic)
@@ -395,9 +451,11 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None) ->
         rgram = residual_gram(values, h_values, problem.quadrature.weights, ritz)
     ev.ritz_residuals = np.sqrt(np.abs(np.diag(rgram)))
     ritz_values = ritz.rotate(values)  # the Ritz functions at the nodes, (N, L)
+    goerisch = _goerisch_data(problem, ev, ritz, ritz_values, refined) if deterministic else None
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
                              unavailable=bounds_unavailable_reason(problem),
-                             trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights))
+                             trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights), goerisch=goerisch,
+                             next_level_lower=getattr(problem.spec.evaluation, "next_level_lower", None))
     walls = getattr(problem, "walls", None)
     cut = edge_mass(problem.quadrature, ritz_values, walls)
     if cut is not None and np.any(cut > EDGE_MASS_MAX):
@@ -473,7 +531,8 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         h_values = -problem.kinetic * laplacians + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
     ev.edge_mass = edge_mass(problem.quadrature, values, getattr(problem, "walls", None))  # wall faces left out
-    _attach_bounds(ev, values, h_values, problem, grads)
+    refined = _refined_functions(model, problem, rotation) if want_residuals and not monte_carlo else None
+    _attach_bounds(ev, values, h_values, problem, grads, refined)
     ev.method, ev.rotation = method, rotation
     if not NORM_ESTIMATE.get(method, True):
         _drop_norm_estimate(ev)

@@ -215,7 +215,7 @@ def spec_to_dict(spec) -> dict:
     only.  Every field is written, so a spec parsed back from it has every field explicit."""
     from .tables import _plain
 
-    return _plain(spec.model_dump(by_alias=True))
+    return _plain(spec.model_dump(by_alias=True, exclude_none=True))
 
 
 # --------------------------------------------------------------------------------------

@@ -575,6 +575,12 @@ class EvaluationSpec(_Table):
     deterministic rule, 0 for ``monte-carlo`` (an extended basis would fit the sampling noise,
     and Monte Carlo Ritz values are no bounds anyway). The resolved value is written with the
     spec, so a results file records the degree used.
+
+    ``next_level_lower``: a lower bound, known to the user, of the first level *above* the
+    computed ones (level ``modes + 1``; an energy of H, units of V), e.g. from a comparison
+    problem with a known spectrum. With it every level gets a second-order lower bound
+    (Lehmann, Lehmann–Goerisch); without it the highest cluster's lower side is Kahan's
+    (``docs/bounds.md``). A wrong value makes the intervals wrong: it is an assumption.
     """
 
     box: Box
@@ -585,6 +591,7 @@ class EvaluationSpec(_Table):
     samples: count(100, 10 ** 8) = 200_000
     std: NonNegativeFloat = 0.0
     ritz_degree: count(0, 3) | None = None
+    next_level_lower: Float | None = None
 
     @model_validator(mode="after")
     def _std(self):
