@@ -38,7 +38,7 @@ from .bounds import LevelBounds, level_bounds, no_bounds, withdraw
 from .goerisch import CosineDual, GoerischData, dual_per_axis
 from .methods import NORM_ESTIMATE, VANISHING_MODES, evaluation_rotation
 from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_matrices, ritz_on_polynomial_basis
-from .quadrature import EDGE_LAYER, edge_mass
+from .quadrature import EDGE_LAYER, edge_mass, wall_faces
 from .verdict import Tolerances, residual_norms
 
 #: A level whose Ritz function has more of its squared norm than this in the outer layer of
@@ -376,6 +376,9 @@ def bounds_unavailable_reason(problem) -> str | None:
 
 #: Nodes per panel of the refined rule, relative to the evaluation rule's.
 REFINE = 1.5
+#: Most nodes of the refined rule (its model pass with gradients is the cost; a 3D default rule
+#: would need 157 464 and 44 s on one core): above it the form gap stands in.
+REFINED_BUDGET = 60_000
 
 
 def refined_rule(problem):
@@ -388,13 +391,18 @@ def refined_rule(problem):
     spec = problem.spec.evaluation
     if spec.quadrature != "gauss-legendre" or problem.quadrature.box is None:
         return None
-    return make_quadrature(spec.model_copy(update={"points": int(np.ceil(spec.points * REFINE))}))
+    points = int(np.ceil(spec.points * REFINE))
+    if (points * spec.panels) ** problem.dimension > REFINED_BUDGET:
+        return None
+    return make_quadrature(spec.model_copy(update={"points": points}))
 
 
 def _refined_functions(model, problem, rotation):
     """``(points, weights, V, values (N2, L), gradients (N2, L, D))`` of the scored functions on
     :func:`refined_rule`, or None (no such rule, or no bounds on this problem)."""
-    rule = refined_rule(problem) if bounds_unavailable_reason(problem) is None else None
+    q = problem.quadrature
+    usable = bounds_unavailable_reason(problem) is None and q.box is not None and dual_per_axis(q.points, problem.dimension)
+    rule = refined_rule(problem) if usable else None
     if rule is None:
         return None
     values, grads = model_values_and_gradients(model, rule.points, dtype=torch.float64)[:2]
@@ -407,7 +415,8 @@ def _refined_functions(model, problem, rotation):
 
 def _goerisch_data(problem, ev: Evaluation, ritz: RitzResult, ritz_values, refined) -> GoerischData | None:
     """The Ritz functions for the Lehmann–Goerisch bounds (a cosine dual on the rule's box), or
-    None on a rule without a box or too few nodes per axis."""
+    None on a rule without a box or too few nodes per axis; hard-wall axes get sines
+    (:class:`nsvd_cli.goerisch.CosineDual`)."""
     q = problem.quadrature
     n = dual_per_axis(q.points, problem.dimension) if q.box is not None else 0
     keep = np.flatnonzero(np.isfinite(ev.ritz_energies))
@@ -422,8 +431,10 @@ def _goerisch_data(problem, ev: Evaluation, ritz: RitzResult, ritz_values, refin
         h, _ = ritz_matrices(values, grads, pot, weights, problem.kinetic)
         c = ritz.vectors[:, keep]
         fine = (c.T @ h @ c, values @ c, pot, weights, points)
+    walls = getattr(problem, "walls", None)
+    sine = None if walls is None else wall_faces(q.box, walls).all(axis=1)
     return GoerischData(ritz_values[:, keep], problem.potential_values, q.weights, q.points, problem.kinetic,
-                        CosineDual(q.box, n), fine)
+                        CosineDual(q.box, n, sine), fine)
 
 
 def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, refined=None) -> None:

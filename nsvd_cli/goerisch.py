@@ -55,16 +55,21 @@ CHUNK = 4096
 
 class CosineDual:
     """Tensor products of ``cos(kπ(x_d − a_d)/(b_d − a_d))``, ``k = 0..n−1`` per axis, on a box,
-    without the constant (it has no derivative): ``K = n^D − 1`` dual functions.
+    without the constant (it has no derivative): ``K = n^D − 1`` dual functions. On an axis
+    whose two faces are hard walls (the test functions vanish there, so any ``g`` will do) the
+    factors are ``sin(kπ(x_d − a_d)/(b_d − a_d))``, ``k = 1..n``, which vanish there like the
+    ideal ``g = H̃⁻¹v`` (cosines, with zero slope at the faces, would fit it slowly).
 
     Parameters
     ----------
     box : sequence of (low, high), length D
     per_axis : int
         n (≥ 2).
+    sine_axes : sequence of bool, length D, optional
+        Axes with walls on both faces (default none).
     """
 
-    def __init__(self, box, per_axis: int):
+    def __init__(self, box, per_axis: int, sine_axes=None):
         self.box = np.asarray(box, np.float64)
         if self.box.ndim != 2 or self.box.shape[1] != 2 or np.any(self.box[:, 1] <= self.box[:, 0]):
             raise ValueError(f"box must be D pairs (low, high) with low < high, got {self.box.tolist()}")
@@ -72,7 +77,9 @@ class CosineDual:
             raise ValueError(f"per_axis must be >= 2, got {per_axis}")
         self.per_axis = int(per_axis)
         D = len(self.box)
-        self.index = np.stack(np.meshgrid(*[np.arange(per_axis)] * D, indexing="ij"), -1).reshape(-1, D)[1:]
+        self.sine = np.zeros(D, bool) if sine_axes is None else np.asarray(sine_axes, bool).reshape(D)
+        index = np.stack(np.meshgrid(*[np.arange(per_axis)] * D, indexing="ij"), -1).reshape(-1, D)
+        self.index = index[np.any(index > 0, axis=1) | self.sine.any()]  # the constant has no derivative
 
     def __len__(self) -> int:
         return len(self.index)
@@ -81,9 +88,13 @@ class CosineDual:
         """Gradients (N, K, D) and Laplacians (N, K) of the K dual functions at ``points`` (N, D)."""
         x = np.asarray(points, np.float64)
         lo, width = self.box[:, 0], self.box[:, 1] - self.box[:, 0]
-        freq = np.pi * np.arange(self.per_axis)[None, :] / width[:, None]                  # (D, n)
+        k = np.arange(self.per_axis)[None, :] + self.sine[:, None]                          # sines from k = 1
+        freq = np.pi * k / width[:, None]                                                   # (D, n)
         arg = freq[None] * (x - lo)[:, :, None]                                             # (N, D, n)
-        c, dc, d2c = np.cos(arg), -np.sin(arg) * freq[None], -np.cos(arg) * freq[None] ** 2
+        sine = self.sine[None, :, None]
+        c = np.where(sine, np.sin(arg), np.cos(arg))
+        dc = np.where(sine, np.cos(arg), -np.sin(arg)) * freq[None]
+        d2c = -c * freq[None] ** 2
         D = x.shape[1]
         axes = np.arange(D)
         cols = c[:, axes, self.index]                                                      # (N, K, D)

@@ -153,17 +153,21 @@ def upper_bound_note(ritz_energies, bounds) -> str:
     rule it is one only up to the rule's integration error. The clause says "upper bounds" only
     when that error's estimate is below the digits shown (:func:`rule_error_below_digits`; a
     1D oscillator on a 36-node rule put ρ₁ = 0.99886 below the level 1, rule error 0.013), says
-    they are *not certified* when it is not, and keeps the caveat when there is no estimate.
+    they are *not certified* when it is not, and keeps the caveat when there is no estimate. The
+    estimate is the refined-rule one (``bounds.ritz_rule_error``: the Rayleigh quotient of each
+    Ritz function on a finer rule) where it was computed, else the form gap (``rule_error``).
     """
     import numpy as np
 
-    below = rule_error_below_digits(ritz_energies, getattr(bounds, "rule_error", None))
+    error = getattr(bounds, "ritz_rule_error", None)
+    error = getattr(bounds, "rule_error", None) if error is None else error
+    below = rule_error_below_digits(ritz_energies, error)
     if below is None:
         return "upper bounds of the levels by min–max (deterministic rule, up to its integration error)"
     if below:
         return ("upper bounds of the levels by min–max (deterministic rule; its estimated integration error is "
                 "below the digits shown)")
-    worst = float(np.nanmax(np.asarray(bounds.rule_error, float)))
+    worst = float(np.nanmax(np.asarray(error, float)))
     return (f"not certified upper bounds of the levels: the rule's estimated integration error (up to {worst:.2g}) "
             "exceeds the digits shown (more evaluation.points or panels)")
 
