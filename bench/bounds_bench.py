@@ -12,11 +12,21 @@ pairs and, with ``--degree``, Rayleigh–Ritz on the learned functions times mon
 coordinates (:func:`nsvd_cli.ritz.polynomial_basis`), each with its Kato–Temple and Lehmann
 lower bounds (half-width / actual error per level).
 
+``--file ... --reported`` re-evaluates stored results files with the tool's own evaluation
+(:func:`nsvd_cli.evaluate.evaluate_model`, so the reported intervals: Lehmann–Goerisch / Kahan
+lower sides, min–max upper sides) and prints per level the Ritz error against the reference, the
+interval, whether it contains the reference level, width / error and lower side / error, the two
+integration-error estimates (``q``: refined-rule ``|R_k − θ_k|``; ``f``: Laplacian form against
+quadratic form) and the bound kinds; then one summary line per file (issue-13 target: width /
+error ≤ 10). ``--next-level-lower X`` sets ``evaluation.next_level_lower`` (a known lower bound of
+level modes + 1) before evaluating. The timings come with a fixed-matmul GFLOP/s figure.
+
 Examples::
 
     python bench/bounds_bench.py                                   # ~5 min on 1 thread
     python bench/bounds_bench.py --problems harmonic2d --iters 2000
     python bench/bounds_bench.py --file results.h5 --degree 2      # seconds
+    python bench/bounds_bench.py --file a.h5 --file b.h5 --reported --next-level-lower 12   # ~15 s a file
 """
 
 from __future__ import annotations
@@ -122,6 +132,100 @@ def report_file(path, degrees, extension_rcond: float) -> None:
                   f"{'—' if np.isnan(inside) else ('yes' if inside else 'NO'):>3}  {b1.kinds[i]}")
 
 
+#: Width / error at or below which a level meets the issue-13 target.
+WIDTH_TARGET = 10.0
+
+
+def matmul_gflops(n: int = 512, repeats: int = 5) -> float:
+    """GFLOP/s of a fixed float64 ``n × n`` matmul (best of ``repeats``): the machine's speed at
+    the time, to read the timings against (the machine is shared)."""
+    import torch
+
+    a = torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def reported_evaluation(path, next_level_lower: float | None):
+    """The tool's own evaluation of a results file's model (intervals as ``nsvd`` reports them):
+    ``(results, problem, evaluation, seconds)``; ``next_level_lower`` overrides the spec's."""
+    import nsvd_cli
+    from nsvd_cli.evaluate import evaluate_model
+    from nsvd_cli.problem import Problem
+
+    res = nsvd_cli.load(path)
+    spec = res.spec
+    if next_level_lower is not None:
+        evaluation = spec.evaluation.model_copy(update={"next_level_lower": float(next_level_lower)})
+        spec = spec.model_copy(update={"evaluation": evaluation})
+    problem = Problem.from_spec(spec)
+    t0 = time.perf_counter()
+    ev = evaluate_model(res.model, problem)
+    return res, problem, ev, time.perf_counter() - t0
+
+
+def reported_rows(ev, exact) -> list[dict]:
+    """Per level (ascending): Ritz error, interval, containment, width / error, lower side / error,
+    the two rule-error estimates and the bound kind (NaN where there is no interval or reference)."""
+    b, theta = ev.bounds, ev.ritz_energies
+    q = b.ritz_rule_error if b.ritz_rule_error is not None else np.full(len(theta), np.nan)
+    f = b.rule_error if b.rule_error is not None else np.full(len(theta), np.nan)
+    inside = b.contains(exact)
+    rows = []
+    for k in range(len(theta)):
+        err = abs(theta[k] - exact[k])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            width, low = (b.upper[k] - b.lower[k]) / err, (theta[k] - b.lower[k]) / err
+        rows.append({"exact": exact[k], "err": err, "lower": b.lower[k], "upper": b.upper[k],
+                     "inside": inside[k], "width": width, "low": low, "q": q[k], "f": f[k], "kind": b.kinds[k]})
+    return rows
+
+
+def report_reported(path, next_level_lower: float | None) -> dict:
+    """Print the per-level table of a results file's reported intervals; return its summary."""
+    res, problem, ev, wall = reported_evaluation(path, next_level_lower)
+    L = len(ev.ritz_energies)
+    ref = ev.reference_energies
+    exact = np.sort(np.asarray(ref, np.float64))[:L] if ref is not None else np.full(L, np.nan)
+    if len(exact) < L:
+        exact = np.concatenate([exact, np.full(L - len(exact), np.nan)])
+    nll = problem.spec.evaluation.next_level_lower
+    print(f"\n{path}: {res.spec.name}, {L} levels, evaluate {wall:.1f} s, next_level_lower "
+          f"{'—' if nll is None else f'{nll:g}'}, Lehmann ρ = {ev.bounds.lehmann_shift:.6g}"
+          f"{'' if ref is not None else ' (no reference)'}")
+    print(f"{'#':>3} {'E_ref':>9} {'Ritz err':>9} {'lower':>11} {'upper':>11} {'in':>3} {'width/err':>9} "
+          f"{'lo/err':>8} {'q':>8} {'f':>8}  bound")
+    rows = reported_rows(ev, exact)
+    for k, r in enumerate(rows):
+        flag = "—" if np.isnan(r["inside"]) else ("yes" if r["inside"] else "NO")
+        print(f"{k + 1:3d} {r['exact']:9.5g} {r['err']:9.2e} {r['lower']:11.6f} {r['upper']:11.6f} {flag:>3} "
+              f"{r['width']:9.1f} {r['low']:8.1f} {r['q']:8.1e} {r['f']:8.1e}  {r['kind']}")
+    return reported_summary(rows)
+
+
+def reported_summary(rows) -> dict:
+    """Levels with an interval, how many contain their reference level, and width / error over
+    them (max, median, count ≤ :data:`WIDTH_TARGET`; levels with zero error or no reference left out)."""
+    bounded = [r for r in rows if np.isfinite(r["lower"]) and np.isfinite(r["upper"])]
+    ratios = np.array([r["width"] for r in bounded if np.isfinite(r["width"])])
+    return {"levels": len(rows), "bounded": len(bounded),
+            "contained": sum(1 for r in bounded if r["inside"] == 1.0),
+            "max": float(ratios.max()) if len(ratios) else float("nan"),
+            "median": float(np.median(ratios)) if len(ratios) else float("nan"),
+            "target": int(np.sum(ratios <= WIDTH_TARGET)), "ratios": len(ratios)}
+
+
+def summary_line(path, s: dict) -> str:
+    """One line of a file's :func:`reported_summary`."""
+    return (f"{path}: {s['bounded']}/{s['levels']} levels with an interval, {s['contained']}/{s['bounded']} "
+            f"contain the reference; width/error max {s['max']:.1f}, median {s['median']:.1f}; "
+            f"{s['target']}/{s['ratios']} with width/error ≤ {WIDTH_TARGET:g}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--problems", default=DEFAULT, help="name[:iters],... (no iters: the spec's default)")
@@ -131,17 +235,31 @@ def main(argv=None):
     p.add_argument("--file", action="append", default=[], help="a stored results file to measure (repeatable)")
     p.add_argument("--degree", default="0", help="with --file: monomial degrees of the Ritz basis, e.g. 0,1,2")
     p.add_argument("--extension-rcond", type=float, default=None, help="with --file (default: the library's)")
+    p.add_argument("--reported", action="store_true",
+                   help="with --file: the intervals nsvd reports (evaluate_model), per level and summarised")
+    p.add_argument("--next-level-lower", type=float, default=None,
+                   help="with --reported: evaluation.next_level_lower (a known lower bound of level modes + 1)")
     args = p.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.reported:
+        if not args.file:
+            p.error("--reported needs --file")
+        print(f"calibration: {matmul_gflops():.2f} GFLOP/s (512² float64 matmul, {args.threads} thread(s))")
+        summaries = {path: report_reported(path, args.next_level_lower) for path in args.file}
+        print()
+        for path, s in summaries.items():
+            print(summary_line(path, s))
+        return
     if args.file:
         from nsvd_cli.ritz import EXTENSION_RCOND
 
         for path in args.file:
             report_file(path, [int(d) for d in args.degree.split(",")], args.extension_rcond or EXTENSION_RCOND)
         return
+    print(f"calibration: {matmul_gflops():.2f} GFLOP/s (512² float64 matmul, {args.threads} thread(s))")
     rows = {}
     for item in args.problems.split(","):
         name, _, it = item.partition(":")

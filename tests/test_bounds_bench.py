@@ -1,0 +1,52 @@
+"""bench/bounds_bench.py --reported: the per-level ratios and the summary, on hand-made intervals.
+
+bench/ is not a package: the script is imported from its path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from nsvd_cli.bounds import LevelBounds
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bounds_bench.py"
+
+
+@pytest.fixture(scope="module")
+def bb():
+    spec = importlib.util.spec_from_file_location("bounds_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def evaluation(theta, lower, upper):
+    nan = np.full(len(theta), np.nan)
+    b = LevelBounds(lower=np.array(lower), upper=np.array(upper), weinstein_lower=nan, weinstein_upper=nan,
+                    kato_temple_lower=nan, kato_temple_upper=nan, cluster=np.zeros(len(theta), int),
+                    kinds=["k"] * len(theta), rule_error=np.full(len(theta), 1e-5))
+    return SimpleNamespace(bounds=b, ritz_energies=np.array(theta))
+
+
+def test_rows_and_summary_by_hand(bb):
+    # errors 0.1, 0.2, 0.01, 0 (level 4 has no interval); level 2's interval [2.1, 2.3] misses 2.0
+    ev = evaluation([1.1, 2.2, 4.01, 5.0], [0.9, 2.1, 3.5, np.nan], [1.2, 2.3, 4.1, np.nan])
+    rows = bb.reported_rows(ev, np.array([1.0, 2.0, 4.0, 5.0]))
+    assert [r["inside"] for r in rows[:3]] == [1.0, 0.0, 1.0] and np.isnan(rows[3]["inside"])
+    np.testing.assert_allclose([r["width"] for r in rows[:3]], [3.0, 1.0, 60.0])  # 0.3/0.1, 0.2/0.2, 0.6/0.01
+    np.testing.assert_allclose([r["low"] for r in rows[:3]], [2.0, 0.5, 51.0])    # 0.2/0.1, 0.1/0.2, 0.51/0.01
+    assert np.isnan(rows[0]["q"]) and rows[0]["f"] == 1e-5  # no refined-rule estimate given
+    s = bb.reported_summary(rows)
+    assert (s["levels"], s["bounded"], s["contained"], s["target"]) == (4, 3, 2, 2)
+    assert s["max"] == pytest.approx(60.0) and s["median"] == pytest.approx(3.0)
+    line = bb.summary_line("f.h5", s)
+    assert "3/4 levels with an interval, 2/3 contain" in line and "2/3 with width/error ≤ 10" in line
+
+
+def test_matmul_calibration_is_positive(bb):
+    assert bb.matmul_gflops(n=64, repeats=2) > 0
