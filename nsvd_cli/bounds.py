@@ -278,12 +278,21 @@ def _rename(kind: str, lower: str | None = None, upper: str | None = None) -> st
     return (lo if lo == hi else f"{lo}/{hi}") + (sep + rest if sep else "")
 
 
+def _side(kind: str, upper: bool) -> str:
+    """The lower or upper side's name in a ``kinds`` entry."""
+    lo, _, hi = kind.partition(" (")[0].partition("/")
+    return (hi or lo) if upper else lo
+
+
 def _apply_min_max(out: LevelBounds, ok, error, pad) -> None:
     """Upper side ``θ_k + error_k`` (Courant–Fischer: the k-th Ritz value is at least the k-th
     level) where it is tighter than the residual bounds (in place; ``ok``: the bounded levels,
     contiguous from the first)."""
     up = out.theta[ok] + error[ok] + pad[ok]
-    better = up < out.upper[ok]
+    # the lowest cluster's upper side is min–max already, widened by the form gap: use this
+    # error instead (it estimates the quadratic form's, which min–max rests on)
+    already = np.array([_side(out.kinds[k], upper=True) == "min–max" for k in ok], bool)
+    better = already | (up < out.upper[ok])
     out.upper[ok[better]] = up[better]
     for k in ok[better]:
         out.kinds[k] = _rename(out.kinds[k], upper="min–max")
@@ -347,7 +356,9 @@ def lehmann_lower_bounds(values, h_values, weights, shift: float, below: int, rc
     b = np.einsum("n,ni,nj->ij", w, r, r)
     a, b = 0.5 * (a + a.T), 0.5 * (b + b.T)
     d = np.sqrt(np.maximum(np.diag(b), 0.0))
-    live = np.flatnonzero(d > np.finfo(float).tiny * 1e10)
+    # a trial function with (H − ρ)v at rounding level (an eigenfunction at ρ) adds nothing but
+    # noise, which the scaling would amplify: leave it out (a smaller trial space stays valid)
+    live = np.flatnonzero(d > max(np.finfo(float).tiny * 1e10, 1e-6 * d.max(initial=0.0)))
     out = np.full(int(below), np.nan)
     if len(live) == 0 or below < 1:
         return out

@@ -255,6 +255,29 @@ def test_particle_in_a_box_bounds_are_below_k_squared():
     assert np.all(b > previous - 2.0), b  # not a trivial bound either
 
 
+def test_particle_in_a_box_with_a_sine_dual_is_tight():
+    """Walls on both faces: the sine dual vanishes there like (H + s)⁻¹ sin(kx), so exact sines
+    give the levels k² and perturbed ones bounds within their Ritz error of the level."""
+    q = gauss_legendre_box([(0.0, math.pi)], 40, 4)
+    x = q.points[:, 0]
+    k = np.arange(1, 6)
+    levels = k.astype(float) ** 2
+    pot = np.zeros_like(x)
+    dual = CosineDual(q.box, dual_per_axis(q.points, 1), sine_axes=[True])
+    exact = np.sin(np.outer(x, k)) * math.sqrt(2 / math.pi)
+    np.testing.assert_allclose(goerisch_lower_bounds(levels, exact, pot, q.weights, q.points, 1.0, 36.0, 5, dual),
+                               levels, atol=1e-6)
+    bump = x * (math.pi - x) * (1 + 0.5 * x)
+    dbump = (math.pi - 2 * x) * (1 + 0.5 * x) + 0.5 * x * (math.pi - x)
+    values = exact + EPS * bump[:, None]
+    grads = (math.sqrt(2 / math.pi) * k * np.cos(np.outer(x, k)) + EPS * dbump[:, None])[:, :, None]
+    h, s = ritz_matrices(values, grads, pot, q.weights, 1.0)
+    rr = rayleigh_ritz(h, s)
+    b = goerisch_lower_bounds(rr.energies, values @ rr.vectors, pot, q.weights, q.points, 1.0, 36.0, 5, dual)
+    assert np.all(b <= levels)
+    assert np.all(levels - b <= rr.energies - levels), (levels - b, rr.energies - levels)
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. 2D harmonic oscillator: levels 2, 4, 4 (a degenerate pair)
 # ---------------------------------------------------------------------------------------------
@@ -575,9 +598,6 @@ def test_refined_rule_error_widens_the_min_max_and_goerisch_sides(harmonic):
     assert np.all(b.contains(LEVELS) == 1.0), (b.lower - LEVELS, b.upper - LEVELS)
 
 
-@pytest.mark.xfail(strict=True, reason="level_bounds: the lowest cluster's upper side is set to θ (min–max) by "
-                   "_bound_cluster before the refined-rule widening; _apply_min_max only lowers it, so "
-                   "ritz_rule_error never widens the ground level (only the form gap does)")
 def test_refined_rule_error_widens_the_ground_levels_upper_side_too(harmonic):
     delta = np.array([1e-5, 2e-5, 3e-5, 4e-5, 5e-5])
     b, theta, _ = widened_bounds(harmonic, delta)
@@ -598,8 +618,6 @@ def test_goerisch_stays_valid_with_the_shift_at_a_trial_eigenvalue(harmonic, gap
     np.testing.assert_allclose(b, LEVELS[:4], atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="bounds.lehmann_lower_bounds: a trial function whose eigenvalue equals ρ "
-                   "(B column ~ 1e-14 of quadrature noise, scaled up by 1/d) gives bounds above the levels")
 def test_lehmann_stays_valid_with_the_shift_at_a_trial_eigenvalue(harmonic):
     """Same setting for Lehmann's bounds at ρ = 9 exactly (measured: 3.04, 5.02, 7.005, 9.0 for
     the levels 1, 3, 5, 7; at ρ = 9 − 1e-13 errors of ±1e-2 either way; level_bounds with exact
