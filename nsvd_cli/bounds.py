@@ -270,18 +270,18 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
     return out
 
 
-def _rename(kind: str, lower: str | None = None, upper: str | None = None) -> str:
-    """A ``kinds`` entry ``"lower/upper (cluster of m)"`` with one or both sides renamed."""
-    base, sep, rest = kind.partition(" (")
-    lo, _, hi = base.partition("/")
-    lo, hi = lower or lo, upper or hi or lo
-    return (lo if lo == hi else f"{lo}/{hi}") + (sep + rest if sep else "")
-
-
 def _side(kind: str, upper: bool) -> str:
-    """The lower or upper side's name in a ``kinds`` entry."""
+    """The lower or upper side's name in a ``kinds`` entry ``"lower/upper (cluster of m)"``
+    (one name: both sides)."""
     lo, _, hi = kind.partition(" (")[0].partition("/")
     return (hi or lo) if upper else lo
+
+
+def _rename(kind: str, lower: str | None = None, upper: str | None = None) -> str:
+    """A ``kinds`` entry with one or both sides renamed."""
+    _, sep, rest = kind.partition(" (")
+    lo, hi = lower or _side(kind, False), upper or _side(kind, True)
+    return (lo if lo == hi else f"{lo}/{hi}") + sep + rest
 
 
 def _apply_min_max(out: LevelBounds, ok, error, pad) -> None:

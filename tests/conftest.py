@@ -77,3 +77,20 @@ def short_run_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "h.h5"
     solve(spec, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """``load(name)``: import ``bench/<name>.py`` from its path (bench/ is not a package)."""
+    return _load_bench_script
+
+
+def _load_bench_script(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

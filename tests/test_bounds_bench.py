@@ -5,8 +5,6 @@ bench/ is not a package: the script is imported from its path.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,15 +12,11 @@ import pytest
 
 from nsvd_cli.bounds import LevelBounds
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bounds_bench.py"
 
 
 @pytest.fixture(scope="module")
-def bb():
-    spec = importlib.util.spec_from_file_location("bounds_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bb(bench_script):
+    return bench_script("bounds_bench")
 
 
 def evaluation(theta, lower, upper):

@@ -6,7 +6,6 @@ script in its own session and sends SIGINT to the whole group, as Ctrl-C in a te
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -25,11 +24,8 @@ SCRIPT = ROOT / "bench" / "methods_bench.py"
 
 
 @pytest.fixture(scope="module")
-def mb():
-    spec = importlib.util.spec_from_file_location("methods_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def mb(bench_script):
+    return bench_script("methods_bench")
 
 
 # ---- calibration ------------------------------------------------------------------------------
