@@ -65,6 +65,9 @@ class LevelBounds:
         integrals); the residual-based sides are widened by it.
     goerisch_lower : ndarray or None
         Lehmann–Goerisch lower bounds (:mod:`nsvd_cli.goerisch`; NaN where none), when computed.
+    notes : list of str
+        What the table should say about the bounds as a whole (a ``next_level_lower`` used
+        as an assumption, or ignored and why).
     ritz_rule_error : ndarray or None
         With a refined rule: ``|R_k − θ_k|``, the Rayleigh quotient of each Ritz function there
         against its Ritz value; it widens the min–max and Lehmann–Goerisch sides (``rule_error``
@@ -86,6 +89,7 @@ class LevelBounds:
     rule_error: np.ndarray | None = None
     goerisch_lower: np.ndarray | None = None
     ritz_rule_error: np.ndarray | None = None
+    notes: list = field(default_factory=list)
 
     @property
     def bounded(self) -> np.ndarray:
@@ -236,6 +240,7 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
         return out
     if np.any(np.diff(theta[ok]) < 0):
         raise ValueError("energies must be ascending")
+    next_level_lower = _checked_next_level(out, next_level_lower, theta[ok].max())
     groups = [[int(ok[i]) for i in grp] for grp in clusters(theta[ok], g[np.ix_(ok, ok)])]
     radius = [_cluster_radius(grp, g) for grp in groups]
     w_lo = [theta[grp[0]] - r for grp, r in zip(groups, radius)]
@@ -275,6 +280,21 @@ def _side(kind: str, upper: bool) -> str:
     (one name: both sides)."""
     lo, _, hi = kind.partition(" (")[0].partition("/")
     return (hi or lo) if upper else lo
+
+
+def _checked_next_level(out: LevelBounds, value, top: float):
+    """``next_level_lower`` if it lies above the highest Ritz value (a lower bound of the next
+    level below it says nothing about the learned levels, and as β or ρ it would invert their
+    intervals), else None; either way a note for the table (in ``out.notes``)."""
+    if value is None:
+        return None
+    if not value > top:
+        out.notes.append(f"evaluation.next_level_lower = {value:.6g} ignored: it must lie above the highest Ritz "
+                         f"value ({top:.6g}) to bound the level above the learned ones")
+        return None
+    out.notes.append(f"assuming evaluation.next_level_lower = {value:.6g} is a lower bound of the level above the "
+                     "learned ones (a wrong value makes the intervals wrong)")
+    return float(value)
 
 
 def _rename(kind: str, lower: str | None = None, upper: str | None = None) -> str:
@@ -425,6 +445,7 @@ def _bound_cluster(out: LevelBounds, grp: list[int], theta, r: float, alpha: flo
     with np.errstate(divide="ignore", invalid="ignore"):
         d_lo = th.min() - alpha  # inf for the lowest cluster, NaN if unknown
         d_hi = beta - th.max()
+        d_hi = d_hi if d_hi > 0 else np.nan  # a β not above the cluster separates nothing
         if m == 1:
             kt_up = th + r**2 / d_lo if np.isfinite(alpha) else (th if alpha == -np.inf else np.nan)
             kt_lo = th - r**2 / d_hi if np.isfinite(beta) else np.nan

@@ -190,14 +190,15 @@ def comparison_reference(spec: ProblemSpec, *, max_memory: float | None = None):
     GridError
         The grid reference cannot be solved (``parameter="reference_grid"``).
     """
-    from .baselines.reference import grid_reference_error, reference_for
+    from .baselines.reference import grid_reference_error, grouped_within_error, reference_for
 
     reference = reference_for(spec, required=True, max_memory=max_memory)
     if reference is None:
         raise ComparisonError(f"{spec.name}: no reference (no closed form, and grid references need dimension "
                               f"<= 3, got {spec.dimension})", parameter="sources")
     if reference.kind == "grid":
-        return reference, grid_reference_error(spec, reference, max_memory=max_memory)
+        error = grid_reference_error(spec, reference, max_memory=max_memory)
+        return grouped_within_error(reference, error), error
     return reference, np.zeros(reference.n_modes)
 
 

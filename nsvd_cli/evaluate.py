@@ -87,6 +87,7 @@ class Evaluation:
     ritz_overlaps: np.ndarray | None = None  # (L, L) <psi_l, phi_k> / ||psi_l||: learned mode l vs Ritz function k
     ritz_residuals: np.ndarray | None = None  # (L,) ||(H - rho_k) phi_k|| of the unit Ritz functions
     bounds: LevelBounds | None = None  # per-level intervals around the Ritz energies (nsvd_cli.bounds)
+    refined: bool = False  # bounds with Lehmann–Goerisch and the refined-rule check (evaluate_model(refine=True))
     edge_mass: np.ndarray | None = None  # (L,) norm fraction of each scored mode in the rule's outer layer
     gap_relative_errors: np.ndarray | None = None  # (L,) |(E_l-E_0) - (Eref_l-Eref_0)| / |Eref_l-Eref_0|; NaN at l=0
     # Monte Carlo rules only (None / 0 for a deterministic rule; nsvd_cli.montecarlo):
@@ -437,7 +438,8 @@ def _goerisch_data(problem, ev: Evaluation, ritz: RitzResult, ritz_values, refin
                         CosineDual(q.box, n, sine), fine)
 
 
-def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, refined=None) -> None:
+def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, refined=None,
+                   goerisch: bool = True) -> None:
     """Ritz residuals and the per-level intervals of :mod:`nsvd_cli.bounds` (in place).
 
     ``values``, ``h_values`` (N, L) and ``gradients`` (N, L, D) are of the scored functions; for
@@ -462,7 +464,7 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
         rgram = residual_gram(values, h_values, problem.quadrature.weights, ritz)
     ev.ritz_residuals = np.sqrt(np.abs(np.diag(rgram)))
     ritz_values = ritz.rotate(values)  # the Ritz functions at the nodes, (N, L)
-    goerisch = _goerisch_data(problem, ev, ritz, ritz_values, refined) if deterministic else None
+    goerisch = _goerisch_data(problem, ev, ritz, ritz_values, refined) if deterministic and goerisch else None
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
                              unavailable=bounds_unavailable_reason(problem),
                              trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights), goerisch=goerisch,
@@ -483,8 +485,8 @@ def monte_carlo_blocks(problem) -> int:
     return montecarlo.DEFAULT_BLOCKS if problem.spec.evaluation.quadrature == "monte-carlo" else 0
 
 
-def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, residuals: bool | None = None
-                   ) -> Evaluation:
+def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, residuals: bool | None = None,
+                   refine: bool = True) -> Evaluation:
     """Evaluate a model's eigenfunctions on a problem's evaluation rule (:func:`evaluate_functions`).
 
     Parameters
@@ -499,6 +501,11 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     residuals : bool, optional
         Compute ``Evaluation.residuals`` (default :func:`residuals_available`); costs about
         4 D further passes of the model over the rule. Without them every level gets "no bound".
+    refine : bool
+        Compute the Lehmann–Goerisch bounds and the refined-rule check of the Ritz values
+        (:func:`refined_rule`; on harmonic2d about 3–9 s). False for the evaluations during
+        training (their intervals are then the residual-based ones, still valid):
+        ``Evaluation.refined`` records which.
 
     The functions scored are those of ``problem.spec.training.method``
     (:func:`nsvd_cli.methods.evaluation_rotation`; ``Evaluation.rotation`` maps the model
@@ -542,8 +549,10 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
         h_values = -problem.kinetic * laplacians + problem.potential_values[:, None] * values
         ev.residuals = residual_norms(values, h_values, problem.quadrature.weights, ev.energies)
     ev.edge_mass = edge_mass(problem.quadrature, values, getattr(problem, "walls", None))  # wall faces left out
-    refined = _refined_functions(model, problem, rotation) if want_residuals and not monte_carlo else None
-    _attach_bounds(ev, values, h_values, problem, grads, refined)
+    refine = refine and want_residuals and not monte_carlo
+    refined = _refined_functions(model, problem, rotation) if refine else None
+    _attach_bounds(ev, values, h_values, problem, grads, refined, goerisch=refine)
+    ev.refined = refine
     ev.method, ev.rotation = method, rotation
     if not NORM_ESTIMATE.get(method, True):
         _drop_norm_estimate(ev)

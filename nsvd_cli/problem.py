@@ -243,9 +243,12 @@ class Problem:
         """
         if self.reference_kind == "analytic":
             return self.closed_form_reference
-        from .baselines.reference import reference_for
+        from .baselines.reference import GridReference, grid_reference_error, grouped_within_error, reference_for
 
-        return reference_for(self.spec)
+        ref = reference_for(self.spec)
+        if isinstance(ref, GridReference):  # levels split by less than the grid's error are one group
+            ref = grouped_within_error(ref, grid_reference_error(self.spec, ref))
+        return ref
 
     @functools.cached_property
     def closed_form_reference(self):

@@ -204,14 +204,14 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
         pass
     judge = _Judge(problem, spec.training)
 
-    def evaluate(m, iteration: int):
+    def evaluate(m, iteration: int, refine: bool = True):
         try:
-            return evaluate_model(m, problem)
+            return evaluate_model(m, problem, refine=refine)
         except np.linalg.LinAlgError:  # non-finite eigenfunction values: the model has diverged
             raise DivergenceError(iteration, str(ckpt) if ckpt.exists() else None) from None
 
     def periodic(m, iteration: int) -> dict:
-        ev = judge(evaluate(m, iteration), iteration)
+        ev = judge(evaluate(m, iteration, refine=iteration >= tr.iterations), iteration)  # certify at the end only
         out = {"eigenvalues": ev.eigenvalues.tolist(), **ev.summary(), "converged": ev.verdict.n_converged}
         if tr.until == "converged" and judge.can_stop:
             out["stop"] = "converged"
@@ -232,6 +232,8 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
     evaluations = state.history["evaluations"]
     if judge.last is not None and evaluations and evaluations[-1]["iteration"] == state.iteration:
         evaluation = judge.last
+        if not evaluation.refined:  # stopped early (--until converged): the final intervals in full
+            evaluation.bounds, evaluation.refined = evaluate(state.ema.module, state.iteration).bounds, True
     else:
         evaluation = judge(evaluate(state.ema.module, state.iteration), state.iteration)
     if callback:

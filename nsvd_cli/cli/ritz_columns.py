@@ -107,10 +107,14 @@ def interval_spacing_note(bounds, ritz_energies) -> str:
 
 
 def interval_cell(bounds, i) -> str:
-    """``[lo, hi]`` of level i (6 significant digits), or ``no bound`` (the reason is in the note)."""
+    """``[lo, hi]`` of level i (6 significant digits, more — up to 12 — until the two ends
+    differ: a harmonic2d ground state's [1.9999987, 2.0000043] printed as [2, 2]), or
+    ``no bound`` (the reason is in the note)."""
     if not bounds.bounded[i]:
         return "no bound"
-    return f"[{bounds.lower[i]:.6g}, {bounds.upper[i]:.6g}]"
+    lo, hi = bounds.lower[i], bounds.upper[i]
+    digits = next((d for d in range(6, 13) if f"{lo:.{d}g}" != f"{hi:.{d}g}"), 12)
+    return f"[{lo:.{digits}g}, {hi:.{digits}g}]"
 
 
 #: Significant digits of the Ritz column of the solve table (``{:.5g}``, nsvd_cli.cli.solve._fmt).
@@ -189,6 +193,7 @@ def bounds_note(ev, bounds) -> str:
         if verdict is not None and not verdict.all_converged:
             parts.append("with modes not judged converged that assumption is not known to hold: a lower end may "
                          "lie above its level")
+    parts += list(getattr(bounds, "notes", []))
     reasons = sorted({k for k in bounds.kinds if k.startswith("no bound")})
     parts += reasons
     return "; ".join(parts)

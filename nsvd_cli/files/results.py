@@ -185,6 +185,7 @@ def _write_ritz_and_bounds(h, ev) -> None:
         _write_dict_of_arrays(g, b.arrays())
         g.create_dataset("kinds", data=np.asarray(b.kinds, dtype=h5py.string_dtype()))
         g.attrs["deterministic"] = bool(b.deterministic)
+        g.attrs["lehmann_shift"] = float(b.lehmann_shift)  # ρ of the Lehmann(–Goerisch) bounds (NaN: none)
 
 
 def _write_history(hg, history: dict) -> None:
