@@ -155,7 +155,8 @@ class MethodResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN as None; no eigenvectors or points): ``peak_memory`` None when
-        not measured (neural), ``in_interval`` true / false / None (no bound)."""
+        not measured (neural), ``in_interval`` true / false / None (no bound), the intervals'
+        ends ``interval_lower`` / ``interval_upper`` (None: no bound)."""
         out = {"label": self.label, "kind": self.kind, "method": self.method, "grid": self.grid,
                "wall_time": self.wall_time, "peak_memory": None if self.peak_memory < 0 else self.peak_memory,
                "iterations": self.iterations,
@@ -180,7 +181,8 @@ class MethodResult:
                        subspace_distances=self.subspace_distances, orthogonality=self.orthogonality,
                        in_interval=None if self.in_interval is None else
                        [None if np.isnan(v) else bool(v) for v in self.in_interval],
-                       ritz_energies=None if ev is None else getattr(ev, "ritz_energies", None))
+                       ritz_energies=None if ev is None else getattr(ev, "ritz_energies", None),
+                       interval_lower=_bound_side(ev, "lower"), interval_upper=_bound_side(ev, "upper"))
         return _jsonable(out)
 
 
@@ -286,3 +288,9 @@ def _jsonable(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     return obj
+
+
+def _bound_side(ev, side: str):
+    """(L,) one side of an evaluation's intervals (:mod:`nsvd_cli.bounds`), or None."""
+    bounds = None if ev is None else getattr(ev, "bounds", None)
+    return None if bounds is None else getattr(bounds, side)

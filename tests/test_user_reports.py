@@ -106,6 +106,9 @@ def test_compare_json_converged_is_the_verdict_and_encodings(short_run_file, tmp
             assert got is None
         else:
             assert got is bool(stored["lower"][k] <= ref <= stored["upper"][k]), k
+            # the interval's ends come with it (recomputed on the file's rule: the stored ones)
+            assert m["interval_lower"][k] == pytest.approx(stored["lower"][k], rel=1e-9, abs=1e-12)
+            assert m["interval_upper"][k] == pytest.approx(stored["upper"][k], rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(m["ritz_energies"], load(path).ritz["energies"], rtol=1e-8)
 
 
