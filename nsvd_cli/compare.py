@@ -397,13 +397,18 @@ def _neural_converged(results, counted_energies: np.ndarray) -> bool:
     return finite and (verdict is None or bool(np.all(verdict)))
 
 
-def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid, say, notes) -> MethodResult:
+def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid, say, notes,
+                next_level_lower: float | None = None) -> MethodResult:
     from .evaluate import evaluate_model
     from .problem import Problem
 
     res, L = source.results, len(ref_E)
     say(f"{label}: evaluating the learned eigenfunctions on its quadrature rule")
-    file_problem = Problem.from_spec(res.spec)
+    spec = res.spec
+    if next_level_lower is not None:
+        spec = spec.model_copy(update={"evaluation": spec.evaluation.model_copy(
+            update={"next_level_lower": float(next_level_lower)})})
+    file_problem = Problem.from_spec(spec)
     ev = evaluate_model(res.model, file_problem)
     stored = np.asarray(res.eigenvalues, dtype=np.float64)
     discrepancy = float(np.max(np.abs(ev.eigenvalues - stored)) / max(np.max(np.abs(stored)), 1e-300))
@@ -427,6 +432,7 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
     if not np.all(np.isfinite(energies[counted])):
         row.note = "non-finite energies"
     if ev.bounds is not None:
+        notes += [f"{label}: {note}" for note in ev.bounds.notes]  # a next_level_lower assumed, or ignored
         row.in_interval = np.full(L, np.nan)
         row.in_interval[:Lf] = ev.bounds.contains(ref_E[:Lf])[:Lf]
     if grid is not None:
@@ -443,7 +449,8 @@ def _neural_row(source: Source, label: str, ref_E, floor, groups, complete, grid
 
 def build_comparison(spec: ProblemSpec, reference, reference_error, files: Sequence[Source], runs: list[GridRun],
                      *, box, order: int, tol: float | None = None, keep_eigenvectors: bool = False,
-                     progress: Progress | None = None, notes: list | None = None) -> Comparison:
+                     progress: Progress | None = None, notes: list | None = None,
+                     next_level_lower: float | None = None) -> Comparison:
     """The comparison of loaded results files and grid solutions against a reference (no solving).
 
     Parameters
@@ -462,6 +469,8 @@ def build_comparison(spec: ProblemSpec, reference, reference_error, files: Seque
         Recorded in the comparison.
     keep_eigenvectors : bool
         Keep grid eigenvectors below :data:`EIGENVECTOR_LIMIT` bytes (for the compare file).
+    next_level_lower : float, optional
+        As :func:`compare`.
 
     Returns
     -------
@@ -485,7 +494,8 @@ def build_comparison(spec: ProblemSpec, reference, reference_error, files: Seque
     grid = _comparison_grid(runs, reference) if files else None
     names = [Path(s.text).name for s in files]
     neural_rows = [_neural_row(s, name if names.count(name) == 1 else s.text, ref_E, floor, groups,
-                               bool(reference.complete_last_group), grid, say, notes) for s, name in zip(files, names)]
+                               bool(reference.complete_last_group), grid, say, notes, next_level_lower)
+                   for s, name in zip(files, names)]
     return Comparison(spec=spec, reference_name=reference.name, reference_kind=reference.kind,
                       reference_energies=ref_E, reference_error=np.asarray(reference_error, dtype=np.float64),
                       error_floor=float(floor), quantum_numbers=np.asarray(reference.quantum_numbers,
@@ -523,7 +533,7 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
             order: int = 2, max_memory: int | None = None, tol: float | None = None, max_iter: int | None = None,
             preconditioner: str | None = None, box: Sequence[tuple[float, float]] | None = None, seed: int = 0,
             keep_eigenvectors: bool = False, progress: Progress | None = None,
-            dimension: int | None = None) -> Comparison:
+            dimension: int | None = None, next_level_lower: float | None = None) -> Comparison:
     """Compare NeuralSVD results files and grid solvers against the problem's reference.
 
     Parameters
@@ -558,6 +568,9 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
         solvers run (iteration, residual, elapsed seconds).
     dimension : int, optional
         Dimension D of the problems named (families such as ``harmonic``; ``--dim``).
+    next_level_lower : float, optional
+        Re-evaluate every results file with this ``evaluation.next_level_lower`` (a known lower
+        bound of the level above the computed ones; docs/bounds.md); default: each file's own.
 
     Returns
     -------
@@ -595,4 +608,5 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
     reference, error = comparison_reference(spec, max_memory=max_memory)
     files = [s for s in srcs if s.results is not None]
     return build_comparison(spec, reference, error, files, runs, box=box, order=order, tol=tol,
-                            keep_eigenvectors=keep_eigenvectors, progress=progress, notes=notes)
+                            keep_eigenvectors=keep_eigenvectors, progress=progress, notes=notes,
+                            next_level_lower=next_level_lower)

@@ -93,3 +93,25 @@ def test_evaluations_during_training_skip_the_refined_check(short_run_file):
         assert full.bounds.ritz_rule_error is not None
     np.testing.assert_allclose(quick.ritz_energies, full.ritz_energies)  # the same Ritz pairs
     assert "ritz_rule_error" in res.bounds  # the file's final evaluation (at the budget) was refined
+
+
+def test_compare_next_level_lower_reevaluates_the_intervals(short_run_file):
+    """harmonic2d, 3 modes (levels 2, 4, 4; level 4 is 6): with the exact next level the top
+    pair gets a second-order lower side; a non-finite value is refused naming the option."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(app, ["compare", str(short_run_file), "--json"]).stdout)["methods"][0]
+    res = runner.invoke(app, ["compare", str(short_run_file), "--json", "--next-level-lower", "6"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)["methods"][0]
+    for k, level in enumerate([2.0, 4.0, 4.0]):
+        if m["interval_lower"][k] is not None:
+            assert m["interval_lower"][k] <= level <= m["interval_upper"][k]
+            assert m["interval_lower"][k] >= plain["interval_lower"][k] - 1e-12  # never looser
+    bad = runner.invoke(app, ["compare", str(short_run_file), "--next-level-lower", "nan"])
+    assert bad.exit_code == 2 and "--next-level-lower" in bad.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -59,6 +60,11 @@ def compare_command(
     fail_above: Annotated[Optional[float], typer.Option(
         help="Exit with status 1 if any method's mean relative energy error exceeds this (for scripts and CI).",
         rich_help_panel=_OUT)] = None,
+    next_level_lower: Annotated[Optional[float], typer.Option(
+        help="A known lower bound of the level above the computed ones (energy of H): every results file is "
+             "re-evaluated with it as evaluation.next_level_lower, so that every level gets a second-order "
+             "interval (docs/bounds.md). An assumption: a value above the true level makes the intervals wrong.",
+        rich_help_panel=_OUT, show_default=False)] = None,
     threads: Annotated[Optional[int], typer.Option(
         help="Threads (torch, OpenMP, BLAS). Default: OMP_NUM_THREADS if set, else 1 (the grid solvers are "
              "memory-bound; spin-waiting pools on busy cores made them 10-20x slower; docs/scaling.md).",
@@ -89,9 +95,12 @@ def compare_command(
             raise ResultsExistError(output)
         if fail_above is not None and not fail_above >= 0:
             raise ComparisonError(f"must be >= 0, got {fail_above}", parameter="fail_above")
+        if next_level_lower is not None and not math.isfinite(next_level_lower):
+            raise ComparisonError(f"must be finite, got {next_level_lower}", parameter="next_level_lower")
         options = dict(order=int(order.value), max_memory=parse_memory(max_memory), tol=tol, max_iter=max_iter,
                        preconditioner=preconditioner.value if preconditioner else None,
-                       box=parse_box(box), seed=seed, keep_eigenvectors=output is not None, dimension=dim)
+                       box=parse_box(box), seed=seed, keep_eigenvectors=output is not None, dimension=dim,
+                       next_level_lower=next_level_lower)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
 

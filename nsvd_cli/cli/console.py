@@ -61,6 +61,7 @@ OPTION_OF_FIELD = {
     "max_iter": "--max-iter",
     "preconditioner": "--preconditioner",
     "fail_above": "--fail-above",
+    "next_level_lower": "--next-level-lower",
 }
 
 
