@@ -377,14 +377,17 @@ def bounds_unavailable_reason(problem) -> str | None:
 
 #: Nodes per panel of the refined rule, relative to the evaluation rule's.
 REFINE = 1.5
-#: Most nodes of the refined rule (its model pass with gradients is the cost; a 3D default rule
-#: would need 157 464 and 44 s on one core): above it the form gap stands in.
+#: Most nodes of the refined rule (its model pass and the Lehmann–Goerisch fit on it are the
+#: cost; a 3D default rule refined 1.5× would need 157 464 nodes and 44 s on one core): above
+#: it 4 more nodes per panel are tried, then the form gap stands in.
 REFINED_BUDGET = 60_000
 
 
 def refined_rule(problem):
-    """The evaluation rule with :data:`REFINE` × its nodes per panel (per axis) on the same box,
-    or None for a rule that is not a Gauss–Legendre box rule. On it the Rayleigh quotient of
+    """The evaluation rule with :data:`REFINE` × its nodes per panel (per axis) on the same box
+    (4 more per panel if that exceeds :data:`REFINED_BUDGET`: a 2D user spec's default 48 × 4
+    per axis becomes 52 × 4), or None for a rule that is not a Gauss–Legendre box rule or
+    whose refinement stays above the budget. On it the Rayleigh quotient of
     each Ritz function, against its Ritz value, estimates the integration error that widens the
     min–max and Lehmann–Goerisch sides of the intervals (docs/bounds.md)."""
     from .quadrature import make_quadrature
@@ -392,8 +395,9 @@ def refined_rule(problem):
     spec = problem.spec.evaluation
     if spec.quadrature != "gauss-legendre" or problem.quadrature.box is None:
         return None
-    points = int(np.ceil(spec.points * REFINE))
-    if (points * spec.panels) ** problem.dimension > REFINED_BUDGET:
+    points = next((p for p in (int(np.ceil(spec.points * REFINE)), spec.points + 4)
+                   if (p * spec.panels) ** problem.dimension <= REFINED_BUDGET), None)
+    if points is None:
         return None
     return make_quadrature(spec.model_copy(update={"points": points}))
 

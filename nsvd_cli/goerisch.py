@@ -42,7 +42,7 @@ __all__ = ["CosineDual", "GoerischData", "dual_per_axis", "goerisch_shift", "goe
            "DUAL_FUNCTIONS_MAX"]
 
 #: Most cosine products per axis by dimension (the dual space has ``n^D − 1`` functions).
-DUAL_PER_AXIS_MAX = {1: 96, 2: 32, 3: 12}
+DUAL_PER_AXIS_MAX = {1: 96, 2: 24, 3: 12}
 #: Most dual functions in all (the normal equations are K × K).
 DUAL_FUNCTIONS_MAX = 1800
 #: Nodes per axis of the rule per cosine (the rule must integrate the products exactly).

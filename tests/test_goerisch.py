@@ -424,7 +424,7 @@ def test_dual_per_axis_counts_distinct_nodes_per_axis():
     assert dual_per_axis(axis_nodes(160), 1) == 40
     assert dual_per_axis(axis_nodes(2000), 1) == 96  # the 1D cap
     assert dual_per_axis(axis_nodes(200, 12), 2) == 3  # the coarsest axis decides
-    assert dual_per_axis(axis_nodes(200, 200), 2) == 32
+    assert dual_per_axis(axis_nodes(200, 200), 2) == 24  # the 2D cap
     assert dual_per_axis(axis_nodes(60, 60, 60), 3) == 12
     assert dual_per_axis(axis_nodes(400, 400, 400, 400), 4) == 0  # no dual space beyond 3D
     q, _ = harmonic_rule(8, 1)

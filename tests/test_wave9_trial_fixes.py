@@ -115,3 +115,15 @@ def test_compare_next_level_lower_reevaluates_the_intervals(short_run_file):
             assert m["interval_lower"][k] >= plain["interval_lower"][k] - 1e-12  # never looser
     bad = runner.invoke(app, ["compare", str(short_run_file), "--next-level-lower", "nan"])
     assert bad.exit_code == 2 and "--next-level-lower" in bad.output
+
+
+def test_the_note_names_the_bound_of_each_run_of_levels_in_order():
+    """The note under the table listed the kinds sorted, not matchable to levels (a trial:
+    'Kahan/min–max (cluster of 2), Lehmann–Goerisch/min–max, …' where Kahan was of levels 5–6)."""
+    from nsvd_cli.cli.ritz_columns import _kinds_by_level
+
+    kinds = ["Lehmann–Goerisch/min–max"] * 4 + ["Kahan/min–max (cluster of 2)"] * 2 + ["no bound: cut"]
+    assert _kinds_by_level(kinds) == "levels 1–4 Lehmann–Goerisch/min–max, 5–6 Kahan/min–max (cluster of 2)"
+    pairs = ["L/m (cluster of 2)"] * 4  # two neighbouring pairs stay apart
+    assert _kinds_by_level(pairs, [0, 0, 1, 1]) == "levels 1–2 L/m (cluster of 2), 3–4 L/m (cluster of 2)"
+    assert _kinds_by_level(["no bound: x"]) == ""

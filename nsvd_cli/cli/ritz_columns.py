@@ -176,6 +176,25 @@ def upper_bound_note(ritz_energies, bounds) -> str:
             "exceeds the digits shown (more evaluation.points or panels)")
 
 
+def _kinds_by_level(kinds, cluster=None) -> str:
+    """``"levels 1–4 Lehmann–Goerisch/min–max, 5–6 Kahan/min–max (cluster of 2)"``: the bound of
+    each run of consecutive levels with an interval (lower/upper side), in level order; a
+    cluster (``cluster`` index per level) is never merged with the next one."""
+    runs = []
+    for k, kind in enumerate(kinds):
+        if kind.startswith("no bound"):
+            continue
+        same_cluster = cluster is None or "(cluster" not in kind or cluster[k] == cluster[k - 1]
+        if runs and runs[-1][2] == kind and runs[-1][1] == k - 1 and same_cluster:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k, kind])
+    if not runs:
+        return ""
+    text = ", ".join((f"{a + 1}" if a == b else f"{a + 1}–{b + 1}") + f" {kind}" for a, b, kind in runs)
+    return ("level " if len(runs) == 1 and runs[0][0] == runs[0][1] else "levels ") + text
+
+
 def bounds_note(ev, bounds) -> str:
     """What the Ritz and interval columns mean (docs/bounds.md), and why levels have no bound."""
     parts = [RITZ_NOTE + (f" ({ev.ritz_dropped} direction(s) dropped)" if ev.ritz_dropped else "")]
@@ -184,9 +203,9 @@ def bounds_note(ev, bounds) -> str:
         parts.append(upper_bound_note(getattr(ev, "ritz_energies", None), bounds))
     elif cut:
         parts.append("not upper bounds of the levels: the evaluation box cuts learned functions off")
-    kinds = sorted({k for k in bounds.kinds if not k.startswith("no bound")})
+    kinds = _kinds_by_level(bounds.kinds, getattr(bounds, "cluster", None))
     if kinds:
-        parts.append("interval around the k-th Ritz value: " + ", ".join(kinds) +
+        parts.append("interval around the k-th Ritz value: " + kinds +
                      ", widened by the rule's estimated integration error, assuming no level below the highest "
                      "learned one was missed (docs/bounds.md)")
         verdict = getattr(ev, "verdict", None)
