@@ -123,7 +123,8 @@ def test_the_note_names_the_bound_of_each_run_of_levels_in_order():
     from nsvd_cli.cli.ritz_columns import _kinds_by_level
 
     kinds = ["Lehmann–Goerisch/min–max"] * 4 + ["Kahan/min–max (cluster of 2)"] * 2 + ["no bound: cut"]
-    assert _kinds_by_level(kinds) == "levels 1–4 Lehmann–Goerisch/min–max, 5–6 Kahan/min–max (cluster of 2)"
+    assert _kinds_by_level(kinds) == "levels 1–4 Lehmann–Goerisch/min–max; levels 5–6 Kahan/min–max (cluster of 2)"
     pairs = ["L/m (cluster of 2)"] * 4  # two neighbouring pairs stay apart
-    assert _kinds_by_level(pairs, [0, 0, 1, 1]) == "levels 1–2 L/m (cluster of 2), 3–4 L/m (cluster of 2)"
+    assert _kinds_by_level(pairs, [0, 0, 1, 1]) == "levels 1–2 L/m (cluster of 2); levels 3–4 L/m (cluster of 2)"
     assert _kinds_by_level(["no bound: x"]) == ""
+    assert _kinds_by_level(["A", "B"]) == "level 1 A; level 2 B"

@@ -177,7 +177,7 @@ def upper_bound_note(ritz_energies, bounds) -> str:
 
 
 def _kinds_by_level(kinds, cluster=None) -> str:
-    """``"levels 1–4 Lehmann–Goerisch/min–max, 5–6 Kahan/min–max (cluster of 2)"``: the bound of
+    """``"levels 1–4 Lehmann–Goerisch/min–max; levels 5–6 Kahan/min–max (cluster of 2)"``: the bound of
     each run of consecutive levels with an interval (lower/upper side), in level order; a
     cluster (``cluster`` index per level) is never merged with the next one."""
     runs = []
@@ -191,8 +191,7 @@ def _kinds_by_level(kinds, cluster=None) -> str:
             runs.append([k, k, kind])
     if not runs:
         return ""
-    text = ", ".join((f"{a + 1}" if a == b else f"{a + 1}–{b + 1}") + f" {kind}" for a, b, kind in runs)
-    return ("level " if len(runs) == 1 and runs[0][0] == runs[0][1] else "levels ") + text
+    return "; ".join((f"level {a + 1}" if a == b else f"levels {a + 1}–{b + 1}") + f" {kind}" for a, b, kind in runs)
 
 
 def bounds_note(ev, bounds) -> str:
