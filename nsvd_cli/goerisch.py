@@ -4,7 +4,7 @@ Lehmann's bounds (:func:`nsvd_cli.bounds.lehmann_lower_bounds`) measure the resi
 ``(H − ρ)v`` of the trial functions in L², where the learned functions' contamination at high
 energies dominates it (docs/bounds.md, "Why Kato–Temple stays 10–40× the error"). Goerisch's
 formulation needs only an upper bound of ``<v|H̃⁻¹v>`` (``H̃ = H + s`` positive), which weighs
-a component of energy ``E`` by ``1/(E + s)`` instead of ``E²``; and that upper bound comes from a
+a residual component of energy ``E`` by ``(E − θ)²/(E + s)`` instead of ``(E − θ)²``; and that upper bound comes from a
 *dual* function ``g`` of our choice (the complementary variational principle):
 
 * ``H̃ = −κ∇² + V + s`` with ``V + s > 0``; ``M(f, h) = κ<∇f|∇h> + <(V + s)f|h>`` its
@@ -26,7 +26,8 @@ ideal ``A2`` is the Ritz quotient of ``H̃(H̃ − ρ̃)⁻¹``, whose negative 
 ``λ̃/(λ̃ − ρ̃)`` belong to the levels below ρ; a larger ``A2`` only raises a negative quotient.
 
 The dual functions ``g`` here are tensor products of cosines ``cos(kπ(x − a)/(b − a))`` on the
-evaluation box (zero normal derivative on every face), fitted by linear least squares to
+evaluation box (zero normal derivative on every face; sines on an axis whose two faces are hard
+walls, :class:`CosineDual`), fitted by linear least squares to
 minimise ``A2``; the learned functions themselves are *not* used as ``g``: their Laplacians are
 rough, the rule then fails the integration by parts by up to 10⁻³, and the fit exploits that
 (measured: a bound 1.6·10⁻³ above the harmonic2d ground level).
