@@ -367,8 +367,9 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def check_resumable(checkpoint: dict, spec: ProblemSpec, path) -> None:
-    """Refuse to resume a checkpoint of another problem or other settings.
+def check_resumable(checkpoint: dict, spec: ProblemSpec, path, what: str = "the checkpoint being resumed") -> None:
+    """Refuse to resume a checkpoint of another problem or other settings (``what`` names it in
+    the message: also a finished seed's results file that ``--seeds … --resume`` skips).
 
     Every field of the resolved spec stored in the checkpoint must equal ``spec``'s, except
     :data:`RESUMABLE_FIELDS`; the checkpoint's iteration must not exceed
@@ -386,7 +387,7 @@ def check_resumable(checkpoint: dict, spec: ProblemSpec, path) -> None:
     show = lambda v: "(absent)" if v is None else repr(v)  # noqa: E731
     for key in sorted(old.keys() | new.keys(), key=lambda k: (not k.endswith(".kind"), k)):  # a new kind first
         if key not in RESUMABLE_FIELDS and old.get(key) != new.get(key):
-            raise SpecError(key, f"differs from the checkpoint being resumed ({path}: {show(old.get(key))}, now "
+            raise SpecError(key, f"differs from {what} ({path}: {show(old.get(key))}, now "
                                  f"{show(new.get(key))}); resume with the same setting or start over with --overwrite")
     done = int(checkpoint["iteration"])
     if spec.training.iterations < done:

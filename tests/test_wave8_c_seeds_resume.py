@@ -101,3 +101,19 @@ def test_resume_still_refuses_results_beside_a_checkpoint(tmp_path):
     res = runner.invoke(app, ["solve", str(tmp_path / "ho.toml"), "--seeds", "0,1", "--iters", "30", "--resume",
                               "-o", str(tmp_path / "r.h5")])
     assert res.exit_code == 2 and "r-seed0.h5" in res.output and "exists" in res.output, res.output
+
+
+def test_resume_refuses_a_finished_seed_file_of_another_problem(tmp_path):
+    """A new-user trial: ``solve morse1d --seeds 0,1 --resume`` skipped two poschl_teller1d
+    results files and exited 0. A finished seed's file is now checked like a checkpoint being
+    resumed: another potential (or setting) is refused naming the field; the same one is skipped."""
+    (tmp_path / "ho.toml").write_text(SPEC)
+    (tmp_path / "other.toml").write_text(SPEC.replace('potential = "x0**2"', 'potential = "2*x0**2"'))
+    base = ["--seeds", "0", "--iters", "30", "--threads", "1", "-q", "-o", str(tmp_path / "r.h5")]
+    assert runner.invoke(app, ["solve", str(tmp_path / "ho.toml"), *base]).exit_code == 0
+    res = runner.invoke(app, ["solve", str(tmp_path / "other.toml"), *base, "--resume"])
+    assert res.exit_code == 2 and "potential" in res.output and "r-seed0.h5" in res.output, res.output
+    res = runner.invoke(app, ["solve", str(tmp_path / "ho.toml"), *base, "--modes", "1", "--resume"])
+    assert res.exit_code == 2 and "modes" in res.output, res.output
+    res = runner.invoke(app, ["solve", str(tmp_path / "ho.toml"), *base, "--resume"])
+    assert res.exit_code == 0 and "is complete, skipped" in res.output, res.output

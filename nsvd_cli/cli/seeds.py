@@ -30,12 +30,35 @@ def solve_seeds(seed_spec: Callable[[int], object], seeds: list[int], output, *,
     outputs = {s: seed_output_path(output, s) for s in seeds}
     states = _check_seeds_on_rank0(dist, list(outputs.values()), overwrite, resume)
     for run_seed, run_output in outputs.items():
+        if states[run_output] == "complete":
+            _check_finished_seed(seed_spec(run_seed), run_output)
+    for run_seed, run_output in outputs.items():
         if states[run_output] == "complete":  # --resume: finished before the interruption
             if dist.is_main:
                 console.print(f"seed {run_seed}: {run_output.name} is complete, skipped", highlight=False)
             continue
         _solve_one(seed_spec(run_seed), run_output, overwrite=overwrite, resume=states[run_output] == "resume",
                    quiet=quiet, dist=dist, command_output=output)
+
+
+def _check_finished_seed(spec, path: Path) -> None:
+    """A finished seed's results file, which ``--resume`` skips, must be of this problem and
+    these settings, as a checkpoint being resumed must (a new-user trial: morse1d ``--seeds 0,1
+    --resume`` skipped two poschl_teller1d files, exit 0).
+
+    Raises
+    ------
+    SpecError
+        Naming the first differing field (:func:`nsvd_cli.solve.check_resumable`).
+    """
+    from ..defaults import derive_defaults
+    from ..files.results import load
+    from ..solve import check_resumable
+    from ..spec import spec_to_dict
+
+    res = load(path)
+    check_resumable({"meta": {"spec": spec_to_dict(res.spec)}, "iteration": int(res.run.get("iterations", 0))},
+                    derive_defaults(spec)[0], path, what="the finished seed's results file being skipped")
 
 
 def parse_seeds(seeds: str | None, seed: int | None) -> list[int] | None:
