@@ -145,3 +145,26 @@ def test_every_builtin_preset_passes_the_checks_solve_runs_before_training():
     assert checked >= 12
     assert load_spec("hydrogen2d", preset="paper").training.dtype == "float64"
     assert load_spec("hydrogen2d").training.dtype == "float32"
+
+
+def test_weights_damaged_into_finite_values_are_refused(short_run_file, tmp_path):
+    """A trial zeroed 150 kB in the middle of a results file: finite weights, plots drawn from
+    them without a word. The weights' SHA-256 is written with them and checked on load."""
+    import shutil
+
+    import h5py
+
+    import nsvd_cli
+    from nsvd_cli.errors import ResultsFileError
+
+    nsvd_cli.load(short_run_file)  # intact: loads
+    damaged = tmp_path / "d.h5"
+    shutil.copy(short_run_file, damaged)
+    with h5py.File(damaged, "r+") as h:
+        name = next(k for k, v in h["model"].items() if v.ndim == 2)
+        h["model"][name][0, 0] = h["model"][name][0, 0] + 0.5  # a finite change
+    with pytest.raises(ResultsFileError, match="checksum"):
+        nsvd_cli.load(damaged)
+    with h5py.File(damaged, "r+") as h:  # a file written before the checksum: not checked
+        del h["model"].attrs["sha256"]
+    nsvd_cli.load(damaged)

@@ -52,10 +52,13 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
 ``/bounds`` (optional)
     per level ``lower``, ``upper`` (the reported interval), ``weinstein_lower/upper``,
     ``kato_temple_lower/upper``, ``cluster``; ``kinds`` (str: the bound used, or "no bound:
-    <reason>"); attrs ``deterministic``. See docs/bounds.md.
+    <reason>"); ``lehmann_lower``, ``goerisch_lower``, ``rule_error``, ``ritz_rule_error`` where
+    computed; attrs ``deterministic``, ``lehmann_shift`` (ρ of the Lehmann bounds, NaN: none).
+    See docs/bounds.md.
 ``/model``
     one dataset per entry of the EMA model's ``state_dict`` (its own dtype); the model is
-    rebuilt from the spec's ``[model]`` table and these weights.
+    rebuilt from the spec's ``[model]`` table and these weights. Attribute ``sha256``: their
+    checksum (:func:`weights_digest`), checked on load (absent in files written before it).
 
 Readers accept every format version up to :data:`FORMAT_VERSION` (the header check is
 :func:`nsvd_cli.files.hdf5.open_nsvd_file`, shared with compare files); a layout change
@@ -243,8 +246,10 @@ def write_results(path, *, spec: ProblemSpec, evaluation: Evaluation, model_stat
                 h["metrics"].create_dataset("groups", data=encode_groups(reference.groups, len(reference.energies)))
             _write_history(h.create_group("history"), history)
             mg = h.create_group("model")
-            for k, v in model_state.items():
-                mg.create_dataset(k, data=v.detach().cpu().numpy())
+            weights = {k: v.detach().cpu().numpy() for k, v in model_state.items()}
+            for k, v in weights.items():
+                mg.create_dataset(k, data=v)
+            mg.attrs["sha256"] = weights_digest(weights)
 
     return atomic_write(path, write, overwrite=overwrite)
 
@@ -447,6 +452,7 @@ def load(path) -> Results:
         ref = h.get("reference")
         model_state = {k: v[()] for k, v in h["model"].items()}
         _refuse_non_finite(path, e, model_state)
+        _refuse_changed_weights(path, h["model"].attrs.get("sha256"), model_state)
         return Results(
             spec=spec, eigenvalues=e["rayleigh"][()], energies=e["energies"][()], norm_eigenvalues=e["norm"][()],
             reference_eigenvalues=_read(e, "reference"), reference_energies=_read(e, "reference_energies"),
@@ -481,6 +487,37 @@ def _refuse_non_finite(path: Path, eigenvalues, model_state: dict) -> None:
         if value.dtype.kind in "fc" and not np.isfinite(value).all():
             raise ResultsFileError(f"{path}: damaged nsvd results file: /{name} holds non-finite values "
                                    "(NaN or inf), which no finished run writes; solve again")
+
+
+def weights_digest(weights: dict) -> str:
+    """SHA-256 (hex) of model weights ``{name: ndarray}``: names, dtypes, shapes and bytes, in name
+    order; stored as ``/model`` attribute ``sha256`` and checked by :func:`load`."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        a = np.ascontiguousarray(weights[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _refuse_changed_weights(path: Path, stored, model_state: dict) -> None:
+    """Refuse a file whose model weights no longer match the checksum written with them (bytes
+    damaged after writing into finite values: a new-user trial zeroed 150 kB of a file, and
+    ``nsvd plot`` drew eigenfunctions off by up to 1.4 without a word). Files written before
+    the checksum (no ``sha256`` attribute) are not checked.
+
+    Raises
+    ------
+    ResultsFileError
+        Naming the file.
+    """
+    if stored is None:
+        return
+    if as_str(stored) != weights_digest(model_state):
+        raise ResultsFileError(f"{path}: damaged nsvd results file: the model weights under /model do not match "
+                               "the checksum written with them; solve again")
 
 
 def _read_verdict(g) -> dict | None:
