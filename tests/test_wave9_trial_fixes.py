@@ -168,3 +168,11 @@ def test_weights_damaged_into_finite_values_are_refused(short_run_file, tmp_path
     with h5py.File(damaged, "r+") as h:  # a file written before the checksum: not checked
         del h["model"].attrs["sha256"]
     nsvd_cli.load(damaged)
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    import nsvd_cli
+    from nsvd_cli.errors import ResultsFileError
+
+    with pytest.raises(ResultsFileError, match="is a directory"):
+        nsvd_cli.load(tmp_path)

@@ -149,6 +149,8 @@ def open_nsvd_file(path, fmt: str, version: int) -> Iterator[tuple[h5py.File, in
     if not path.exists():
         raise ResultsFileError(f"{path}: no such file")
     what = KNOWN_FORMATS[fmt]
+    if path.is_dir():
+        raise ResultsFileError(f"{path}: is a directory, not an nsvd {what} file")
     try:
         h = h5py.File(path, "r")
     except READ_ERRORS as err:
