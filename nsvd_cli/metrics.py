@@ -199,11 +199,11 @@ def max_off_diagonal(gram) -> float:
     return float(np.max(c[~np.eye(c.shape[0], dtype=bool)]))
 
 
-def degenerate_groups(energies, rtol: float = 1e-9) -> list[np.ndarray]:
+def degenerate_groups(energies, rtol: float = 1e-9, atol=0.0) -> list[np.ndarray]:
     """Degenerate subspaces of ascending energies: runs of relatively equal values.
 
     Two neighbours ``e_i``, ``e_{i+1}`` belong to one group when
-    ``|e_{i+1} - e_i| <= rtol * max(|e_i|, |e_{i+1}|)``.
+    ``|e_{i+1} - e_i| <= max(rtol * max(|e_i|, |e_{i+1}|), atol_i)``.
 
     Parameters
     ----------
@@ -211,6 +211,8 @@ def degenerate_groups(energies, rtol: float = 1e-9) -> list[np.ndarray]:
         Ascending energies.
     rtol : float
         Relative tolerance of degeneracy.
+    atol : float or array_like, shape (L − 1,)
+        Absolute tolerance of each neighbouring pair (e.g. from the energies' estimated errors).
 
     Returns
     -------
@@ -220,7 +222,8 @@ def degenerate_groups(energies, rtol: float = 1e-9) -> list[np.ndarray]:
     e = np.asarray(energies, dtype=np.float64)
     if e.size == 0:
         return []
-    new = np.abs(np.diff(e)) > rtol * np.maximum(np.maximum(np.abs(e[1:]), np.abs(e[:-1])), 1e-300)
+    tol = np.maximum(rtol * np.maximum(np.maximum(np.abs(e[1:]), np.abs(e[:-1])), 1e-300), atol)
+    new = np.abs(np.diff(e)) > tol
     starts = np.concatenate([[0], np.flatnonzero(new) + 1, [len(e)]])
     return [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:])]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import GridError, SpecError
 from ..files.atomic import atomic_write
-from ..metrics import truncated_groups
+from ..metrics import degenerate_groups, truncated_groups
 from ..references import ReferenceSolution, analytic_reference, reference_kind
 from ..spec import ProblemSpec, spec_to_dict, walls
 from .eigen import solve_grid
@@ -232,14 +232,11 @@ def grouped_within_error(reference: GridReference, errors) -> GridReference:
     :data:`GRID_RTOL`; ``errors`` (L,) from :func:`grid_reference_error`."""
     import dataclasses
 
-    e = np.asarray(reference.energies, np.float64)
     err = np.nan_to_num(np.abs(np.asarray(errors, np.float64)))
-    if e.size < 2:
+    if len(reference.energies) < 2:
         return reference
-    tol = np.maximum(2.0 * (err[1:] + err[:-1]), GRID_RTOL * np.maximum(np.abs(e[1:]), np.abs(e[:-1])))
-    starts = np.concatenate([[0], np.flatnonzero(np.abs(np.diff(e)) > tol) + 1, [len(e)]])
-    groups = tuple(np.arange(a, b) for a, b in zip(starts[:-1], starts[1:]))
-    return dataclasses.replace(reference, groups=groups)
+    groups = degenerate_groups(reference.energies, GRID_RTOL, atol=2.0 * (err[1:] + err[:-1]))
+    return dataclasses.replace(reference, groups=tuple(groups))
 
 
 def reference_for(spec: ProblemSpec, *, required: bool = False,
