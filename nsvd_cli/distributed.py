@@ -128,10 +128,17 @@ def shutdown() -> None:
         torch.distributed.destroy_process_group()
 
 
-def rank_device(name: str, ctx_local_rank: int) -> str:
-    """The device string of a rank: ``cuda`` / ``auto`` with a GPU -> ``cuda:LOCAL_RANK``."""
-    if name in ("cuda", "auto") and torch.cuda.is_available():
+def rank_device(name: str, ctx_local_rank: int, local_world_size: int | None = None) -> str:
+    """The device string of a rank: ``cuda`` -> ``cuda:LOCAL_RANK``; ``auto`` -> the same when
+    this machine has a GPU for each of its ``local_world_size`` processes (default: torchrun's
+    ``LOCAL_WORLD_SIZE``), else ``cpu`` for every rank (gloo; never some ranks on GPUs and
+    some on the CPU)."""
+    if local_world_size is None:
+        local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if name == "cuda" and torch.cuda.is_available():
         return f"cuda:{ctx_local_rank}"
+    if name == "auto":
+        return f"cuda:{ctx_local_rank}" if torch.cuda.device_count() >= local_world_size else "cpu"
     return name
 
 

@@ -249,6 +249,39 @@ def test_nproc_refusals_before_launching(args, flag, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("gpus, local_world, expected", [
+    (0, 2, ["cpu", "cpu"]), (1, 2, ["cpu", "cpu"]), (2, 2, ["cuda:0", "cuda:1"]), (4, 2, ["cuda:0", "cuda:1"])])
+def test_auto_device_puts_every_rank_on_a_gpu_or_every_rank_on_the_cpu(monkeypatch, gpus, local_world, expected):
+    # found on an H200 (one GPU): `--nproc 2` with the default device auto was refused
+    from nsvd_cli.distributed import rank_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(local_world))
+    assert [rank_device("auto", r) for r in range(local_world)] == expected
+    assert rank_device("cpu", 1) == "cpu"
+    if gpus:
+        assert rank_device("cuda", 1) == "cuda:1"  # explicit cuda is never moved (refused before launching)
+
+
+def test_nproc_with_fewer_gpus_launches_on_the_cpu_for_auto_and_refuses_cuda(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import nsvd_cli.cli.parallel as parallel
+    from nsvd_cli.cli.main import app
+
+    launched = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(parallel, "launch_torchrun", lambda n, threads, argv=None: launched.append(n) or 0)
+    cmd = ["solve", "harmonic", "--dim", "1", "-o", str(tmp_path / "r.h5"), "--nproc", "2"]
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0 and launched == [2], res.output
+    assert "every process trains on the CPU" in res.output
+    res = CliRunner().invoke(app, [*cmd, "--device", "cuda"])
+    assert res.exit_code == 2 and "--device" in res.output and "1 visible" in res.output, res.output
+    assert launched == [2] and not any(tmp_path.iterdir())
+
+
 def test_rank_streams_are_distinct_and_reproducible():
     from nsvd_cli.distributed import derive_seed, sample_generator
 

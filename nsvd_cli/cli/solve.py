@@ -160,9 +160,13 @@ def _launch(spec, workers: int, n_threads: int) -> None:
     import torch
 
     gpus = torch.cuda.device_count()
-    if (tr.device.startswith("cuda") or (tr.device == "auto" and gpus)) and workers > gpus:
+    if tr.device.startswith("cuda") and workers > gpus:
         raise SpecError("training.device", f"{workers} processes need {workers} GPUs (one a process), {gpus} "
                                            "visible; use fewer processes or --device cpu")
+    if tr.device == "auto" and 0 < gpus < workers:  # the ranks resolve auto the same way (rank_device)
+        stderr_console.print(f"note: device auto: {workers} processes and {gpus} GPU(s) visible: every process trains "
+                             "on the CPU (gloo); --device cuda with at most as many processes as GPUs uses them",
+                             highlight=False)
     raise typer.Exit(code=launch_torchrun(workers, n_threads))
 
 
