@@ -31,7 +31,7 @@ from .train import Finished, Started, fit, load_checkpoint
 from .verdict import Tolerances, judge
 
 __all__ = ["solve", "SolveOutput", "default_output_path", "resolve_device", "checkpoint_path", "lock_path",
-           "RESUMABLE_FIELDS", "rank0_check", "PeerFailed"]
+           "RESUMABLE_FIELDS", "rank0_check", "PeerFailed", "command_history", "iterations_per_second"]
 
 #: Spec fields a resumed run may change; every other field must equal the checkpoint's.
 RESUMABLE_FIELDS = frozenset({"training.iterations", "training.eval_every", "training.checkpoint_every",
@@ -145,6 +145,55 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
         return _solve_locked(spec, output, overwrite, resume, callback, run_info, derived, dist)
 
 
+def iterations_per_second(iterations: int, wall_time: float) -> float:
+    """The training rate of a run: ``iterations / wall_time``, averaged over the whole run.
+
+    ``iterations`` is the number of completed iterations and ``wall_time`` the seconds the
+    training loop ran (:attr:`~nsvd_cli.train.TrainState.wall_time`: both summed over resumed
+    runs; the periodic evaluations during training are included, the final one after the last
+    iteration is not). This is the results file's ``run.iterations_per_second``, the summary
+    line's ``it/s`` and the progress bar's final ``it/s`` (during training the bar shows the rate of
+    the latest ``log_every`` iterations). NaN when ``wall_time`` is not positive.
+    """
+    return iterations / wall_time if wall_time > 0 else float("nan")
+
+
+#: The ``run_info`` entries a checkpoint carries to the run that resumes it (:func:`command_history`).
+_KEPT = ("command", "resumed_by")
+
+
+def command_history(run_info: dict | None, checkpoint: dict | None) -> dict:
+    """``run_info`` with the commands of a resumed run kept: the results file's ``run.command``
+    (the command that started the run) and ``run.resumed_by`` (every resume, in order).
+
+    Parameters
+    ----------
+    run_info : dict or None
+        This run's extra information; ``command`` is its command line (``nsvd solve ...``).
+    checkpoint : dict or None
+        The checkpoint being resumed (:func:`~nsvd_cli.train.load_checkpoint`), None for a fresh
+        run. Its ``meta["run_info"]`` holds the ``command`` and ``resumed_by`` of the runs before.
+
+    Returns
+    -------
+    dict
+        A copy of ``run_info``: unchanged for a fresh run; for a resumed one ``command`` is the
+        first command and ``resumed_by`` the earlier resumes followed by this run's command.
+        A checkpoint written before the commands were kept (no ``meta["run_info"]``) does not
+        know the first command: ``command`` is then None. Nothing is added when neither this
+        run nor the checkpoint records a command.
+    """
+    info = dict(run_info or {})
+    if checkpoint is None:
+        return info
+    earlier = checkpoint.get("meta", {}).get("run_info") or {}
+    if "command" not in info and "command" not in earlier:
+        return info
+    info["resumed_by"] = [*earlier.get("resumed_by", ()), info.get("command")]
+    info["command"] = earlier.get("command")
+    return info
+
+
 class PeerFailed(NsvdError):
     """Another rank (rank 0) failed before training; it reports why."""
 
@@ -196,6 +245,7 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
     problem = Problem.from_spec(spec)
     with rank0_check(dist, lambda: _rank0_setup(spec, output, resume, overwrite, problem)) as state0:
         state0 = dist_.broadcast_object(state0, dist)  # the checkpoint may live on rank 0's machine only
+    run_info = command_history(run_info, state0)
     generator = torch.Generator().manual_seed(tr.seed)
     model = build_model(spec.dimension, spec.modes, spec.model, generator, problem.sampling.log_density,
                         problem.envelope_precision if spec.model.envelope == "gaussian-normal-modes" else None)
@@ -222,12 +272,14 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
     if callback and dist.is_main:
         callback(Started(spec, str(device), str(output), state0["iteration"] if state0 else None, problem.reference,
                          derived))
+    kept = {k: run_info[k] for k in _KEPT if k in run_info}  # the commands, for a later resume
     state = fit(model, problem.operator, problem.sampling, tr, generator=generator, device=device,
                 callback=callback, evaluate=periodic, checkpoint=ckpt, resume=state0,
-                checkpoint_meta={"spec": spec_to_dict(spec)}, dist=dist)
+                checkpoint_meta={"spec": spec_to_dict(spec), "run_info": kept}, dist=dist)
     if not dist.is_main:
         return SolveOutput(path=output, evaluation=None, reference=None, wall_time=state.wall_time,
-                           iterations_per_second=state.iteration / max(state.wall_time, 1e-9), problem=problem,
+                           iterations_per_second=iterations_per_second(state.iteration, state.wall_time),
+                           problem=problem,
                            iterations=state.iteration, stopped_by=state.stopped_by)
     evaluations = state.history["evaluations"]
     if judge.last is not None and evaluations and evaluations[-1]["iteration"] == state.iteration:
@@ -238,7 +290,7 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
         evaluation = judge(evaluate(state.ema.module, state.iteration), state.iteration)
     if callback:
         callback(Finished(state.iteration, state.wall_time, state.stopped_by))
-    ips = state.iteration / state.wall_time if state.wall_time > 0 else float("nan")
+    ips = iterations_per_second(state.iteration, state.wall_time)
     run = {"device": str(device), "threads": torch.get_num_threads(), "processes": dist.world_size,
            "wall_time": state.wall_time,
            "iterations": state.iteration, "iterations_per_second": ips, "stopped_by": state.stopped_by,

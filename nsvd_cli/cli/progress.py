@@ -18,7 +18,7 @@ import time
 
 from .console import stderr_console
 
-__all__ = ["progress_reporter", "interval", "DEFAULT_INTERVAL", "eigenvalue_field"]
+__all__ = ["progress_reporter", "interval", "DEFAULT_INTERVAL", "eigenvalue_field", "final_rate"]
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 DEFAULT_INTERVAL = 10.0
@@ -61,6 +61,26 @@ def eigenvalue_field(method: str, eigenvalues, shown: int = 4) -> str:
     if method == "lora":
         values, prefix = sorted(values, reverse=True), "rotated: "
     return prefix + ", ".join(f"{v:.4g}" for v in values[:shown]) + (" …" if len(values) > shown else "")
+
+
+def final_rate(finished) -> str:
+    """The ``nsvd solve`` progress bar's final it/s field, e.g. ``"11.3"``.
+
+    During training the bar shows :class:`~nsvd_cli.train.Progress`'s rate: the iterations
+    since the previous logged iteration over the seconds since then (``log_every``
+    iterations, with an evaluation that fell in the window). The summary line and the results file give
+    the whole run's average, :func:`nsvd_cli.solve.iterations_per_second`; the two differed at the
+    end (a trial: 10.3 on the bar, 11.3 in the summary). The bar's last figure is therefore
+    replaced by the whole run's average, formatted as the summary formats it.
+
+    Parameters
+    ----------
+    finished : :class:`~nsvd_cli.train.Finished`
+        Its ``iteration`` and ``wall_time`` (both summed over resumed runs).
+    """
+    from ..solve import iterations_per_second
+
+    return f"{iterations_per_second(finished.iteration, finished.wall_time):.1f}"
 
 
 class _Latest:

@@ -497,11 +497,14 @@ class _ProgressReporter:
         return False
 
     def __call__(self, e) -> None:
-        from ..train import Evaluated, Progress, Started
+        from ..train import Evaluated, Finished, Progress, Started
         from .uncertainty import percent
 
         if isinstance(e, Started):
             self._start(e)
+        elif isinstance(e, Finished) and self.task is not None:
+            from .progress import final_rate  # the bar ends on the summary line's it/s (whole-run average)
+            self.progress.update(self.task, completed=e.iteration, ips=final_rate(e))
         elif isinstance(e, Progress):
             from .progress import eigenvalue_field
             eig = eigenvalue_field(self.method, e.eigenvalues)

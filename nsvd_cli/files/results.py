@@ -5,8 +5,13 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
 ``/`` attrs
     ``format``, ``format_version``, ``created`` (ISO time), ``problem``, ``spec_json`` (the
     resolved spec, parseable by :func:`nsvd_cli.spec.parse_spec`), ``versions_json``
-    (nsvd, torch, numpy, scipy, h5py, python), ``run_json`` (device, threads, wall time,
-    iterations/s, seed, command line, ...).
+    (nsvd, torch, numpy, scipy, h5py, python), ``run_json`` (device, threads, ``wall_time``,
+    ``iterations``, ``iterations_per_second`` = iterations / wall time over the whole run
+    (:func:`nsvd_cli.solve.iterations_per_second`), ``command``, ...). ``command`` is the command
+    line that started the run; a run continued with ``--resume`` also has ``resumed_by``, the
+    list of the resuming command lines in order (files written before it was kept have
+    ``command`` = the last resume and no ``resumed_by``; ``command`` is null when the
+    checkpoint resumed was written before the commands were kept in checkpoints).
 ``/eigenvalues``
     ``rayleigh`` (L,) eigenvalues of T by Rayleigh quotient, ``norm`` (L,) by squared norm
     (App. D.5), ``energies`` (L,) energies of H by Rayleigh quotient, ``norm_energies``,

@@ -103,13 +103,23 @@ def groups_from_energies(energies, rtol: float = 1e-9) -> list:
 
 
 def shade_groups(ax, groups, *, alpha: float = 0.07) -> None:
-    """Shade every other degenerate subspace and draw thin separators between them."""
+    """Shade the degenerate subspaces of two or more modes and draw thin separators at their edges.
+
+    ``groups`` are consecutive index arrays (:func:`groups_from_energies`, :func:`groups_from_ids`).
+    A group of one mode is a non-degenerate level: neither shaded nor separated (a 1D problem,
+    whose levels are all simple, gets a plain axis). Two shaded subspaces in a row alternate
+    between ``alpha`` and twice it, so that where one ends and the next begins stays visible.
+    """
+    shaded_last, strong = False, False
     for k, g in enumerate(groups):
         lo, hi = g[0] - 0.5, g[-1] + 0.5
-        if k % 2 == 1:
-            ax.axvspan(lo, hi, color="0.2", alpha=alpha, lw=0, zorder=0)
-        if k > 0:
+        degenerate = len(g) > 1
+        if degenerate:
+            strong = not strong if shaded_last else False
+            ax.axvspan(lo, hi, color="0.2", alpha=2 * alpha if strong else alpha, lw=0, zorder=0)
+        if k > 0 and (degenerate or shaded_last):
             ax.axvline(lo, color="0.55", lw=0.7, ls=":", zorder=0.5)
+        shaded_last = degenerate
 
 
 #: Errors at or below this are exact (zero by construction, or at the rounding level): log

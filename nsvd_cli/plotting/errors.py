@@ -2,7 +2,8 @@
 
 Top: relative error of each eigenvalue of T, ``|λ − λ_ref| / λ_ref`` (log scale); bottom:
 angle distance ``(2/π)·arccos|⟨ψ_l, ψ_ref,l⟩|`` after Procrustes alignment within each
-degenerate subspace (log scale). Degenerate subspaces are shaded alternately. Several runs
+degenerate subspace (log scale). Degenerate subspaces (two or more modes) are shaded; a
+non-degenerate level (every level of a 1D problem) is not. Several runs
 give grouped bars, one colour per run, labelled with the run's method (``training.method``);
 runs that differ only in the seed (``NAME-seedN`` files of ``nsvd solve --seeds``, same method)
 are pooled into one bar per mode at the mean over seeds, with whiskers from the smallest to the
