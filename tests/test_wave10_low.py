@@ -68,6 +68,7 @@ def test_errors_figure_of_a_1d_run_shades_no_lone_mode(oscillator_1d):
     fig = errors_figure(run)
     for ax in fig.axes:
         assert _spans(ax) == [], "a single-mode group must not be shaded"
+    assert "shaded" not in fig._suptitle.get_text()  # nor does the title promise shading
 
 
 def test_errors_figure_of_a_2d_run_still_shades_the_degenerate_pair(short_run_file):
@@ -76,6 +77,7 @@ def test_errors_figure_of_a_2d_run_still_shades_the_degenerate_pair(short_run_fi
     fig = errors_figure(run)
     for ax in fig.axes:
         assert [(x0, x1) for x0, x1, _ in _spans(ax)] == [(0.5, 2.5)]
+    assert "shaded by degenerate subspace" in fig._suptitle.get_text().replace("\n", " ")
 
 
 # --- 2. the first command and every resume are kept ---------------------------------------

@@ -127,8 +127,10 @@ def _as_series(runs, labels):
                 groups = groups_from_energies(r.reference_energies)
             qn, ql = r.quantum_numbers, r.quantum_labels
     spec = runs[0].spec
-    title = (f"{spec.name}: per-mode relative eigenvalue error and angle distance, shaded by degenerate subspace"
-             if len(runs) == 1 else f"{spec.name}: per-mode errors of {len(runs)} runs, shaded by degenerate subspace")
+    title = (f"{spec.name}: per-mode relative eigenvalue error and angle distance"
+             if len(runs) == 1 else f"{spec.name}: per-mode errors of {len(runs)} runs")
+    if any(len(g) > 1 for g in groups or ()):  # only degenerate subspaces are shaded (none in 1D)
+        title += ", shaded by degenerate subspace"
     if any(s.relative_range is not None for s in series):
         title += "; bars: mean over seeds, whiskers: min–max"
     return series, groups or [], qn, ql, title, spec
