@@ -411,7 +411,7 @@ def _check_resizable_potential(data: Mapping[str, Any], dim: int) -> None:
     SpecError
         ``field = "potential"`` naming the coordinates, or the function, and the fix.
     """
-    from .tables import _potential_table
+    from .potential import _potential_table
 
     own = data.get("dimension")
     try:
@@ -436,7 +436,7 @@ def _check_family_potential(data: Mapping[str, Any]) -> None:
     (:data:`nsvd_cli.defaults.FAMILY_KINDS`: the ``harmonic`` rule's modes, shift and widths
     are those of ``V = omega^2 |x|^2``, kind ``harmonic``)."""
     from ..defaults import FAMILY_KINDS
-    from .tables import _potential_table
+    from .potential import _potential_table
 
     family = data.get("family")
     if family not in FAMILY_KINDS:

@@ -18,7 +18,7 @@ def spec_to_dict(spec) -> dict:
     """Plain nested dict (lists, not tuples; TOML key ``lambda``) of a ProblemSpec, parseable
     by :func:`~nsvd_cli.spec.parse_spec`.  The ``potential`` table holds ``kind`` and that kind's parameters
     only.  Every field is written, so a spec parsed back from it has every field explicit."""
-    from .tables import _plain
+    from .base import _plain
 
     return _plain(spec.model_dump(by_alias=True, exclude_none=True))
 
