@@ -25,11 +25,13 @@ from typing import Callable
 import torch
 
 from . import distributed as dist_
+from .checkpoint import (  # checkpoint file I/O; its names stay importable from here
+    _CHECKPOINT_KEYS, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, _save_checkpoint, load_checkpoint,  # noqa: F401
+)
 from .distributed import SINGLE, DistContext, StopRequested, StopSignals
 from .ema import DeviceEMA
-from .errors import DivergenceError, ResultsFileError, SpecError
+from .errors import DivergenceError, SpecError
 from .problem import nonfinite_inputs
-from .files.atomic import atomic_write
 from .methods import make_objective
 from .objective import nested_lora_loss
 from .spec import TrainingSpec
@@ -37,14 +39,10 @@ from .spec import TrainingSpec
 __all__ = ["fit", "TrainState", "make_optimizer", "make_scheduler", "load_checkpoint", "Event", "Started", "Progress",
            "Evaluated", "CheckpointSaved", "Finished", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "MAX_ROLLBACKS"]
 
-#: ``format`` / ``format_version`` entries of every checkpoint (checked by :func:`load_checkpoint`).
-CHECKPOINT_FORMAT = "nsvd-checkpoint"
-CHECKPOINT_VERSION = 1
 #: Non-finite losses survived (roll back, halve the learning rate) before :class:`DivergenceError`.
 MAX_ROLLBACKS = 3
 #: In-memory snapshot (the state a rollback returns to) at most this many iterations apart.
 SNAPSHOT_EVERY = 50
-_CHECKPOINT_KEYS = ("model", "ema", "optimizer", "scheduler", "generator", "iteration", "history", "wall_time")
 
 
 @dataclass(frozen=True)
@@ -158,58 +156,6 @@ def make_scheduler(optimizer, training: TrainingSpec):
         return main
     warm = lr_scheduler.LinearLR(optimizer, start_factor=1e-3, total_iters=training.warmup)
     return lr_scheduler.SequentialLR(optimizer, [warm, main], milestones=[training.warmup])
-
-
-def _save_checkpoint(path: Path, state: TrainState, optimizer, scheduler, generator, meta: dict | None,
-                     extra: dict | None = None) -> None:
-    atomic_write(path, lambda tmp: torch.save({
-        **(extra or {}),
-        "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_VERSION,
-        "meta": meta or {},
-        "model": state.model.state_dict(),
-        "ema": state.ema.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "generator": generator.get_state(),
-        "iteration": state.iteration,
-        "history": state.history,
-        "wall_time": state.wall_time,
-    }, tmp), overwrite=True)
-
-
-def load_checkpoint(path) -> dict:
-    """Read a checkpoint written by :func:`fit` (a dict of states, ``meta`` as given to fit).
-
-    Loaded with ``weights_only=True`` (no code runs from the file).
-
-    Raises
-    ------
-    ResultsFileError
-        One line naming the file: missing, truncated or not a checkpoint, a checkpoint of
-        another nsvd version, or of a newer checkpoint format.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ResultsFileError(f"{path}: no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for foreign bytes
-        reason = (str(err).splitlines() or [type(err).__name__])[0][:120]
-        raise ResultsFileError(f"{path}: not a readable nsvd checkpoint (truncated or another program's file: "
-                               f"{reason})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ResultsFileError(f"{path}: not an nsvd checkpoint of this version (written by another program or an "
-                               "older nsvd); start over with --overwrite")
-    version = ckpt.get("format_version")
-    if not isinstance(version, int) or version > CHECKPOINT_VERSION or version < 1:
-        raise ResultsFileError(f"{path}: checkpoint format version {version!r} is not one this nsvd understands "
-                               f"(<= {CHECKPOINT_VERSION}); upgrade nsvd or start over with --overwrite")
-    missing = [k for k in _CHECKPOINT_KEYS if k not in ckpt]
-    if missing:
-        raise ResultsFileError(f"{path}: malformed nsvd checkpoint (missing {', '.join(missing)})")
-    ckpt["history"].setdefault("rollbacks", [])
-    return ckpt
 
 
 def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,

@@ -1,9 +1,11 @@
-"""Spec data: built-in problems, TOML files, presets, CLI overrides, ``--dim`` and TOML output.
+"""Spec data: built-in problems, TOML files, presets, CLI overrides and ``--dim``.
 
 Raw spec data is the mapping TOML gives; :func:`parse_spec` validates it into a
 :class:`~nsvd_cli.spec.ProblemSpec` (the models in :mod:`nsvd_cli.spec.tables`).  Presets,
 overrides and ``--dim`` act on raw data, before validation, so that every field they set
 counts as given explicitly (:meth:`~nsvd_cli.spec.ProblemSpec.explicit_fields`).
+The way out (:func:`spec_to_dict`, :func:`to_toml`, :func:`spec_to_toml`) is
+:mod:`nsvd_cli.spec.writing`; its names are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from ..errors import SpecError
+from .writing import spec_to_dict, spec_to_toml, to_toml  # spec output; re-exported from here
 
 __all__ = ["parse_spec", "load_spec", "SpecFileError", "load_spec_data", "builtin_problems", "apply_preset", "apply_overrides",
            "resize_dimension", "check_dimension_family", "spec_to_dict", "spec_to_toml", "to_toml"]
@@ -207,15 +210,6 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     return out
-
-
-def spec_to_dict(spec) -> dict:
-    """Plain nested dict (lists, not tuples; TOML key ``lambda``) of a ProblemSpec, parseable
-    by :func:`parse_spec`.  The ``potential`` table holds ``kind`` and that kind's parameters
-    only.  Every field is written, so a spec parsed back from it has every field explicit."""
-    from .tables import _plain
-
-    return _plain(spec.model_dump(by_alias=True, exclude_none=True))
 
 
 # --------------------------------------------------------------------------------------
@@ -417,7 +411,7 @@ def _check_resizable_potential(data: Mapping[str, Any], dim: int) -> None:
     SpecError
         ``field = "potential"`` naming the coordinates, or the function, and the fix.
     """
-    from .tables import _potential_table
+    from .potential import _potential_table
 
     own = data.get("dimension")
     try:
@@ -442,7 +436,7 @@ def _check_family_potential(data: Mapping[str, Any]) -> None:
     (:data:`nsvd_cli.defaults.FAMILY_KINDS`: the ``harmonic`` rule's modes, shift and widths
     are those of ``V = omega^2 |x|^2``, kind ``harmonic``)."""
     from ..defaults import FAMILY_KINDS
-    from .tables import _potential_table
+    from .potential import _potential_table
 
     family = data.get("family")
     if family not in FAMILY_KINDS:
@@ -520,84 +514,3 @@ def _default(section: str, name: str):
     from .tables import EvaluationSpec, SamplingSpec
 
     return {"sampling": SamplingSpec, "evaluation": EvaluationSpec}[section].model_fields[name].default
-
-
-def to_toml(data: Mapping[str, Any]) -> str:
-    """TOML text of spec data (:mod:`tomli_w`): scalars first, then one ``[table]`` per
-    nested mapping; arrays of numbers (and arrays of such arrays, e.g. a box) on one line
-    (``box = [[-4.5, 4.5], [-4.5, 4.5]]``; tomli_w writes one element per line).
-    ``tomllib.loads(to_toml(d)) == d`` for mappings of strings, numbers, booleans and (nested)
-    lists."""
-    import tomli_w
-
-    inline: dict[str, str] = {}
-
-    def mark(value):
-        if isinstance(value, Mapping):
-            return {k: mark(v) for k, v in value.items()}
-        if _numeric_array(value):
-            key = f"@inline{len(inline)}@"
-            inline[key] = _inline_array(value, tomli_w)
-            return key
-        return value
-
-    text = tomli_w.dumps(mark(data))
-    for key, array in inline.items():
-        text = text.replace(f'"{key}"', array)
-    return text
-
-
-def _numeric_array(value) -> bool:
-    """A non-empty list of numbers, or of such lists."""
-    if not isinstance(value, (list, tuple)) or not value:
-        return False
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or _numeric_array(v) for v in value)
-
-
-def _inline_array(value, tomli_w) -> str:
-    """``[a, b, ...]`` with each number written by tomli_w (valid TOML: ``inf``, ``1e-05``)."""
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_inline_array(v, tomli_w) for v in value) + "]"
-    return tomli_w.dumps({"x": value}).split("=", 1)[1].strip()
-
-
-def spec_to_toml(spec, derived: Mapping[str, Any] | None = None, rederived: Iterable[str] = (),
-                 header: str = "") -> str:
-    """The fully resolved spec as TOML text (``nsvd problems show``).
-
-    Parameters
-    ----------
-    spec : ProblemSpec
-        The spec to write; with no other argument the text parses back to ``spec``.
-    derived : mapping, optional
-        ``{toml name: value}`` of fields derived from the problem
-        (:func:`nsvd_cli.defaults.derive_defaults`): their lines end in ``# derived``.
-    rederived : iterable of str, optional
-        TOML names written commented out (``# name = value  # derived from ...``), so that
-        reading the text back leaves them out and the solver derives them again
-        (:func:`nsvd_cli.defaults.rederived_fields`).
-    header : str
-        Comment lines to put first (each prefixed with ``# ``).
-    """
-    text = to_toml(spec_to_dict(spec))
-    derived, rederived = dict(derived or {}), set(rederived)
-    if not derived and not rederived and not header:
-        return text
-    lines, table = [f"# {ln}".rstrip() for ln in header.splitlines()], ""
-    for line in text.splitlines():
-        if line.startswith("[") and line.endswith("]"):
-            table = line[1:-1]
-        key = line.split(" = ", 1)[0] if " = " in line and not line.startswith("[") else None
-        name = f"{table}.{key}" if table and key else key
-        if name in rederived:
-            line = f"# {line}  # derived: {_rule(name)}; solve derives it again"
-        elif name in derived:
-            line += "  # derived"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
-
-
-def _rule(name: str) -> str:
-    from ..defaults import FOLLOWS
-
-    return FOLLOWS.get(name, "from the problem")
