@@ -15,6 +15,7 @@ FORBIDDEN = {
     "models": {"operators", "laplacian", "train", "objective", "evaluate", "files", "solve", "cli"},
     "operators": {"train", "objective", "evaluate", "files", "solve", "cli", "models"},
     "train": {"evaluate", "solve", "cli", "plotting"},  # files: the atomic writer for checkpoints
+    "checkpoint": {"train", "evaluate", "solve", "cli", "plotting", "models", "objective"},  # train imports it
     "evaluate": {"train", "files", "solve", "cli", "plotting"},
     "files/results": {"train", "solve", "cli", "plotting", "compare"},
     "files/compare": {"train", "solve", "cli", "plotting", "evaluate"},  # compare: type hints only

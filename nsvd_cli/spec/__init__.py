@@ -14,10 +14,12 @@ contents are merged over the base spec when ``--preset NAME`` is given.  Every f
 checked; an unknown or invalid one raises :class:`~nsvd_cli.errors.SpecError` naming it.
 
 Modules: :mod:`~nsvd_cli.spec.choices` (the ``Literal`` vocabularies, also used by the CLI),
-:mod:`~nsvd_cli.spec.fields` (number, list and box field types), :mod:`~nsvd_cli.spec.tables`
-(the tables), :mod:`~nsvd_cli.spec.problem` (``ProblemSpec`` and cross-table checks),
+:mod:`~nsvd_cli.spec.fields` (number, list and box field types), :mod:`~nsvd_cli.spec.base`
+(the tables' shared base model), :mod:`~nsvd_cli.spec.potential` (the ``[potential]`` table:
+one model per kind), :mod:`~nsvd_cli.spec.tables` (the other tables),
+:mod:`~nsvd_cli.spec.problem` (``ProblemSpec`` and cross-table checks),
 :mod:`~nsvd_cli.spec.messages` (validation errors -> SpecError), :mod:`~nsvd_cli.spec.loading`
-(files, presets, overrides, ``--dim``, TOML output).
+(files, presets, overrides, ``--dim``) and :mod:`~nsvd_cli.spec.writing` (TOML output).
 
 Names are imported lazily, so that ``nsvd_cli.spec.choices`` (imported by the CLI at
 start-up) does not load pydantic.  Nothing here imports torch, scipy or h5py.

@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import _plain, _Table  # noqa: F401 -- _plain: re-exported (spec_to_dict used it from here)
 from .choices import (
-    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Method, Nesting, Optimizer, Quadrature, ReferenceKind,
+    Activation, Architecture, Dtype, EnvelopeKind, LaplacianKind, Method, Nesting, Optimizer, Quadrature,
     SamplingKind, Schedule, Until,
 )
 from .fields import (
@@ -42,7 +42,7 @@ from .potential import (  # noqa: F401 -- the [potential] table; its names stay 
 __all__ = [
     "PotentialSpec", "HarmonicPotential", "CoulombPotential", "MorsePotential", "PoschlTellerPotential",
     "QuarticPotential", "DoubleWellPotential", "BoxPotential", "ExpressionPotential", "PythonPotential",
-    "CoupledHarmonicPotential", "SeparablePotential", "SamplingSpec", "ModelSpec", "TrainingSpec", "EvaluationSpec", "ProblemSpec", "POTENTIAL_MODELS",
+    "CoupledHarmonicPotential", "SeparablePotential", "SamplingSpec", "ModelSpec", "TrainingSpec", "EvaluationSpec", "POTENTIAL_MODELS",
     "POTENTIAL_KINDS", "POTENTIAL_ALIASES", "POTENTIAL_PARAMETERS", "ONE_DIMENSIONAL", "MAX_TENSOR_NODES",
 ]
 
