@@ -54,6 +54,27 @@ def test_length_scales():
                                                                           load_spec("box2d").sampling.box) / 6,))
 
 
+def test_fourier_scale_with_walls_is_one_over_the_mean_side():
+    # a box potential on [0, 1] x [0, 4]: mean side (1 * 4)^(1/2) = 2, scale 1/2 (not 0.5 / (1/6) = 3)
+    box = [[0.0, 1.0], [0.0, 4.0]]
+    spec, derived = derive_defaults(parse_spec({
+        "name": "w", "dimension": 2, "shift": 60.0, "modes": 4, "potential": {"kind": "box", "box": box},
+        "sampling": {"kind": "uniform", "box": box}, "evaluation": {"box": box}}))
+    assert derived["model.fourier_scales"] == spec.model.fourier_scales == pytest.approx((0.5,))
+    # the built-in box2d ([-1, 1]^2) was tuned to 0.5 = 1/2 by hand: its physics alone derive it
+    b = load_spec("box2d")
+    bare = parse_spec({"name": "b", "dimension": 2, "shift": b.shift, "modes": b.modes,
+                       "potential": {"kind": "box", "box": [list(r) for r in b.potential.box]},
+                       "sampling": {"kind": "uniform", "box": [list(r) for r in b.sampling.box]},
+                       "evaluation": {"box": [list(r) for r in b.evaluation.box]}})
+    assert derive_defaults(bare)[0].model.fourier_scales == pytest.approx(b.model.fourier_scales)
+    # any potential inside a box envelope: the walls are the envelope's; a 1D interval of side 5 -> 0.2
+    spec, _ = derive_defaults(_user_spec(model={"envelope": "box", "envelope_box": [[-2.0, 3.0]]},
+                                         sampling={"kind": "uniform", "box": [[-2.0, 3.0]]},
+                                         evaluation={"box": [[-2.0, 3.0]]}))
+    assert spec.model.fourier_scales == pytest.approx((0.2,))
+
+
 def _mix():
     return {"dimension": 2, "potential": "-1/r", "shift": 0.0, "modes": 2,
             "sampling": {"kind": "mixture", "stds": [4.0, 1.0]}, "evaluation": {"box": [[-5, 5]] * 2}}
