@@ -56,13 +56,13 @@ from . import metrics
 from .baselines.eigen import GridProgress, GridSolution, solve_grid
 from .baselines.grid import DENSE_MAX_POINTS, METHODS, grid_for_spec
 from .baselines.memory import check_memory
-from .comparison import Comparison, MethodResult
+from .comparison import Comparison, MethodResult, grid_box_notes
 from .errors import ComparisonError, GridError, SpecError
 from .files.compare import EIGENVECTOR_LIMIT, FORMAT, FORMAT_VERSION, write_comparison
 from .spec import ProblemSpec, load_spec
 
 __all__ = ["Comparison", "MethodResult", "Source", "GridRun", "compare", "load_sources", "check_conventions",
-           "comparison_reference", "run_grids", "build_comparison", "match_levels", "write_comparison",
+           "comparison_reference", "run_grids", "build_comparison", "match_levels", "write_comparison", "grid_box_notes",
            "FORMAT", "FORMAT_VERSION", "DEFAULT_GRID", "EIGENVECTOR_LIMIT"]
 
 #: Grid points per axis of the baselines when none are given.
@@ -283,42 +283,6 @@ def run_grids(spec: ProblemSpec, baselines: Sequence[str], grids: Sequence[int],
             runs.append(GridRun(f"{method} N={N}", N, sol, points, spacing, build_time, H.shape[0]))
         del H
     return runs
-
-
-def grid_box_notes(spec: ProblemSpec, reference, box) -> list[str]:
-    """A warning when the grid box cuts off a reference state: more than the verdict's box-edge
-    tolerance (:data:`nsvd_cli.evaluate.EDGE_MASS_MAX`, 1e-3) of its squared norm in the box's
-    outer 5 % (:func:`nsvd_cli.quadrature.edge_mass`, faces on the problem's Dirichlet walls left
-    out). The grid solvers put Dirichlet walls on the box's faces, so those levels are set by
-    the box, not by V (``--box 1`` for ``x² + y²``: a ground state of 2.9 instead of 2).
-
-    The reference is evaluated on a Gauss–Legendre rule on ``box`` (at most ~15 000 nodes, D <= 3;
-    no note for D > 3, whose grids do not fit in memory, or a reference without eigenfunctions).
-    """
-    from .evaluate import EDGE_MASS_MAX
-    from .quadrature import EDGE_LAYER, edge_mass, gauss_legendre_box
-    from .spec import walls
-
-    D = len(box)
-    if D > 3:
-        return []
-    rule = gauss_legendre_box(box, {1: 100, 2: 30, 3: 12}[D], panels=4 if D < 3 else 2)
-    try:
-        values = np.asarray(reference.eigenfunctions(rule.points), dtype=np.float64)
-    except (NotImplementedError, AttributeError, ValueError):
-        return []
-    mass = edge_mass(rule, values, walls(spec))
-    if mass is None:
-        return []
-    mass = np.where(np.asarray(getattr(reference, "continuum", np.zeros(len(mass), bool))), np.nan, mass)
-    cut = np.flatnonzero(np.nan_to_num(mass) > EDGE_MASS_MAX)
-    if not len(cut):
-        return []
-    k = int(cut[0])
-    shown = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in box)
-    return [f"the grid box {shown} cuts off reference state {k + 1} and above: {100 * mass[k]:.2g} % of its norm "
-            f"lies in the box's outer {100 * EDGE_LAYER:g} % ({len(cut)} of {len(mass)} states above "
-            f"{100 * EDGE_MASS_MAX:g} %); the grid's walls there raise those levels: enlarge --box"]
 
 
 # --------------------------------------------------------------------------------------
