@@ -56,13 +56,13 @@ from . import metrics
 from .baselines.eigen import GridProgress, GridSolution, solve_grid
 from .baselines.grid import DENSE_MAX_POINTS, METHODS, grid_for_spec
 from .baselines.memory import check_memory
-from .comparison import Comparison, MethodResult
+from .comparison import Comparison, MethodResult, grid_box_notes
 from .errors import ComparisonError, GridError, SpecError
 from .files.compare import EIGENVECTOR_LIMIT, FORMAT, FORMAT_VERSION, write_comparison
 from .spec import ProblemSpec, load_spec
 
 __all__ = ["Comparison", "MethodResult", "Source", "GridRun", "compare", "load_sources", "check_conventions",
-           "comparison_reference", "run_grids", "build_comparison", "match_levels", "write_comparison",
+           "comparison_reference", "run_grids", "build_comparison", "match_levels", "write_comparison", "grid_box_notes",
            "FORMAT", "FORMAT_VERSION", "DEFAULT_GRID", "EIGENVECTOR_LIMIT"]
 
 #: Grid points per axis of the baselines when none are given.
@@ -606,6 +606,8 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
     if progress:
         progress("the reference")
     reference, error = comparison_reference(spec, max_memory=max_memory)
+    if runs:
+        notes[:0] = grid_box_notes(spec, reference, box)
     files = [s for s in srcs if s.results is not None]
     return build_comparison(spec, reference, error, files, runs, box=box, order=order, tol=tol,
                             keep_eigenvectors=keep_eigenvectors, progress=progress, notes=notes,

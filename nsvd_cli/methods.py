@@ -51,6 +51,10 @@ NORM_ESTIMATE = {"nestedlora": True, "lora": False, "neuralef": False, "spin": F
 #: the evaluation leaves them out of the Rayleigh–Ritz span: the low-rank objectives (NestedLoRA,
 #: LoRA) do; NeuralEF and SpIN normalise every output.
 VANISHING_MODES = {"nestedlora": True, "lora": True, "neuralef": False, "spin": False}
+#: Why each method but NestedLoRA ignores ``training.nesting`` (the refusal of a non-default one says).
+_UNNESTED = {"lora": "lora is the unnested objective, every mask 1",
+             "neuralef": "neuralef orders the modes by its own sequential update",
+             "spin": "spin orders the modes by its Cholesky-masked gradient"}
 #: Decay β of SpIN's moving averages (13)-(14); Pfau et al. use 1 − β = 0.01.
 SPIN_DECAY = 0.99
 
@@ -300,11 +304,19 @@ def make_objective(training, model: torch.nn.Module, *, nested=nested_lora_loss)
     Raises
     ------
     SpecError
-        ``training.method`` is unknown, or NeuralEF/SpIN with a shared network (field
-        ``model.architecture``).
+        ``training.method`` is unknown, NeuralEF/SpIN with a shared network (field
+        ``model.architecture``), or another method than NestedLoRA with a nesting other than
+        ``"sequential"`` (field ``training.nesting``: no other method uses the nesting masks,
+        the setting would be ignored yet stored).
     """
     method = getattr(training, "method", "nestedlora")
     n = model.n_modes
+    if method in ("neuralef", "spin") and any(p.requires_grad and p.shape[:1] != (n,) for p in model.parameters()):
+        raise SpecError("model.architecture", f"method {method!r} needs disjoint networks (App. B.2: each "
+                                              "eigenfunction parameterised separately), not a shared one")
+    if method in _UNNESTED and getattr(training, "nesting", "sequential") != "sequential":
+        raise SpecError("training.nesting", f"method {method!r} does not use the nesting masks (only nestedlora "
+                                            f"nests the modes; {_UNNESTED[method]}): leave nesting at sequential")
     if method == "nestedlora":
         masks = {}
 
@@ -316,9 +328,6 @@ def make_objective(training, model: torch.nn.Module, *, nested=nested_lora_loss)
         return nested_lora
     if method == "lora":
         return lora_loss
-    if method in ("neuralef", "spin") and any(p.requires_grad and p.shape[:1] != (n,) for p in model.parameters()):
-        raise SpecError("model.architecture", f"method {method!r} needs disjoint networks (App. B.2: each "
-                                              "eigenfunction parameterised separately), not a shared one")
     if method == "neuralef":
         return lambda f, tf, gram=None: neuralef_loss(f, tf)
     if method == "spin":

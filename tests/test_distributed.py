@@ -23,7 +23,7 @@ import torch.multiprocessing as mp
 ROOT = Path(__file__).resolve().parents[1]
 #: (nesting, gram_batch, method) of the exactness test
 CONFIGS = [("sequential", 0, "nestedlora"), ("joint", 0, "nestedlora"), ("sequential", 8, "nestedlora"),
-           ("joint", 0, "lora"), ("sequential", 0, "neuralef")]
+           ("sequential", 0, "lora"), ("sequential", 0, "neuralef")]
 LOCAL_BATCH, GRAM_LOCAL = 8, 4
 
 

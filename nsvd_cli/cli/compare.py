@@ -91,6 +91,7 @@ def compare_command(
 
     with error_boundary(), _naming_spec_file(sources if dim is None else []):
         apply_threads("compare", threads)  # before numpy, scipy and torch start their pools
+        refuse_output_over_input(output, sources, "-o/--output", "the comparison")
         if output is not None and output.exists() and not overwrite:
             raise ResultsExistError(output)
         if fail_above is not None and not fail_above >= 0:
@@ -103,6 +104,32 @@ def compare_command(
                        next_level_lower=next_level_lower)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
+
+
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file: :func:`os.path.samefile` when both exist
+    (hard links, symlinks, ``./x`` against ``x``), else equal :meth:`pathlib.Path.resolve`."""
+    import os
+
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def refuse_output_over_input(output, inputs, option: str, what: str,
+                             fix: str = "--overwrite does not allow that; give another file") -> None:
+    """Exit 2 with one line naming ``option`` when ``output`` is one of the ``inputs`` (existing
+    files only; a problem name is no file): writing ``what`` there would destroy that input,
+    a results file's trained network included, so even ``--overwrite`` does not allow it."""
+    if output is None:
+        return
+    for source in inputs:
+        if Path(source).is_file() and same_file(output, source):
+            fail(f"{option}: {output} is the input {source}; writing {what} there would destroy it ({fix})")
 
 
 def _naming_spec_file(sources):
@@ -209,7 +236,7 @@ def parse_box(text: str | None) -> tuple[tuple[float, float]] | None:
     Raises
     ------
     ComparisonError
-        ``parameter="box"`` when unreadable or empty.
+        ``parameter="box"`` when unreadable, empty, or a ``HALF_WIDTH`` that is not > 0.
     """
     import math
 
@@ -221,8 +248,8 @@ def parse_box(text: str | None) -> tuple[tuple[float, float]] | None:
         vals = [float(v) for v in str(text).split(",")]
     except ValueError:
         raise ComparisonError(f"expected HALF_WIDTH or LO,HI, got {text!r}", parameter="box") from None
-    if len(vals) == 1:
-        vals = [-abs(vals[0]), abs(vals[0])]
+    if len(vals) == 1:  # a half-width: -1 is no box [-1, 1] but a typo (or a lone LO)
+        vals = [-vals[0], vals[0]]
     if len(vals) != 2 or not all(map(math.isfinite, vals)) or not vals[1] > vals[0]:
         raise ComparisonError(f"expected HALF_WIDTH > 0 or LO,HI with HI > LO, got {text!r}", parameter="box")
     return ((vals[0], vals[1]),)
@@ -383,7 +410,7 @@ def _mode_table(comp, methods=None, caption: bool = True) -> Table:
     wrap (a number split over two lines, ``1.00`` / ``022``, misreads): :func:`print_comparison`
     splits many sources over several tables instead."""
     methods = comp.methods if methods is None else methods
-    table = Table(caption_justify="left", caption=_caption(comp) if caption else None)
+    table = Table(caption_justify="left", caption=_caption(comp) if caption and comp.methods else None)
     fixed, _ = _block(_fixed_headers(comp), _fixed_rows(comp))
     for head in fixed:
         table.add_column(head, justify="left" if head.startswith("(") else "right", no_wrap=True)
@@ -494,12 +521,15 @@ def print_comparison(comp) -> None:
     """Print the per-mode table, the per-method summary and (for results files) the
     eigenfunction metrics of a :class:`~nsvd_cli.comparison.Comparison`."""
     spec = comp.spec
-    box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box)
+    grid = ""  # the grid box and order only where a grid baseline ran
+    if any(m.kind == "grid" for m in comp.methods):
+        grid = "; grid box " + ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in comp.box) + f", order {comp.order}"
     console.print(f"[bold]{spec.name}[/bold]: energies E of H = −{spec.kinetic:g}∇² + V; reference: "
-                  f"{_reference_line(comp)}; grid box {box}, order {comp.order}", highlight=False, soft_wrap=True)
+                  f"{_reference_line(comp)}{grid}", highlight=False, soft_wrap=True)
     for table in _mode_tables(comp, console.width):
         console.print(table)
-    console.print(_no_wrap(_summary_table(comp), keep_wrapping=(0, 1, 6)))  # method, grid size and converged fold
+    if comp.methods:  # a problem alone: the reference only, no method to summarise
+        console.print(_no_wrap(_summary_table(comp), keep_wrapping=(0, 1, 6)))  # method, grid size, converged fold
     neural = [m for m in comp.methods if m.kind == "neural"]
     if neural:
         console.print(_no_wrap(_eigenfunction_table(neural)))

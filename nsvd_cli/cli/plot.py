@@ -52,8 +52,15 @@ IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif"
 
 
 def _check_output_dir(output_dir: Optional[Path]) -> None:
-    """Refuse ``-o`` with an image file's suffix unless that folder exists already."""
-    if output_dir is None or output_dir.is_dir() or output_dir.suffix.lower() not in IMAGE_SUFFIXES:
+    """Refuse, before any work, an ``-o`` that cannot be the figures' folder: an existing file
+    (or a path under one), or a name with an image file's suffix unless that folder exists."""
+    if output_dir is None or output_dir.is_dir():
+        return
+    blocking = next((p for p in (output_dir, *output_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        fail(f"-o/--output-dir: {blocking} is a file, but -o names the folder the figures go to (each is named "
+             f"STEM-KIND.FORMAT); give a folder, e.g. -o {blocking.parent / 'plots'}")
+    if output_dir.suffix.lower() not in IMAGE_SUFFIXES:
         return
     fail(f"-o/--output-dir: {output_dir} looks like an image file, but -o names the folder the figures go to "
          f"(each is named STEM-KIND.FORMAT); give a folder, e.g. -o {output_dir.parent}, and --format "
@@ -145,6 +152,7 @@ def plot_command(
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
         jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
+        _check_not_over_inputs(jobs, [p for p, _ in inputs], fmt.value)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -184,6 +192,16 @@ def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) ->
         jobs.append((folder, _combined_stem(paths), "errors",  # labels: stems, method, seeds pooled
                      lambda: FIGURES["errors"]([d for _, d in combined_runs]), paths[0]))
     return jobs, notes
+
+
+def _check_not_over_inputs(jobs, inputs, fmt: str) -> None:
+    """Refuse, before drawing, a figure whose file would replace one of the input files (an
+    HDF5 file named like a figure, e.g. ``h-spectrum.png`` next to ``h.h5``)."""
+    from .compare import refuse_output_over_input
+
+    for folder, stem, name, _, _ in jobs:
+        refuse_output_over_input(Path(folder) / f"{stem}-{name}.{fmt}", inputs, "-o/--output-dir",
+                                 f"the {name} figure", "give -o another folder, or rename that input")
 
 
 def _why_not(name: str, data) -> str:

@@ -6,13 +6,38 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from .console import console, error_boundary, fold, option_for
+
+class _ProblemsGroup(TyperGroup):
+    """``nsvd problems``: an unknown command that is a built-in problem or an existing file
+    (``nsvd problems harmonic2d``) gets the hint ``nsvd problems show NAME`` (still exit 2)."""
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except type(typer.BadParameter("")).__mro__[1] as err:  # Typer's (vendored Click's) UsageError
+            name = args[0] if args else ""
+            if name and _is_problem(name):
+                err.message = f"{err.message.rstrip('.')}; to print that problem's spec: nsvd problems show {name}"
+            raise
+
+
+def _is_problem(name: str) -> bool:
+    """Whether ``name`` is a built-in problem or an existing file (a spec, presumably)."""
+    from pathlib import Path
+
+    from ..spec import builtin_problems
+
+    return name in builtin_problems() or Path(name).is_file()
+
 
 problems_app = typer.Typer(
     name="problems",
     help="Built-in problems: list them, or print one's fully resolved spec as TOML.",
     no_args_is_help=True,
+    cls=_ProblemsGroup,
 )
 
 

@@ -93,5 +93,6 @@ def resolution_figure(data):
     ax_err.legend(loc="best", fontsize=8)
     ax_time.legend(loc="best", fontsize=8)
     ref = f" (reference: {data.reference_name})" if data.reference_name else ""
-    suptitle(fig, f"{data.problem}: grid baselines vs grid size N{ref}; NeuralSVD runs as horizontal lines", width)
+    lines = "; NeuralSVD runs as horizontal lines" if data.neural_methods else ""  # only when there are some
+    suptitle(fig, f"{data.problem}: grid baselines vs grid size N{ref}{lines}", width)
     return fig

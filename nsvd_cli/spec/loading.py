@@ -243,9 +243,15 @@ def check_dimension_family(data: Mapping[str, Any], dim: int, name: str = "") ->
     kind = pot.get("kind") if isinstance(pot, Mapping) else None
     same = [n for n in builtin_problems() if kind is not None and n != label and _builtin_matches(n, kind, dim)]
     hint = f"use {' or '.join(same)}, or " if same else ""
-    raise SpecError("dimension", f"{label} is a {data.get('dimension')}D problem, not a dimension family "
+    raise SpecError("dimension", f"{label} is {_a_dim(data.get('dimension'))} problem, not a dimension family "
                                  f"(specs with family = \"...\", e.g. harmonic, take --dim); {hint}write a spec with "
                                  f"dimension = {dim}")
+
+
+def _a_dim(dim) -> str:
+    """``"a 2D"``, ``"an 8D"``, ``"an 11D"``, ``"an 18D"``, ``"an 80D"``: the article as the number is spoken."""
+    text = str(dim)
+    return f"{'an' if text.startswith('8') or text in ('11', '18') else 'a'} {text}D"
 
 
 def _builtin_family(name: str) -> str | None:
@@ -423,7 +429,7 @@ def _check_resizable_potential(data: Mapping[str, Any], dim: int) -> None:
         names = _coordinates(pot["expression"])
         if names:
             raise SpecError("potential", f"V = {pot['expression'].strip()} names the coordinates {', '.join(names)} of "
-                                         f"a {own}D problem: --dim {dim} would keep that formula, which does not "
+                                         f"{_a_dim(own)} problem: --dim {dim} would keep that formula, which does not "
                                          f"confine the other axes the same way; write the spec for dimension {dim} "
                                          "(or a formula in r = |x|, or a built-in kind such as harmonic)")
     elif kind == "python":
