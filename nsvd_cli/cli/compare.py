@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..spec import choices
 from ..spec.choices import choice_enum
-from .console import console, error_boundary, fail, option_for, stderr_console
+from .console import console, error_boundary, fail, option_for, refuse_output_over_input, stderr_console
 from .progress import progress_reporter
 from .uncertainty import stderr_of, with_stderr
 
@@ -104,32 +104,6 @@ def compare_command(
                        next_level_lower=next_level_lower)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
-
-
-def same_file(a, b) -> bool:
-    """Whether paths ``a`` and ``b`` name one file: :func:`os.path.samefile` when both exist
-    (hard links, symlinks, ``./x`` against ``x``), else equal :meth:`pathlib.Path.resolve`."""
-    import os
-
-    a, b = Path(a), Path(b)
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-def refuse_output_over_input(output, inputs, option: str, what: str,
-                             fix: str = "--overwrite does not allow that; give another file") -> None:
-    """Exit 2 with one line naming ``option`` when ``output`` is one of the ``inputs`` (existing
-    files only; a problem name is no file): writing ``what`` there would destroy that input,
-    a results file's trained network included, so even ``--overwrite`` does not allow it."""
-    if output is None:
-        return
-    for source in inputs:
-        if Path(source).is_file() and same_file(output, source):
-            fail(f"{option}: {output} is the input {source}; writing {what} there would destroy it ({fix})")
 
 
 def _naming_spec_file(sources):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -115,3 +116,29 @@ def error_boundary():
     except KeyboardInterrupt:
         stderr_console.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(code=130) from None
+
+
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file: :func:`os.path.samefile` when both exist
+    (hard links, symlinks, ``./x`` against ``x``), else equal :meth:`pathlib.Path.resolve`."""
+    import os
+
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def refuse_output_over_input(output, inputs, option: str, what: str,
+                             fix: str = "--overwrite does not allow that; give another file") -> None:
+    """Exit 2 with one line naming ``option`` when ``output`` is one of the ``inputs`` (existing
+    files only; a problem name is no file): writing ``what`` there would destroy that input,
+    a results file's trained network included, so even ``--overwrite`` does not allow it."""
+    if output is None:
+        return
+    for source in inputs:
+        if Path(source).is_file() and same_file(output, source):
+            fail(f"{option}: {output} is the input {source}; writing {what} there would destroy it ({fix})")

@@ -197,7 +197,7 @@ def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) ->
 def _check_not_over_inputs(jobs, inputs, fmt: str) -> None:
     """Refuse, before drawing, a figure whose file would replace one of the input files (an
     HDF5 file named like a figure, e.g. ``h-spectrum.png`` next to ``h.h5``)."""
-    from .compare import refuse_output_over_input
+    from .console import refuse_output_over_input
 
     for folder, stem, name, _, _ in jobs:
         refuse_output_over_input(Path(folder) / f"{stem}-{name}.{fmt}", inputs, "-o/--output-dir",

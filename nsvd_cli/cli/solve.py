@@ -101,7 +101,7 @@ def solve_command(
             "training.until": until.value if until else None, "training.tolerance": tolerance,
         }
         seed_list = parse_seeds(seeds, seed)
-        from .compare import refuse_output_over_input  # -o the spec file itself: it would be lost
+        from .console import refuse_output_over_input  # -o the spec file itself: it would be lost
         refuse_output_over_input(output, [problem], "-o/--output", "the results file")
         spec = load_spec(problem, preset=preset, overrides=overrides, dimension=dim, family_only=True)
         if resume and output is None:
