@@ -240,6 +240,9 @@ def _message(s: Singularity, dim: int, kinetic: float) -> str:
     """The refusal, with the rule that fails and a softened form."""
     k, a = s.codimension, s.alpha
     shape = f"V ≈ −{s.strength:.2g}/r^{a:.2f} there"
+    if dim == 1:
+        at = _fmt_point(s.point)
+        shape = f"V ≈ −{s.strength:.2g}/|x{'' if at == '0' else ' − ' + at}|^{a:.2f} there"
     if k < dim:
         what = {1: "a hyperplane" if dim > 2 else "a line", dim - 1: "a line"}.get(k, f"a {dim - k}-dimensional set")
         shape = f"V ≈ −{s.strength:.2g}/d^{a:.2f} there, d the distance to {what} of singular points"
@@ -328,4 +331,4 @@ def refuse_singularities(spec) -> None:
             message = _safe_check("expression", text, 1, kinetic, [box[i]])
             if message:
                 field = "potential.expression" if pot.expression else f"potential.expressions[{i}]"
-                raise invalid(field, message.replace("x = (", f"x{i} = (") if dim > 1 else message)
+                raise invalid(field, message.replace("at x = ", f"at x{i} = ") if dim > 1 else message)
