@@ -324,7 +324,9 @@ def descent_direction(potential: Potential, dim: int) -> torch.Tensor | None:
     ``V(t u)`` is probed at 17 radii ``t = 10^4 ... 10^8`` (four per decade, float64) along
     the coordinate axes (both signs), the diagonals (D <= 6) and 32 seeded random
     directions. A ray counts as descending to -infinity when ``V`` is ``-inf`` at the two
-    largest radii (``-exp(x)`` overflows), or when ``V`` falls strictly at every step and
+    largest radii there and on a slightly tilted ray (``-exp(x)`` overflows; ``-1/abs(x0)``
+    is ``-inf`` on all of the axis ``x0 = 0``, a singular line, not a descent at infinity:
+    :mod:`nsvd_cli.singularities`), or when ``V`` falls strictly at every step and
     the fall over the second half of the radii is at least half that over the first — no
     slower than a logarithm (``-log(1 + x^2)``: the same fall per decade). A potential that
     tends to a constant (Morse, Pöschl–Teller, a Gaussian well, ``-1/r``, ``-1 + 1/x``: its
@@ -349,7 +351,9 @@ def descent_direction(potential: Potential, dim: int) -> torch.Tensor | None:
     for i in range(len(rays)):
         row = v[i]
         if row[-1] == -float("inf") and row[-2] == -float("inf"):
-            return rays[i]
+            if _overflows_nearby(potential, rays[i]):
+                return rays[i]
+            continue
         tail = row[torch.isfinite(row)]
         if len(tail) < 9:
             continue
@@ -359,3 +363,17 @@ def descent_direction(potential: Potential, dim: int) -> torch.Tensor | None:
         if bool(torch.all(steps > 0)) and late >= 0.5 * early and late > 1e-6 * max(1.0, abs(float(tail[0]))):
             return rays[i]
     return None
+
+
+def _overflows_nearby(potential: Potential, ray: torch.Tensor) -> bool:
+    """Whether ``V`` is ``-inf`` at the two largest probe radii along ``ray`` tilted by 1e-3
+    (always true in 1D, where there is no tilt)."""
+    dim = ray.shape[0]
+    if dim == 1:
+        return True
+    g = torch.randn(dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    tilted = ray + 1e-3 * (g - (g @ ray) * ray) / (g - (g @ ray) * ray).norm()
+    tilted = tilted / tilted.norm()
+    with torch.no_grad():
+        v = potential(_PROBE_RADII[-2:, None] * tilted[None, :]).to(torch.float64)
+    return bool(torch.all(v == -float("inf")))

@@ -467,6 +467,6 @@ def test_shift_above_continuum_threshold_warns():
 def test_grid_reference_failure_is_a_grid_error():
     from nsvd_cli.baselines.grid import GridError
 
-    spec = parse_spec(_spec(potential="1/x0", evaluation={"box": [[0, 1]]}, reference_grid=8, modes=9))
+    spec = parse_spec(_spec(potential="x0**2", evaluation={"box": [[0, 1]]}, reference_grid=8, modes=9))
     with pytest.raises(GridError, match="reference_grid"):
         grid_reference(spec)

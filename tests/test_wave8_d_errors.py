@@ -51,8 +51,9 @@ def test_nan_on_a_region_says_undefined_not_singular(tmp_path):
 
 
 def test_isolated_singular_node_keeps_the_singular_message(tmp_path):
-    # 1/x0 with an odd Gauss–Legendre panel centred on 0: one node at x = 0 (1/0 = inf)
-    path = _spec(tmp_path, "inv", 'potential = "x0**2 + 1/x0"').read_text().replace("points = 8\npanels = 2",
+    # 1/|x0| with an odd Gauss–Legendre panel centred on 0: one node at x = 0 (1/0 = inf); not 1/x0,
+    # which is -1/|x| on x0 < 0: H unbounded below, refused at load (nsvd_cli/singularities.py)
+    path = _spec(tmp_path, "inv", 'potential = "x0**2 + 1/abs(x0)"').read_text().replace("points = 8\npanels = 2",
                                                                                     "points = 9\npanels = 1")
     (tmp_path / "inv.toml").write_text(path)
     with pytest.raises(SpecError, match=r"singular at 1 evaluation node\(s\), e\.g\. x = \[0\.0\]"):

@@ -87,6 +87,9 @@ class ProblemSpec(_Table):
         _check_dimension(self)
         _check_walls(self)
         _check_evaluation(self)
+        from ..singularities import refuse_singularities
+
+        refuse_singularities(self)  # V -> -inf at a point faster than H allows (Hardy)
         return self
 
 
