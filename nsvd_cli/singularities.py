@@ -273,6 +273,10 @@ def _check_cached(kind: str, text: str, dim: int, kinetic: float, box: tuple, sa
         from .expressions import compile_expression
 
         potential = compile_expression(text, dim)
+    elif kind == "coulomb":
+        from .potentials import coulomb
+
+        potential = coulomb(float(text), 0.0)
     else:
         from .potentials import python_callable
 
@@ -301,8 +305,10 @@ def refuse_singularities(spec) -> None:
 
     Checked kinds: ``expression`` and ``python`` (in D dimensions, candidates from
     ``evaluation.box`` and ``sampling``) and ``separable`` (each 1D formula on its axis of
-    ``evaluation.box``, with the 1D rule: the operator is a sum of 1D ones).  The built-in
-    kinds are bounded below by construction (``coulomb``: ``alpha = 1``, ``D >= 2``).
+    ``evaluation.box``, with the 1D rule: the operator is a sum of 1D ones) and an unsoftened
+    ``coulomb`` in 1D (``-charge/|x|``, clamped at :data:`nsvd_cli.potentials.COULOMB_MIN_RADIUS`:
+    its levels would follow the clamp).  The other built-in kinds are bounded below by
+    construction (``coulomb``: ``alpha = 1 < 2`` in ``D >= 2``).
 
     Parameters
     ----------
@@ -325,6 +331,11 @@ def refuse_singularities(spec) -> None:
         message = _safe_check(pot.kind, text, dim, kinetic, box, spec.sampling.model_dump_json(by_alias=True))
         if message:
             raise invalid(field, message)
+    elif pot.kind == "coulomb" and pot.softening == 0 and dim == 1:  # the 1D hydrogen atom: alpha = 1
+        message = _safe_check("coulomb", repr(pot.charge), 1, kinetic, box)
+        if message:
+            raise invalid("potential.softening", message.replace("soften it, e.g. −c/(x² + a²)^(α/2)",
+                                                                  "soften it: softening > 0, e.g. 0.1"))
     elif pot.kind == "separable":
         texts = pot.axis_expressions(dim)
         for i, text in enumerate(texts):

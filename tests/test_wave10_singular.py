@@ -176,3 +176,18 @@ def test_timing_is_small():
     find_unbounded_singularity(pot, 3, points, 1.0, spacing)
     assert time.perf_counter() - t < 2.0  # typically 0.02 s; generous for a loaded machine
     assert np.isfinite(spacing)
+
+
+def test_unsoftened_coulomb_in_1d_refused(tmp_path):
+    """-1/|x| in 1D (α = 1): refused naming potential.softening; softened, or in 2D/3D, it passes."""
+    body = '[potential]\nkind = "coulomb"\n{extra}[sampling]\nkind = "gaussian"\n[evaluation]\nbox = [{box}]\n'
+    for dim, extra, refused in [(1, "", True), (1, "softening = 0.1\n", False), (2, "", False), (3, "", False)]:
+        path = tmp_path / f"c{dim}{bool(extra)}.toml"
+        path.write_text(f'name = "c"\ndimension = {dim}\nmodes = 2\n'
+                        + body.format(extra=extra, box=", ".join(["[-5, 5]"] * dim)))
+        if refused:
+            with pytest.raises(SpecError) as info:
+                load_spec(str(path))
+            assert info.value.field == "potential.softening" and "1D hydrogen" in info.value.message
+        else:
+            load_spec(str(path))
