@@ -29,7 +29,8 @@ from .errors import SpecError
 from .objective import nested_lora_loss, nesting_masks
 
 __all__ = ["METHODS", "make_objective", "lora_loss", "neuralef_loss", "SpinObjective", "spin_coefficients",
-           "rayleigh_ritz", "SPIN_DECAY", "NORM_ESTIMATE", "VANISHING_MODES", "evaluation_rotation"]
+           "rayleigh_ritz", "SPIN_DECAY", "NORM_ESTIMATE", "VANISHING_MODES", "ORTHOGONAL_BY_CONSTRUCTION",
+           "evaluation_rotation"]
 
 #: The methods ``training.method`` accepts (the spec's Literal lists the same names).
 METHODS = ("nestedlora", "lora", "neuralef", "spin")
@@ -51,6 +52,11 @@ NORM_ESTIMATE = {"nestedlora": True, "lora": False, "neuralef": False, "spin": F
 #: the evaluation leaves them out of the Rayleigh–Ritz span: the low-rank objectives (NestedLoRA,
 #: LoRA) do; NeuralEF and SpIN normalise every output.
 VANISHING_MODES = {"nestedlora": True, "lora": True, "neuralef": False, "spin": False}
+#: Methods whose evaluated eigenfunctions are orthonormal on the rule by construction (the
+#: evaluation rotation of :func:`evaluation_rotation`: LoRA's Rayleigh–Ritz coefficients, SpIN's
+#: Cholesky factor): their orthogonality metric is ~1e-25 whatever the training did, and says
+#: nothing about it (a new-user trial read it as a win over NestedLoRA's 1e-2).
+ORTHOGONAL_BY_CONSTRUCTION = {"nestedlora": False, "lora": True, "neuralef": False, "spin": True}
 #: Why each method but NestedLoRA ignores ``training.nesting`` (the refusal of a non-default one says).
 _UNNESTED = {"lora": "lora is the unnested objective, every mask 1",
              "neuralef": "neuralef orders the modes by its own sequential update",

@@ -475,12 +475,18 @@ def _eigenfunction_table(neural) -> Table:
     if grid_label:
         for name in ("angle (grid)", "subspace (grid)", "orthogonality (grid)"):
             t.add_column(name, justify="right")
+    from ..methods import ORTHOGONAL_BY_CONSTRUCTION
+
+    marked = False
     for m in neural:
         s = m.evaluation.summary()
+        by_construction = ORTHOGONAL_BY_CONSTRUCTION.get(m.training_method, False)
+        marked |= by_construction
         row = [m.run_label, _num(s.get("mean_relative_error"), "{:.2e}"),
                with_stderr(s.get("mean_gap_relative_error"), s.get("mean_gap_relative_error_stderr"), "{:.2e}"),
                _num(s.get("mean_angle_distance"), "{:.2e}"), _num(s.get("mean_subspace_distance"), "{:.2e}"),
-               with_stderr(s.get("orthogonality"), s.get("orthogonality_stderr"), "{:.2e}")]
+               with_stderr(s.get("orthogonality"), s.get("orthogonality_stderr"), "{:.2e}") + ("*" if by_construction
+                                                                                              else "")]
         if grid_label:
             if m.grid_comparison:
                 row += [_num(nanmean(m.angle_distances), "{:.2e}"),
@@ -488,6 +494,9 @@ def _eigenfunction_table(neural) -> Table:
             else:
                 row += ["—"] * 3
         t.add_row(*row)
+    if marked:
+        t.caption += ("; *: orthonormal by construction (the evaluation's Rayleigh–Ritz rotation for lora, "
+                      "Cholesky factor for spin): says nothing about the training")
     return t
 
 
