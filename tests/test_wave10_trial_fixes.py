@@ -37,3 +37,28 @@ def test_orthogonality_by_construction_is_marked_in_compare(two_methods):
     nested_row = next(r for r in rows if "(nestedlora," in r)
     assert lora_row.split("│")[-2].strip().endswith("*") and "*" not in nested_row
     assert "orthonormal by construction" in res.output
+
+
+def _ev(lam, norm, converged):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(eigenvalues=np.array(lam, float), norm_eigenvalues=np.array(norm, float),
+                           verdict=SimpleNamespace(converged=np.array(converged, bool)))
+
+
+def test_a_mode_that_ended_dead_is_named_with_the_restart_advice():
+    from nsvd_cli.cli.uncertainty import dead_mode_warning
+
+    # the user box [0,1]x[0,2] run: mode 4 ended at norm 2.3e-5 with Rayleigh quotient 29.1
+    ev = _ev([47.66, 40.26, 27.92, 29.11], [47.82, 40.25, 27.92, 2.3e-5], [True, True, True, False])
+    msg = dead_mode_warning(ev, restarts=0)
+    assert msg.startswith("#4 (norm λ 2.3e-05 against Rayleigh λ 29.1)") and "restarts = 2" in msg
+    assert "#3" not in msg
+    assert "were spent" in dead_mode_warning(ev, restarts=2)
+    # 1e-3 of the Rayleigh quotient is the line: 0.0292 (1.003e-3 x 29.11) is not dead, 0.0290 is
+    assert dead_mode_warning(_ev([29.11], [0.0292], [False]), 0) is None
+    assert dead_mode_warning(_ev([29.11], [0.0290], [False]), 0) is not None
+    # a mode that should vanish (λ_R <= 0), a converged mode, methods without a norm estimate: no warning
+    assert dead_mode_warning(_ev([-1.0], [1e-9], [False]), 0) is None
+    assert dead_mode_warning(_ev([5.0], [1e-9], [True]), 0) is None
+    assert dead_mode_warning(_ev([5.0], [np.nan], [False]), 0) is None

@@ -274,10 +274,12 @@ def print_summary(result) -> None:
             stderr_console.print("[yellow]warning:[/yellow] some modes did not converge: their eigenvalues and "
                                  "eigenfunctions are not to be trusted; train longer (--iters, --until converged), "
                                  "or see docs/problems.md on choosing shift and sampling", highlight=False)
-            from .uncertainty import reference_off_warning
+            from .uncertainty import dead_mode_warning, reference_off_warning
 
             if off := reference_off_warning(verdict):
                 stderr_console.print(f"[yellow]warning:[/yellow] {off}", highlight=False)
+            if dead := dead_mode_warning(result.evaluation, result.problem.spec.training.restarts):
+                stderr_console.print(f"[yellow]warning:[/yellow] {dead}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
                   highlight=False)

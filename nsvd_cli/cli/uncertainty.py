@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of", "sparse_samples_warning",
            "percent_range", "mode_list", "percent", "missed_intervals", "missed_level_note", "MISSED_MARK",
-           "reference_off_warning"]
+           "reference_off_warning", "dead_mode_warning", "DEAD_AT_END"]
 
 
 def mode_list(modes) -> str:
@@ -177,3 +177,33 @@ def reference_off_warning(verdict) -> str | None:
         parts.append(f"{on_way_names} off the reference level but nearer it than any other: not yet converged "
                      "to it; train longer (--iters, --until converged)")
     return "; ".join(parts)
+
+
+#: A mode whose norm estimate ended below this fraction of its (positive) Rayleigh quotient is
+#: dead: at the optimum the two are equal, and a collapsed NestedLoRA mode gets gradients
+#: proportional to its norm (``nsvd_cli.solve._Judge.stuck_modes``). Measured: a user box
+#: [0, 1] × [0, 2] ended with mode 4 at 4e-7 (and was right after a restart, 4/4 modes at
+#: 0.003 %); transient collapses that recovered mid-run reached 6e-5 (the same run's mode 3 at
+#: iteration 680) — at the end of a run, with the learning rate decayed, none recovers.
+DEAD_AT_END = 1e-3
+
+
+def dead_mode_warning(evaluation, restarts: int) -> str | None:
+    """The warning line for modes that ended dead (norm estimate below :data:`DEAD_AT_END`
+    times a positive Rayleigh quotient, not judged converged), or None. With
+    ``training.restarts = 0`` it advises the opt-in restarts; with restarts it says they were
+    spent. Methods without a norm estimate (NaN) never warn."""
+    lam = np.asarray(evaluation.eigenvalues, float)
+    norm = np.asarray(getattr(evaluation, "norm_eigenvalues", np.full_like(lam, np.nan)), float)
+    verdict = getattr(evaluation, "verdict", None)
+    converged = np.zeros(lam.shape, bool) if verdict is None else np.asarray(verdict.converged, bool)
+    with np.errstate(invalid="ignore"):
+        dead = np.flatnonzero((lam > 0) & (norm < DEAD_AT_END * lam) & ~converged)
+    if not dead.size:
+        return None
+    names = ", ".join(f"#{l + 1} (norm λ {norm[l]:.1e} against Rayleigh λ {lam[l]:.3g})" for l in dead)
+    advice = ("rerun with restarts = 2 in [training] (a mode that stays dead is re-initialised; opt-in, "
+              "docs/problems.md)" if restarts == 0 else
+              f"the {restarts} restart(s) allowed (training.restarts) were spent or came too late; train longer")
+    return (f"{names}: the norm collapsed — a dead mode gets no gradient to come back and holds no "
+            f"eigenfunction; {advice}")
