@@ -278,7 +278,8 @@ def print_summary(result) -> None:
 
             if off := reference_off_warning(verdict):
                 stderr_console.print(f"[yellow]warning:[/yellow] {off}", highlight=False)
-            if dead := dead_mode_warning(result.evaluation, result.problem.spec.training.restarts):
+            problem = getattr(result, "problem", None)  # restarts already allowed change the advice
+            if dead := dead_mode_warning(result.evaluation, problem.spec.training.restarts if problem else 0):
                 stderr_console.print(f"[yellow]warning:[/yellow] {dead}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
