@@ -191,3 +191,29 @@ def test_unsoftened_coulomb_in_1d_refused(tmp_path):
             assert info.value.field == "potential.softening" and "1D hydrogen" in info.value.message
         else:
             load_spec(str(path))
+
+
+@pytest.mark.parametrize("dim, expression", [
+    (2, "r**2 - (1-exp(-r**2))/r**2"), (2, "r**2 - (1-cos(r))/r**2"), (3, "r**2 - (1-exp(-r**2))/r**2"),
+    (2, "r**2 - 2*(1-exp(-r**2))/r**2"), (3, "-0.25/r**2"), (3, "r**2 - 0.25/r**2")])
+def test_removable_zero_over_zero_and_the_exactly_critical_hardy_strength_pass(dim, expression):
+    # a verification trial: 0/0 with a finite limit (-1, -1/2, -1, -2 at r = 0) was refused as
+    # "-3e-18/r^2.04"; -0.25/r^2 in 3D (c = (D-2)^2/4 exactly: bounded, Hardy) as 0.2500001 > 0.25
+    from nsvd_cli.spec import parse_spec
+
+    parse_spec({"name": "t", "dimension": dim, "potential": expression, "shift": 10.0, "modes": 2,
+                "sampling": {"kind": "gaussian", "std": 1.0}, "evaluation": {"box": [[-5, 5]] * dim}})
+
+
+def test_an_exponent_in_the_tolerance_band_says_so():
+    from nsvd_cli.errors import SpecError
+    from nsvd_cli.spec import parse_spec
+
+    with pytest.raises(SpecError) as info:
+        parse_spec({"name": "t", "dimension": 1, "potential": "x0**2 - 1/abs(x0)**0.99", "shift": 10.0, "modes": 2,
+                    "sampling": {"kind": "gaussian", "std": 1.0}, "evaluation": {"box": [[-5, 5]]}})
+    assert "within 0.02 of 1 counts as 1" in info.value.message
+    with pytest.raises(SpecError) as info:
+        parse_spec({"name": "t", "dimension": 1, "potential": "x0**2 - 1/abs(x0)", "shift": 10.0, "modes": 2,
+                    "sampling": {"kind": "gaussian", "std": 1.0}, "evaluation": {"box": [[-5, 5]]}})
+    assert "counts as" not in info.value.message  # exactly 1: no band to explain
