@@ -62,3 +62,32 @@ def test_a_mode_that_ended_dead_is_named_with_the_restart_advice():
     assert dead_mode_warning(_ev([-1.0], [1e-9], [False]), 0) is None
     assert dead_mode_warning(_ev([5.0], [1e-9], [True]), 0) is None
     assert dead_mode_warning(_ev([5.0], [np.nan], [False]), 0) is None
+
+
+def test_the_printed_dead_mode_warning_keeps_its_table_name_and_replaces_the_wells_advice():
+    # a verification trial: rich ate "[training]" as markup; the dead mode was also told to
+    # "check that the sampling covers every well" (of a box with no wells)
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from nsvd_cli.cli import solve as cli_solve
+
+    verdict = SimpleNamespace(all_converged=False, converged=np.array([True, True, True, False]),
+                              reasons=["", "", "", "agreement, reference: 13.4 % off"], nearer_other_level=None,
+                              summary_line=lambda: "3 of 4 modes converged")
+    ev = _ev([47.66, 40.26, 27.92, 23.7], [47.82, 40.25, 27.92, 2.2e-5], [True, True, True, False])
+    ev.verdict = verdict
+    ev.summary = lambda: {"max_off_diagonal": 0.5, "orthogonality": 0.1}
+    result = SimpleNamespace(evaluation=ev, wall_time=1.0, iterations_per_second=1.0, iterations=10,
+                             stopped_by="iterations", path="r.h5")
+    out, err = Console(record=True, width=400), Console(record=True, width=400)
+    old = cli_solve.console, cli_solve.stderr_console
+    cli_solve.console, cli_solve.stderr_console = out, err
+    try:
+        cli_solve.print_summary(result)
+    finally:
+        cli_solve.console, cli_solve.stderr_console = old
+    text = err.export_text()
+    assert "restarts = 2 in [training]" in text and "#4 (norm λ 2.2e-05" in text
+    assert "every well" not in text

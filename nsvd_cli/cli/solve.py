@@ -274,13 +274,16 @@ def print_summary(result) -> None:
             stderr_console.print("[yellow]warning:[/yellow] some modes did not converge: their eigenvalues and "
                                  "eigenfunctions are not to be trusted; train longer (--iters, --until converged), "
                                  "or see docs/problems.md on choosing shift and sampling", highlight=False)
-            from .uncertainty import dead_mode_warning, reference_off_warning
+            from rich.markup import escape
 
-            if off := reference_off_warning(verdict):
-                stderr_console.print(f"[yellow]warning:[/yellow] {off}", highlight=False)
+            from .uncertainty import dead_mode_warning, dead_modes, reference_off_warning
+
+            dead = dead_modes(result.evaluation)  # their own warning: not "check the sampling covers every well"
+            if off := reference_off_warning(verdict, skip=dead):
+                stderr_console.print(f"[yellow]warning:[/yellow] {escape(off)}", highlight=False)
             problem = getattr(result, "problem", None)  # restarts already allowed change the advice
-            if dead := dead_mode_warning(result.evaluation, problem.spec.training.restarts if problem else 0):
-                stderr_console.print(f"[yellow]warning:[/yellow] {dead}", highlight=False)
+            if warn := dead_mode_warning(result.evaluation, problem.spec.training.restarts if problem else 0):
+                stderr_console.print(f"[yellow]warning:[/yellow] {escape(warn)}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}
     console.print(f"stopped at iteration {result.iterations}: {stop.get(result.stopped_by, result.stopped_by)}",
                   highlight=False)

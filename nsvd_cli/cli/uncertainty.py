@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["with_stderr", "monte_carlo_note", "unresolved_warning", "stderr_of", "sparse_samples_warning",
            "percent_range", "mode_list", "percent", "missed_intervals", "missed_level_note", "MISSED_MARK",
-           "reference_off_warning", "dead_mode_warning", "DEAD_AT_END"]
+           "reference_off_warning", "dead_modes", "dead_mode_warning", "DEAD_AT_END"]
 
 
 def mode_list(modes) -> str:
@@ -153,15 +153,16 @@ def missed_level_note(ev, missed) -> str | None:
             "evaluation rule's error exceeds its estimate, so they are not bounds (nsvd compare: in interval)")
 
 
-def reference_off_warning(verdict) -> str | None:
+def reference_off_warning(verdict, skip=()) -> str | None:
     """The warning line when modes fail the verdict's reference check, or None.
 
     Modes nearer another reference level than their own (``verdict.nearer_other_level``,
     :func:`nsvd_cli.verdict.nearer_other_levels`) settled on another state, which training
     rarely leaves: the advice is to check the sampling. Modes nearest their own level are not
     yet converged to it: the advice is to train longer. A verdict without that field (None)
-    gets the first advice for every such mode."""
-    off = [l for l, r in enumerate(verdict.reasons) if "reference:" in r]
+    gets the first advice for every such mode. Modes in ``skip`` (dead ones, :func:`dead_modes`,
+    which have their own warning) are left out."""
+    off = [l for l, r in enumerate(verdict.reasons) if "reference:" in r and l not in set(skip)]
     if not off:
         return None
     other = getattr(verdict, "nearer_other_level", None)
@@ -188,19 +189,25 @@ def reference_off_warning(verdict) -> str | None:
 DEAD_AT_END = 1e-3
 
 
-def dead_mode_warning(evaluation, restarts: int) -> str | None:
-    """The warning line for modes that ended dead (norm estimate below :data:`DEAD_AT_END`
-    times a positive Rayleigh quotient, not judged converged), or None. With
-    ``training.restarts = 0`` it advises the opt-in restarts; with restarts it says they were
-    spent. Methods without a norm estimate (NaN) never warn."""
+def dead_modes(evaluation) -> list[int]:
+    """Modes (0-based) that ended dead: norm estimate below :data:`DEAD_AT_END` times a
+    positive Rayleigh quotient, not judged converged. Methods without a norm estimate (NaN): none."""
     lam = np.asarray(evaluation.eigenvalues, float)
     norm = np.asarray(getattr(evaluation, "norm_eigenvalues", np.full_like(lam, np.nan)), float)
     verdict = getattr(evaluation, "verdict", None)
     converged = np.zeros(lam.shape, bool) if verdict is None else np.asarray(verdict.converged, bool)
     with np.errstate(invalid="ignore"):
-        dead = np.flatnonzero((lam > 0) & (norm < DEAD_AT_END * lam) & ~converged)
-    if not dead.size:
+        return np.flatnonzero((lam > 0) & (norm < DEAD_AT_END * lam) & ~converged).tolist()
+
+
+def dead_mode_warning(evaluation, restarts: int) -> str | None:
+    """The warning line for the :func:`dead_modes`, or None. With ``training.restarts = 0`` it
+    advises the opt-in restarts; with restarts it says they were spent."""
+    dead = dead_modes(evaluation)
+    if not dead:
         return None
+    lam = np.asarray(evaluation.eigenvalues, float)
+    norm = np.asarray(evaluation.norm_eigenvalues, float)
     names = ", ".join(f"#{l + 1} (norm λ {norm[l]:.1e} against Rayleigh λ {lam[l]:.3g})" for l in dead)
     advice = ("rerun with restarts = 2 in [training] (a mode that stays dead is re-initialised; opt-in, "
               "docs/problems.md)" if restarts == 0 else
