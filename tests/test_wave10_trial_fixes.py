@@ -69,9 +69,7 @@ def test_the_printed_dead_mode_warning_keeps_its_table_name_and_replaces_the_wel
     # "check that the sampling covers every well" (of a box with no wells)
     from types import SimpleNamespace
 
-    from rich.console import Console
-
-    from nsvd_cli.cli import solve as cli_solve
+    from summary_capture import printed_summary
 
     verdict = SimpleNamespace(all_converged=False, converged=np.array([True, True, True, False]),
                               reasons=["", "", "", "agreement, reference: 13.4 % off"], nearer_other_level=None,
@@ -81,13 +79,6 @@ def test_the_printed_dead_mode_warning_keeps_its_table_name_and_replaces_the_wel
     ev.summary = lambda: {"max_off_diagonal": 0.5, "orthogonality": 0.1}
     result = SimpleNamespace(evaluation=ev, wall_time=1.0, iterations_per_second=1.0, iterations=10,
                              stopped_by="iterations", path="r.h5")
-    out, err = Console(record=True, width=400), Console(record=True, width=400)
-    old = cli_solve.console, cli_solve.stderr_console
-    cli_solve.console, cli_solve.stderr_console = out, err
-    try:
-        cli_solve.print_summary(result)
-    finally:
-        cli_solve.console, cli_solve.stderr_console = old
-    text = err.export_text()
+    _, text = printed_summary(result)
     assert "restarts = 2 in [training]" in text and "#4 (norm λ 2.2e-05" in text
     assert "every well" not in text

@@ -155,21 +155,13 @@ def test_reference_allowance_by_hand():
 
 
 def test_the_summary_warns_that_a_mode_is_off_its_reference_level():
-    from rich.console import Console
-
-    from nsvd_cli.cli import solve as cli_solve
+    from summary_capture import printed_summary
 
     judge_ = _judge()
     ev, _ = _skipped_ground_state((1, 2))
     judge_(ev, 50)
     result = SimpleNamespace(evaluation=ev, wall_time=1.0, iterations_per_second=1.0, iterations=50,
                              stopped_by="iterations", path="r.h5")
-    out, err = Console(record=True, width=400), Console(record=True, width=400)
-    old = cli_solve.console, cli_solve.stderr_console
-    cli_solve.console, cli_solve.stderr_console = out, err
-    try:
-        cli_solve.print_summary(result)
-    finally:
-        cli_solve.console, cli_solve.stderr_console = old
-    assert "not converged: #1 (reference: 22.2 % off), #2 (reference: 28.6 % off)" in out.export_text()
-    assert "#1, #2 off the reference level" in err.export_text()
+    out, err = printed_summary(result)
+    assert "not converged: #1 (reference: 22.2 % off), #2 (reference: 28.6 % off)" in out
+    assert "#1, #2 off the reference level" in err
