@@ -28,7 +28,7 @@ import torch
 from .errors import SpecError
 from .objective import nested_lora_loss, nesting_masks
 
-__all__ = ["METHODS", "make_objective", "lora_loss", "neuralef_loss", "SpinObjective", "spin_coefficients",
+__all__ = ["METHODS", "make_objective", "check_method_settings", "lora_loss", "neuralef_loss", "SpinObjective", "spin_coefficients",
            "rayleigh_ritz", "SPIN_DECAY", "NORM_ESTIMATE", "VANISHING_MODES", "ORTHOGONAL_BY_CONSTRUCTION",
            "evaluation_rotation"]
 
@@ -289,6 +289,25 @@ def rayleigh_ritz(gram: torch.Tensor, quad: torch.Tensor, *, rtol: float = 1e-10
     return lam[order], (w @ v)[:, order]
 
 
+def check_method_settings(method: str, nesting: str, architecture: str) -> None:
+    """Refuse settings a method cannot honour, before anything is built or printed.
+
+    Raises
+    ------
+    SpecError
+        NeuralEF/SpIN with ``architecture = "shared"`` (field ``model.architecture``: App. B.2,
+        each eigenfunction parameterised separately); a method other than NestedLoRA with a
+        nesting other than ``"sequential"`` (field ``training.nesting``: no other method uses
+        the nesting masks, the setting would be ignored yet stored).
+    """
+    if method in ("neuralef", "spin") and architecture == "shared":
+        raise SpecError("model.architecture", f"method {method!r} needs disjoint networks (App. B.2: each "
+                                              "eigenfunction parameterised separately), not a shared one")
+    if method in _UNNESTED and nesting != "sequential":
+        raise SpecError("training.nesting", f"method {method!r} does not use the nesting masks (only nestedlora "
+                                            f"nests the modes; {_UNNESTED[method]}): leave nesting at sequential")
+
+
 def make_objective(training, model: torch.nn.Module, *, nested=nested_lora_loss):
     """The training objective of ``training.method`` for ``model`` (one per fit).
 
@@ -317,12 +336,8 @@ def make_objective(training, model: torch.nn.Module, *, nested=nested_lora_loss)
     """
     method = getattr(training, "method", "nestedlora")
     n = model.n_modes
-    if method in ("neuralef", "spin") and any(p.requires_grad and p.shape[:1] != (n,) for p in model.parameters()):
-        raise SpecError("model.architecture", f"method {method!r} needs disjoint networks (App. B.2: each "
-                                              "eigenfunction parameterised separately), not a shared one")
-    if method in _UNNESTED and getattr(training, "nesting", "sequential") != "sequential":
-        raise SpecError("training.nesting", f"method {method!r} does not use the nesting masks (only nestedlora "
-                                            f"nests the modes; {_UNNESTED[method]}): leave nesting at sequential")
+    shared = any(p.requires_grad and p.shape[:1] != (n,) for p in model.parameters())
+    check_method_settings(method, getattr(training, "nesting", "sequential"), "shared" if shared else "disjoint")
     if method == "nestedlora":
         masks = {}
 

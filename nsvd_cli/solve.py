@@ -137,6 +137,10 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
         The results file could not be written after training (disk full, read-only folder):
         an existing file is intact, the checkpoint of the final state is kept.
     """
+    from .methods import check_method_settings
+
+    tr = spec.training  # settings the method cannot honour: refused before anything is printed
+    check_method_settings(getattr(tr, "method", "nestedlora"), tr.nesting, spec.model.architecture)
     spec, derived = derive_defaults(spec)
     output = Path(output) if output is not None else default_output_path(spec)
     output = Path(dist_.broadcast_object(str(output), dist))  # rank 0's (the default has a time stamp)

@@ -209,12 +209,15 @@ def test_joint_nesting_is_refused_for_methods_without_nesting_masks(method):
 
 def test_nesting_joint_with_lora_on_the_command_line_writes_nothing(tmp_path):
     out = tmp_path / "l.h5"
-    res = runner.invoke(app, ["solve", "harmonic", "--dim", "1", "--modes", "2", "--iters", "5", "-q",
+    res = runner.invoke(app, ["solve", "harmonic", "--dim", "1", "--modes", "2", "--iters", "5",
                               "--method", "lora", "--nesting", "joint", "-o", str(out)])
     assert res.exit_code == 2, res.output
     line = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(line) == 1 and "training.nesting" in line[0] and "--nesting" in line[0]
     assert not out.exists()
+    # refused before the run's header (a verification trial saw the header, the derived line and a
+    # progress bar printed first)
+    assert "harmonic: 2 modes" not in res.output and "derived from the problem" not in res.output
 
 
 def test_docs_agree_that_only_nestedlora_nests():
