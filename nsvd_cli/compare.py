@@ -59,6 +59,7 @@ from .baselines.memory import check_memory
 from .comparison import Comparison, MethodResult, grid_box_notes
 from .errors import ComparisonError, GridError, SpecError
 from .files.compare import EIGENVECTOR_LIMIT, FORMAT, FORMAT_VERSION, write_comparison
+from .metrics import match_levels
 from .spec import ProblemSpec, load_spec
 
 __all__ = ["Comparison", "MethodResult", "Source", "GridRun", "compare", "load_sources", "check_conventions",
@@ -288,46 +289,6 @@ def run_grids(spec: ProblemSpec, baselines: Sequence[str], grids: Sequence[int],
 # --------------------------------------------------------------------------------------
 # the pure part: loaded results and grid solutions in, a comparison out
 # --------------------------------------------------------------------------------------
-
-def match_levels(reference_vectors: np.ndarray, vectors: np.ndarray, groups, weights) -> tuple[np.ndarray, np.ndarray]:
-    """Match computed eigenvectors to reference modes by overlap within degenerate subspaces.
-
-    Parameters
-    ----------
-    reference_vectors : ndarray, shape (N, L)
-        Reference eigenfunctions at the grid points.
-    vectors : ndarray, shape (N, L)
-        Computed eigenvectors (ascending energies), same points.
-    groups : sequence of index arrays
-        Degenerate groups of the reference.
-    weights : ndarray, shape (N,)
-        Quadrature weights (cell volume).
-
-    Returns
-    -------
-    assignment : ndarray of int, shape (L,)
-        ``assignment[j]``: the computed level shown in reference row ``j`` (a permutation
-        maximising the summed weight in the rows' subspaces, then the overlap with the
-        rows' own modes, e.g. ``l = 0`` against ``l = +-1`` within one shell).
-    overlaps : ndarray, shape (L,)
-        ``sum_{k in group(j)} <psi_k, v_{assignment[j]}>^2 / (||psi_k||^2 ||v||^2)``.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    w = np.asarray(weights, dtype=np.float64)[:, None]
-    R = reference_vectors / np.sqrt((reference_vectors**2 * w).sum(0))
-    V = vectors / np.sqrt((vectors**2 * w).sum(0))
-    O2 = ((R * w).T @ V) ** 2  # (L_ref, L)
-    group_of = np.empty(R.shape[1], dtype=int)
-    for k, g in enumerate(groups):
-        group_of[np.asarray(g)] = k
-    in_group = np.stack([O2[np.asarray(g)].sum(0) for g in groups])  # (G, L)
-    weight = in_group[group_of]  # (L_ref, L): weight of level i in row j's subspace
-    # first the subspace, then within it the mode (e.g. l = 0 against l = +-1 of one shell)
-    rows, cols = linear_sum_assignment(-(2.0 * weight + O2))
-    assignment = cols[np.argsort(rows)]
-    return assignment, weight[np.arange(len(assignment)), assignment]
-
 
 def _grid_row(run: GridRun, ref_E, floor, keep_eigenvectors) -> MethodResult:
     sol = run.solution
