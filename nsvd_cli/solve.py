@@ -275,7 +275,7 @@ def _solve_locked(spec, output: Path, overwrite, resume, callback, run_info, der
 
     if callback and dist.is_main:
         callback(Started(spec, str(device), str(output), state0["iteration"] if state0 else None, problem.reference,
-                         derived))
+                         derived, float(state0.get("wall_time", 0.0)) if state0 else 0.0))
     kept = {k: run_info[k] for k in _KEPT if k in run_info}  # the commands, for a later resume
     state = fit(model, problem.operator, problem.sampling, tr, generator=generator, device=device,
                 callback=callback, evaluate=periodic, checkpoint=ckpt, resume=state0,

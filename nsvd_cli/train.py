@@ -50,7 +50,8 @@ class Started:
     """A run starts (sent by :func:`nsvd_cli.solve.solve` before training).
 
     ``resumed_from`` is the iteration of the checkpoint resumed from, or None; ``derived``
-    the settings derived from the problem (:func:`nsvd_cli.defaults.derive_defaults`).
+    the settings derived from the problem (:func:`nsvd_cli.defaults.derive_defaults`);
+    ``earlier_wall_time`` the seconds of training before the resume (0 for a new run).
     """
 
     spec: object
@@ -59,6 +60,7 @@ class Started:
     resumed_from: int | None
     reference: object
     derived: dict = field(default_factory=dict)
+    earlier_wall_time: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,13 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
 
     def count(event):
         if isinstance(event, Started):
-            calls["start"] = event.resumed_from
+            calls["start"], calls["earlier"] = event.resumed_from, event.earlier_wall_time
 
+    import torch
+    earlier = torch.load(checkpoint_path(out), weights_only=False)["wall_time"]
     result = solve(spec, out, resume=True, callback=count)
     assert calls["start"] == 20
+    assert earlier > 0 and calls["earlier"] == pytest.approx(earlier)  # the bar counts the first part too
     assert nsvd_cli.load(result.path).run["iterations"] == 40
     assert not checkpoint_path(out).exists()
 

@@ -171,3 +171,18 @@ def test_tiny_run_bar_and_summary_agree(tmp_path):
         result = solve(spec, tmp_path / "t.h5", callback=reporter)
     stored = nsvd_cli.load(result.path).run["iterations_per_second"]
     assert reporter.progress.tasks[0].fields["ips"] == f"{stored:.1f}" == f"{result.iterations_per_second:.1f}"
+
+
+def test_resumed_bar_counts_the_training_before_the_resume():
+    """A run resumed after 100 s of training: the bar's elapsed column shows 0:01:40 plus the
+    resumed part (here under a second), not the resumed part alone."""
+    from nsvd_cli.cli import solve as cli_solve
+    from nsvd_cli.train import Started
+
+    reporter = cli_solve._ProgressReporter(quiet=True)
+    spec = load_spec("harmonic", dimension=1, family_only=True)
+    reporter(Started(spec, "cpu", "x.h5", 50, None, {}, 100.0))
+    task = reporter.progress.tasks[0]
+    column = next(c for c in reporter.progress.columns if type(c).__name__ == "RunElapsed")
+    assert str(column.render(task)) == "0:01:40"
+    assert task.completed == 50

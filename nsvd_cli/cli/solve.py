@@ -475,6 +475,25 @@ def _print_notes(spec, ev, bounds, ritz, missed=None) -> None:
             stderr_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
+def _RunElapsedColumn():
+    """rich's elapsed-time column counting the training before a resume too (the task's
+    ``earlier`` field, seconds), so that a resumed run's bar shows the run's training time."""
+    from datetime import timedelta
+
+    from rich.progress import TimeElapsedColumn
+    from rich.text import Text
+
+    class RunElapsed(TimeElapsedColumn):
+        def render(self, task):
+            elapsed = task.finished_time if task.finished else task.elapsed
+            if elapsed is None:
+                return Text("-:--:--", style="progress.elapsed")
+            total = elapsed + float(task.fields.get("earlier", 0.0))
+            return Text(str(timedelta(seconds=int(total))), style="progress.elapsed")
+
+    return RunElapsed()
+
+
 class _ProgressReporter:
     """Turns training events into a rich progress bar and evaluation lines; when the output is
     not a terminal (``| tee log``, batch jobs) the bar cannot redraw, so a plain line
@@ -482,17 +501,16 @@ class _ProgressReporter:
     :func:`nsvd_cli.cli.progress.interval` seconds instead."""
 
     def __init__(self, quiet: bool):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.quiet = quiet
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[ips]} it/s"), TextColumn("loss {task.fields[loss]}"),
-            TextColumn("λ {task.fields[eig]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("λ {task.fields[eig]}"), _RunElapsedColumn(), TimeRemainingColumn(),
             console=console, disable=quiet, transient=False,
         )
-        self.task, self.method = None, "nestedlora"
+        self.task, self.method, self.earlier = None, "nestedlora", 0.0
         self.t0 = self.t_line = time.perf_counter()
         self.plain = not quiet and not console.is_terminal
 
@@ -540,7 +558,7 @@ class _ProgressReporter:
         if now - self.t_line >= interval():
             self.t_line = now
             console.print(f"training: iteration {e.iteration}/{e.total}, {e.iterations_per_second:.1f} it/s, "
-                          f"loss {e.loss:.4g}, {now - self.t0:.0f} s", highlight=False)
+                          f"loss {e.loss:.4g}, {self.earlier + now - self.t0:.0f} s", highlight=False)
 
     def _start(self, e) -> None:
         spec = e.spec
@@ -559,5 +577,6 @@ class _ProgressReporter:
             shown = ", ".join(f"{k.rpartition('.')[2]} = {_fmt_value(v)}" for k, v in e.derived.items())
             console.print(f"derived from the problem (docs/spec.md#derived-defaults): {shown}", highlight=False)
         self.progress.start()
+        self.earlier = e.earlier_wall_time
         self.task = self.progress.add_task("training", total=tr.iterations, completed=e.resumed_from or 0,
-                                           ips="-", loss="-", eig="-")
+                                           ips="-", loss="-", eig="-", earlier=e.earlier_wall_time)
