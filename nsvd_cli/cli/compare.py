@@ -14,6 +14,7 @@ from ..spec import choices
 from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, option_for, refuse_output_over_input, stderr_console
 from .progress import progress_reporter
+from .ritz_columns import EXTENSION_MARK, extension_levels
 from .uncertainty import stderr_of, with_stderr
 
 
@@ -269,9 +270,13 @@ def _caption(comp) -> str:
     if any(m.counted is not None and not m.counted[np.isfinite(m.energies)].all() for m in comp.methods):
         caption.append("λ≤0: a mode the file's T does not learn (not counted)")
     if any(m.in_interval is not None for m in comp.methods):
-        caption.append("Ritz E: the results file's k-th lowest Ritz value (Rayleigh–Ritz on its learned functions, "
-                       "ascending), paired with the k-th reference level; in interval: that reference level lies in "
-                       "the interval around it (docs/bounds.md)")
+        caption.append("Ritz E: the results file's k-th lowest Ritz value (Rayleigh–Ritz on its learned functions "
+                       "times monomials of the coordinates up to evaluation.ritz_degree, ascending), paired with the "
+                       "k-th reference level; in interval: that reference level lies in the interval around it "
+                       "(docs/bounds.md)")
+        if any(m.evaluation is not None and extension_levels(m.evaluation).any() for m in comp.methods):
+            caption.append(f"{EXTENSION_MARK}: a Ritz function mostly outside the learned span (it comes from the "
+                           "monomials: the learned modes did not converge to that level)")
     return ";  ".join(caption)
 
 
@@ -296,7 +301,10 @@ def _cell(m, i) -> list[str]:
 def _ritz_cell(m, i) -> str:
     """The k = i-th lowest Ritz energy of a results file (the one its row-i interval is around), or ``—``."""
     ritz = getattr(m.evaluation, "ritz_energies", None)
-    return "—" if ritz is None or i >= len(ritz) else _num(float(ritz[i]))
+    if ritz is None or i >= len(ritz):
+        return "—"
+    extended = extension_levels(m.evaluation)
+    return _num(float(ritz[i])) + (EXTENSION_MARK if i < len(extended) and extended[i] else "")
 
 
 def _in_interval(v) -> str:

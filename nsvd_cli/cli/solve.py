@@ -21,8 +21,8 @@ from ..spec.choices import choice_enum
 from .console import console, error_boundary, fail, fold, option_for, stderr_console
 from .seeds import check_seed_outputs, parse_seeds, seed_output_path, solve_seeds  # noqa: F401 - re-exported
 from .ritz_columns import (  # noqa: F401 - ritz_rows and WIDE_INTERVALS_NOTE re-exported
-    RITZ_NOTE, WIDE_INTERVALS_NOTE, bounds_note, interval_cell, interval_spacing_note, ritz_mean_relative_error,
-    ritz_rows)
+    RITZ_NOTE, WIDE_INTERVALS_NOTE, bounds_note, extension_levels, extension_note, interval_cell,
+    interval_spacing_note, ritz_mean_relative_error, ritz_rows)
 
 
 Nesting = choice_enum("Nesting", choices.Nesting)
@@ -250,7 +250,9 @@ def _error_parts(s: dict, evaluation) -> list[str]:
         parts.append(f"of E_l − E_1 {gap} % (max {pct(s['max_gap_relative_error'])} %)")
     ritz_error = ritz_mean_relative_error(evaluation)
     if math.isfinite(ritz_error):
-        parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %")
+        extended = int(extension_levels(evaluation).sum())
+        parts.append(f"Ritz: mean rel. error of E {percent(100 * ritz_error)} %"
+                     + (f" ({extended} from the monomial extension, not learned)" if extended else ""))
     if math.isfinite(s.get("mean_subspace_distance", math.nan)):
         parts.append(f"mean subspace dist. {s['mean_subspace_distance']:.2e}")
     return parts
@@ -457,6 +459,9 @@ def _print_notes(spec, ev, bounds, ritz, missed=None) -> None:
     note and warnings."""
     from .uncertainty import missed_level_note, monte_carlo_note, sparse_samples_warning, unresolved_warning
 
+    extension = extension_note(ev)
+    if extension:
+        console.print(f"[yellow]note:[/yellow] {extension}", highlight=False)
     if bounds is not None:
         console.print(bounds_note(ev, bounds), highlight=False)
         note = missed_level_note(ev, missed)
