@@ -86,6 +86,7 @@ class ProblemSpec(_Table):
             raise invalid("reference", f"a grid reference needs dimension <= 3, got {self.dimension}")
         _check_dimension(self)
         _check_walls(self)
+        _check_confinement(self)
         _check_evaluation(self)
         from ..singularities import refuse_singularities
 
@@ -149,6 +150,38 @@ def walls(spec: ProblemSpec) -> tuple[tuple[float, float], ...] | None:
 
 def _fmt_box(box) -> str:
     return "[" + ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in box) + "]"
+
+
+def _check_confinement(spec: ProblemSpec) -> None:
+    """Refuse a formula that leaves an axis free: ``V`` not depending on ``x_d`` (nor on ``r``)
+    without walls is invariant under translations along ``x_d``, so H has no bound states
+    (a new-user trial: a D = 6 spec without an ``x5`` term trained and reported energies)."""
+    pot = spec.potential
+    if pot.kind != "expression" or walls(spec) is not None:
+        return
+    from .loading import _coordinates
+
+    names = set(_coordinates(pot.expression))
+    if _uses_r(pot.expression) or (spec.dimension == 1 and "x" in names):
+        return
+    free = [f"x{d}" for d in range(spec.dimension) if f"x{d}" not in names]
+    if free:
+        axes = ", ".join(free)
+        raise invalid("potential.expression", f"V = {pot.expression.strip()} does not depend on {axes}: H is then "
+                                              f"invariant under translations along {axes} and has no bound states "
+                                              f"(free motion); add a confining term (e.g. + {free[0]}**2) or walls "
+                                              "(model.envelope = \"box\")")
+
+
+def _uses_r(expression: str) -> bool:
+    """Whether a formula names ``r = |x|``."""
+    import ast
+
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, ast.Name) and n.id == "r" for n in ast.walk(tree))
 
 
 def _check_walls(spec: ProblemSpec) -> None:
