@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import distributed as dist_
-from .defaults import derive_defaults
+from .defaults import DERIVED, derive_defaults
 from .distributed import SINGLE, DistContext
 from .errors import CheckpointExistsError, DivergenceError, NsvdError, OutputWriteError, ResultsExistError, SpecError
 from .evaluate import Evaluation, evaluate_model
@@ -441,10 +441,17 @@ def check_resumable(checkpoint: dict, spec: ProblemSpec, path, what: str = "the 
         raise SpecError("resume", f"the checkpoint {path} does not record its problem; start over with --overwrite")
     old, new = _flatten(stored), _flatten(spec_to_dict(spec))
     show = lambda v: "(absent)" if v is None else repr(v)  # noqa: E731
-    for key in sorted(old.keys() | new.keys(), key=lambda k: (not k.endswith(".kind"), k)):  # a new kind first
-        if key not in RESUMABLE_FIELDS and old.get(key) != new.get(key):
-            raise SpecError(key, f"differs from {what} ({path}: {show(old.get(key))}, now "
-                                 f"{show(new.get(key))}); resume with the same setting or start over with --overwrite")
+    # a kind first, then settings before those usually derived from them (sampling.std before the
+    # evaluation.std and model.fourier_scales that follow it: a trial was told only "evaluation.std")
+    order = lambda k: (not k.endswith(".kind"), k in DERIVED or k.startswith("evaluation."), k)  # noqa: E731
+    differ = [k for k in sorted(old.keys() | new.keys(), key=order)
+              if k not in RESUMABLE_FIELDS and old.get(k) != new.get(k)]
+    if differ:
+        key, rest = differ[0], differ[1:]
+        also = f"; also {', '.join(rest[:3])}{' …' if len(rest) > 3 else ''} (derived from it or changed too)" \
+            if rest else ""
+        raise SpecError(key, f"differs from {what} ({path}: {show(old.get(key))}, now "
+                             f"{show(new.get(key))}){also}; resume with the same setting or start over with --overwrite")
     done = int(checkpoint["iteration"])
     if spec.training.iterations < done:
         raise SpecError("training.iterations", f"{spec.training.iterations} is below the iteration {done} of the "

@@ -44,3 +44,47 @@ def test_walls_confine_a_free_axis(tmp_path):
                                        sampling={"kind": "uniform", "box": [[-2, 2], [-2, 2]]},
                                        evaluation={"box": [[-2, 2], [-2, 2]]}), tmp_path)
     assert spec.potential.expression.strip() == "x0**2"
+
+
+def test_resume_names_the_changed_field_not_one_derived_from_it(tmp_path):
+    """sampling.std 1.0 → 0.9 between the interrupted run and --resume: the error names
+    sampling.std (the user's edit), not the derived setting that follows it (a trial saw
+    ``evaluation.std: differs from the checkpoint``)."""
+    from nsvd_cli.solve import solve
+    from nsvd_cli.train import Progress
+
+    data = _expression_spec("x0**2 + x1**2 + x2**2 + x3**2", 4)  # D = 4: a Monte Carlo evaluation rule
+    data["training"] = {"iterations": 30, "batch_size": 64, "eval_every": 1000, "checkpoint_every": 10}
+    data["model"] = {"hidden": [16]}
+
+    def interrupt(event):
+        if isinstance(event, Progress) and event.iteration == 20:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "r.h5"
+    with pytest.raises(KeyboardInterrupt):
+        solve(parse_spec(data, tmp_path), out, callback=interrupt)
+    before = load_spec(str(tmp_path / "user.toml"))
+    data["sampling"]["std"] = 0.9
+    changed = parse_spec(data, tmp_path)
+    assert changed.evaluation != before.evaluation  # the derived evaluation follows the sampling
+    with pytest.raises(SpecError) as info:
+        solve(changed, out, resume=True)
+    assert info.value.field == "sampling.std", info.value
+    assert ": 1.0, now 0.9)" in str(info.value) and "also evaluation." in str(info.value)
+
+
+def test_resume_of_a_finished_run_says_it_is_finished(tmp_path):
+    """--resume on a completed run's -o (its checkpoint removed at the end) says so, rather than
+    'give the -o of the interrupted run' (which it is); nothing is touched."""
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    out = tmp_path / "done.h5"
+    out.write_bytes(b"a finished run")  # only its existence matters: no checkpoint beside it
+    res = CliRunner().invoke(app, ["solve", "harmonic", "--dim", "1", "--modes", "2", "--iters", "5", "--resume",
+                                   "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "is a finished run" in res.output and "nothing to resume" in res.output
+    assert out.read_bytes() == b"a finished run" and sorted(p.name for p in tmp_path.iterdir()) == ["done.h5"]

@@ -359,6 +359,9 @@ def _interrupts(output, command_output=None):
 def _no_checkpoint(output):
     from ..errors import SpecError
 
+    if output and Path(output).exists():  # a finished run removed its checkpoint
+        return SpecError("resume", f"{output} is a finished run (its checkpoint was removed when it completed): "
+                                   "nothing to resume; train a new run with another -o (or --overwrite)")
     where = f"{output}.ckpt" if output else "(no -o given)"
     return SpecError("resume", f"no checkpoint to resume from: {where}; give the -o of the interrupted run")
 

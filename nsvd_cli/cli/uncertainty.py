@@ -171,9 +171,10 @@ def reference_off_warning(verdict, skip=()) -> str | None:
     settled_names, on_way_names = (", ".join(f"#{l + 1}" for l in ls) for ls in (settled, on_way))
     parts = []
     if settled:
-        parts.append(f"{settled_names} off the reference level: a mode that settled on another state rarely "
-                     "leaves it; check that the sampling covers every well of the potential "
-                     "(docs/problems.md, sampling scale)")
+        parts.append(f"{settled_names} off the reference level and nearer another level: in a close group of levels "
+                     "a mode not yet converged (train longer: --iters, --until converged); a mode that settled on "
+                     "another state rarely leaves it (with several wells, check that the sampling covers every "
+                     "well: docs/problems.md, sampling scale)")
     if on_way:
         parts.append(f"{on_way_names} off the reference level but nearer it than any other: not yet converged "
                      "to it; train longer (--iters, --until converged)")

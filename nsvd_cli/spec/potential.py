@@ -256,7 +256,10 @@ def _check_spd(matrix) -> None:
         raise invalid("matrix", "missing: form = \"matrix\" needs A as [[...], ...] (D rows of D numbers)")
     n = len(matrix)
     if any(len(row) != n for row in matrix):
-        raise invalid("matrix", f"must be square: {n} rows of {n} numbers, got rows of {[len(r) for r in matrix]}")
+        sizes = sorted({len(r) for r in matrix})
+        numbers = " or ".join(map(str, sizes))
+        raise invalid("matrix", f"must be square (D rows of D numbers, D the dimension): got {n} rows of {numbers} "
+                                "numbers")
     a = np.array(matrix, dtype=np.float64)
     if not np.allclose(a, a.T, rtol=1e-12, atol=1e-12 * np.abs(a).max()):
         i, j = np.unravel_index(np.argmax(np.abs(a - a.T)), a.shape)
