@@ -88,3 +88,19 @@ def test_resume_of_a_finished_run_says_it_is_finished(tmp_path):
     assert res.exit_code == 2, res.output
     assert "is a finished run" in res.output and "nothing to resume" in res.output
     assert out.read_bytes() == b"a finished run" and sorted(p.name for p in tmp_path.iterdir()) == ["done.h5"]
+
+
+def test_torchrun_launcher_logs_are_silenced_unless_asked(monkeypatch):
+    import logging
+
+    from nsvd_cli.cli.parallel import _quiet_launcher_logs
+
+    name = "torch.distributed.elastic.agent.server.api"
+    logging.getLogger(name).setLevel(logging.WARNING)
+    monkeypatch.setenv("LOGLEVEL", "INFO")  # the user asked for them: untouched
+    _quiet_launcher_logs()
+    assert logging.getLogger(name).level == logging.WARNING
+    monkeypatch.delenv("LOGLEVEL")
+    _quiet_launcher_logs()
+    assert logging.getLogger(name).level == logging.CRITICAL and __import__("os").environ["LOGLEVEL"] == "CRITICAL"
+    logging.getLogger(name).setLevel(logging.WARNING)

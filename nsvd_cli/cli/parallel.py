@@ -132,6 +132,22 @@ def torchrun_argv(nproc: int, threads: int, argv: list[str] | None = None) -> li
     return ["--standalone", "--nnodes", "1", "--nproc-per-node", str(nproc), "-m", "nsvd_cli", *args]
 
 
+def _quiet_launcher_logs() -> None:
+    """Silence torchrun's own log lines in this (launcher) process unless ``LOGLEVEL`` is set:
+    a rank's one-line error was followed by ``W… Sending process … closing signal SIGTERM`` and
+    ``E… failed (exitcode: 2) local_rank: 1``, and Ctrl-C by three ``Received 2 death signal``
+    lines (a new-user trial). The exit code carries the failure; the ranks print their own
+    errors. ``LOGLEVEL=INFO nsvd solve … --nproc 2`` shows them again."""
+    import logging
+
+    if "LOGLEVEL" in os.environ:
+        return
+    os.environ["LOGLEVEL"] = "CRITICAL"  # loggers made later (torch.distributed.elastic.utils.logging)
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def launch_torchrun(nproc: int, threads: int, argv: list[str] | None = None) -> int:
     """Run ``torchrun --standalone --nproc-per-node N -m nsvd_cli solve ...`` in this process
     (torch.distributed.run) and return the exit code: 0, the first failed rank's code
@@ -145,6 +161,7 @@ def launch_torchrun(nproc: int, threads: int, argv: list[str] | None = None) -> 
     from torch.distributed.run import parse_args, run
 
     args = parse_args(torchrun_argv(nproc, threads, argv))
+    _quiet_launcher_logs()
     import shlex
 
     os.environ["NSVD_COMMAND"] = shlex.join(["nsvd", *(sys.argv[1:] if argv is None else argv[1:])])
