@@ -123,8 +123,9 @@ def plot_command(
 
     Figures go to FOLDER/STEM-KIND.FORMAT, e.g. runs/h2d-eigenfunctions.png;
     several results files with --what errors give one figure with the runs side by side,
-    STEM1_vs_STEM2-errors.FORMAT. Figures are derived outputs: existing figure files
-    of the same name are replaced.
+    STEM1_vs_STEM2-errors.FORMAT (runs of different shifts: energy errors of H). Figures
+    are derived outputs: existing figure files of the same name are replaced; an existing
+    file that is not a figure of the format, or a file given twice, is refused.
 
     Kinds: eigenfunctions (learned vs reference, Procrustes-aligned), errors (per-mode
     relative error and angle distance), orthogonality (Gram matrix), spectrum (Rayleigh and
