@@ -123,8 +123,9 @@ def plot_command(
 
     Figures go to FOLDER/STEM-KIND.FORMAT, e.g. runs/h2d-eigenfunctions.png;
     several results files with --what errors give one figure with the runs side by side,
-    STEM1_vs_STEM2-errors.FORMAT. Figures are derived outputs: existing figure files
-    of the same name are replaced.
+    STEM1_vs_STEM2-errors.FORMAT (runs of different shifts: energy errors of H). Figures
+    are derived outputs: existing figure files of the same name are replaced; an existing
+    file that is not a figure of the format, or a file given twice, is refused.
 
     Kinds: eigenfunctions (learned vs reference, Procrustes-aligned), errors (per-mode
     relative error and angle distance), orthogonality (Gram matrix), spectrum (Rayleigh and
@@ -141,6 +142,7 @@ def plot_command(
             fail(f"--extent: must be > 0, got {extent}")
         from ..plotting import FIGURE_KINDS, CompareData, applies, load_input, save_figures
 
+        _check_distinct_inputs(files)
         inputs = [(Path(p), load_input(p)) for p in files]
         requested = list(dict.fromkeys(w.value for w in what)) if what else None
         names = requested or list(FIGURE_KINDS)
@@ -153,6 +155,7 @@ def plot_command(
 
         jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
         _check_not_over_inputs(jobs, [p for p, _ in inputs], fmt.value)
+        _check_replaceable(jobs, fmt.value)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -202,6 +205,31 @@ def _check_not_over_inputs(jobs, inputs, fmt: str) -> None:
     for folder, stem, name, _, _ in jobs:
         refuse_output_over_input(Path(folder) / f"{stem}-{name}.{fmt}", inputs, "-o/--output-dir",
                                  f"the {name} figure", "give -o another folder, or rename that input")
+
+
+def _check_distinct_inputs(files) -> None:
+    """Refuse a file given twice (the same path, or one file under two names: a link, ``./a.h5``
+    and ``a.h5``): side by side it would pass for two runs (fake seed statistics with zero
+    spread). Two files with equal contents under different names stay two series."""
+    from .console import same_file
+
+    for k, b in enumerate(files):
+        for a in files[:k]:
+            if same_file(a, b):
+                same = "" if str(a) == str(b) else f" (as {a} and {b})"
+                fail(f"{b}: the same file is given twice{same}; give each results file once")
+
+
+def _check_replaceable(jobs, fmt: str) -> None:
+    """Refuse, before drawing, an existing output path that is not a figure of format ``fmt``
+    (e.g. a results file named ``q-spectrum.png``): only figures are replaced."""
+    from ..plotting import is_figure_file
+
+    for folder, stem, name, _, _ in jobs:
+        path = Path(folder) / f"{stem}-{name}.{fmt}"
+        if path.exists() and not is_figure_file(path, fmt):
+            what = "a folder" if path.is_dir() else f"not a {fmt.upper()} figure"
+            fail(f"{path} exists and is {what}; plot replaces only figures: move it, or give -o another folder")
 
 
 def _why_not(name: str, data) -> str:

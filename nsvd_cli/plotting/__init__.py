@@ -31,7 +31,7 @@ from .resolution import resolution_figure
 from .spectrum import spectrum_figure
 from .training import training_figure
 
-__all__ = ["FIGURES", "FIGURE_KINDS", "FigureKind", "save_figures", "load_input", "applies", "eigenfunctions_figure",
+__all__ = ["FIGURES", "FIGURE_KINDS", "FigureKind", "save_figures", "is_figure_file", "load_input", "applies", "eigenfunctions_figure",
            "errors_figure", "orthogonality_figure", "spectrum_figure", "training_figure", "resolution_figure",
            "CompareData", "load_compare"]
 
@@ -94,8 +94,36 @@ def applies(name: str, data) -> bool:
     return True
 
 
+#: Leading bytes of a figure file of each format (SVG: see :func:`is_figure_file`).
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF"}
+
+
+def is_figure_file(path, fmt: str) -> bool:
+    """Whether the existing file ``path`` may be replaced by a figure of format ``fmt``: it is a
+    figure of that format by its leading bytes (PNG signature ``\\x89PNG\\r\\n\\x1a\\n``, PDF
+    ``%PDF``; SVG: text starting, after whitespace, with ``<svg``, or with ``<?xml`` /
+    ``<!DOCTYPE svg`` and an ``<svg`` element in its first 4 kB), or it is empty. False for a
+    folder, an unreadable file, or anything else (a results file named ``x-spectrum.png``)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    if not head:
+        return True
+    if fmt in MAGIC:
+        return head.startswith(MAGIC[fmt])
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<svg"):
+        return True
+    return text.startswith((b"<?xml", b"<!DOCTYPE svg")) and b"<svg" in text
+
+
 def save_figures(figures: Mapping, folder, stem: str, *, fmt: str = "png", dpi: int = 120) -> list:
-    """Write figures as ``<folder>/<stem>-<name>.<fmt>`` (replacing existing files).
+    """Write figures as ``<folder>/<stem>-<name>.<fmt>`` (replacing existing figures).
 
     Parameters
     ----------
@@ -114,12 +142,22 @@ def save_figures(figures: Mapping, folder, stem: str, *, fmt: str = "png", dpi: 
     -------
     list of Path
         The files written, in the order of ``figures``.
+
+    Raises
+    ------
+    FileExistsError
+        If an output path exists and is not a figure of format ``fmt`` (:func:`is_figure_file`),
+        checked for every figure before any is written.
     """
     folder = Path(folder)
+    paths = {name: folder / f"{stem}-{name}.{fmt}" for name in figures}
+    for path in paths.values():
+        if path.exists() and not is_figure_file(path, fmt):
+            raise FileExistsError(f"{path} exists and is not a {fmt.upper()} figure; only figures are replaced")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in figures.items():
-        path = folder / f"{stem}-{name}.{fmt}"
+        path = paths[name]
         if fmt == "png":
             _save_png_rgb(fig, path, dpi)
         else:

@@ -147,3 +147,43 @@ def mark_exact(ax, x, colour, *, label: str | None = None) -> None:
     tr = blended_transform_factory(ax.transData, ax.transAxes)
     ax.plot(x, np.full(x.size, 0.02), "v", transform=tr, color=colour, mec="k", mew=0.6, ms=8, ls="",
             clip_on=False, zorder=5, label=label)
+
+
+def grid_family(m) -> str:
+    """The grid solver of a compare file's grid record (``"eigsh"``, ...): one line in the resolution figure."""
+    return m.method or m.label
+
+
+def compare_colours(data) -> list:
+    """One colour per record of a compare file (``data.methods`` order), shared by the
+    resolution and errors figures so that a run has one colour in both.
+
+    Grid solvers (sorted by name) take ``C0, C1, ...`` — one hue per solver, the resolution
+    figure's lines — then the neural runs the next ones in table order. In the errors figure a
+    solver's records at several grid sizes N are its hue lightened towards white for the
+    coarser grids (the finest at full strength), so that bars of one solver stay one family.
+
+    Returns
+    -------
+    list of RGB tuples, aligned with ``data.methods``.
+    """
+    from matplotlib.colors import to_rgb
+
+    grid = [m for m in data.methods if m.kind == "grid"]
+    families = sorted({grid_family(m) for m in grid})
+    base = {f: np.array(to_rgb(f"C{k % 10}")) for k, f in enumerate(families)}
+    colours, k_neural = [], len(families)
+    for m in data.methods:
+        if m.kind == "grid":
+            sizes = sorted({g.grid for g in grid if grid_family(g) == grid_family(m)})
+            rank = sizes.index(m.grid)
+            t = 0.0 if len(sizes) < 2 else 0.6 * (1 - rank / (len(sizes) - 1))
+            colours.append(tuple((1 - t) * base[grid_family(m)] + t))
+        else:
+            colours.append(to_rgb(f"C{k_neural % 10}"))
+            k_neural += 1
+    return colours
+
+
+#: Hatching of the bars of a grid baseline that did not converge (residual above its tol).
+NOT_CONVERGED_HATCH = "////"

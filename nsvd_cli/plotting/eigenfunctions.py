@@ -251,17 +251,18 @@ def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_
         top = axs[r * rows_per_mode, c]
         pair = [top] + ([axs[r * rows_per_mode + 1, c]] if reference is not None else [])
         images = [learned[:, i]] + ([reference[:, i]] if reference is not None else [])
-        vmax = max(float(np.max(np.abs(im))) for im in images)
-        zero = not vmax > SLICE_ZERO * overall  # odd in an axis held at 0: rounding noise only
-        vmax = overall if zero or not np.isfinite(vmax) else vmax
+        peaks = [float(np.max(np.abs(im))) for im in images]
+        zero = [not p > SLICE_ZERO * overall for p in peaks]  # odd in an axis held at 0: rounding noise only
+        drawn = [p for p, z in zip(peaks, zero) if not z and np.isfinite(p)]
+        vmax = max(drawn) if drawn else overall  # a vanishing panel on the other's scale (or the common one)
         vmax = vmax if vmax > 0 and np.isfinite(vmax) else 1.0
         for ax, values in zip(pair, images):
             mappable = ax.imshow(values.reshape(shape), origin="lower", extent=ext, cmap=DIVERGING,
                                  vmin=-vmax, vmax=vmax, aspect=aspect, interpolation="bilinear")
-        note = " (≈0 on slice)" if zero else ""
-        top.set_title(f"{header(i)}\nlearned  E = {results.energies[i]:.5g}{note}", fontsize=10)
+        notes = [" (≈0 on slice)" if z else "" for z in zero]  # each panel on its own
+        top.set_title(f"{header(i)}\nlearned  E = {results.energies[i]:.5g}{notes[0]}", fontsize=10)
         if reference is not None:
-            pair[1].set_title(f"reference  E = {ref_e[i]:.5g}", fontsize=10)
+            pair[1].set_title(f"reference  E = {ref_e[i]:.5g}{notes[1]}", fontsize=10)
         cb = fig.colorbar(mappable, ax=pair, shrink=0.85, aspect=25 * len(pair), pad=0.02)
         cb.set_ticks([-vmax, 0, vmax])
         cb.ax.set_yticklabels([f"{-vmax:.2g}", "0", f"{vmax:.2g}"], fontsize=8)

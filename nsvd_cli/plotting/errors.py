@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
 
-from ._style import EXACT_LABEL, mark_exact, split_exact
+from ._style import EXACT_LABEL, NOT_CONVERGED_HATCH, compare_colours, mark_exact, split_exact
 from ._style import groups_from_energies, groups_from_ids, new_figure, quantum_string, shade_groups, styled, \
     suptitle
 
@@ -42,6 +42,8 @@ class _Series:
     angle: np.ndarray | None
     relative_range: np.ndarray | None = None  # (2, L): smallest and largest value over seeds
     angle_range: np.ndarray | None = None
+    colour: object = None  # None: the k-th of the colour cycle
+    hatch: str | None = None  # a grid baseline that did not converge
 
 
 _SEED = re.compile(r"-seed\d+$")
@@ -102,23 +104,33 @@ def _as_series(runs, labels):
 
     if isinstance(runs, CompareData):
         d = runs
+
+        def unconverged(m):  # as the table's "?*" and the resolution figure's open markers
+            return m.kind == "grid" and not m.converged
+
         if d.reference_energies is None or not any(m.relative_errors.size for m in d.methods):
             raise ValueError(f"{d.path}: the compare file has no per-mode relative errors")
-        series = [_Series(m.run_label, np.asarray(m.relative_errors, float), None) for m in d.methods
-                  if m.relative_errors.size]
+        series = [_Series(m.run_label + (" (not converged)" if unconverged(m) else ""),
+                          np.asarray(m.relative_errors, float), None, colour=colour,
+                          hatch=NOT_CONVERGED_HATCH if unconverged(m) else None)
+                  for m, colour in zip(d.methods, compare_colours(d)) if m.relative_errors.size]
         groups = groups_from_ids(d.groups) if d.groups is not None else groups_from_energies(d.reference_energies)
         title = f"{d.problem}: per-mode relative energy error of each method (reference: {d.reference_name or 'stored'})"
-        return series, groups, d.quantum_numbers, d.quantum_labels, title, None
+        if any(unconverged(m) for m in d.methods):
+            title += "; hatched: grid baseline not converged (residual above its tol), not a trustworthy value"
+        return series, groups, d.quantum_numbers, d.quantum_labels, title, False
     runs = [runs] if not isinstance(runs, (list, tuple)) else list(runs)
     if not runs:
         raise ValueError("no runs to plot")
     names = list(labels) if labels is not None else run_labels([r.path for r in runs])
+    shifts = list(dict.fromkeys(float(r.spec.shift) for r in runs))
+    of_energies = len(shifts) > 1  # errors of λ = s·(c − E) depend on the shift c: compare energies
     series, groups, qn, ql = [], None, None, ()
     for name, members, member_names in _pool_seeds(runs, names, labels is not None):
         for r in members:
             if "relative_error" not in r.metrics:
                 raise ValueError(f"{r.path}: no reference, so no errors to plot")
-        series.append(_series_of(name, members, member_names))
+        series.append(_series_of(name, members, member_names, of_energies=of_energies))
         r, m = members[0], members[0].metrics
         if groups is None:
             if "groups" in m:
@@ -133,7 +145,10 @@ def _as_series(runs, labels):
         title += ", shaded by degenerate subspace"
     if any(s.relative_range is not None for s in series):
         title += "; bars: mean over seeds, whiskers: min–max"
-    return series, groups or [], qn, ql, title, spec
+    if of_energies:
+        title += (f"; the runs' shifts differ ({', '.join(f'{c:g}' for c in shifts)}): relative errors of the "
+                  "energies E of H, since those of the eigenvalues λ of T depend on the shift")
+    return series, groups or [], qn, ql, title, not of_energies
 
 
 def _scored_metrics(run) -> dict:
@@ -150,15 +165,31 @@ def _scored_metrics(run) -> dict:
     if ev.relative_errors is None:
         return run.metrics
     return {**run.metrics, "relative_error": ev.relative_errors, "angle_distance": ev.angle_distances,
-            "summary": ev.summary()}
+            "summary": ev.summary(), "energies": ev.energies}
 
 
-def _series_of(name: str, members: list, member_names: list) -> _Series:
-    """One bar series: a single run, or the mean and min–max range over several seeds."""
+def energy_errors(run, metrics) -> np.ndarray:
+    """Per-mode energy errors ``|E − E_ref| / max(|E_ref|, Δ)`` of a run (as ``nsvd compare``;
+    Δ the reference's mean level spacing), shape (L,): independent of the shift c and scale s
+    of T. NaN where the eigenvalue error is undefined (``λ_ref <= 0``: not learnable)."""
+    from ..metrics import floored_relative_errors
+
+    energies = np.asarray(metrics.get("energies", run.energies), float)
+    out = floored_relative_errors(energies, np.asarray(run.reference_energies, float)[:energies.size])
+    return np.where(np.isfinite(np.asarray(metrics["relative_error"], float)[:out.size]), out, np.nan)
+
+
+def _series_of(name: str, members: list, member_names: list, *, of_energies: bool = False) -> _Series:
+    """One bar series: a single run, or the mean and min–max range over several seeds; of the
+    eigenvalues of T, or (``of_energies``) of the energies of H (:func:`energy_errors`)."""
     metrics = [_scored_metrics(r) for r in members]
-    rel = [np.asarray(m["relative_error"], float) for m in metrics]
+    if of_energies:
+        rel = [energy_errors(r, m) for r, m in zip(members, metrics)]
+        mres = [float(np.nanmean(v)) if np.isfinite(v).any() else None for v in rel]
+    else:
+        rel = [np.asarray(m["relative_error"], float) for m in metrics]
+        mres = [m.get("summary", {}).get("mean_relative_error") for m in metrics]
     ang = [np.asarray(m["angle_distance"], float) for m in metrics if "angle_distance" in m]
-    mres = [m.get("summary", {}).get("mean_relative_error") for m in metrics]
     mres = [v for v in mres if v is not None and np.isfinite(v)]
     if len(members) == 1:
         label = f"{name} (mean {100 * mres[0]:.3g} %)" if mres else name
@@ -183,7 +214,9 @@ def _bars(ax, series, values_of, n_modes, *, mark_missing, ranges_of=lambda s: N
                                                                constant_values=np.nan)
         v, exact = split_exact(v)
         pos = x + (k - (n - 1) / 2) * width
-        ax.bar(pos, v, width=width * 0.95, color=f"C{k % 10}", label=s.label, zorder=2)
+        colour = s.colour if s.colour is not None else f"C{k % 10}"
+        ax.bar(pos, v, width=width * 0.95, color=colour, label=s.label, zorder=2, hatch=s.hatch,
+               edgecolor="0.25" if s.hatch else None, linewidth=0.5 if s.hatch else None)
         spread = ranges_of(s)
         if spread is not None:
             lo, hi = (np.pad(row, (0, n_modes - row.size), constant_values=np.nan) for row in spread)
@@ -191,7 +224,7 @@ def _bars(ax, series, values_of, n_modes, *, mark_missing, ranges_of=lambda s: N
             ax.errorbar(pos[ok], v[ok], yerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor="k",
                         elinewidth=0.8, capsize=2, zorder=3)
         if exact.any():
-            mark_exact(ax, pos[exact], f"C{k % 10}")
+            mark_exact(ax, pos[exact], colour)
             any_exact = True
     ax.set_yscale("log", nonpositive="clip")  # bars start at 0: clip, not mask
     if any_exact:  # one legend entry for the markers of every series
@@ -225,7 +258,7 @@ def errors_figure(runs, *, labels=None):
     ValueError
         If a run has no reference (so no errors).
     """
-    series, groups, qn, ql, title, spec = _as_series(runs, labels)
+    series, groups, qn, ql, title, of_eigenvalues = _as_series(runs, labels)
     n_modes = max(max(s.relative.size for s in series), 1)
     has_angle = any(s.angle is not None and np.isfinite(s.angle).any() for s in series)
     width = max(7.0, 0.32 * n_modes * max(1.0, 0.55 * len(series)) + 2.5)
@@ -235,7 +268,7 @@ def errors_figure(runs, *, labels=None):
     missing = np.all([np.pad(~np.isfinite(s.relative), (0, n_modes - s.relative.size), constant_values=True)
                       for s in series], axis=0)
     _bars(axs[0], series, lambda s: s.relative, n_modes, mark_missing=missing, ranges_of=lambda s: s.relative_range)
-    if spec is not None:
+    if of_eigenvalues:
         axs[0].set_ylabel("relative error of λ\n|λ − λ_ref| / λ_ref")
     else:
         axs[0].set_ylabel("relative error of E\n|E − E_ref| / max(|E_ref|, Δ)")

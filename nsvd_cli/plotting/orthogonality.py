@@ -3,7 +3,11 @@
 ``C_ll' = ⟨ψ_l, ψ_l'⟩ / (‖ψ_l‖ ‖ψ_l'‖)`` on the spec's evaluation rule, as stored in the
 results file. Left: C on a linear scale [−1, 1] (the identity for orthogonal functions);
 right: ``|C − I|`` on a log scale, where small departures from orthogonality show.
-Degenerate subspaces of the reference are outlined.
+Degenerate subspaces of the reference are outlined. The colour scale of ``|C − I|`` spans the
+off-diagonal values drawn (rounding-level ones included). For LoRA and SpIN runs, whose
+scored functions are orthonormal by construction
+(:data:`nsvd_cli.methods.ORTHOGONAL_BY_CONSTRUCTION`: the Rayleigh–Ritz rotation, the Cholesky
+factor), the title says so: their C says nothing about the training (as ``nsvd compare``'s ``*``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ def _outline(ax, groups, colour="k"):
             ax.add_patch(Rectangle((g[0] - 0.5, g[0] - 0.5), len(g), len(g), fill=False, ec=colour, lw=1.0))
 
 
+def _by_construction_note(results) -> str:
+    """The caveat for methods whose scored functions are orthonormal by construction ("" else)."""
+    from ..methods import ORTHOGONAL_BY_CONSTRUCTION
+
+    method = getattr(getattr(results.spec, "training", None), "method", "nestedlora")
+    if not ORTHOGONAL_BY_CONSTRUCTION.get(method, False):
+        return ""
+    how = {"lora": "the evaluation's Rayleigh–Ritz rotation", "spin": "the Cholesky factor"}.get(method,
+                                                                                                  "construction")
+    return (f". {method}: orthonormal by construction ({how}), so C says nothing about the training")
+
+
 @styled
 def orthogonality_figure(results):
     """Heatmaps of the learned normalised Gram matrix and of its departure from the identity.
@@ -34,6 +50,9 @@ def orthogonality_figure(results):
     Returns
     -------
     matplotlib.figure.Figure
+        Left: C on [−1, 1]; right: the off-diagonal ``|C − I|`` on a log colour scale from its
+        smallest to its largest non-zero value (exact zeros and the diagonal blank). The title
+        carries the caveat of :data:`nsvd_cli.methods.ORTHOGONAL_BY_CONSTRUCTION` methods.
     """
     c = np.asarray(results.metrics["gram"], float)
     n = c.shape[0]
@@ -45,8 +64,8 @@ def orthogonality_figure(results):
     fig.colorbar(im1, ax=ax1, shrink=0.85, label="C_ll'  (normalised overlap)")
     dev = np.abs(c - np.eye(n))
     off = ~np.eye(n, dtype=bool)
-    positive = dev[off & (dev > 0)]
-    lo = max(float(positive.min()) if positive.size else 1e-6, 1e-12)
+    positive = dev[off & (dev > 0) & np.isfinite(dev)]
+    lo = float(positive.min()) if positive.size else 1e-6  # the colours span every drawn value
     hi = max(float(positive.max()) if positive.size else 1.0, lo * 10)
     shown = np.where(off & (dev > 0), dev, np.nan)  # the diagonal is 1 by construction: left blank
     im2 = ax2.imshow(shown, cmap="magma_r", norm=LogNorm(vmin=lo, vmax=hi), interpolation="nearest")
@@ -75,5 +94,5 @@ def orthogonality_figure(results):
                  f"{s.get('max_off_diagonal', float('nan')):.3f}" + (" (over modes with λ_ref > 0)"
                                                                       if "mean_relative_error" in s else ""))
     suptitle(fig, f"{results.spec.name}: overlaps of the {n} learned eigenfunctions on the evaluation rule"
-                  f"{extra}; degenerate subspaces outlined", width)
+                  f"{extra}; degenerate subspaces outlined{_by_construction_note(results)}", width)
     return fig
