@@ -214,8 +214,8 @@ def test_eigenfunctions_content(results):
         q = "(n_1, n_2) = (" + ", ".join(str(v) for v in results.quantum_numbers[i]) + ")"
         assert ax.get_title() == f"#{i + 1}  {q}\nlearned  E = {results.energies[i]:.5g}"
     assert [ax.get_title() for ax in reference] == [f"reference  E = {e:.5g}" for e in results.reference_energies]
-    assert [ax.get_xlabel() for ax in reference] == ["$x_{1}$"] * n
-    assert [learned[0].get_ylabel(), reference[0].get_ylabel()] == ["$x_{2}$"] * 2
+    assert [ax.get_xlabel() for ax in reference] == ["$x_{0}$"] * n  # the spec's coordinate names x0, x1
+    assert [learned[0].get_ylabel(), reference[0].get_ylabel()] == ["$x_{1}$"] * 2
 
 
 def test_resolution_content(compare_file):
@@ -375,7 +375,7 @@ def test_eigenfunctions_1d_lines_and_3d_slice(tmp_path):
     check_image(save_figures({"eigenfunctions": fig1}, tmp_path, "d1", dpi=DPI)[0], fig1)
     fake3 = _fake_results(3, 4, tmp_path)
     fig3 = eigenfunctions_figure(fake3, slice_axes=(0, 2), points=41)
-    assert any("x_{3}" in ax.get_xlabel() or "x_{3}" in ax.get_ylabel() for ax in fig3.axes)
+    assert any("x_{2}" in ax.get_xlabel() or "x_{2}" in ax.get_ylabel() for ax in fig3.axes)  # axis 2 = x2
     # aligned: learned images equal the reference ones
     images = [ax.images[0].get_array() for ax in fig3.axes if ax.images]
     np.testing.assert_allclose(images[0], images[4], atol=1e-8)  # mode 1, learned vs reference

@@ -104,3 +104,21 @@ def test_torchrun_launcher_logs_are_silenced_unless_asked(monkeypatch):
     _quiet_launcher_logs()
     assert logging.getLogger(name).level == logging.CRITICAL and __import__("os").environ["LOGLEVEL"] == "CRITICAL"
     logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def test_spectrum_title_without_reference_claims_none(tmp_path):
+    """A run without a reference: the spectrum figure's title said "vs the reference;
+    degenerate subspaces shaded" with neither drawn (a trial, D = 10 user spec)."""
+    import nsvd_cli
+    from nsvd_cli.plotting import spectrum_figure
+    from nsvd_cli.solve import solve
+
+    data = _expression_spec("x0**2 + 0.5*x0**4", 1)
+    data["training"] = {"iterations": 5, "batch_size": 32, "eval_every": 1000}
+    data["model"] = {"hidden": [8]}
+    data["reference"] = "none"
+    result = solve(parse_spec(data, tmp_path), tmp_path / "r.h5")
+    res = nsvd_cli.load(result.path)
+    assert res.reference_eigenvalues is None
+    title = spectrum_figure(res)._suptitle.get_text()
+    assert "(no reference)" in title and "vs the reference" not in title and "shaded" not in title

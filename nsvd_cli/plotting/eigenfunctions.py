@@ -277,15 +277,15 @@ def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_
         last = (mode_rows - 1) * rows_per_mode + rows_per_mode - 1
         if (mode_rows - 1) * ncols + c >= n_modes:
             last -= rows_per_mode
-        axs[last, c].set_xlabel(f"$x_{{{axes[0] + 1}}}$")
+        axs[last, c].set_xlabel(f"$x_{{{axes[0]}}}$")  # the spec's names (x0, x1, ...), as --slice counts
         axs[last, c].xaxis.set_tick_params(labelbottom=True)
     for r in range(axs.shape[0]):
-        axs[r, 0].set_ylabel(f"$x_{{{axes[1] + 1}}}$")
+        axs[r, 0].set_ylabel(f"$x_{{{axes[1]}}}$")
     what = "learned eigenfunctions ψ (top) vs reference (bottom), aligned by orthogonal Procrustes within " \
            "each degenerate subspace" if reference is not None else _no_reference_text(results, "ψ")
     where = ""
     if dim > 2:
-        others = [f"$x_{{{a + 1}}}$" for a in range(dim) if a not in axes]
+        others = [f"$x_{{{a}}}$" for a in range(dim) if a not in axes]
         where = f"; slice {', '.join(others)} = 0"
     suptitle(fig, f"{spec.name}: {what}; unit-normalised, symmetric colour scale per mode; "
                   f"E = energy of H = −κ∇² + V (κ = {spec.kinetic:g}){where}{header.legend}", width)

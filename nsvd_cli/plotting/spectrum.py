@@ -85,6 +85,7 @@ def spectrum_figure(results):
     what = ("Rayleigh quotients and from norms (NestedLoRA learns √λ·φ)" if method == "nestedlora" else
             f"Rayleigh quotients and from norms ({method}: 1/‖C_k‖² of the Ritz coefficients)" if has_norm else
             f"Rayleigh quotients ({method}: unit-normalised outputs, no norm estimate)")
-    suptitle(fig, f"{spec.name}: eigenvalues of T from {what}, vs the reference; degenerate subspaces shaded",
-             width)
+    against = ", vs the reference" if ref is not None else " (no reference)"
+    shaded = "; degenerate subspaces shaded" if any(len(g) > 1 for g in groups) else ""
+    suptitle(fig, f"{spec.name}: eigenvalues of T from {what}{against}{shaded}", width)
     return fig
