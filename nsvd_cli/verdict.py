@@ -74,17 +74,16 @@ not-converged modes and passed one with a 1.02 % energy error and a 1.13 % agree
   any (:func:`reference_offsets`). The signals above vanish at *any* stationary point of the
   objective; a network that converged cleanly onto the wrong level passes all of them (a
   new-user trial: a tilted double well whose first mode settled in the upper well — the
-  second state — with agreement 1e-3, reported ✓ beside a 26.5 % error). The same offset
-  is also judged on the energy scale, ``|E − E_ref| / max(|E_ref|, Δ)`` with Δ the mean
-  level spacing of the reference (:func:`reference_energy_offsets`; the measure of
-  ``nsvd compare``, :func:`nsvd_cli.metrics.floored_relative_errors`), against the same
-  tolerance with the allowance converted (``E = c − λ/s``): a large shift c inflates λ and
-  shrinks the relative offset of λ, so with c = 200 the same wrong state was only 0.57 % off
-  in λ (✓ again) but is 61.6 % off in energy; Δ keeps a level at or near E = 0 from blowing
-  the energy measure up. A mode fails when either exceeds the tolerance. Modes of stored
-  built-in runs that pass the other signals are well inside on both (measured: harmonic2d
-  NestedLoRA seeds 0-2 ≤ 0.10 % in λ, ≤ 0.062 % in E; hydrogen2d seeds 0-2 ≤ 0.42 % / 0.26 %;
-  quartic6d ≤ 0.16 % / 0.16 %; no stored run has a mode that passes λ and fails E).
+  second state — with agreement 1e-3, reported ✓ beside a 26.5 % error). The energy is
+  judged too, ``|E − E_ref| / max(|E_ref|, Δ/10)`` (Δ the mean level spacing of the reference;
+  :func:`reference_energy_offsets`): the plain relative error of E, except for a level within
+  Δ/10 of E = 0 (:data:`NEAR_ZERO`), whose relative error would blow up. A large shift c
+  inflates λ = s(c − E): with c = 200 the same wrong state was 0.57 % off in λ (✓ again) but
+  61.6 % off in E. A mode fails when either exceeds the tolerance; the reason states both as
+  the user reads them, ``reference: E 11.3 % off (λ 0.634 %)``. (Before, E was floored at Δ
+  itself, ``nsvd compare``'s display measure: quartic1d's ground level 1.06, Δ = 3.80, was
+  reported "3.16 % off" 11.3 % off, and could pass 3.6 % off.) Stored built-in runs that pass
+  the other signals are well inside on both (see docs/reliability.md for the numbers).
   :func:`nearer_other_levels` tells a mode that settled on another state (nearer another
   reference level than its own) from one not yet converged to its own (the advice differs).
 
@@ -110,7 +109,11 @@ import numpy as np
 from .metrics import floored_relative_errors, mean_level_spacing
 
 __all__ = ["Tolerances", "Verdict", "judge", "residual_norms", "reference_offsets", "reference_energy_offsets",
-           "reference_allowance", "nearer_other_levels", "missed_levels"]
+           "reference_allowance", "nearer_other_levels", "missed_levels", "NEAR_ZERO"]
+
+#: A reference level nearer E = 0 than this fraction of the mean level spacing Δ is "near
+#: zero": the verdict's energy offset is then relative to ``NEAR_ZERO · Δ``, elsewhere to ``|E_ref|``.
+NEAR_ZERO = 0.1
 
 
 @dataclass(frozen=True)
@@ -353,8 +356,12 @@ def reference_allowance(reference_eigenvalues, scale: float, reference_error=Non
 def reference_energy_offsets(eigenvalues, reference_eigenvalues, reference_energies, scale: float,
                              *, allowance=None) -> tuple[np.ndarray, np.ndarray]:
     """Offsets of the learned levels from the reference levels of their rows, on the energy
-    scale: ``|E − E_ref| / max(|E_ref|, Δ)`` (:func:`nsvd_cli.metrics.floored_relative_errors`,
-    the measure of ``nsvd compare``; Δ the mean spacing of the reference levels).
+    scale: ``|E − E_ref| / max(|E_ref|, NEAR_ZERO · Δ)``, Δ the mean spacing of the reference
+    levels (:func:`nsvd_cli.metrics.floored_relative_errors` with that floor): the plain
+    relative error of E except for a level nearer E = 0 than ``NEAR_ZERO · Δ`` (Δ/10), whose
+    plain relative error would blow up (issue 9, item 4). ``nsvd compare``'s table floors at
+    Δ itself, a display measure (its caption says so); a pass/fail decision at Δ let
+    quartic1d's ground level (1.06, Δ = 3.80) pass 3.6 % off.
 
     The offset of :func:`reference_offsets` is relative to ``λ_ref = s (c − E_ref)``, which a
     large shift c inflates: with c = 200 a mode on the second state of a double well (E 2.958
@@ -370,20 +377,20 @@ def reference_energy_offsets(eigenvalues, reference_eigenvalues, reference_energ
         ``s`` of ``T = s(−H + c)``: ``E = E_ref − (λ_R − λ_ref) / s``.
     allowance : ndarray, shape (L,), optional
         The relative allowance of :func:`reference_offsets` (units of ``λ_ref``), converted to
-        this scale as ``allowance · λ_ref / (s · max(|E_ref|, Δ))``; NaN counts as 0.
+        this scale as ``allowance · λ_ref / (s · max(|E_ref|, NEAR_ZERO · Δ))``; NaN counts as 0.
 
     Returns
     -------
     offset, allowance : ndarray, shape (L,)
-        NaN offset where there is no positive reference level or ``max(|E_ref|, Δ) = 0``.
+        NaN offset where there is no positive reference level or the denominator is 0.
     """
     lam = np.asarray(eigenvalues, np.float64)
     ref = np.asarray(reference_eigenvalues, np.float64)
     e_ref = np.asarray(reference_energies, np.float64)
-    spacing = mean_level_spacing(e_ref)
-    denom = np.maximum(np.abs(e_ref), spacing)
+    floor = NEAR_ZERO * mean_level_spacing(e_ref)
+    denom = np.maximum(np.abs(e_ref), floor)
     with np.errstate(invalid="ignore", divide="ignore"):
-        offset = floored_relative_errors(e_ref - (lam - ref) / scale, e_ref, spacing)
+        offset = floored_relative_errors(e_ref - (lam - ref) / scale, e_ref, floor)
         ok = (ref > 0) & (denom > 0)
         offset = np.where(ok, offset, np.nan)
         extra = np.zeros(len(lam)) if allowance is None else np.nan_to_num(np.asarray(allowance, np.float64))
@@ -546,16 +553,25 @@ def _reference_check(lam, reference_eigenvalues, reference_energies, allowance, 
         e_offset, e_extra = reference_energy_offsets(lam, reference_eigenvalues, reference_energies, scale,
                                                      allowance=extra)
         e_offset = np.where(np.isnan(offset), np.nan, e_offset)
-    reasons = []
-    for l in range(len(lam)):
-        if offset[l] > tol.agreement + extra[l]:  # the solve table's "rel. err" column
-            reasons.append(f"reference: {_percent(100 * offset[l])} % off")
-        elif e_offset[l] > tol.agreement + e_extra[l]:
-            reasons.append(f"reference: {_percent(100 * e_offset[l])} % off in energy")
-        else:
-            reasons.append("")
+    e_ref = [None] * len(lam) if reference_energies is None else np.asarray(reference_energies, np.float64)
+    floor = 0.0 if reference_energies is None else NEAR_ZERO * mean_level_spacing(e_ref)
+    d_e = np.abs(lam - np.asarray(reference_eigenvalues, np.float64)) / abs(scale)
+    reasons = [_reference_reason(offset[l], e_offset[l], e_ref[l], d_e[l], floor)
+               if offset[l] > tol.agreement + extra[l] or e_offset[l] > tol.agreement + e_extra[l] else ""
+               for l in range(len(lam))]
     return {"offset": offset, "energy_offset": None if reference_energies is None else e_offset,
             "nearer_other": nearer_other, "reasons": reasons}
+
+
+def _reference_reason(offset: float, e_offset: float, e_ref: float | None, d_e: float, floor: float) -> str:
+    """A mode off its reference level, in the quantities the user reads: the energy's relative
+    error (near E = 0 its absolute error ``d_e`` and the floor it is judged against), then λ's."""
+    lam = f"λ {_percent(100 * offset)} %"
+    if e_ref is None or np.isnan(e_offset):
+        return f"reference: {lam} off"
+    if abs(e_ref) >= floor:
+        return f"reference: E {_percent(100 * e_offset)} % off ({lam})"
+    return f"reference: E off by {d_e:.3g} near E = 0 ({_percent(100 * e_offset)} % of Δ/10 = {floor:.3g}; {lam})"
 
 
 def _signals(lam, lam_n, gram, mag, scale, previous_eigenvalues, residuals, tol) -> dict[str, np.ndarray]:
