@@ -75,15 +75,11 @@ not-converged modes and passed one with a 1.02 % energy error and a 1.13 % agree
   objective; a network that converged cleanly onto the wrong level passes all of them (a
   new-user trial: a tilted double well whose first mode settled in the upper well — the
   second state — with agreement 1e-3, reported ✓ beside a 26.5 % error). The energy is
-  judged too, ``|E − E_ref| / max(|E_ref|, Δ/10)`` (Δ the mean level spacing of the reference;
-  :func:`reference_energy_offsets`): the plain relative error of E, except for a level within
-  Δ/10 of E = 0 (:data:`NEAR_ZERO`), whose relative error would blow up. A large shift c
-  inflates λ = s(c − E): with c = 200 the same wrong state was 0.57 % off in λ (✓ again) but
-  61.6 % off in E. A mode fails when either exceeds the tolerance; the reason states both as
-  the user reads them, ``reference: E 11.3 % off (λ 0.634 %)``. (Before, E was floored at Δ
-  itself, ``nsvd compare``'s display measure: quartic1d's ground level 1.06, Δ = 3.80, was
-  reported "3.16 % off" 11.3 % off, and could pass 3.6 % off.) Stored built-in runs that pass
-  the other signals are well inside on both (see docs/reliability.md for the numbers).
+  judged too (:func:`reference_energy_offsets`): its plain relative error, except within Δ/10
+  of E = 0 (Δ the mean level spacing, :data:`NEAR_ZERO`); a large shift c inflates λ = s(c − E)
+  (c = 200: the same wrong state 0.57 % off in λ, 61.6 % in E). A mode fails when either
+  exceeds the tolerance; the reason states both, ``reference: E 11.3 % off (λ 0.634 %)``.
+  Stored built-in runs are well inside on both (numbers in docs/reliability.md).
   :func:`nearer_other_levels` tells a mode that settled on another state (nearer another
   reference level than its own) from one not yet converged to its own (the advice differs).
 
@@ -171,7 +167,7 @@ class Verdict:
     signal is not available); ``reasons[l]`` names the failed signals ("" if converged).
     ``vanishing`` marks modes whose eigenvalue of T is ≤ 0 (judged on their norm alone).
     ``reference_offset`` is ``|λ_R − λ_ref| / λ_ref`` against the reference level of each row,
-    ``reference_energy_offset`` the same on the energy scale, ``|E − E_ref| / max(|E_ref|, Δ)``
+    ``reference_energy_offset`` the same on the energy scale, ``|E − E_ref| / max(|E_ref|, Δ/10)``
     (:func:`reference_energy_offsets`), and ``nearer_other_level`` marks modes nearer another
     reference level than their own (:func:`nearer_other_levels`: settled on another state,
     rather than not yet converged). All None without a reference (the energy offset also
@@ -356,16 +352,13 @@ def reference_allowance(reference_eigenvalues, scale: float, reference_error=Non
 def reference_energy_offsets(eigenvalues, reference_eigenvalues, reference_energies, scale: float,
                              *, allowance=None) -> tuple[np.ndarray, np.ndarray]:
     """Offsets of the learned levels from the reference levels of their rows, on the energy
-    scale: ``|E − E_ref| / max(|E_ref|, NEAR_ZERO · Δ)``, Δ the mean spacing of the reference
-    levels (:func:`nsvd_cli.metrics.floored_relative_errors` with that floor): the plain
-    relative error of E except for a level nearer E = 0 than ``NEAR_ZERO · Δ`` (Δ/10), whose
-    plain relative error would blow up (issue 9, item 4). ``nsvd compare``'s table floors at
-    Δ itself, a display measure (its caption says so); a pass/fail decision at Δ let
-    quartic1d's ground level (1.06, Δ = 3.80) pass 3.6 % off.
-
-    The offset of :func:`reference_offsets` is relative to ``λ_ref = s (c − E_ref)``, which a
-    large shift c inflates: with c = 200 a mode on the second state of a double well (E 2.958
-    for the ground level 1.830) is only 0.57 % off in λ, but 61 % off here. Both are judged.
+    scale: ``|E − E_ref| / max(|E_ref|, NEAR_ZERO · Δ)`` (Δ the reference's mean level spacing):
+    the plain relative error of E except within Δ/10 of E = 0, where it would blow up.
+    ``nsvd compare``'s table floors at Δ itself (its caption says so); a decision at Δ let
+    quartic1d's ground level (1.06, Δ = 3.80) pass 3.6 % off. The offset of
+    :func:`reference_offsets` is relative to ``λ_ref = s (c − E_ref)``, which a large shift c
+    inflates (c = 200: a mode on the double well's second state, E 2.958 for the ground level
+    1.830, is 0.57 % off in λ, 61 % here). Both are judged.
 
     Parameters
     ----------
@@ -501,13 +494,13 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     reference_eigenvalues : ndarray, shape (L,), optional
         ``λ_ref`` of T of the reference levels, row l against level l (:func:`reference_offsets`);
         a mode off by more than ``tolerances.agreement`` (plus ``reference_allowance``) fails
-        with the reason ``"reference: 26.5 % off"``. None: not judged (no reference).
+        with the reason ``"reference: λ 26.5 % off"``. None: not judged (no reference).
     reference_allowance : ndarray, shape (L,), optional
         Relative uncertainty of the comparison (reference error, Monte Carlo noise).
     reference_energies : ndarray, shape (L,), optional
-        ``E_ref`` of H of the same levels: the offset is then also judged on the energy scale
-        (:func:`reference_energy_offsets`, same tolerance, allowance converted); a mode off
-        there only fails with ``"reference: 61.6 % off in energy"``.
+        ``E_ref`` of H of the same levels: the offset is also judged on the energy scale
+        (:func:`reference_energy_offsets`, same tolerance, allowance converted), and a failed
+        mode's reason gives both, ``"reference: E 61.6 % off (λ 0.569 %)"``.
 
     Returns
     -------

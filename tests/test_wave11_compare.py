@@ -106,3 +106,51 @@ def test_harmonic2d_wide_box_matching_unchanged():
     np.testing.assert_allclose(row.energies, 2.0 * (q.sum(1) + 1), rtol=2e-2)
     assert np.all(row.overlaps > 0.99)
     assert not any("far from orthonormal" in w for w in comp.warnings)
+
+
+# --------------------------------------------------------------------------------------
+# item 2: the verdict's reference check states E and λ as the user reads them
+# --------------------------------------------------------------------------------------
+
+QUARTIC1D_E = [1.0604, 3.7997, 7.4557, 11.6447, 16.2618]  # Hioe & Montroll; T = 20 − H (c = 20, s = 1)
+
+
+def _quartic_verdict(E):
+    from nsvd_cli.verdict import judge
+
+    E, E_ref = np.asarray(E, float), np.asarray(QUARTIC1D_E)
+    lam, ref = 20.0 - E, 20.0 - E_ref
+    return judge(lam, lam.copy(), np.eye(len(E)), scale=1.0, reference_eigenvalues=ref, reference_energies=E_ref)
+
+
+def test_quartic1d_reasons_state_the_energy_error_and_the_lambda_error():
+    """The trial's quartic1d modes: #1 at E 1.1804 (0.12 / 1.0604 = 11.3 % off in E, 0.12 / 18.9396
+    = 0.634 % in λ; was reported "3.16 % off in energy", 0.12 / Δ with Δ = 15.2014 / 4 = 3.80),
+    #2 at E 3.9783 (0.1786 / 3.7997 = 4.70 % in E, 0.1786 / 16.2003 = 1.10 % in λ; was "1.11 % off")."""
+    E = list(QUARTIC1D_E)
+    E[0], E[1] = 1.1804, 3.9783
+    v = _quartic_verdict(E)
+    assert v.reasons == ["reference: E 11.3 % off (λ 0.634 %)", "reference: E 4.7 % off (λ 1.1 %)", "", "", ""]
+    np.testing.assert_allclose(v.reference_energy_offset[:2], [0.12 / 1.0604, 0.1786 / 3.7997], rtol=1e-9)
+
+
+def test_a_ground_state_three_percent_off_fails_and_half_a_percent_passes():
+    """1.0604 · 1.03: 3 % off in E, only 0.0318 / 3.80 = 0.84 % of Δ and 0.0318 / 18.94 = 0.17 %
+    in λ, so it passed before; 1.0604 is not within Δ/10 = 0.380 of E = 0. 0.5 % off passes."""
+    bad = _quartic_verdict([1.0604 * 1.03] + QUARTIC1D_E[1:])
+    assert bad.reasons[0] == "reference: E 3 % off (λ 0.168 %)"
+    good = _quartic_verdict([1.0604 * 1.005] + QUARTIC1D_E[1:])
+    assert good.all_converged
+    np.testing.assert_allclose(good.reference_energy_offset[0], 0.005, rtol=1e-9)
+
+
+def test_near_zero_threshold_is_a_tenth_of_the_mean_spacing():
+    """A level at 0.35 (< Δ/10 = 0.380) is judged against 0.380; one at 0.40 against itself."""
+    from nsvd_cli.verdict import NEAR_ZERO, reference_energy_offsets
+
+    assert NEAR_ZERO == 0.1
+    for e0, denom in ((0.35, 0.38014), (0.40, 0.40)):
+        E_ref = np.array([e0] + QUARTIC1D_E[1:])
+        E_ref[-1] = e0 + 4 * 3.80140  # keep Δ = 3.80140
+        off, _ = reference_energy_offsets(20.0 - (E_ref + [0.01, 0, 0, 0, 0]), 20.0 - E_ref, E_ref, 1.0)
+        np.testing.assert_allclose(off[0], 0.01 / denom, rtol=1e-9)
