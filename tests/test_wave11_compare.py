@@ -154,3 +154,24 @@ def test_near_zero_threshold_is_a_tenth_of_the_mean_spacing():
         E_ref[-1] = e0 + 4 * 3.80140  # keep Δ = 3.80140
         off, _ = reference_energy_offsets(20.0 - (E_ref + [0.01, 0, 0, 0, 0]), 20.0 - E_ref, E_ref, 1.0)
         np.testing.assert_allclose(off[0], 0.01 / denom, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# item 3: docs/compare.md quotes the --max-memory refusal as the tool prints it
+# --------------------------------------------------------------------------------------
+
+def test_compare_docs_quote_the_max_memory_refusal_verbatim():
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from nsvd_cli.cli.main import app
+
+    res = CliRunner().invoke(app, ["compare", "harmonic", "--dim", "6", "--baseline", "eigsh", "--max-memory", "15GiB"])
+    assert res.exit_code == 2
+    printed = " ".join(res.output.split())
+    text = (Path(__file__).resolve().parents[1] / "docs" / "compare.md").read_text()
+    block = text.split("    error: --max-memory: grid N=200 in D = 6", 1)[1].split("\n\n", 1)[0]
+    quoted = " ".join(("error: --max-memory: grid N=200 in D = 6" + block).split())
+    assert quoted in printed, (quoted, printed)
+    assert "N <= 4 per axis fits memory and ~60 s of eigsh (N <= 7 fits memory alone" in quoted
