@@ -72,6 +72,9 @@ _RESULTS_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
 _METHOD_RANK = {"eigsh": 2, "dense": 2, "lobpcg": 1}
 #: Smallest overlap weight of a clean match of a grid level to a reference subspace.
 MATCH_THRESHOLD = 0.5
+#: Largest overlap of two unit-normalised reference functions on the grid's points above which
+#: the comparison notes that the box distorts them (``--box 1`` for ``harmonic2d``: 0.97).
+REFERENCE_SKEW_NOTE = 0.1
 Progress = Callable[[str], None]
 
 
@@ -305,14 +308,24 @@ def _grid_row(run: GridRun, ref_E, floor, keep_eigenvectors) -> MethodResult:
     return row
 
 
-def _match_row(row: MethodResult, run: GridRun, reference, ref_E, floor) -> bool:
-    """Put a grid row's levels in the reference's rows by overlap; False when it cannot be done."""
+def _match_row(row: MethodResult, run: GridRun, reference, ref_E, floor, notes: list[str]) -> bool:
+    """Put a grid row's levels in the reference's rows by overlap; False when it cannot be done.
+
+    A note when the reference functions are far from orthonormal on the grid's points (a box
+    that cuts them): :func:`match_levels` orthonormalises them first, but their labels then
+    describe the box's levels only loosely, and rows holding less than half a level are flagged."""
     try:
         psi = np.asarray(reference.eigenfunctions(run.points), dtype=np.float64)
     except (NotImplementedError, AttributeError, ValueError):
         return False
     weights = np.full(len(run.points), float(np.prod(run.spacing)))
     assignment, overlaps = match_levels(psi, run.solution.eigenvectors, reference.groups, weights)
+    skew = metrics.max_off_diagonal(metrics.normalised_gram(psi, weights))
+    if skew > REFERENCE_SKEW_NOTE:
+        notes.append(f"{run.label}: the reference functions are far from orthonormal on the grid box (largest "
+                     f"overlap {skew:.2f}); the levels were matched to them after orthonormalising them on the grid, "
+                     f"{int(np.sum(overlaps < MATCH_THRESHOLD))} of {len(overlaps)} rows (?) hold a level less than half inside "
+                     f"their subspace: those labels are unreliable")
     row.assignment, row.overlaps = assignment, overlaps
     row.energies = run.solution.energies[assignment]
     row.residuals = run.solution.residuals[assignment]
@@ -448,7 +461,7 @@ def build_comparison(spec: ProblemSpec, reference, reference_error, files: Seque
     for run in runs:
         row = _grid_row(run, ref_E, floor, keep_eigenvectors)
         if labels:
-            matched = _match_row(row, run, reference, ref_E, floor) and matched
+            matched = _match_row(row, run, reference, ref_E, floor, notes) and matched
         grid_rows.append(row)
     if not matched:
         notes.append("quantum numbers left out: the grid levels could not be matched to them by eigenvector overlap")

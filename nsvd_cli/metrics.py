@@ -294,17 +294,48 @@ def nanmean(a) -> float:
     return float(a.mean()) if a.size else float("nan")
 
 
+def _flag_orthonormalise(functions: np.ndarray, groups, w: np.ndarray, rcond: float = 1e-10) -> np.ndarray:
+    """Orthonormalise the columns (N, L) under ``<a|b> = sum w a b`` group by group, in the
+    groups' order: each group first loses its components along the earlier groups (block
+    Gram-Schmidt, twice for round-off), then is orthonormalised symmetrically (Löwdin,
+    ``C (C^T W C)^{-1/2}``, the orthonormal set nearest to ``C``). The span of the first ``k``
+    groups is kept for every ``k``. Directions with Gram eigenvalue below ``rcond`` times the
+    largest (a level the points cannot represent) are dropped: those columns get less than
+    unit norm, never more. ``w`` has shape (N, 1)."""
+    Q = np.zeros_like(functions)
+    done = np.zeros(functions.shape[1], dtype=bool)
+    for g in sorted((np.asarray(g, dtype=int) for g in groups), key=lambda g: g.min()):
+        C = functions[:, g].copy()
+        for _ in range(2):
+            P = Q[:, done]
+            C -= P @ ((P * w).T @ C)
+        lam, U = np.linalg.eigh((C * w).T @ C)
+        keep = lam > rcond * max(float(lam.max()), 1e-300)
+        inv_sqrt = np.where(keep, 1.0 / np.sqrt(np.where(keep, lam, 1.0)), 0.0)
+        Q[:, g] = C @ ((U * inv_sqrt) @ U.T)
+        done[g] = True
+    return Q
+
+
 def match_levels(reference_vectors: np.ndarray, vectors: np.ndarray, groups, weights) -> tuple[np.ndarray, np.ndarray]:
     """Match computed eigenvectors to reference modes by overlap within degenerate subspaces.
+
+    The reference eigenfunctions, orthonormal on all space, need not be orthonormal on the
+    grid's points: a box that cuts them (``--box 1`` for ``x² + y²``) leaves e.g. the
+    ``n = 2`` Hermite functions with a large component along the ground state. They are
+    therefore first orthonormalised on the grid, in ascending energy: each degenerate group
+    loses its components along the lower groups, then is orthonormalised within itself
+    (Löwdin). The weights below are then true subspace weights: each in [0, 1], and for every
+    computed level their sum over the groups is at most 1 (Bessel's inequality).
 
     Parameters
     ----------
     reference_vectors : ndarray, shape (N, L)
-        Reference eigenfunctions at the grid points.
+        Reference eigenfunctions at the grid points, columns in ascending energy.
     vectors : ndarray, shape (N, L)
         Computed eigenvectors (ascending energies), same points.
     groups : sequence of index arrays
-        Degenerate groups of the reference.
+        Degenerate groups of the reference (covering ``0..L-1``).
     weights : ndarray, shape (N,)
         Quadrature weights (cell volume).
 
@@ -315,19 +346,22 @@ def match_levels(reference_vectors: np.ndarray, vectors: np.ndarray, groups, wei
         maximising the summed weight in the rows' subspaces, then the overlap with the
         rows' own modes, e.g. ``l = 0`` against ``l = +-1`` within one shell).
     overlaps : ndarray, shape (L,)
-        ``sum_{k in group(j)} <psi_k, v_{assignment[j]}>^2 / (||psi_k||^2 ||v||^2)``.
+        ``sum_{k in group(j)} <q_k, v_{assignment[j]}>^2 / ||v||^2`` in [0, 1], ``q_k`` the
+        orthonormalised reference modes of row ``j``'s group: the weight of the level in
+        that subspace (below 0.5 the row is shown with ``?`` by ``nsvd compare``).
     """
     from scipy.optimize import linear_sum_assignment
 
     w = np.asarray(weights, dtype=np.float64)[:, None]
-    R = reference_vectors / np.sqrt((reference_vectors**2 * w).sum(0))
+    R = np.asarray(reference_vectors, dtype=np.float64)
+    R = _flag_orthonormalise(R / np.sqrt((R**2 * w).sum(0)), groups, w)
     V = vectors / np.sqrt((vectors**2 * w).sum(0))
     O2 = ((R * w).T @ V) ** 2  # (L_ref, L)
     group_of = np.empty(R.shape[1], dtype=int)
     for k, g in enumerate(groups):
         group_of[np.asarray(g)] = k
     in_group = np.stack([O2[np.asarray(g)].sum(0) for g in groups])  # (G, L)
-    weight = in_group[group_of]  # (L_ref, L): weight of level i in row j's subspace
+    weight = np.clip(in_group[group_of], 0.0, 1.0)  # (L_ref, L): weight of level i in row j's subspace
     # first the subspace, then within it the mode (e.g. l = 0 against l = +-1 of one shell)
     rows, cols = linear_sum_assignment(-(2.0 * weight + O2))
     assignment = cols[np.argsort(rows)]

@@ -18,9 +18,9 @@ def test_a_mode_26_percent_off_its_reference_fails_and_one_005_percent_off_passe
     lam, lam_n = np.array([3.0646]), np.array([3.0609])
     v = judge(lam, lam_n, np.eye(1), reference_eigenvalues=np.array([4.1699]))
     assert not v.converged[0]
-    assert v.reasons == ["reference: 26.5 % off"]  # (4.1699 − 3.0646) / 4.1699 = 0.26507
+    assert v.reasons == ["reference: λ 26.5 % off"]  # (4.1699 − 3.0646) / 4.1699 = 0.26507; no energies given
     assert v.reference_offset[0] == pytest.approx((4.1699 - 3.0646) / 4.1699)
-    assert v.summary_line() == "0 of 1 modes converged; not converged: #1 (reference: 26.5 % off)"
+    assert v.summary_line() == "0 of 1 modes converged; not converged: #1 (reference: λ 26.5 % off)"
     # 0.05 % off (λ_ref = 4.1699, λ_R = 4.1699 · 1.0005): within the 1 % agreement tolerance
     good = judge(np.array([4.1699 * 1.0005]), np.array([4.1699 * 1.0005]), np.eye(1),
                  reference_eigenvalues=np.array([4.1699]))
@@ -34,7 +34,7 @@ def test_the_reference_tolerance_follows_the_agreement_tolerance_and_the_allowan
 
     lam, ref = np.array([10.0, 7.85]), np.array([10.0, 8.0])  # mode 2 off by 0.15 / 8 = 1.875 %
     v = judge(lam, lam.copy(), np.eye(2), reference_eigenvalues=ref)
-    assert v.converged.tolist() == [True, False] and v.reasons[1] == "reference: 1.88 % off"
+    assert v.converged.tolist() == [True, False] and v.reasons[1] == "reference: λ 1.88 % off"
     loose = Tolerances().with_agreement(0.02)
     assert judge(lam, lam.copy(), np.eye(2), reference_eigenvalues=ref, tolerances=loose).all_converged
     # an allowance of 1 % (the reference's own estimated error): 1.875 % < 1 % + 1 %
@@ -110,8 +110,9 @@ def test_a_run_that_skipped_the_ground_state_fails_is_marked_and_cannot_stop_ear
     ev, ref = _skipped_ground_state((1, 2))
     judge_(ev, 100)  # second evaluation: drift judged (0), so only the reference can stop it
     v = ev.verdict
-    # λ = 10 − E: learned 7, 5 against the reference's 9, 7: 2/9 = 22.2 %, 2/7 = 28.6 %
-    assert v.reasons == ["reference: 22.2 % off", "reference: 28.6 % off"]
+    # λ = 10 − E: learned 7, 5 against the reference's 9, 7: 2/9 = 22.2 %, 2/7 = 28.6 %;
+    # E = 3, 5 against 1, 3: 2/1 = 200 %, 2/3 = 66.7 % (neither within Δ/10 = 0.2 of E = 0)
+    assert v.reasons == ["reference: E 200 % off (λ 22.2 %)", "reference: E 66.7 % off (λ 28.6 %)"]
     assert not judge_.can_stop  # --until converged keeps training
     text = solve_table_text(ev, ref)
     rows = [ln for ln in text.splitlines() if ln.startswith("│")]
@@ -163,5 +164,5 @@ def test_the_summary_warns_that_a_mode_is_off_its_reference_level():
     result = SimpleNamespace(evaluation=ev, wall_time=1.0, iterations_per_second=1.0, iterations=50,
                              stopped_by="iterations", path="r.h5")
     out, err = printed_summary(result)
-    assert "not converged: #1 (reference: 22.2 % off), #2 (reference: 28.6 % off)" in out
+    assert "not converged: #1 (reference: E 200 % off (λ 22.2 %)), #2 (reference: E 66.7 % off (λ 28.6 %))" in out
     assert "#1, #2 off the reference level" in err
