@@ -487,7 +487,9 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
         Where known (a reference: its eigenvalue of T is > 0), which modes belong to a level
         with ``λ > 0``. Such a mode is never judged as a vanishing one: a learned ``λ_R ≤ 0``
         there fails with the reason "λ ≤ 0 for a level with λ > 0" (without a reference a
-        mode of ``λ_R ≤ 0`` is taken to be one that should vanish).
+        mode of ``λ_R ≤ 0`` is taken to be one that should vanish when every later mode has
+        ``λ_R ≤ 0`` too; one before a mode with ``λ_R > 0`` fails with "λ ≤ 0 before a mode
+        with λ > 0").
     edge_mass : ndarray, shape (L,), optional
         Fraction of each mode's squared norm in the outer layer of the rule's domain
         (:func:`nsvd_cli.quadrature.edge_mass`); None: not judged (a rule on all of R^D).
@@ -512,7 +514,11 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
     tol = tolerances
     vanishing = lam <= 0
     misplaced = np.zeros(L, bool) if bound is None else vanishing & np.asarray(bound, bool)
-    vanishing = vanishing & ~misplaced & np.isfinite(lam_n)  # NaN λ_N (NeuralEF, SpIN): no mode vanishes
+    # without a reference, only a trailing run of λ_R ≤ 0 modes can be the ones that vanish: one
+    # followed by a mode with λ_R > 0 is out of order (a trial: mode 6 of 7 at λ_R = −5.4 got ✓)
+    later_positive = np.flip(np.maximum.accumulate(np.flip(np.where(np.isnan(lam), False, lam > 0))))
+    early = vanishing & np.concatenate([later_positive[1:], [False]]) if bound is None else np.zeros(L, bool)
+    vanishing = vanishing & ~misplaced & ~early & np.isfinite(lam_n)  # NaN λ_N (NeuralEF, SpIN): no mode vanishes
     mag = np.maximum(np.abs(lam), np.finfo(float).tiny)
     signals = _signals(lam, lam_n, gram, mag, scale, previous_eigenvalues, residuals, tol)
     checks = _checks(signals, tol, edge_mass, L)
@@ -526,7 +532,9 @@ def judge(eigenvalues: np.ndarray, norm_eigenvalues: np.ndarray, gram: np.ndarra
             reasons.append("" if lam_n[l] <= tol.agreement * lead else "norm of a λ ≤ 0 mode")
             continue
         failed = [k for k, bad in checks.items() if bad[l]] + ([ref["reasons"][l]] if ref["reasons"][l] else [])
-        reasons.append(", ".join((["λ ≤ 0 for a level with λ > 0"] if misplaced[l] else []) + failed))
+        order = ["λ ≤ 0 for a level with λ > 0"] if misplaced[l] else ["λ ≤ 0 before a mode with λ > 0"] if early[l] \
+            else []
+        reasons.append(", ".join(order + failed))
     converged = np.array([r == "" for r in reasons])
     return Verdict(converged=converged, vanishing=vanishing, reasons=reasons, tolerances=tol,
                    edge_mass=None if edge_mass is None else np.asarray(edge_mass, np.float64),

@@ -122,3 +122,20 @@ def test_spectrum_title_without_reference_claims_none(tmp_path):
     assert res.reference_eigenvalues is None
     title = spectrum_figure(res)._suptitle.get_text()
     assert "(no reference)" in title and "vs the reference" not in title and "shaded" not in title
+
+
+def test_a_negative_mode_before_a_positive_one_is_not_a_vanished_mode():
+    """No reference: a trial's mode 6 of 7 had λ_R = −5.43 (norm 0.0015) and got ✓ as a
+    'vanished' mode although mode 7 had λ_R > 0; only a trailing run of λ_R ≤ 0 can vanish."""
+    import numpy as np
+
+    from nsvd_cli.verdict import judge
+
+    lam = np.array([10.0, 8.16, -5.43, 7.9])
+    lam_n = np.array([10.0, 8.16, 0.0015, 7.9])
+    v = judge(lam, lam_n, np.eye(4))
+    assert not v.converged[2] and v.reasons[2].startswith("λ ≤ 0 before a mode with λ > 0")
+    assert not v.vanishing[2]
+    # the same mode last (nothing positive after it) is a vanished mode: its norm is ~0
+    tail = judge(lam[[0, 1, 3, 2]], lam_n[[0, 1, 3, 2]], np.eye(4))
+    assert tail.vanishing.tolist() == [False, False, False, True] and tail.converged[3]
