@@ -11,6 +11,7 @@ import h5py
 import matplotlib.image
 import numpy as np
 import pytest
+from compare_fixture import write_compare_header
 from typer.testing import CliRunner
 
 from nsvd_cli.cli.main import app
@@ -39,12 +40,7 @@ def compare_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("cmp") / "cmp.h5"
     ref = np.array([2.0, 4.0, 4.0])
     with h5py.File(path, "w") as h:
-        h.attrs.update(format="nsvd-compare", format_version=1, problem="harmonic2d", spec_json="{}",
-                       reference_name="harmonic (analytic)")
-        r = h.create_group("reference")
-        r.create_dataset("energies", data=ref)
-        r.create_dataset("quantum_numbers", data=np.array([[0, 0], [1, 0], [0, 1]]))
-        r.attrs["quantum_labels"] = ["n_1", "n_2"]
+        write_compare_header(h, ref)
         methods = [("eigsh", "grid", n, 0.01 * n, 4.0 / n**2, True) for n in (50, 100, 200)]
         methods += [("lobpcg", "grid", n, 0.03 * n, 4.2 / n**2, n != 100) for n in (50, 100)]
         methods += [("nsvd", "neural", 0, 30.0, 2e-4, True)]

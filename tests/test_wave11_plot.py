@@ -21,6 +21,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
+from compare_fixture import write_compare_header
 from matplotlib.colors import to_rgb
 from typer.testing import CliRunner
 
@@ -160,12 +161,7 @@ def _compare_file(path):
     neural runs (lora, neuralef, spin) with seeds."""
     ref = np.array([2.0, 4.0, 4.0])
     with h5py.File(path, "w") as h:
-        h.attrs.update(format="nsvd-compare", format_version=1, problem="harmonic2d", spec_json="{}",
-                       reference_name="harmonic (analytic)")
-        r = h.create_group("reference")
-        r.create_dataset("energies", data=ref)
-        r.create_dataset("quantum_numbers", data=np.array([[0, 0], [1, 0], [0, 1]]))
-        r.attrs["quantum_labels"] = ["n_1", "n_2"]
+        write_compare_header(h, ref)
         records = [("eigsh N=50", "grid", "eigsh", 50, True, ""), ("eigsh N=100", "grid", "eigsh", 100, False, ""),
                    ("lobpcg N=50", "grid", "lobpcg", 50, True, "")]
         records += [(f"m_{m}.h5", "neural", "nsvd", 0, True, m) for m in ("lora", "neuralef", "spin")]
