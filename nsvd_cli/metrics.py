@@ -294,7 +294,7 @@ def nanmean(a) -> float:
     return float(a.mean()) if a.size else float("nan")
 
 
-def _flag_orthonormalise(functions: np.ndarray, groups, w: np.ndarray, rcond: float = 1e-10) -> np.ndarray:
+def _orthonormalise_by_group(functions: np.ndarray, groups, w: np.ndarray, rcond: float = 1e-10) -> np.ndarray:
     """Orthonormalise the columns (N, L) under ``<a|b> = sum w a b`` group by group, in the
     groups' order: each group first loses its components along the earlier groups (block
     Gram-Schmidt, twice for round-off), then is orthonormalised symmetrically (Löwdin,
@@ -354,7 +354,7 @@ def match_levels(reference_vectors: np.ndarray, vectors: np.ndarray, groups, wei
 
     w = np.asarray(weights, dtype=np.float64)[:, None]
     R = np.asarray(reference_vectors, dtype=np.float64)
-    R = _flag_orthonormalise(R / np.sqrt((R**2 * w).sum(0)), groups, w)
+    R = _orthonormalise_by_group(R / np.sqrt((R**2 * w).sum(0)), groups, w)
     V = vectors / np.sqrt((vectors**2 * w).sum(0))
     O2 = ((R * w).T @ V) ** 2  # (L_ref, L)
     group_of = np.empty(R.shape[1], dtype=int)

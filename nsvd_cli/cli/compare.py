@@ -264,7 +264,9 @@ def _caption(comp) -> str:
     floor = f"{comp.error_floor:.3g}"
     caption = [f"rel. err = |E − E_ref| / max(|E_ref|, Δ), Δ = {floor} the mean level spacing"]
     if comp.quantum_labels and any(m.kind == "grid" for m in comp.methods):
-        caption.append("grid levels placed in the rows by eigenvector overlap (? = overlap < 0.5)")
+        from ..compare import MATCH_THRESHOLD
+
+        caption.append(f"grid levels placed in the rows by eigenvector overlap (? = overlap < {MATCH_THRESHOLD:g})")
     if any(m.kind == "grid" and not m.converged for m in comp.methods):
         caption.append("* not converged (residual above --tol): not a trustworthy value")
     if any(m.counted is not None and not m.counted[np.isfinite(m.energies)].all() for m in comp.methods):
@@ -288,7 +290,9 @@ def _cell(m, i) -> list[str]:
         else None
     if se is not None and np.isfinite(m.energies[i]):
         e = f"{e} ± {se:.2g}"
-    if m.overlaps is not None and m.overlaps[i] < 0.5:
+    from ..compare import MATCH_THRESHOLD
+
+    if m.overlaps is not None and m.overlaps[i] < MATCH_THRESHOLD:
         e = f"{e}?"
     if m.kind == "grid" and not m.converged:
         e = f"[red]{e}*[/red]"
