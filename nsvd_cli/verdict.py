@@ -102,14 +102,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .metrics import floored_relative_errors, mean_level_spacing
+from .metrics import NEAR_ZERO, floored_relative_errors, mean_level_spacing
 
 __all__ = ["Tolerances", "Verdict", "judge", "residual_norms", "reference_offsets", "reference_energy_offsets",
            "reference_allowance", "nearer_other_levels", "missed_levels", "NEAR_ZERO"]
 
-#: A reference level nearer E = 0 than this fraction of the mean level spacing Δ is "near
-#: zero": the verdict's energy offset is then relative to ``NEAR_ZERO · Δ``, elsewhere to ``|E_ref|``.
-NEAR_ZERO = 0.1
+#: (``NEAR_ZERO``, from :mod:`nsvd_cli.metrics`:) a reference level nearer E = 0 than this fraction
+#: of the mean level spacing Δ is "near zero": the verdict's energy offset is then relative to
+#: ``NEAR_ZERO · Δ``, elsewhere to ``|E_ref|``.
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,21 @@ def test_a_negative_mode_before_a_positive_one_is_not_a_vanished_mode():
     # the same mode last (nothing positive after it) is a vanished mode: its norm is ~0
     tail = judge(lam[[0, 1, 3, 2]], lam_n[[0, 1, 3, 2]], np.eye(4))
     assert tail.vanishing.tolist() == [False, False, False, True] and tail.converged[3]
+
+
+def test_gap_error_of_an_unresolved_splitting_is_floored():
+    """A double well's tunnelling doublet 3.94188391 / 3.94188492 (split 1.0e-6) learned with a
+    7e-4 error of the splitting: against the gap itself that read 68621 %; against Δ/10 (Δ the
+    mean level spacing, here (5.8 − 3.94188391)/3) it is 7e-4 / 0.0619 = 1.13 %."""
+    import numpy as np
+
+    from nsvd_cli import metrics
+
+    ref = [3.94188391, 3.94188492, 5.7, 5.8]
+    got = [3.94188391, 3.94188492 + 7e-4, 5.7, 5.8]
+    floor = 0.1 * (5.8 - 3.94188391) / 3
+    err = metrics.gap_relative_errors(got, ref)
+    assert np.isnan(err[0]) and err[1] == pytest.approx(7e-4 / floor) and err[1] < 0.012
+    assert err[2] == 0 and err[3] == 0
+    # a gap above the floor keeps its plain relative error: 5 → 5.5 over the gap 2 is 25 %
+    assert metrics.gap_relative_errors([3.0, 5.5, 7.0], [3.0, 5.0, 7.0])[1] == pytest.approx(0.25)

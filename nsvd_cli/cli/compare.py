@@ -479,7 +479,7 @@ def _eigenfunction_table(neural) -> Table:
     t = Table(title="eigenfunctions of the results files: on their own quadrature rule (the metrics solve "
                     "stored)" + (f" and against the {grid_label} eigenvectors" if grid_label else ""),
               title_justify="left", caption_justify="left",
-              caption="gap err: mean |ΔE − ΔE_ref|/ΔE_ref of the excitation energies ΔE = E_l − E_1; "
+              caption="gap err: mean |ΔE − ΔE_ref|/max(ΔE_ref, Δ/10) of the excitation energies ΔE = E_l − E_1 (Δ the mean level spacing); "
                       "± one Monte Carlo standard error (Monte Carlo rules)")
     t.add_column("results file")
     for name in ("rel. err λ", "gap err", "angle", "subspace", "orthogonality"):

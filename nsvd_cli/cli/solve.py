@@ -392,8 +392,8 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
     if reference is not None and reference_error is not None and np.any(reference_error > 0):
         rel = np.max(reference_error / np.maximum(np.abs(reference.energies), np.finfo(float).tiny))
         ref_line += f" (estimated error of its energies up to {percent(100 * rel)} %)"
-    caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/ΔE_ref of the excitation energy "
-               "ΔE = E_l − E_1; angle: (2/π)·arccos after Procrustes alignment in each degenerate "
+    caption = ("rel. err: |λ − λ_ref|/λ_ref; gap err: |ΔE − ΔE_ref|/max(ΔE_ref, Δ/10) of the excitation energy "
+               "ΔE = E_l − E_1 (Δ the mean level spacing); angle: (2/π)·arccos after Procrustes alignment in each degenerate "
                "subspace; λ≤0: the reference eigenvalue of T of that level is ≤ 0, so T does not learn it (its "
                "mode's norm should vanish): not counted") if reference is not None else ""
     console.print(f"[bold]{spec.name}[/bold] (D = {spec.dimension}): eigenvalues λ of T = "
