@@ -157,3 +157,30 @@ def test_gap_error_of_an_unresolved_splitting_is_floored():
     assert err[2] == 0 and err[3] == 0
     # a gap above the floor keeps its plain relative error: 5 → 5.5 over the gap 2 is 25 %
     assert metrics.gap_relative_errors([3.0, 5.5, 7.0], [3.0, 5.0, 7.0])[1] == pytest.approx(0.25)
+
+
+def test_eigenfunctions_vanish_outside_hard_walls_and_are_chunked(tmp_path, monkeypatch):
+    """A walled problem's functions are 0 outside the walls (the network's box envelope alone
+    changed sign there and grew: a trial's box2d run gave 7.3 at x = 3 for walls at ±1); the
+    chunked evaluation equals one pass of the model."""
+    import numpy as np
+    import torch
+
+    import nsvd_cli
+    from nsvd_cli.files import results as results_module
+    from nsvd_cli.solve import solve
+
+    data = {"name": "well", "dimension": 1, "modes": 2, "shift": 60.0,
+            "potential": {"kind": "box", "box": [[0.0, 2.0]]}, "sampling": {"kind": "uniform", "box": [[0.0, 2.0]]},
+            "evaluation": {"box": [[0.0, 2.0]]},
+            "training": {"iterations": 5, "batch_size": 32, "eval_every": 1000}, "model": {"hidden": [8]}}
+    res = nsvd_cli.load(solve(parse_spec(data, tmp_path), tmp_path / "w.h5").path)
+    x = np.array([[-1.0], [-1e-9], [0.5], [1.5], [2.0 + 1e-9], [3.0]])
+    psi = res.eigenfunctions(x)
+    assert np.all(psi[[0, 1, 4, 5]] == 0) and np.all(np.abs(psi[[2, 3]]) > 0)
+    raw = res.eigenfunctions(x, raw=True)
+    assert np.any(raw[[0, 5]] != 0)  # the network itself does not vanish out there
+    monkeypatch.setattr(results_module, "CHUNK", 2)  # three chunks of two points
+    with torch.no_grad():
+        whole = res.model(torch.as_tensor(x[2:4], dtype=torch.float64)).numpy()
+    assert np.allclose(res.eigenfunctions(x, raw=True)[2:4], whole, rtol=0, atol=1e-15)

@@ -380,7 +380,13 @@ class Results:
         ndarray (or torch.Tensor if x is one), shape (N, L)
             psi_l(x) — the physical eigenfunctions, not divided by any importance weight —
             modes ordered by eigenvalue of T, descending (energy ascending). ``N = 0`` gives an
-            empty (0, L) array.
+            empty (0, L) array. With hard walls (a box potential or a box envelope) every
+            function is 0 outside the walls, as the eigenfunctions are (the network's envelope
+            alone changes sign there and grows: a trial's box2d run gave 7.3 at twice the wall
+            distance; ``raw`` keeps the network's values). Without walls, outside
+            ``evaluation.box`` the network extrapolates: it was neither trained nor scored there
+            (docs/bounds.md, *Which functions*). Evaluated in chunks of :data:`CHUNK` points (the
+            memory does not grow with N).
 
         Raises
         ------
@@ -397,8 +403,9 @@ class Results:
             out = np.zeros((0, len(self.eigenvalues)))
             return torch.from_numpy(out).to(x.dtype) if is_torch else out
         with torch.no_grad():
-            out = self.model(xt).numpy()
+            out = np.concatenate([self.model(xt[a:a + CHUNK]).numpy() for a in range(0, len(xt), CHUNK)])
         if not raw:
+            out = self._zero_outside_walls(xt.numpy(), out)
             out = out if self.rotation is None else out @ self.rotation
             if ritz:
                 out = self._ritz_basis(xt.numpy(), out) @ self.ritz["vectors"]
@@ -408,6 +415,17 @@ class Results:
                 out = out / np.sqrt(np.maximum(norms, np.finfo(float).tiny))
         return torch.from_numpy(out).to(x.dtype) if is_torch else out
 
+    def _zero_outside_walls(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``values`` (N, L) with the rows of points outside the hard walls set to 0 (no walls: unchanged)."""
+        from ..spec import walls
+
+        box = walls(self.spec)
+        if box is None:
+            return values
+        box = np.asarray(box, np.float64)
+        inside = np.all((x >= box[:, 0]) & (x <= box[:, 1]), axis=1)
+        return np.where(inside[:, None], values, 0.0)
+
     def _ritz_basis(self, x: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The Ritz basis χ (N, L·P) at points x (N, D) from the scored functions' values (N, L)."""
         degree = int(self.ritz.get("degree", 0))
@@ -416,6 +434,11 @@ class Results:
         from ..ritz import polynomial_values
 
         return polynomial_values(x, values, degree, self.ritz["centre"], self.ritz["scale"])
+
+
+#: Points per model pass of :meth:`Results.eigenfunctions` (peak memory bounded; a 125 000-point
+#: call of a 4-mode 2D model took 1.1 GB in one pass).
+CHUNK = 32_768
 
 
 def _read(group, key):
