@@ -184,3 +184,29 @@ def test_eigenfunctions_vanish_outside_hard_walls_and_are_chunked(tmp_path, monk
     with torch.no_grad():
         whole = res.model(torch.as_tensor(x[2:4], dtype=torch.float64)).numpy()
     assert np.allclose(res.eigenfunctions(x, raw=True)[2:4], whole, rtol=0, atol=1e-15)
+
+
+def test_a_results_file_reruns_its_stored_spec(tmp_path):
+    """`nsvd solve results.h5` repeats the stored run bit for bit (every field of the resolved
+    spec is stored); an HDF5 file of another kind and a binary file are one-line spec errors
+    (a trial got a UnicodeDecodeError traceback)."""
+    import h5py
+    import numpy as np
+
+    import nsvd_cli
+    from nsvd_cli.solve import solve
+
+    data = _expression_spec("x**2", 1)
+    data["training"] = {"iterations": 10, "batch_size": 32, "eval_every": 1000}
+    data["model"] = {"hidden": [8]}
+    first = solve(parse_spec(data, tmp_path), tmp_path / "a.h5").path
+    again = solve(load_spec(str(first)), tmp_path / "b.h5").path
+    a, b = nsvd_cli.load(first), nsvd_cli.load(again)
+    assert np.array_equal(a.eigenvalues, b.eigenvalues) and a.spec == b.spec
+    with h5py.File(tmp_path / "other.h5", "w") as h:
+        h["x"] = 1.0
+    (tmp_path / "blob.toml").write_bytes(b"\x89\x00\xff binary")
+    for name, needle in (("other.h5", "not a results file of nsvd solve"), ("blob.toml", "not a TOML spec")):
+        with pytest.raises(SpecError) as info:
+            load_spec(str(tmp_path / name))
+        assert needle in str(info.value) and "\n" not in str(info.value)

@@ -114,18 +114,49 @@ def builtin_problems() -> dict[str, Any]:
     return {p.name[:-5]: p for p in sorted(d.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")}
 
 
+#: First bytes of every HDF5 file (an nsvd results file given where a spec is expected).
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def _read_toml(source) -> dict:
     try:
         with source.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise SpecError("spec", f"{source}: not a TOML spec (binary content)") from None
     except OSError as exc:
         raise SpecError("spec", f"cannot read {source}: {exc.strerror}") from None
 
 
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def _stored_spec_data(path: Path) -> dict:
+    """The resolved spec stored in an nsvd results file, as spec data (every field explicit, so
+    solving it repeats the run: a trial found no documented way to rerun a stored spec, and
+    ``nsvd solve results.h5`` ended in a UnicodeDecodeError traceback)."""
+    from ..errors import ResultsFileError
+    from ..files.results import load
+
+    try:
+        spec = load(path).spec
+    except ResultsFileError as err:
+        raise SpecError("problem", f"{path} is an HDF5 file but not a results file of nsvd solve ({err})") from None
+    from .writing import spec_to_dict
+
+    return spec_to_dict(spec)
+
+
 def load_spec_data(name_or_path: str | Path) -> dict:
-    """Raw TOML mapping of a built-in problem name or a spec file path."""
+    """Raw TOML mapping of a built-in problem name or a spec file path (or the resolved spec
+    stored in an nsvd results file, :func:`_stored_spec_data`)."""
     s = str(name_or_path)
     builtins = builtin_problems()
     if s in builtins:
@@ -134,6 +165,8 @@ def load_spec_data(name_or_path: str | Path) -> dict:
     if path.suffix == ".toml" or path.exists():
         if not path.exists():
             raise SpecError("problem", f"spec file {s} not found")
+        if _is_hdf5(path):
+            return _stored_spec_data(path)
         return _read_toml(path)
     raise SpecError("problem", f"unknown problem {s!r}; built-in problems: {', '.join(builtins)} (or give a .toml file)")
 
