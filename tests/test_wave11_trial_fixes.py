@@ -210,3 +210,25 @@ def test_a_results_file_reruns_its_stored_spec(tmp_path):
         with pytest.raises(SpecError) as info:
             load_spec(str(tmp_path / name))
         assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_observed_order_of_a_grid_reference_by_hand():
+    """E_N = E + C h^p on h = 1/160, 1/80, 1/40: the order comes back (capped at the stencil's
+    4); differences at rounding level keep 4; a level that does not converge gets the floor.
+    The trial's −1/r in 2D (−0.463, −0.617, −0.752 at N = 40, 80, 160; exact −1) has p ≈ 0.19,
+    floored to 0.5: the estimate |ΔE|/(2^p − 1) = 0.325 covers the true 0.248 (order 4: 0.009)."""
+    import numpy as np
+
+    from nsvd_cli.baselines.reference import GRID_ORDER, MIN_OBSERVED_ORDER, observed_order
+
+    h = np.array([1 / 160, 1 / 80, 1 / 40])
+    levels = {2.0: 1.0 + 3.0 * h**2, 4.0: 5.0 + 2.0 * h**4, 6.0: 7.0 + h**6}
+    for p, e in levels.items():
+        assert observed_order([e[0]], [e[1]], [e[2]], 2.0, 2.0)[0] == pytest.approx(min(p, GRID_ORDER))
+    assert observed_order([1.0], [1.0 + 1e-12], [1.0 + 5e-10], 2.0, 2.0)[0] == GRID_ORDER  # rounding level
+    assert observed_order([1.0], [1.1], [1.1], 2.0, 2.0)[0] == MIN_OBSERVED_ORDER  # not converging
+    assert np.log2(0.15422 / 0.1348) < MIN_OBSERVED_ORDER  # p ≈ 0.19: floored
+    p = observed_order([-0.75208], [-0.61728], [-0.46306], 2.0, 2.0)[0]
+    assert p == MIN_OBSERVED_ORDER
+    estimate = (0.75208 - 0.61728) / (2.0**p - 1.0)
+    assert 0.248 < estimate < 0.35  # covers the true error 1 − 0.75208 (the order-4 one: 0.0090)
