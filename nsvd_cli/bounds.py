@@ -289,11 +289,13 @@ def _checked_next_level(out: LevelBounds, value, top: float):
     if value is None:
         return None
     if not value > top:
-        out.notes.append(f"evaluation.next_level_lower = {value:.6g} ignored: it must lie above the highest Ritz "
+        out.notes.append(f"next_level_lower = {value:.6g} (evaluation.next_level_lower, or compare's "
+                         f"--next-level-lower) ignored: it must lie above the highest Ritz "
                          f"value ({top:.6g}) to bound the level above the learned ones")
         return None
-    out.notes.append(f"assuming evaluation.next_level_lower = {value:.6g} is a lower bound of the level above the "
-                     "learned ones (a wrong value makes the intervals wrong)")
+    out.notes.append(f"assuming next_level_lower = {value:.6g} (evaluation.next_level_lower, or compare's "
+                     "--next-level-lower) is a lower bound of the level above the learned ones (a wrong value makes "
+                     "the intervals wrong)")
     return float(value)
 
 

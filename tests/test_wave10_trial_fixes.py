@@ -54,7 +54,7 @@ def test_a_mode_that_ended_dead_is_named_with_the_restart_advice():
     msg = dead_mode_warning(ev, restarts=0)
     assert msg.startswith("#4 (norm λ 2.3e-05 against Rayleigh λ 29.1)") and "restarts = 2" in msg
     assert "#3" not in msg
-    assert "were spent" in dead_mode_warning(ev, restarts=2)
+    assert "did not revive it" in dead_mode_warning(ev, restarts=2)
     # 1e-3 of the Rayleigh quotient is the line: 0.0292 (1.003e-3 x 29.11) is not dead, 0.0290 is
     assert dead_mode_warning(_ev([29.11], [0.0292], [False]), 0) is None
     assert dead_mode_warning(_ev([29.11], [0.0290], [False]), 0) is not None

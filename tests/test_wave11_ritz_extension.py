@@ -38,7 +38,7 @@ def test_collapsed_modes_make_extension_levels():
     ev = _evaluate([0, 0], degree=1)
     assert abs(ev.ritz_energies[1] - 3.0) < 1e-4  # (the 1e-3 admixtures move it by 3e-6)
     assert extension_levels(ev).tolist() == [False, True]
-    assert "level 2 come from the monomial extension" in extension_note(ev)
+    assert "level 2 comes from the monomial extension" in extension_note(ev)
 
 
 def test_learned_levels_are_not_extension_levels():

@@ -232,3 +232,17 @@ def test_observed_order_of_a_grid_reference_by_hand():
     assert p == MIN_OBSERVED_ORDER
     estimate = (0.75208 - 0.61728) / (2.0**p - 1.0)
     assert 0.248 < estimate < 0.35  # covers the true error 1 − 0.75208 (the order-4 one: 0.0090)
+
+
+def test_nothing_learned_below_the_shift_is_named():
+    """Every Rayleigh λ ≤ 0 (a trial: energies 39.8, 57.8 for the shift 12, the samples missing
+    the wells at x0 = ±3): the advice is shift or sampling, not only "train longer"."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from nsvd_cli.cli.uncertainty import nothing_learned_warning
+
+    none = nothing_learned_warning(SimpleNamespace(eigenvalues=np.array([-27.8, -45.8])), 12.0)
+    assert "no mode found a level below the shift 12" in none and "widen the sampling" in none
+    assert nothing_learned_warning(SimpleNamespace(eigenvalues=np.array([3.0, -1.0])), 12.0) is None

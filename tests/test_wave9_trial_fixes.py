@@ -38,7 +38,7 @@ def test_next_level_lower_used_is_named_as_an_assumption():
     theta, g, trial = _two_levels_of_three()
     b = level_bounds(theta, g, trial=trial, next_level_lower=5.0)
     assert b.lehmann_shift == 5.0
-    assert len(b.notes) == 1 and "assuming evaluation.next_level_lower = 5" in b.notes[0]
+    assert len(b.notes) == 1 and "assuming next_level_lower = 5 (evaluation.next_level_lower" in b.notes[0]
     assert b.contains([1.0, 3.0]).tolist() == [1.0, 1.0]
     assert b.kinds[1].startswith("Lehmann")  # the top level gets a second-order lower bound now
 

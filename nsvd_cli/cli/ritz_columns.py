@@ -89,7 +89,8 @@ def extension_note(ev) -> str:
     levels = np.flatnonzero(extension_levels(ev))
     if not len(levels):
         return ""
-    return (f"Ritz {_level_list(levels)} come from the monomial extension of the Ritz basis (their Ritz functions lie "
+    verb = "comes" if len(levels) == 1 else "come"
+    return (f"Ritz {_level_list(levels)} {verb} from the monomial extension of the Ritz basis (their Ritz functions lie "
             "mostly outside the learned span): the learned modes did not converge to them, whatever their Ritz E")
 
 

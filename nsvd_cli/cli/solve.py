@@ -278,12 +278,14 @@ def print_summary(result) -> None:
                                  "or see docs/problems.md on choosing shift and sampling", highlight=False)
             from rich.markup import escape
 
-            from .uncertainty import dead_mode_warning, dead_modes, reference_off_warning
+            from .uncertainty import dead_mode_warning, dead_modes, nothing_learned_warning, reference_off_warning
 
+            problem = getattr(result, "problem", None)
+            if problem is not None and (none := nothing_learned_warning(result.evaluation, problem.spec.shift)):
+                stderr_console.print(f"[yellow]warning:[/yellow] {escape(none)}", highlight=False)
             dead = dead_modes(result.evaluation)  # their own warning: not "check the sampling covers every well"
             if off := reference_off_warning(verdict, skip=dead):
                 stderr_console.print(f"[yellow]warning:[/yellow] {escape(off)}", highlight=False)
-            problem = getattr(result, "problem", None)  # restarts already allowed change the advice
             if warn := dead_mode_warning(result.evaluation, problem.spec.training.restarts if problem else 0):
                 stderr_console.print(f"[yellow]warning:[/yellow] {escape(warn)}", highlight=False)
     stop = {"converged": "every mode passed the verdict", "iterations": "the iteration budget was spent"}

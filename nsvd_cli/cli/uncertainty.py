@@ -201,6 +201,20 @@ def dead_modes(evaluation) -> list[int]:
         return np.flatnonzero((lam > 0) & (norm < DEAD_AT_END * lam) & ~converged).tolist()
 
 
+def nothing_learned_warning(evaluation, shift: float) -> str | None:
+    """A warning when no mode found a level below the shift (every Rayleigh λ of T ≤ 0, so
+    every energy lies above ``shift``), or None. Training longer does not help: either the shift
+    lies below the lowest level, or the training samples miss the region where V is low (a
+    trial: a double well at x0 = ±3 sampled with std 0.7 gave E 39.8 and 57.8 for the shift
+    12, with only "train longer" advised)."""
+    lam = np.asarray(evaluation.eigenvalues, float)
+    if not len(lam) or not np.all(np.isfinite(lam)) or np.any(lam > 0):
+        return None
+    return (f"no mode found a level below the shift {shift:g} (every λ ≤ 0): the shift lies below the lowest "
+            "level, or the training samples miss the region where V is low — raise the shift or widen the "
+            "sampling (docs/problems.md, choosing the shift and the sampling scale); training longer will not help")
+
+
 def dead_mode_warning(evaluation, restarts: int) -> str | None:
     """The warning line for the :func:`dead_modes`, or None. With ``training.restarts = 0`` it
     advises the opt-in restarts; with restarts it says they were spent."""
@@ -212,6 +226,6 @@ def dead_mode_warning(evaluation, restarts: int) -> str | None:
     names = ", ".join(f"#{l + 1} (norm λ {norm[l]:.1e} against Rayleigh λ {lam[l]:.3g})" for l in dead)
     advice = ("rerun with restarts = 2 in [training] (a mode that stays dead is re-initialised; opt-in, "
               "docs/problems.md)" if restarts == 0 else
-              f"the {restarts} restart(s) allowed (training.restarts) were spent or came too late; train longer")
+              f"re-initialising (training.restarts = {restarts}) did not revive it by the end; train longer")
     return (f"{names}: the norm collapsed — a dead mode gets no gradient to come back and holds no "
             f"eigenfunction; {advice}")
