@@ -9,9 +9,10 @@ Ritz pairs are the stationary points of the Rayleigh quotient on ``span{ψ_i}``:
 
 solve ``H c = ρ S c``. By the Courant–Fischer min–max principle the k-th Ritz value is an
 upper bound of the k-th eigenvalue of H when the integrals are exact (a deterministic rule
-whose error is negligible); for orthogonal learned functions it is never above the k-th
-sorted Rayleigh quotient of the functions themselves (non-orthogonal ones, e.g. early in
-training, can have Rayleigh quotients below the Ritz values of their span), and it rotates
+whose error is negligible); the lowest Ritz value is at most the lowest Rayleigh quotient,
+and for orthonormal learned functions the sum of the k lowest Ritz values is at most the sum of
+the k lowest Rayleigh quotients (Ky Fan) — a single Ritz value can exceed its sorted Rayleigh
+quotient (``[[1, b], [b, 1]]``: quotients 1, 1; Ritz values 1 ± b) — and it rotates
 optimally inside near-degenerate groups. :func:`ritz_on_polynomial_basis` extends the basis
 by the learned functions times monomials of the coordinates (``evaluation.ritz_degree``).
 
