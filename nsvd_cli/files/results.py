@@ -1,6 +1,8 @@
 """Results files (HDF5): one file per run, written atomically; :func:`load` reads them back.
 
-Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float64:
+Schema (``format = "nsvd-results"``, ``format_version = 1``); arrays are float64 except where
+named otherwise (``history/iteration`` int64, ``metrics/positive`` and the verdict's flags bool,
+string arrays as noted):
 
 ``/`` attrs
     ``format``, ``format_version``, ``created`` (ISO time), ``problem``, ``spec_json`` (the
@@ -29,12 +31,20 @@ Schema (``format = "nsvd-results"``, ``format_version = 1``), every array float6
     (L,) Kish sizes, ``/metrics/mc_unresolved`` (L,) bool; ``/metrics`` attrs ``mc_blocks``,
     ``matched_std``, and ``<key>_stderr`` of the summary. ``/metrics/gap_relative_error``
     (L,): relative error of ``E_l - E_0`` (NaN for l = 0), every rule.
+``/verdict`` (files with a verdict; optional)
+    per mode (L,): ``converged`` (bool), ``agreement``, ``overlap``, ``order_excess``, ``drift``,
+    ``residual``, ``residual_ratio``, ``vanishing`` (bool), where judged ``error_estimate``,
+    ``cluster_agreement``, ``edge_mass``, ``reference_offset``, ``reference_energy_offset``,
+    ``nearer_other_level`` (bool); ``reasons`` (L,) str ("" for ✓, else the failed signals);
+    attrs ``tolerance_<name>`` (:class:`nsvd_cli.verdict.Tolerances`). ``/metrics`` attrs
+    ``modes_converged``. See docs/reliability.md.
 ``/reference``
     attrs ``name``, ``quantum_labels``; ``quantum_numbers`` (L, q) int.
 ``/history``
     ``iteration`` (S,), ``loss`` (S,), ``learning_rate`` (S,), ``eigenvalues`` (S, L) batch
     Rayleigh quotients; ``evaluation/iteration`` (E,), ``evaluation/eigenvalues`` (E, L),
-    ``evaluation/<summary key>`` (E,); ``rollbacks/iteration``, ``rollbacks/restored_to``,
+    ``evaluation/<summary key>`` (E,), among them ``evaluation/converged`` (E,): modes passing
+    the verdict at each periodic evaluation; ``rollbacks/iteration``, ``rollbacks/restored_to``,
     ``rollbacks/learning_rate_factor``, ``rollbacks/loss`` (R,), one entry per non-finite
     loss survived (only if R > 0; ``run_json`` has ``rollbacks`` = R).
 ``/ritz`` (files written since issue 13; optional)
