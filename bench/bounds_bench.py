@@ -19,7 +19,9 @@ interval, whether it contains the reference level, width / error and lower side 
 integration-error estimates (``q``: refined-rule ``|R_k − θ_k|``; ``f``: Laplacian form against
 quadratic form) and the bound kinds; then one summary line per file (issue-13 target: width /
 error ≤ 10). ``--next-level-lower X`` sets ``evaluation.next_level_lower`` (a known lower bound of
-level modes + 1) before evaluating. The timings come with a fixed-matmul GFLOP/s figure.
+level modes + 1) before evaluating. Every mode first prints the calibration figure of
+``bench/_calibration.py`` (float32 1024² matmul GFLOP/s on ``--threads``); figures quoted before
+2026-11-30 used a float64 512² matmul instead (about half as many GFLOP/s) and are not comparable.
 
 Examples::
 
@@ -136,20 +138,6 @@ def report_file(path, degrees, extension_rcond: float) -> None:
 WIDTH_TARGET = 10.0
 
 
-def matmul_gflops(n: int = 512, repeats: int = 5) -> float:
-    """GFLOP/s of a fixed float64 ``n × n`` matmul (best of ``repeats``): the machine's speed at
-    the time, to read the timings against (the machine is shared)."""
-    import torch
-
-    a = torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
-
-
 def reported_evaluation(path, next_level_lower: float | None):
     """The tool's own evaluation of a results file's model (intervals as ``nsvd`` reports them):
     ``(results, problem, evaluation, seconds)``; ``next_level_lower`` overrides the spec's."""
@@ -241,13 +229,12 @@ def main(argv=None):
                    help="with --reported: evaluation.next_level_lower (a known lower bound of level modes + 1)")
     args = p.parse_args(argv)
 
-    import torch
+    if args.reported and not args.file:
+        p.error("--reported needs --file")
+    from _calibration import calibration_line
 
-    torch.set_num_threads(args.threads)
+    print(calibration_line(args.threads), flush=True)  # sets the torch threads too
     if args.reported:
-        if not args.file:
-            p.error("--reported needs --file")
-        print(f"calibration: {matmul_gflops():.2f} GFLOP/s (512² float64 matmul, {args.threads} thread(s))")
         summaries = {path: report_reported(path, args.next_level_lower) for path in args.file}
         print()
         for path, s in summaries.items():
@@ -259,7 +246,6 @@ def main(argv=None):
         for path in args.file:
             report_file(path, [int(d) for d in args.degree.split(",")], args.extension_rcond or EXTENSION_RCOND)
         return
-    print(f"calibration: {matmul_gflops():.2f} GFLOP/s (512² float64 matmul, {args.threads} thread(s))")
     rows = {}
     for item in args.problems.split(","):
         name, _, it = item.partition(":")

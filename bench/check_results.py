@@ -15,6 +15,9 @@ points (default 10^6, seed ``--seed``, std ``--std``, else the spec's evaluation
 the sampling std), evaluated in chunks; Monte Carlo figures carry standard errors from batch means over
 the chunks (32 blocks).
 
+It measures no time, so it prints no calibration figure (the other bench scripts print the
+one of ``bench/_calibration.py`` beside their timings).
+
 Example::
 
     python bench/check_results.py runs/h2d.h5

@@ -7,7 +7,8 @@ the spec's evaluation box (cell-centred for Coulomb, see :mod:`nsvd_cli.baseline
 solves for the spec's ``modes`` lowest levels and prints wall time, peak memory (rise of the
 process's resident memory during the solve), iterations and the mean relative energy error
 ``mean_l |E_l - E_l^ref| / |E_l^ref|``.  Refusals (memory, grid too small) and failed
-convergence are printed as rows, not raised.
+convergence are printed as rows, not raised. The calibration figure of
+``bench/_calibration.py`` (float32 1024² matmul GFLOP/s on the same threads) comes first.
 
 Example::
 
@@ -76,6 +77,9 @@ def main(argv=None) -> int:
             print(f"--methods: unknown method {m!r}; expected one of {', '.join(METHODS)}", file=sys.stderr)
             return 2
     max_memory = None if args.max_memory is None else args.max_memory * 2.0**30
+    from _calibration import calibration_line
+
+    print(calibration_line(), flush=True)
 
     header = f"{'problem':<12} {'N':>5} {'method':<7} {'time/s':>9} {'peak/MiB':>9} {'iters':>6} " \
              f"{'conv':>4} {'mean rel err':>12} {'max resid':>9}"

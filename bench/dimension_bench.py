@@ -11,11 +11,12 @@ softplus MLPs, 64 Fourier features, Gaussian envelope), ``modes = D + 1`` and ba
 float32. The backend :func:`nsvd_cli.defaults.laplacian_for_dimension` picks for a spec that
 leaves ``training.laplacian`` out is marked ``*``.
 
-A calibration figure comes first: the GFLOP/s of a fixed float32 1024 x 1024 matmul on the
-same threads, so that it/s from different machines can be compared (a busy machine shows a
-low figure there too).
+The calibration figure of ``bench/_calibration.py`` comes first: the GFLOP/s of a fixed float32
+1024 x 1024 matmul on the same threads, so that it/s from different machines can be compared (a
+busy machine shows a low figure there too).
 
-Indicative figures (a busy shared 2-core machine, calibration 29 GFLOP/s, 5 iterations per
+Indicative figures (a busy shared 2-core machine, calibration 29 GFLOP/s — the same matmul, best
+rather than mean of the repeats, as this script measured it until 2026-11-30 — 5 iterations per
 cell; ``fd / exact / vmap / forward`` it/s): D = 2: 20.8 / 3.4 / 6.7 / 21.3; D = 4: 7.4 / 2.0 /
 2.8 / 8.7; D = 8: 2.2 / 0.63 / 0.81 / 3.3; D = 16: 0.43 / 0.15 / 0.15 / 1.24. The Laplacian
 alone (no training step) at D = 16: fd 1.3-1.7 s, forward 0.45-0.6 s per batch.
@@ -60,19 +61,6 @@ def parse_args(argv=None):
     return args
 
 
-def calibration_gflops(torch, seconds: float = 1.0) -> float:
-    """GFLOP/s of a float32 (1024 x 1024) @ (1024 x 1024) matmul, best of ~1 s of repeats."""
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(1024, 1024, generator=g), torch.randn(1024, 1024, generator=g)
-    a @ b
-    best, t_end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < t_end:
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * 1024**3 / best / 1e9
-
-
 def iterations_per_second(dim: int, method: str, args) -> float:
     """Training it/s of ``harmonic --dim dim`` with the Laplacian backend ``method``."""
     import torch
@@ -113,9 +101,9 @@ def main(argv=None) -> int:
 
     from nsvd_cli.defaults import laplacian_for_dimension
 
-    torch.set_num_threads(args.threads)
-    print(f"calibration: float32 1024^3 matmul {calibration_gflops(torch):.1f} GFLOP/s on {args.threads} thread(s); "
-          f"torch {torch.__version__}")
+    from _calibration import calibration_line
+
+    print(f"{calibration_line(args.threads)}; torch {torch.__version__}", flush=True)  # sets the torch threads too
     print(f"training it/s (harmonic --dim D, modes D+1, disjoint 3x64, batch {args.batch}, float32, "
           f"{args.iters} iterations); * = default for D")
     header = f"{'D':>3} " + " ".join(f"{m:>10}" for m in args.methods)

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _calibration import matmul_gflops
+from _calibration import calibration_line
 
 HERE = Path(__file__).resolve().parent
 #: name -> (solve arguments, wall-time target s, mean %, max %)
@@ -85,8 +85,7 @@ def main(argv=None):
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"calibration: float32 1024^3 matmul {matmul_gflops(args.threads):.1f} GFLOP/s on {args.threads} thread(s)",
-          flush=True)
+    print(calibration_line(args.threads), flush=True)
     rows = []
     for name in args.only.split(","):
         solve_args, limit, mean_t, max_t = TARGETS[name]

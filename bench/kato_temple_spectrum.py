@@ -14,7 +14,8 @@ Printed per span — the learned span ``{ψ}``, the block-Krylov spans ``{ψ, H�
 network) — the error of each Ritz value, its ``σ²`` and the ratio half-width / error, and for
 the learned functions the energies below which 50 % and 90 % of ``σ²`` lie. ``σ²`` grows
 with ``--nmax`` while the captured norm is already 1 − 10⁻⁷: the residual has a tail at
-energies far above the levels (run with 80 and 160 to see it).
+energies far above the levels (run with 80 and 160 to see it). It measures no time, so it
+prints no calibration figure (the run time below is indicative only).
 
 Example::
 

@@ -495,10 +495,9 @@ def main(argv=None):
     folder, figures = Path(args.runs), Path(args.figures)
     folder.mkdir(parents=True, exist_ok=True)
 
-    from _calibration import matmul_gflops
+    from _calibration import calibration_line
 
-    print(f"calibration: {matmul_gflops(threads):.0f} GFLOP/s (float32 1024² matmul, {threads} threads); "
-          f"{args.jobs} job(s) at once, {threads} thread(s) each", flush=True)
+    print(f"{calibration_line(threads)}; {args.jobs} job(s) at once, {threads} thread(s) each", flush=True)
     if args.table:
         path = folder / "calibration.json"
         speed = json.loads(path.read_text()) if path.exists() else {}

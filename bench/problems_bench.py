@@ -4,7 +4,9 @@
 Runs quartic1d (grid reference), morse1d, hydrogen3d and the harmonic family with D = 3
 and prints, per problem, the mean and max relative error of the eigenvalues of T against
 the reference (closed form or eigsh grid), the mean angle distance, the reference used and
-the wall time (training, and total including the reference and evaluations).
+the wall time (training, and total including the reference and evaluations). The
+calibration figure of ``bench/_calibration.py`` (float32 1024² matmul GFLOP/s on the same
+threads) comes first, to read the timings against.
 
 Examples::
 
@@ -39,8 +41,11 @@ def main(argv=None):
     from nsvd_cli.solve import solve
     from nsvd_cli.spec import load_spec
 
+    from _calibration import calibration_line
+
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(calibration_line(), flush=True)
     rows = []
     for case in args.problems.split(","):
         name, _, dim = case.partition(":")

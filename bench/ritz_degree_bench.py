@@ -5,7 +5,8 @@ For each file and degree: :func:`nsvd_cli.evaluate.evaluate_model` on the file's
 with ``evaluation.ritz_degree`` set, then the mean relative error of the Ritz energies (the
 L lowest, against the reference levels) beside that of the Rayleigh quotients, how many
 reference levels lie in their intervals, the interval width / actual error of each bounded
-level (median, max), and the evaluation's wall time.
+level (median, max), and the evaluation's wall time, below the calibration figure of
+``bench/_calibration.py`` (float32 1024² matmul GFLOP/s on ``--threads``).
 
 Example::
 
@@ -57,11 +58,11 @@ def main(argv=None):
     p.add_argument("--per-level", action="store_true", help="print every bounded level's width / error ratio")
     args = p.parse_args(argv)
 
-    import torch
-
     import nsvd_cli
 
-    torch.set_num_threads(args.threads)
+    from _calibration import calibration_line
+
+    print(calibration_line(args.threads), flush=True)  # sets the torch threads too
     print("| file | degree | Rayleigh mean rel. err | Ritz mean rel. err | contained | width/err median | "
           "width/err max | dropped | eval s |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _calibration import matmul_gflops
+from _calibration import calibration_line
 
 
 def run_one(args, nproc: int, folder: Path) -> dict:
@@ -74,7 +74,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     nprocs = [int(n) for n in args.nprocs.split(",")]
 
-    print(f"calibration: {matmul_gflops(args.threads):.1f} GFLOP/s (1024² float32 matmul, {args.threads} thread(s))")
+    print(calibration_line(args.threads), flush=True)
     print(f"{args.problem}: {args.iters} iterations, global batch {args.batch_size}, device {args.device}, "
           f"{args.threads} thread(s) a process, target {100 * args.target:g} %")
     rows = []

@@ -5,7 +5,8 @@ Runs each problem with its built-in defaults (or ``--preset paper``: 3x128 softp
 K = 1024 / 256 Fourier features, batch 512, RMSProp 1e-4, the paper's mode counts 36 / 55)
 and prints iterations/s, wall time and the metrics of the final evaluation. Reference
 implementation on a 2-core CPU (issue #2): 0.93 it/s on hydrogen2d (36 modes, batch 512),
-1.17 it/s on the oscillator (55 modes, batch 512) — printed as ratios.
+1.17 it/s on the oscillator (55 modes, batch 512) — printed as ratios. The calibration figure
+of ``bench/_calibration.py`` (float32 1024² matmul GFLOP/s on the same threads) comes first.
 
 Examples::
 
@@ -39,8 +40,11 @@ def main(argv=None):
     from nsvd_cli.solve import solve
     from nsvd_cli.spec import load_spec
 
+    from _calibration import calibration_line
+
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(calibration_line(), flush=True)
     rows = []
     for name in args.problems.split(","):
         overrides = {"training.iterations": args.iters, "modes": args.modes, "training.seed": args.seed}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _calibration import matmul_gflops
+from _calibration import calibration_line
 
 HERE = Path(__file__).resolve().parent
 FINE_GRID = {1: 4000, 2: 300, 3: 44}
@@ -89,7 +89,7 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"calibration: {matmul_gflops():.1f} GFLOP/s (1024² float32 matmul, {torch.get_num_threads()} threads)")
+    print(calibration_line(), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.specs.split(","):

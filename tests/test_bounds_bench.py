@@ -42,5 +42,12 @@ def test_rows_and_summary_by_hand(bb):
     assert "3/4 levels with an interval, 2/3 contain" in line and "2/3 with width/error ≤ 10" in line
 
 
-def test_matmul_calibration_is_positive(bb):
-    assert bb.matmul_gflops(n=64, repeats=2) > 0
+def test_the_shared_calibration_line(bench_script):
+    # bounds_bench prints bench/_calibration.py's figure (it had its own float64 512² measure)
+    assert not hasattr(bench_script("bounds_bench"), "matmul_gflops")
+    import torch
+
+    line = bench_script("_calibration").calibration_line(repeats=1)  # threads=None: torch's setting unchanged
+    gflops = float(line.split()[1])
+    assert line.startswith("calibration: ") and gflops > 0
+    assert f"(float32 1024² matmul, {torch.get_num_threads()} thread(s);" in line
