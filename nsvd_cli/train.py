@@ -226,8 +226,10 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     Raises
     ------
     DivergenceError
-        If the loss is non-finite again after ``MAX_ROLLBACKS`` rollbacks; carries the last
-        good checkpoint path.
+        If the loss is non-finite again after ``MAX_ROLLBACKS`` rollbacks, or at the first
+        non-finite loss when V itself is not finite on that iteration's batch (no rollback: a
+        smaller learning rate cannot fix V; the message names a point); carries the last good
+        checkpoint path.
     KeyboardInterrupt
         :class:`~nsvd_cli.distributed.StopRequested` after SIGINT / SIGTERM, at the end of the
         step it arrived in, once the checkpoint has been written (a second signal in one
@@ -296,6 +298,7 @@ class _Loop:
         # device-side record of the first non-finite loss since the last check (0: none) and its value
         self.first_bad = torch.zeros((), dtype=torch.long, device=device)
         self.bad_loss = torch.zeros((), dtype=self.dtype, device=device)
+        self.bad_x = None  # the (local) batch of that first non-finite loss: V is checked there
         self.t_start = self.t_last = time.perf_counter()
         self.it_last, self.wall0 = 0, 0.0
         self._init_dist(dist)
@@ -393,9 +396,14 @@ class _Loop:
 
     def rollback(self, iteration: int, loss: float) -> None:
         """Return to the last snapshot and halve the learning rate after a non-finite loss
-        first seen at ``iteration``; DivergenceError after :data:`MAX_ROLLBACKS` rollbacks."""
+        first seen at ``iteration``; DivergenceError after :data:`MAX_ROLLBACKS` rollbacks, or
+        at once when V is not finite on that iteration's batch (:meth:`_potential_not_finite`)."""
         s, good = self.state, self.good
         done = s.history.setdefault("rollbacks", [])
+        cause = self._potential_not_finite(iteration)
+        if cause is not None:  # a learning rate cannot fix V: say so at once
+            self._restore_snapshot()
+            raise DivergenceError(iteration, self.good_checkpoint, cause)
         if len(done) >= MAX_ROLLBACKS:
             self._restore_snapshot()  # the last good weights, to tell which input of the loss is not finite
             cause = nonfinite_inputs(self.operator, self.sampling, self.model)
@@ -410,6 +418,34 @@ class _Loop:
                       f"{record['restored_to']} with the learning rate times {factor:g} "
                       f"(rollback {len(done)} of at most {MAX_ROLLBACKS})", stacklevel=2)
 
+    def _potential_not_finite(self, iteration: int) -> str | None:
+        """Where V is not finite on the batch of the first non-finite loss (:attr:`bad_x`),
+        as a clause for :class:`DivergenceError`, or None (V finite there: the step diverged).
+        One evaluation of V on one batch; with several processes all ranks agree (one all-reduce)."""
+        potential = getattr(getattr(self.operator, "hamiltonian", None), "potential", None)
+        bad = None
+        if potential is not None and self.bad_x is not None:
+            try:
+                with torch.no_grad():
+                    values = potential(self.bad_x)
+                bad = ~torch.isfinite(values)
+            except Exception:  # noqa: BLE001 - a diagnosis only; the divergence is reported as before
+                bad = None
+        found = torch.tensor(float(bad is not None and bool(bad.any())), dtype=torch.float64, device=self.device)
+        if self.dist.active:
+            found = torch.tensor(dist_.all_reduce_max(found[None], self.dist)[0], dtype=torch.float64)
+        if not float(found):
+            return None
+        name = getattr(potential, "target", None)
+        what = f"the potential V (potential.function = {name})" if name else "the potential V"
+        if bad is None or not bool(bad.any()):
+            return f"{what} is not finite at a training sample of another process's batch of iteration {iteration}"
+        i = int(torch.nonzero(bad)[0, 0])
+        point = [round(float(c), 6) for c in self.bad_x[i]]
+        return (f"{what} is not finite at {int(bad.sum())} of {len(bad)} training samples of iteration "
+                f"{iteration}, e.g. x = {point} (V = {float(values[i])}); V must be finite wherever training "
+                "samples fall: fix the potential or restrict the sampling")
+
     def _emit(self, event) -> None:
         if self.callback and self.dist.is_main:
             self.callback(event)
@@ -423,7 +459,8 @@ class _Loop:
         (summed over ranks). No host synchronisation: a non-finite loss is only recorded on
         the device (:attr:`first_bad`, :attr:`bad_loss`), for :meth:`_check`."""
         tr, ctx = self.tr, self.dist
-        f, tf = dist_.gather_batch(*self.operator.apply(self.model, *self._batch(self.local_batch)), ctx)
+        x, log_p = self._batch(self.local_batch)
+        f, tf = dist_.gather_batch(*self.operator.apply(self.model, x, log_p), ctx)
         gram = None
         if tr.gram_batch:
             gram = dist_.all_reduce_mean(self.operator.gram(self.model, *self._batch(self.local_gram)), ctx)
@@ -435,6 +472,7 @@ class _Loop:
             new = (self.first_bad == 0) & ~torch.isfinite(loss)
             self.first_bad = torch.where(new, self.state.iteration + 1, self.first_bad)
             self.bad_loss = torch.where(new, loss.detach().to(self.bad_loss.dtype), self.bad_loss)
+            self.bad_x = x if self.bad_x is None or self.bad_x.shape != x.shape else torch.where(new, x, self.bad_x)
         return f, tf, loss
 
     def _is_check(self, iteration: int) -> bool:
