@@ -23,7 +23,8 @@ from .spec import PotentialSpec
 
 __all__ = ["harmonic", "coulomb", "morse", "poschl_teller", "quartic", "double_well", "box", "expression",
            "python_callable", "coupled_harmonic", "separable", "make_potential", "POTENTIALS", "Potential",
-           "descent_direction", "nonfinite_wording"]
+           "descent_direction", "nonfinite_wording",
+           "nonfinite_at"]
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
@@ -348,6 +349,28 @@ def _raised_error(fn, target: str, x: torch.Tensor, exc: Exception):
                 break
     return SpecError("potential.function", f"{target} raised {_one_line(exc)} {where}; V must be defined (return "
                                            "a finite value) wherever training samples and evaluation nodes fall")
+
+
+def nonfinite_at(potential: Potential, x: torch.Tensor, where: str) -> str | None:
+    """``"the potential V (potential.function = m:f) is not finite at N of B <where>, e.g. x = […]
+    (V = nan); …"`` for V not finite at some of the points ``x`` (B, D), else None; also None
+    when V raises (a diagnosis only). The function is named when ``potential`` has a ``target``
+    (:func:`python_callable`). Used on the batch of a non-finite training loss."""
+    try:
+        with torch.no_grad():
+            values = potential(x)
+        bad = ~torch.isfinite(values)
+        if not bool(bad.any()):
+            return None
+    except Exception:  # noqa: BLE001
+        return None
+    name = getattr(potential, "target", None)
+    what = f"the potential V (potential.function = {name})" if name else "the potential V"
+    i = int(torch.nonzero(bad)[0, 0])
+    point = [round(float(c), 6) for c in x[i]]
+    return (f"{what} is not finite at {int(bad.sum())} of {len(bad)} {where}, e.g. x = {point} "
+            f"(V = {float(values[i])}); V must be finite wherever training samples fall: fix the potential "
+            "or restrict the sampling")
 
 
 def nonfinite_wording(spec: PotentialSpec) -> tuple[str, str, str]:

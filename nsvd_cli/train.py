@@ -31,6 +31,7 @@ from .checkpoint import (  # checkpoint file I/O; its names stay importable from
 from .distributed import SINGLE, DistContext, StopRequested, StopSignals
 from .ema import DeviceEMA
 from .errors import DivergenceError, SpecError
+from .potentials import nonfinite_at
 from .problem import nonfinite_inputs
 from .methods import make_objective
 from .objective import nested_lora_loss
@@ -217,7 +218,8 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
     rollback is recorded in ``history["rollbacks"]`` (with the first non-finite iteration)
     and warned about (``UserWarning``). The host reads the device only on check iterations
-    (module docstring), so a non-finite loss is acted on at the next one.
+    (module docstring), so a non-finite loss is acted on at the next one. When V itself is
+    not finite on the batch of that loss, no rollback: DivergenceError at once, naming a point.
 
     Returns
     -------
@@ -419,32 +421,17 @@ class _Loop:
                       f"(rollback {len(done)} of at most {MAX_ROLLBACKS})", stacklevel=2)
 
     def _potential_not_finite(self, iteration: int) -> str | None:
-        """Where V is not finite on the batch of the first non-finite loss (:attr:`bad_x`),
-        as a clause for :class:`DivergenceError`, or None (V finite there: the step diverged).
-        One evaluation of V on one batch; with several processes all ranks agree (one all-reduce)."""
+        """Where V is not finite on the batch of the first non-finite loss (:attr:`bad_x`), as
+        a clause for :class:`DivergenceError` (:func:`nsvd_cli.potentials.nonfinite_at`), or
+        None (V finite there: the step diverged). With several processes all ranks agree."""
         potential = getattr(getattr(self.operator, "hamiltonian", None), "potential", None)
-        bad = None
-        if potential is not None and self.bad_x is not None:
-            try:
-                with torch.no_grad():
-                    values = potential(self.bad_x)
-                bad = ~torch.isfinite(values)
-            except Exception:  # noqa: BLE001 - a diagnosis only; the divergence is reported as before
-                bad = None
-        found = torch.tensor(float(bad is not None and bool(bad.any())), dtype=torch.float64, device=self.device)
+        cause = nonfinite_at(potential, self.bad_x, f"training samples of iteration {iteration}") \
+            if potential is not None and self.bad_x is not None else None
         if self.dist.active:
-            found = torch.tensor(dist_.all_reduce_max(found[None], self.dist)[0], dtype=torch.float64)
-        if not float(found):
-            return None
-        name = getattr(potential, "target", None)
-        what = f"the potential V (potential.function = {name})" if name else "the potential V"
-        if bad is None or not bool(bad.any()):
-            return f"{what} is not finite at a training sample of another process's batch of iteration {iteration}"
-        i = int(torch.nonzero(bad)[0, 0])
-        point = [round(float(c), 6) for c in self.bad_x[i]]
-        return (f"{what} is not finite at {int(bad.sum())} of {len(bad)} training samples of iteration "
-                f"{iteration}, e.g. x = {point} (V = {float(values[i])}); V must be finite wherever training "
-                "samples fall: fix the potential or restrict the sampling")
+            flag = torch.tensor([float(cause is not None)], dtype=torch.float64, device=self.device)
+            if dist_.all_reduce_max(flag, self.dist)[0] and cause is None:
+                cause = f"the potential V is not finite at a training sample of another process (iteration {iteration})"
+        return cause
 
     def _emit(self, event) -> None:
         if self.callback and self.dist.is_main:
