@@ -353,13 +353,13 @@ def _raised_error(fn, target: str, x: torch.Tensor, exc: Exception):
 
 def nonfinite_at(potential: Potential, x: torch.Tensor, where: str) -> str | None:
     """``"the potential V (potential.function = m:f) is not finite at N of B <where>, e.g. x = […]
-    (V = nan); …"`` for V not finite at some of the points ``x`` (B, D), else None; also None
+    (V = nan); …"`` for V not finite at some of the finite points ``x`` (B, D), else None; also None
     when V raises (a diagnosis only). The function is named when ``potential`` has a ``target``
     (:func:`python_callable`). Used on the batch of a non-finite training loss."""
     try:
         with torch.no_grad():
             values = potential(x)
-        bad = ~torch.isfinite(values)
+        bad = ~torch.isfinite(values) & torch.isfinite(x).all(-1)  # a non-finite point is not V's fault
         if not bool(bad.any()):
             return None
     except Exception:  # noqa: BLE001
