@@ -23,7 +23,8 @@ from .spec import PotentialSpec
 
 __all__ = ["harmonic", "coulomb", "morse", "poschl_teller", "quartic", "double_well", "box", "expression",
            "python_callable", "coupled_harmonic", "separable", "make_potential", "POTENTIALS", "Potential",
-           "descent_direction"]
+           "descent_direction", "nonfinite_wording",
+           "nonfinite_at"]
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
@@ -219,14 +220,55 @@ def python_callable(target: str, dim: int | None = None) -> Potential:
     Imported with :func:`importlib.import_module` as it stands: the module must be
     importable — installed (``pip install -e .`` of the user's package) or on
     ``PYTHONPATH`` (``PYTHONPATH=. nsvd solve mine.toml``); ``sys.path`` is never edited.
-    When ``dim`` is given the callable is checked on two points.
+
+    When ``dim`` is given the function is probed (:func:`_probe_callable`) on batches of
+    :data:`PROBE_BATCHES` points near the origin: it must return a tensor of shape (B,) for
+    each and leave its input unchanged (V must not modify ``x`` in place: the same points
+    feed the Laplacian). The returned potential then checks every call: an exception raised
+    by the function, or a result of another shape than (B,), becomes a one-line
+    :class:`~nsvd_cli.errors.SpecError` naming the function and (for an exception) the first
+    point where it raised — so the fixed draw of the sampling and the evaluation nodes that
+    :meth:`nsvd_cli.problem.Problem.check` evaluates before training probe the function on
+    the run's own region. Its attribute ``target`` is ``target``.
 
     Raises
     ------
     SpecError
-        ``field = "potential.function"``: the module or attribute cannot be imported, is not
-        callable, or does not return a tensor of shape (B,).
+        ``field = "potential.function"``: the module or attribute cannot be imported (a path
+        or a ``.py`` suffix instead of a module name is named as such), is not callable,
+        raises, returns another shape than (B,), or modifies its input.
     """
+    fn = _import_callable(target)
+    if dim is None:
+        return fn
+    _probe_callable(fn, target, dim)
+
+    def potential(x: torch.Tensor) -> torch.Tensor:
+        try:
+            out = fn(x)
+        except Exception as exc:  # noqa: BLE001 - the user's function failing is a spec error
+            from .errors import SpecError
+
+            if isinstance(exc, (SpecError, MemoryError, _OOM)):  # OOM: callers may retry in chunks
+                raise
+            raise _raised_error(fn, target, x, exc) from None
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape[:1]:
+            raise _shape_error(target, x.shape[-1], len(x), out)
+        return out
+
+    potential.target = target
+    return potential
+
+
+_OOM = getattr(torch, "OutOfMemoryError", MemoryError)
+
+#: Batch sizes on which :func:`python_callable` probes a user function (2 first: the
+#: historical probe; 1 and 7 catch a function that only works for one batch size).
+PROBE_BATCHES = (2, 1, 7)
+
+
+def _import_callable(target: str):
+    """The callable named by ``"package.module:function"`` (SpecError ``potential.function``)."""
     import importlib
 
     from .errors import SpecError
@@ -235,35 +277,111 @@ def python_callable(target: str, dim: int | None = None) -> Potential:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
+        if module_name.endswith(".py"):
+            raise SpecError("potential.function", f"cannot import {module_name!r}: give the module name without "
+                                                  f".py: {module_name[:-3]}:{attr}") from None
         if exc.name and module_name.split(".")[0] == exc.name.split(".")[0]:
             raise SpecError("potential.function", f"cannot import {module_name!r}: no module named {exc.name!r}; "
                                                   "install it or put its folder on PYTHONPATH") from None
         raise SpecError("potential.function", f"cannot import {module_name!r}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's spec error
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise SpecError("potential.function", f"cannot import {module_name!r}: {type(exc).__name__}: {msg}") from None
+        raise SpecError("potential.function", f"cannot import {module_name!r}: {_one_line(exc)}") from None
     fn = getattr(module, attr, None)
     if fn is None:
         raise SpecError("potential.function", f"module {module_name!r} has no attribute {attr!r}")
     if not callable(fn):
         raise SpecError("potential.function", f"{target!r} is not callable")
-    if dim is None:
-        return fn
-    probe = torch.zeros(2, dim, dtype=torch.float64)
+    return fn
+
+
+def _probe_callable(fn, target: str, dim: int) -> None:
+    """Call ``fn`` on seeded points in [-0.5, 0.5]^D (float64), one batch per size in
+    :data:`PROBE_BATCHES`; refuse an exception, a result not of shape (B,) or a changed input."""
+    from .errors import SpecError
+
+    gen = torch.Generator().manual_seed(0)
+    for b in PROBE_BATCHES:
+        x = torch.rand(b, dim, dtype=torch.float64, generator=gen) - 0.5
+        before = x.clone()
+        try:
+            with torch.no_grad():
+                out = fn(x)
+        except Exception as exc:  # noqa: BLE001
+            raise _raised_error(fn, target, before, exc) from None
+        if not isinstance(out, torch.Tensor) or out.shape != (b,):
+            raise _shape_error(target, dim, b, out)
+        if not torch.equal(x, before):
+            raise SpecError("potential.function", f"{target} modified its input x in place (on a ({b}, {dim}) "
+                            "tensor): V must not modify x; compute on a copy (x = x.clone()) or use out-of-place "
+                            "operations (x * 2, not x.mul_(2))")
+
+
+def _one_line(exc: Exception) -> str:
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def _shape_error(target: str, dim: int, b: int, out):
+    from .errors import SpecError
+
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    return SpecError("potential.function", f"{target} must map a (B, {dim}) tensor to shape (B,), got {shape} "
+                                           f"for B = {b}")
+
+
+#: Rows that :func:`_raised_error` tries one at a time to find where a function raised.
+_RAISE_SEARCH_ROWS = 4096
+
+
+def _raised_error(fn, target: str, x: torch.Tensor, exc: Exception):
+    """SpecError for ``fn`` raising ``exc`` on the batch ``x`` (B, D): the first row of ``x``
+    on which ``fn`` raises alone (of the first :data:`_RAISE_SEARCH_ROWS`), else the batch shape."""
+    from .errors import SpecError
+
+    pts = x.detach()
+    where = f"on a {tuple(pts.shape)} tensor"
+    with torch.no_grad():
+        for row in pts[:_RAISE_SEARCH_ROWS]:
+            try:
+                fn(row[None].clone())
+            except Exception:  # noqa: BLE001
+                where = f"at x = {[round(float(c), 6) for c in row]}"
+                break
+    return SpecError("potential.function", f"{target} raised {_one_line(exc)} {where}; V must be defined (return "
+                                           "a finite value) wherever training samples and evaluation nodes fall")
+
+
+def nonfinite_at(potential: Potential, x: torch.Tensor, where: str) -> str | None:
+    """``"the potential V (potential.function = m:f) is not finite at N of B <where>, e.g. x = […]
+    (V = nan); …"`` for V not finite at some of the finite points ``x`` (B, D), else None; also None
+    when V raises (a diagnosis only). The function is named when ``potential`` has a ``target``
+    (:func:`python_callable`). Used on the batch of a non-finite training loss."""
     try:
-        out = fn(probe)
-    except Exception as exc:  # noqa: BLE001
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise SpecError("potential.function", f"{target} failed on a (2, {dim}) tensor: {type(exc).__name__}: {msg}") \
-            from None
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2,):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise SpecError("potential.function", f"{target} must map a (B, {dim}) tensor to shape (B,), got {shape}")
+        with torch.no_grad():
+            values = potential(x)
+        bad = ~torch.isfinite(values) & torch.isfinite(x).all(-1)  # a non-finite point is not V's fault
+        if not bool(bad.any()):
+            return None
+    except Exception:  # noqa: BLE001
+        return None
+    name = getattr(potential, "target", None)
+    what = f"the potential V (potential.function = {name})" if name else "the potential V"
+    i = int(torch.nonzero(bad)[0, 0])
+    point = [round(float(c), 6) for c in x[i]]
+    return (f"{what} is not finite at {int(bad.sum())} of {len(bad)} {where}, e.g. x = {point} "
+            f"(V = {float(values[i])}); V must be finite wherever training samples fall: fix the potential "
+            "or restrict the sampling")
 
-    def potential(x: torch.Tensor) -> torch.Tensor:
-        return fn(x)
 
-    return potential
+def nonfinite_wording(spec: PotentialSpec) -> tuple[str, str, str]:
+    """``(field, cause, fix)`` with which :meth:`nsvd_cli.problem.Problem.check` words V undefined
+    (NaN) on a region: a formula (``potential``: a logarithm or square root of a negative number)
+    or a Python function (``potential.function``, named)."""
+    if spec.kind == "python":
+        return ("potential.function", f"the function {spec.function} returns NaN there",
+                f"fix {spec.function}")
+    return ("potential", "the expression is undefined there (a logarithm or square root of a negative number?)",
+            "change the formula (e.g. log(abs(x0)))")
 
 
 POTENTIALS: dict[str, Callable[..., Potential]] = {
@@ -285,8 +403,8 @@ def make_potential(spec: PotentialSpec, dim: int | None = None) -> Potential:
     """Build the potential function described by a :class:`~nsvd_cli.spec.PotentialSpec`.
 
     ``dim`` (the problem's dimension) matters for ``expression`` potentials (which symbols
-    exist; default: the highest ``x<i>`` used) and ``python`` ones (the callable is probed
-    on a (2, dim) tensor only when ``dim`` is given).
+    exist; default: the highest ``x<i>`` used) and ``python`` ones (the callable is probed,
+    and wrapped to check every call, only when ``dim`` is given: :func:`python_callable`).
     """
     if dim is None and spec.kind == "expression":
         dim = _infer_dim(spec)

@@ -351,11 +351,13 @@ class Problem:
             values = self.potential(x)
         nan = torch.isnan(values)
         why = "undefined" if nan.any() else f"infinite (a singularity, or an overflow of {self.spec.training.dtype})"
-        found = _nonfinite_clause(x, values, "V", self.sampling, f"the expression is {why} there; restrict the "
+        field, subject = ("potential.function", f"the function {self.spec.potential.function}") \
+            if self.spec.potential.kind == "python" else ("potential", "the expression")
+        found = _nonfinite_clause(x, values, "V", self.sampling, f"{subject} is {why} there; restrict the "
                                   "sampling (e.g. sampling.kind = \"uniform\" on the box where V is defined) or fix "
                                   "the potential", prefer=nan if nan.any() else None)
         if found:
-            raise SpecError("potential", found)
+            raise SpecError(field, found)
 
     def _check_potential_values(self) -> None:
         """Refuse evaluation nodes where V is not finite (see :meth:`check`).
@@ -378,11 +380,12 @@ class Problem:
         nan = np.isnan(values)
         n, m = int(bad.sum()), len(values)
         if nan.sum() > UNDEFINED_REGION_FRACTION * m:
-            x = self.quadrature.points[np.flatnonzero(nan)[0]]
-            raise SpecError("potential", f"V is not finite (NaN) at {int(nan.sum())} of {m} evaluation nodes, e.g. "
-                            f"x = {np.round(x, 6).tolist()}: the expression is undefined there (a logarithm or "
-                            "square root of a negative number?); V must be defined on all of evaluation.box and "
-                            "wherever training samples fall: change the formula (e.g. log(abs(x0))) or the boxes")
+            from .potentials import nonfinite_wording
+
+            x, (field, cause, fix) = self.quadrature.points[np.flatnonzero(nan)[0]], nonfinite_wording(pot)
+            raise SpecError(field, f"V is not finite (NaN) at {int(nan.sum())} of {m} evaluation nodes, e.g. "
+                            f"x = {np.round(x, 6).tolist()}: {cause}; V must be defined on all of evaluation.box and "
+                            f"wherever training samples fall: {fix} or the boxes")
         x = self.quadrature.points[np.flatnonzero(bad)[0]]
         raise SpecError("evaluation.quadrature", f"the potential is singular at {n} evaluation "
                         f"node(s), e.g. x = {np.round(x, 6).tolist()}: the energies would be NaN or dominated "

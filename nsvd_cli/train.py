@@ -31,6 +31,7 @@ from .checkpoint import (  # checkpoint file I/O; its names stay importable from
 from .distributed import SINGLE, DistContext, StopRequested, StopSignals
 from .ema import DeviceEMA
 from .errors import DivergenceError, SpecError
+from .potentials import nonfinite_at
 from .problem import nonfinite_inputs
 from .methods import make_objective
 from .objective import nested_lora_loss
@@ -217,7 +218,8 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     ``SNAPSHOT_EVERY`` iterations old), halves the learning rate and continues; each
     rollback is recorded in ``history["rollbacks"]`` (with the first non-finite iteration)
     and warned about (``UserWarning``). The host reads the device only on check iterations
-    (module docstring), so a non-finite loss is acted on at the next one.
+    (module docstring), so a non-finite loss is acted on at the next one. When V itself is
+    not finite on the batch of that loss, no rollback: DivergenceError at once, naming a point.
 
     Returns
     -------
@@ -226,8 +228,10 @@ def fit(model: torch.nn.Module, operator, sampling, training: TrainingSpec, *,
     Raises
     ------
     DivergenceError
-        If the loss is non-finite again after ``MAX_ROLLBACKS`` rollbacks; carries the last
-        good checkpoint path.
+        If the loss is non-finite again after ``MAX_ROLLBACKS`` rollbacks, or at the first
+        non-finite loss when V itself is not finite on that iteration's batch (no rollback: a
+        smaller learning rate cannot fix V; the message names a point); carries the last good
+        checkpoint path.
     KeyboardInterrupt
         :class:`~nsvd_cli.distributed.StopRequested` after SIGINT / SIGTERM, at the end of the
         step it arrived in, once the checkpoint has been written (a second signal in one
@@ -296,6 +300,7 @@ class _Loop:
         # device-side record of the first non-finite loss since the last check (0: none) and its value
         self.first_bad = torch.zeros((), dtype=torch.long, device=device)
         self.bad_loss = torch.zeros((), dtype=self.dtype, device=device)
+        self.bad_x = None  # the (local) batch of that first non-finite loss: V is checked there
         self.t_start = self.t_last = time.perf_counter()
         self.it_last, self.wall0 = 0, 0.0
         self._init_dist(dist)
@@ -393,9 +398,14 @@ class _Loop:
 
     def rollback(self, iteration: int, loss: float) -> None:
         """Return to the last snapshot and halve the learning rate after a non-finite loss
-        first seen at ``iteration``; DivergenceError after :data:`MAX_ROLLBACKS` rollbacks."""
+        first seen at ``iteration``; DivergenceError after :data:`MAX_ROLLBACKS` rollbacks, or
+        at once when V is not finite on that iteration's batch (:meth:`_potential_not_finite`)."""
         s, good = self.state, self.good
         done = s.history.setdefault("rollbacks", [])
+        cause = self._potential_not_finite(iteration)
+        if cause is not None:  # a learning rate cannot fix V: say so at once
+            self._restore_snapshot()
+            raise DivergenceError(iteration, self.good_checkpoint, cause)
         if len(done) >= MAX_ROLLBACKS:
             self._restore_snapshot()  # the last good weights, to tell which input of the loss is not finite
             cause = nonfinite_inputs(self.operator, self.sampling, self.model)
@@ -410,6 +420,19 @@ class _Loop:
                       f"{record['restored_to']} with the learning rate times {factor:g} "
                       f"(rollback {len(done)} of at most {MAX_ROLLBACKS})", stacklevel=2)
 
+    def _potential_not_finite(self, iteration: int) -> str | None:
+        """Where V is not finite on the batch of the first non-finite loss (:attr:`bad_x`), as
+        a clause for :class:`DivergenceError` (:func:`nsvd_cli.potentials.nonfinite_at`), or
+        None (V finite there: the step diverged). With several processes all ranks agree."""
+        potential = getattr(getattr(self.operator, "hamiltonian", None), "potential", None)
+        cause = nonfinite_at(potential, self.bad_x, f"training samples of iteration {iteration}") \
+            if potential is not None and self.bad_x is not None else None
+        if self.dist.active:
+            flag = torch.tensor([float(cause is not None)], dtype=torch.float64, device=self.device)
+            if dist_.all_reduce_max(flag, self.dist)[0] and cause is None:
+                cause = f"the potential V is not finite at a training sample of another process (iteration {iteration})"
+        return cause
+
     def _emit(self, event) -> None:
         if self.callback and self.dist.is_main:
             self.callback(event)
@@ -423,7 +446,8 @@ class _Loop:
         (summed over ranks). No host synchronisation: a non-finite loss is only recorded on
         the device (:attr:`first_bad`, :attr:`bad_loss`), for :meth:`_check`."""
         tr, ctx = self.tr, self.dist
-        f, tf = dist_.gather_batch(*self.operator.apply(self.model, *self._batch(self.local_batch)), ctx)
+        x, log_p = self._batch(self.local_batch)
+        f, tf = dist_.gather_batch(*self.operator.apply(self.model, x, log_p), ctx)
         gram = None
         if tr.gram_batch:
             gram = dist_.all_reduce_mean(self.operator.gram(self.model, *self._batch(self.local_gram)), ctx)
@@ -435,6 +459,7 @@ class _Loop:
             new = (self.first_bad == 0) & ~torch.isfinite(loss)
             self.first_bad = torch.where(new, self.state.iteration + 1, self.first_bad)
             self.bad_loss = torch.where(new, loss.detach().to(self.bad_loss.dtype), self.bad_loss)
+            self.bad_x = x if self.bad_x is None or self.bad_x.shape != x.shape else torch.where(new, x, self.bad_x)
         return f, tf, loss
 
     def _is_check(self, iteration: int) -> bool:

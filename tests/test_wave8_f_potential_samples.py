@@ -86,7 +86,7 @@ def test_divergence_names_the_potential(tmp_path):
     gen = torch.Generator().manual_seed(0)
     model = build_model(1, 2, spec.model, gen, problem.sampling.log_density)
     tr = spec.training.model_copy(update={"iterations": 20})
-    with pytest.warns(UserWarning, match="rolled back"), pytest.raises(DivergenceError) as info:
+    with pytest.raises(DivergenceError) as info:  # at once: no rollback when V itself is NaN (wave 11)
         fit(model, problem.operator, problem.sampling, tr, generator=gen)
     msg = str(info.value)
     assert msg.startswith("training diverged (non-finite loss) at iteration 1: the potential V is not finite at ")

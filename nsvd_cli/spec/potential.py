@@ -172,8 +172,29 @@ class PythonPotential(PotentialSpec):
         from ..expressions import CALLABLE_PATTERN
 
         if not CALLABLE_PATTERN.match(fn.strip()):
-            raise ValueError(f"expected \"package.module:function\", got {fn!r}")
+            raise ValueError(_malformed_target(fn.strip()))
         return fn.strip()
+
+
+def _malformed_target(fn: str) -> str:
+    """What is wrong with a ``function`` that is not ``"package.module:function"``: a missing
+    part, a file path (``./mypots.py:v``) instead of a module name, or another character."""
+    import re
+
+    module, colon, attr = fn.rpartition(":") if fn.count(":") == 1 else ("", "", fn)
+    example = f"expected \"package.module:function\", got {fn!r}"
+    if not colon:
+        return f"{example}: no ':' between the module and the function name" if ":" not in fn else example
+    if not attr:
+        return f"{example}: missing function name after ':'"
+    if not module:
+        return f"{example}: missing module name before ':'"
+    stem = re.split(r"[/\\]", module)[-1].removesuffix(".py")
+    if re.search(r"[/\\]", module) or module.endswith(".py"):
+        hint = f"{stem}:{attr}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", stem) else "module:function"
+        return (f"{example}: give the module name, not a file path, without .py: {hint} (with the module's folder "
+                "on PYTHONPATH)")
+    return example
 
 
 class CoupledHarmonicPotential(PotentialSpec):
@@ -342,9 +363,9 @@ def _potential_table(t: Any) -> Any:
     another kind is named as such."""
     from ..expressions import CALLABLE_PATTERN
 
-    if isinstance(t, str):
-        t = {"kind": "python", "function": t} if CALLABLE_PATTERN.match(t.strip()) else \
-            {"kind": "expression", "expression": t}
+    if isinstance(t, str):  # ':' is never in a formula: a target, maybe malformed ("./mypots.py:v", "pk.sub:")
+        target = CALLABLE_PATTERN.match(t.strip()) or (":" in t and not any(c.isspace() for c in t.strip()))
+        t = {"kind": "python", "function": t} if target else {"kind": "expression", "expression": t}
     if not isinstance(t, dict):
         raise invalid("", f"expected a table or an expression string, got {t!r}")
     spelled = t.get("kind")
