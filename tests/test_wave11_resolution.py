@@ -160,8 +160,10 @@ def _truth_1d(n=20000):
     return eigh_tridiagonal(2 / h**2 + V, -np.ones(n - 1) / h**2, select="i", select_range=(0, 1))[0]
 
 
-def test_compare_notes_a_reference_coarser_than_the_problem(tmp_path):
+def test_compare_notes_a_reference_coarser_than_the_problem(tmp_path, monkeypatch):
     from nsvd_cli.compare import compare
+
+    monkeypatch.setenv("NSVD_CACHE_DIR", str(tmp_path / "cache"))
 
     truth = _truth_1d()  # 18.7459, 72.3404 (without the bump: π², 4π²)
     c = compare([_bump1d(tmp_path, 40)], ["eigsh"], [2000], order=2)
@@ -178,8 +180,10 @@ def test_compare_notes_a_reference_coarser_than_the_problem(tmp_path):
     assert factor == pytest.approx(abs(truth[k] - c.reference_energies[k]) / c.reference_error[k], rel=0.01)
 
 
-def test_compare_without_the_note_on_a_fine_reference(tmp_path):
+def test_compare_without_the_note_on_a_fine_reference(tmp_path, monkeypatch):
     from nsvd_cli.compare import compare
+
+    monkeypatch.setenv("NSVD_CACHE_DIR", str(tmp_path / "cache"))
 
     c = compare([_bump1d(tmp_path, 2000)], ["eigsh"], [3000], order=2)
     assert c.reference_energies == pytest.approx(_truth_1d(), rel=1e-4)
