@@ -211,5 +211,5 @@ def resolution_warning(problem) -> str | None:
         fix = "raise evaluation.points or evaluation.panels"
     return (f"the evaluation rule ({ev.points} × {ev.panels} Gauss–Legendre nodes per axis, spacing up to "
             f"{float(np.max(res.spacing)):.2g}) does not resolve V: {found}lies between its nodes ("
-            + "; ".join(what) + f"), so energies, intervals and verdicts on it are wrong; {fix}"
+            + "; ".join(what) + f"), so energies, intervals and verdicts on it can be wrong; {fix}"
             + _reference_clause(problem, res.width))
