@@ -149,6 +149,8 @@ def rule_resolution(problem) -> Resolution | None:
     fine = gauss_legendre_box(box, ev.points, 2 * ev.panels)
     v_fine = _values(problem.potential, fine.points)
     ok, ok_fine = np.isfinite(v_nodes), np.isfinite(v_fine)
+    if not ok.any():  # refused by Problem.check (V not finite at the nodes)
+        return None
     shift = abs(float(fine.weights[ok_fine] @ v_fine[ok_fine]) - float(rule.weights[ok] @ v_nodes[ok])) / volume
     axes = _axes(rule, ev.points, ev.panels)
     mids = _midpoints(axes)
