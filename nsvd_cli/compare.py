@@ -56,7 +56,7 @@ from . import metrics
 from .baselines.eigen import GridProgress, GridSolution, solve_grid
 from .baselines.grid import DENSE_MAX_POINTS, METHODS, grid_for_spec
 from .baselines.memory import check_memory
-from .comparison import Comparison, MethodResult, grid_box_notes
+from .comparison import Comparison, MethodResult, grid_box_notes, reference_resolution_notes
 from .errors import ComparisonError, GridError, SpecError
 from .files.compare import EIGENVECTOR_LIMIT, FORMAT, FORMAT_VERSION, write_comparison
 from .metrics import match_levels
@@ -581,7 +581,7 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
         progress("the reference")
     reference, error = comparison_reference(spec, max_memory=max_memory)
     if runs:
-        notes[:0] = grid_box_notes(spec, reference, box)
+        notes[:0] = grid_box_notes(spec, reference, box) + reference_resolution_notes(spec, reference, error, runs, box)
     files = [s for s in srcs if s.results is not None]
     return build_comparison(spec, reference, error, files, runs, box=box, order=order, tol=tol,
                             keep_eigenvectors=keep_eigenvectors, progress=progress, notes=notes,

@@ -26,7 +26,16 @@ from .files.compare import FORMAT, FORMAT_VERSION
 from .files.hdf5 import encode_groups
 from .spec import ProblemSpec
 
-__all__ = ["Comparison", "MethodResult", "grid_box_notes"]
+__all__ = ["Comparison", "MethodResult", "grid_box_notes", "reference_resolution_notes", "REFERENCE_DISAGREEMENT_FACTOR",
+           "REFERENCE_DISAGREEMENT_RTOL"]
+
+#: A converged grid baseline finer than a grid reference that differs from it by more than this many times
+#: the reference's estimated error (and by more than :data:`REFERENCE_DISAGREEMENT_RTOL`) gets a note.
+REFERENCE_DISAGREEMENT_FACTOR = 5.0
+#: ... and by more than this floored relative error: an order-2 baseline carries its own h² error
+#: (quartic1d, eigsh N=4000 order 2 against the N=2000 order-4 reference: 4e-6, its estimated error 1.1e-8), which a tiny
+#: reference error estimate would otherwise turn into a note.
+REFERENCE_DISAGREEMENT_RTOL = 1e-3
 
 
 @dataclass(eq=False)
@@ -330,3 +339,42 @@ def grid_box_notes(spec: ProblemSpec, reference, box) -> list[str]:
     return [f"the grid box {shown} cuts off {len(cut)} of {len(mass)} reference states (more than "
             f"{100 * EDGE_MASS_MAX:g} % of the norm in its outer {100 * EDGE_LAYER:g} %; the lowest, state {k + 1}: "
             f"{100 * mass[k]:.2g} %): the grid's walls there raise those levels; enlarge --box"]
+
+
+def reference_resolution_notes(spec: ProblemSpec, reference, reference_error, runs, box) -> list[str]:
+    """A note when a converged grid baseline on a finer grid than a grid reference's own (same
+    box: the problem's walls or evaluation box) differs from the reference by more than
+    :data:`REFERENCE_DISAGREEMENT_FACTOR` times its estimated error ``reference_error`` (L,)
+    and by more than :data:`REFERENCE_DISAGREEMENT_RTOL` (floored relative error, level by
+    level, both ascending): the reference's Richardson estimate assumes a grid that resolves V,
+    and one that does not (a bump narrower than its spacing) is off by far more than it says.
+
+    ``runs``: :class:`nsvd_cli.compare.GridRun` (``grid``, ``label``, ``solution``). One note,
+    for the finest such run; none for a closed-form reference."""
+    from .metrics import floored_relative_errors, mean_level_spacing
+    from .spec import walls
+
+    if getattr(reference, "kind", "") != "grid" or not hasattr(reference, "n_points"):
+        return []
+    ref_box = tuple(tuple(float(v) for v in b) for b in (walls(spec) or spec.evaluation.box))
+    if tuple(tuple(float(v) for v in b) for b in box) != ref_box:
+        return []
+    ref_E = np.asarray(reference.energies, np.float64)
+    err = np.abs(np.asarray(reference_error, np.float64))
+    floor = mean_level_spacing(ref_E)
+    finer = [r for r in runs if r.solution.converged and r.grid > reference.n_points]
+    for run in sorted(finer, key=lambda r: -r.grid):
+        E = np.sort(np.asarray(run.solution.energies, np.float64))[:len(ref_E)]
+        diff = np.abs(E - ref_E[:len(E)])
+        rel = floored_relative_errors(E, ref_E[:len(E)], floor)
+        bad = (diff > REFERENCE_DISAGREEMENT_FACTOR * err[:len(E)]) & (rel > REFERENCE_DISAGREEMENT_RTOL)
+        if not bad.any():
+            continue
+        k = int(np.flatnonzero(bad)[np.argmax(rel[bad])])
+        factor = diff[k] / err[k] if err[k] > 0 else math.inf
+        shown = f"{factor:.0f}×" if math.isfinite(factor) else "infinitely many times"
+        return [f"{run.label} (finer than the reference's N={reference.n_points}) differs from the {reference.name} "
+                f"by {rel[k]:.2e} at level {k + 1} ({E[k]:.6g} against {ref_E[k]:.6g}), {shown} the reference's "
+                f"estimated error {err[k]:.2g}: the reference may not resolve the problem: more reference_grid "
+                "(its errors in this table are then the reference's, not the methods')"]
+    return []

@@ -424,7 +424,9 @@ class Problem:
         reference's own notes; an evaluation box that cuts off reference states; a last
         degenerate multiplet cut by ``modes``; fewer positive eigenvalues of T than modes
         (App. C.6); ``evaluation.ritz_degree > 0`` on a Monte Carlo rule (the extended basis fits
-        the sampling noise, docs/bounds.md). Computes the reference.
+        the sampling noise, docs/bounds.md); a Gauss–Legendre rule that does not resolve V
+        (structure between its nodes, :mod:`nsvd_cli.resolution`; also names a grid reference
+        as coarse). Computes the reference.
         """
         spec, out = self.spec, []
         rounding = self._fd_rounding()
@@ -437,6 +439,9 @@ class Problem:
             out.append(f"evaluation.ritz_degree = {ev.ritz_degree} with quadrature = \"monte-carlo\": the extended "
                        "Ritz basis fits the sampling noise (docs/bounds.md, A larger Ritz basis); use "
                        "ritz_degree = 0 or a deterministic rule")
+        unresolved = self._resolution_warning()
+        if unresolved:
+            out.append(unresolved)
         threshold = self.continuum_threshold
         if threshold is not None and self.shift > threshold:
             out.append(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "
@@ -457,6 +462,12 @@ class Problem:
                        f"modes (reference levels E = {levels}{self._reference_domain()}); the extra modes converge "
                        "to zero (App. C.6)")
         return out
+
+    def _resolution_warning(self) -> str | None:
+        """:func:`nsvd_cli.resolution.resolution_warning` (None when V is resolved or not judged)."""
+        from .resolution import resolution_warning
+
+        return resolution_warning(self)
 
     def _reference_domain(self) -> str:
         """Where the reference levels live, when that is not the potential on all of R^D: a grid
