@@ -142,16 +142,24 @@ def _stored_spec_data(path: Path) -> dict:
     """The resolved spec stored in an nsvd results file, as spec data (every field explicit, so
     solving it repeats the run: a trial found no documented way to rerun a stored spec, and
     ``nsvd solve results.h5`` ended in a UnicodeDecodeError traceback)."""
-    from ..errors import ResultsFileError
-    from ..files.results import load
+    import json
+
+    import h5py  # the root attributes only (nsvd_cli.files, the writer, lies downstream of specs)
 
     try:
-        spec = load(path).spec
-    except ResultsFileError as err:
-        raise SpecError("problem", f"{path} is an HDF5 file but not a results file of nsvd solve ({err})") from None
-    from .writing import spec_to_dict
-
-    return spec_to_dict(spec)
+        with h5py.File(path, "r") as h:
+            fmt, text = h.attrs.get("format"), h.attrs.get("spec_json")
+    except OSError as err:
+        raise SpecError("problem", f"{path}: cannot read the HDF5 file ({err})") from None
+    if isinstance(fmt, bytes):
+        fmt, text = fmt.decode(), text.decode() if isinstance(text, bytes) else text
+    if fmt != "nsvd-results" or not isinstance(text, str):
+        raise SpecError("problem", f"{path} is an HDF5 file but not a results file of nsvd solve (format "
+                                   f"{fmt!r}); give a spec (.toml), a built-in problem or a results file")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise SpecError("problem", f"{path}: its stored spec (spec_json) is not valid JSON") from None
 
 
 def load_spec_data(name_or_path: str | Path) -> dict:
