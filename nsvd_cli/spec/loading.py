@@ -432,17 +432,24 @@ def _check_target_dimension(dim) -> None:
         raise SpecError("dimension", f"must be an integer in 1..{MAX_DIMENSION}, got {dim!r}")
 
 
-def _coordinates(expression: str) -> list[str]:
-    """The coordinate names (``x``, ``x0``, ``x1``, ...) a formula uses, sorted; ``[]`` for a
-    formula in ``r = |x|`` alone (or one that does not parse: validation reports it)."""
+def _names(expression: str) -> set[str]:
+    """Every name a formula uses (``x0``, ``r``, ``exp``, ...); empty for one that does not parse
+    (validation reports it)."""
     import ast
-    import re
 
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except (SyntaxError, ValueError):
-        return []
-    return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and re.fullmatch(r"x\d*", n.id)})
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _coordinates(expression: str) -> list[str]:
+    """The coordinate names (``x``, ``x0``, ``x1``, ...) a formula uses, sorted; ``[]`` for a
+    formula in ``r = |x|`` alone (or one that does not parse)."""
+    import re
+
+    return sorted(n for n in _names(expression) if re.fullmatch(r"x\d*", n))
 
 
 def _check_resizable_potential(data: Mapping[str, Any], dim: int) -> None:

@@ -159,10 +159,10 @@ def _check_confinement(spec: ProblemSpec) -> None:
     pot = spec.potential
     if pot.kind != "expression" or walls(spec) is not None:
         return
-    from .loading import _coordinates
+    from .loading import _names
 
-    names = set(_coordinates(pot.expression))
-    if _uses_r(pot.expression) or (spec.dimension == 1 and "x" in names):
+    names = _names(pot.expression)
+    if "r" in names or (spec.dimension == 1 and "x" in names):
         return
     free = [f"x{d}" for d in range(spec.dimension) if f"x{d}" not in names]
     if free:
@@ -171,17 +171,6 @@ def _check_confinement(spec: ProblemSpec) -> None:
                                               f"invariant under translations along {axes} and has no bound states "
                                               f"(free motion); add a confining term (e.g. + {free[0]}**2) or walls "
                                               "(model.envelope = \"box\")")
-
-
-def _uses_r(expression: str) -> bool:
-    """Whether a formula names ``r = |x|``."""
-    import ast
-
-    try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except (SyntaxError, ValueError):
-        return False
-    return any(isinstance(n, ast.Name) and n.id == "r" for n in ast.walk(tree))
 
 
 def _check_walls(spec: ProblemSpec) -> None:
