@@ -189,7 +189,8 @@ def _as_gram(residuals) -> np.ndarray:
 
 
 def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable: str | None = None,
-                 next_level_lower: float | None = None, trial=None, goerisch=None) -> LevelBounds:
+                 next_level_lower: float | None = None, trial=None, goerisch=None,
+                 cutoff_upper=None) -> LevelBounds:
     """Weinstein and Kato–Temple intervals of L levels from ascending Ritz pairs.
 
     Parameters
@@ -217,6 +218,11 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
         ``trial``). With its refined rule, the min–max and Lehmann–Goerisch sides are widened by
         the refined-rule estimate of each Ritz value's integration error
         (``ritz_rule_error``) instead of the form gap.
+    cutoff_upper : ndarray, shape (L,), optional
+        Ritz values of the trial functions times a cutoff that vanishes on the rule's open
+        faces (:mod:`nsvd_cli.cutoff`): upper bounds of the levels on R^D, where the Ritz values
+        of the box-restricted form are not (the tail outside the box is missing). The min–max
+        side is then ``max(θ_k, cutoff_upper_k)``; NaN: no min–max side for that level.
 
     With ``trial`` and no level missing below the highest bounded one, the upper side of every
     level is at most its Ritz value (min–max: the k-th Ritz value bounds the k-th level from
@@ -270,7 +276,7 @@ def level_bounds(energies, residuals, *, deterministic: bool = True, unavailable
                 quadratic = np.zeros(L)
                 quadratic[:len(ok)] = goerisch.rule_error(theta[ok])
                 out.ritz_rule_error = quadratic
-            _apply_min_max(out, ok, quadratic, pad)
+            _apply_min_max(out, ok, quadratic, pad, cutoff_upper)
             _apply_lehmann(out, groups, trial, next_level_lower, pad, goerisch, quadratic)
     return out
 
@@ -306,15 +312,19 @@ def _rename(kind: str, lower: str | None = None, upper: str | None = None) -> st
     return (lo if lo == hi else f"{lo}/{hi}") + sep + rest
 
 
-def _apply_min_max(out: LevelBounds, ok, error, pad) -> None:
+def _apply_min_max(out: LevelBounds, ok, error, pad, cutoff_upper=None) -> None:
     """Upper side ``θ_k + error_k`` (Courant–Fischer: the k-th Ritz value is at least the k-th
-    level) where it is tighter than the residual bounds (in place; ``ok``: the bounded levels,
-    contiguous from the first)."""
-    up = out.theta[ok] + error[ok] + pad[ok]
+    level), or ``max(θ_k, cutoff_upper_k) + error_k`` (the Ritz values of the cut-off functions,
+    upper bounds on R^D), where it is tighter than the residual bounds (in place; ``ok``: the
+    bounded levels, contiguous from the first)."""
+    top = out.theta if cutoff_upper is None else np.fmax(out.theta, np.asarray(cutoff_upper, np.float64)[:len(out.theta)])
+    if cutoff_upper is not None:
+        top = np.where(np.isnan(np.asarray(cutoff_upper, np.float64)[:len(out.theta)]), np.inf, top)
+    up = top[ok] + error[ok] + pad[ok]
     # the lowest cluster's upper side is min–max already, widened by the form gap: use this
     # error instead (it estimates the quadratic form's, which min–max rests on)
     already = np.array([_side(out.kinds[k], upper=True) == "min–max" for k in ok], bool)
-    better = already | (up < out.upper[ok])
+    better = np.isfinite(up) & (already | (up < out.upper[ok]))
     out.upper[ok[better]] = up[better]
     for k in ok[better]:
         out.kinds[k] = _rename(out.kinds[k], upper="min–max")

@@ -35,6 +35,7 @@ import torch
 
 from . import metrics, montecarlo
 from .bounds import LevelBounds, level_bounds, no_bounds, withdraw
+from .cutoff import CUTOFF_LAYERS, ball_cutoff, box_cutoff, cutoff_ritz_energies
 from .goerisch import CosineDual, GoerischData, dual_per_axis
 from .methods import NORM_ESTIMATE, VANISHING_MODES, evaluation_rotation
 from .ritz import RitzResult, polynomial_basis, polynomial_values, residual_gram, ritz_matrices, ritz_on_polynomial_basis
@@ -443,14 +444,15 @@ def _goerisch_data(problem, ev: Evaluation, ritz: RitzResult, ritz_values, refin
 
 
 def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, refined=None,
-                   goerisch: bool = True) -> None:
+                   goerisch: bool = True, include=None) -> None:
     """Ritz residuals and the per-level intervals of :mod:`nsvd_cli.bounds` (in place).
 
     ``values``, ``h_values`` (N, L) and ``gradients`` (N, L, D) are of the scored functions; for
     ``ev.ritz_degree > 0`` the extended basis and its ``H(fψ)`` are rebuilt from them
     (:func:`nsvd_cli.ritz.polynomial_basis`, the frame of ``ev``), so that the residuals and the
     Lehmann trial functions are those of the reported Ritz functions. ``refined``
-    (:func:`_refined_functions`) adds the refined-rule check of the Ritz values."""
+    (:func:`_refined_functions`) adds the refined-rule check of the Ritz values; ``include`` (L,)
+    the modes the Ritz solve used (:func:`_cutoff_energies`)."""
     deterministic = problem.spec.evaluation.quadrature != "monte-carlo"
     if ev.ritz_energies is None:
         ev.bounds = no_bounds(len(ev.energies), "non-finite function values", deterministic)
@@ -460,6 +462,7 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
                               deterministic)
         return
     ritz = RitzResult(ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped)
+    cut = _cutoff_energies(ev, values, gradients, problem, include) if deterministic else None
     if ev.ritz_degree > 0:
         values, _, h_values = polynomial_basis(problem.quadrature.points, values, gradients, h_values,
                                                degree=ev.ritz_degree, kinetic=problem.kinetic,
@@ -472,7 +475,8 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
     ev.bounds = level_bounds(ev.ritz_energies, rgram, deterministic=deterministic,
                              unavailable=bounds_unavailable_reason(problem),
                              trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights), goerisch=goerisch,
-                             next_level_lower=getattr(problem.spec.evaluation, "next_level_lower", None))
+                             next_level_lower=getattr(problem.spec.evaluation, "next_level_lower", None),
+                             cutoff_upper=cut)
     walls = getattr(problem, "walls", None)
     cut = edge_mass(problem.quadrature, ritz_values, walls)
     if cut is not None and np.any(cut > EDGE_MASS_MAX):
@@ -481,6 +485,30 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
         withdraw(ev.bounds, np.flatnonzero(cut > EDGE_MASS_MAX),
                  f"the evaluation box cuts the function off ({100 * cut[k]:.2g} % of level {k + 1}'s norm in its "
                  f"outer {100 * EDGE_LAYER:g} %); {fix}")
+
+
+def _cutoff_energies(ev: Evaluation, values, gradients, problem, include) -> np.ndarray | None:
+    """(L,) upper bounds of the levels on R^D: the Ritz values of the scored functions times a
+    cutoff that vanishes on the rule's open faces (:mod:`nsvd_cli.cutoff`), the same basis and
+    solve as the reported Ritz values; None where nothing is cut (every face a hard wall, a
+    rule without a boundary) or the gradients are missing."""
+    q = problem.quadrature
+    if gradients is None or q.edge is None or not np.all(np.isfinite(gradients)):
+        return None
+    if q.box is not None:
+        faces = ~wall_faces(q.box, getattr(problem, "walls", None))
+        if not faces.any():
+            return None
+        cutoffs = (box_cutoff(q.points, q.box, layer, faces) for layer in CUTOFF_LAYERS)
+    else:
+        radius = min(min(-lo, hi) for lo, hi in problem.spec.evaluation.box)
+        cutoffs = (ball_cutoff(q.points, radius, layer) for layer in CUTOFF_LAYERS)
+
+    def ritz(v, g):
+        return ritz_on_polynomial_basis(q.points, v, g, problem.potential_values, q.weights, problem.kinetic,
+                                        degree=ev.ritz_degree, include=include).energies
+
+    return cutoff_ritz_energies(cutoffs, values, gradients, ritz)
 
 
 def monte_carlo_blocks(problem) -> int:
@@ -555,7 +583,8 @@ def evaluate_model(model: torch.nn.Module, problem, *, reference=_FROM_PROBLEM, 
     ev.edge_mass = edge_mass(problem.quadrature, values, getattr(problem, "walls", None))  # wall faces left out
     refine = refine and want_residuals and not monte_carlo
     refined = _refined_functions(model, problem, rotation) if refine else None
-    _attach_bounds(ev, values, h_values, problem, grads, refined, goerisch=refine)
+    include = np.asarray(ev.eigenvalues) > 0 if VANISHING_MODES.get(method, True) else None
+    _attach_bounds(ev, values, h_values, problem, grads, refined, goerisch=refine, include=include)
     ev.refined = refine
     ev.method, ev.rotation = method, rotation
     if not NORM_ESTIMATE.get(method, True):
