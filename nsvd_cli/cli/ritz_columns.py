@@ -266,7 +266,8 @@ def bounds_note(ev, bounds) -> str:
     if kinds:
         parts.append("interval around the k-th Ritz value: " + kinds +
                      ", widened by the rule's estimated integration error, assuming no level below the highest "
-                     "learned one was missed (docs/bounds.md)")
+                     "learned one was missed (the verdict cannot see a level no mode found; a reference can) and "
+                     "the states negligible beyond the evaluation box's open faces (docs/bounds.md)")
         verdict = getattr(ev, "verdict", None)
         if verdict is not None and not verdict.all_converged:
             parts.append("with modes not judged converged that assumption is not known to hold: a lower end may "
