@@ -426,7 +426,8 @@ class Problem:
         (App. C.6); ``evaluation.ritz_degree > 0`` on a Monte Carlo rule (the extended basis fits
         the sampling noise, docs/bounds.md); a Gauss–Legendre rule that does not resolve V
         (structure between its nodes, :mod:`nsvd_cli.resolution`; also names a grid reference
-        as coarse). Computes the reference.
+        as coarse); a well of V below the shift where the sampling density is
+        tiny (:mod:`nsvd_cli.coverage`). Computes the reference.
         """
         spec, out = self.spec, []
         rounding = self._fd_rounding()
@@ -439,9 +440,8 @@ class Problem:
             out.append(f"evaluation.ritz_degree = {ev.ritz_degree} with quadrature = \"monte-carlo\": the extended "
                        "Ritz basis fits the sampling noise (docs/bounds.md, A larger Ritz basis); use "
                        "ritz_degree = 0 or a deterministic rule")
-        unresolved = self._resolution_warning()
-        if unresolved:
-            out.append(unresolved)
+        from .coverage import coverage_warning  # a well below the shift the sampling barely reaches
+        out.extend(w for w in (self._resolution_warning(), coverage_warning(self)) if w)
         threshold = self.continuum_threshold
         if threshold is not None and self.shift > threshold:
             out.append(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "
