@@ -462,7 +462,8 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
                               deterministic)
         return
     ritz = RitzResult(ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped)
-    cut = _cutoff_energies(ev, values, gradients, problem, include) if deterministic else None
+    cut = None if not deterministic or bounds_unavailable_reason(problem) else \
+        _cutoff_energies(ev, values, gradients, problem, include)
     if ev.ritz_degree > 0:
         values, _, h_values = polynomial_basis(problem.quadrature.points, values, gradients, h_values,
                                                degree=ev.ritz_degree, kinetic=problem.kinetic,
