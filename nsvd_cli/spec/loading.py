@@ -157,9 +157,14 @@ def _stored_spec_data(path: Path) -> dict:
         raise SpecError("problem", f"{path} is an HDF5 file but not a results file of nsvd solve (format "
                                    f"{fmt!r}); give a spec (.toml), a built-in problem or a results file")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError:
         raise SpecError("problem", f"{path}: its stored spec (spec_json) is not valid JSON") from None
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        from .fields import safe_name
+
+        data["name"] = safe_name(data["name"])  # stored before names were checked: still loads
+    return data
 
 
 def load_spec_data(name_or_path: str | Path) -> dict:
@@ -213,6 +218,7 @@ def load_spec(name_or_path: str | Path, *, preset: str | None = None,
             check_dimension_family(data, dimension, str(name_or_path))
         data = resize_dimension(data, dimension)
     data = apply_overrides(data, overrides or {})
+    _check_name(data)
     given = {k for k, v in (overrides or {}).items() if v is not None} | ({"dimension"} if dimension is not None else set())
     try:
         return parse_spec(data)
@@ -220,6 +226,17 @@ def load_spec(name_or_path: str | Path, *, preset: str | None = None,
         if err.field in given or isinstance(err, SpecFileError):
             raise  # the value came from the command line: the CLI names its option
         raise SpecFileError(err.field, err.message, str(name_or_path)) from None
+
+
+def _check_name(data: Mapping[str, Any]) -> None:
+    """Refuse a ``name`` that is no safe file name stem (:func:`~nsvd_cli.spec.fields.check_name`);
+    a results file's stored name was made one already (:func:`_stored_spec_data`)."""
+    from .fields import check_name
+
+    try:
+        check_name(data.get("name"))
+    except ValueError as err:
+        raise SpecError("name", str(err)) from None
 
 
 class SpecFileError(SpecError):
