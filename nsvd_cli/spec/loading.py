@@ -119,15 +119,23 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _read_toml(source) -> dict:
+    """The TOML mapping of a spec file: UTF-8 text, with or without a byte-order mark (an
+    editor's "UTF-8 with BOM"); other encodings are refused naming the first bad byte."""
     try:
-        with source.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise SpecError("spec", f"{source}: not a TOML spec (binary content)") from None
+        raw = source.read_bytes()
     except OSError as exc:
         raise SpecError("spec", f"cannot read {source}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if b"\0" in raw:
+            raise SpecError("spec", f"{source}: not a TOML spec (binary content)") from None
+        raise SpecError("spec", f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, e.g. "
+                                "Latin-1); save the spec as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
 
 
 def _is_hdf5(path: Path) -> bool:
