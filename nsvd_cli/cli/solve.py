@@ -38,7 +38,8 @@ _TRAIN = "Training (override the spec)"
 
 
 def solve_command(
-    problem: Annotated[str, typer.Argument(help="Built-in problem name (harmonic2d, hydrogen2d, ...) or a .toml spec file.")],
+    problem: Annotated[str, typer.Argument(help="Built-in problem name (harmonic2d, hydrogen2d, ...), a .toml spec file, "
+                                                "or a results file (.h5) of nsvd solve: its stored spec, solved again.")],
     modes: Annotated[Optional[int], typer.Option(help="Number of eigenpairs L.", rich_help_panel=_TRAIN)] = None,
     dim: Annotated[Optional[int], typer.Option("--dim", help="Dimension D (families such as 'harmonic'): per-axis "
                                                "fields are repeated, D >= 4 evaluates by Monte Carlo.",
