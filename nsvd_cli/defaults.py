@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-__all__ = ["derive_defaults", "rederived_fields", "FOLLOWS", "length_scales", "wall_fourier_scale", "ground_energy_estimate", "laplacian_for_dimension",
+__all__ = ["derive_defaults", "check_scale", "training_warnings", "rederived_fields", "FOLLOWS", "length_scales", "wall_fourier_scale", "ground_energy_estimate", "laplacian_for_dimension",
            "oscillator_family_defaults", "oscillator_box_half_width", "FAMILY_RULES", "FAMILY_KINDS",
            "FAMILY_EVALUATION_RULES"]
 
@@ -98,7 +98,13 @@ def wall_fourier_scale(box) -> float:
     (2026-11-30).
     """
     sides = [float(hi) - float(lo) for lo, hi in box]
-    return round(1.0 / math.prod(sides) ** (1.0 / len(sides)), 6)
+    return _round6(1.0 / math.prod(sides) ** (1.0 / len(sides)))
+
+
+def _round6(x: float) -> float:
+    """``x`` to 6 decimals, or to 6 significant digits below 1e-3 (6 decimals would give 0 for
+    the frequency ``0.5 / ℓ`` of a length scale ``ℓ`` of 10^7)."""
+    return round(x, 6) if abs(x) >= 1e-3 else float(f"{x:.6g}")
 
 
 def ground_energy_estimate(problem, n_samples: int = 4096, seed: int = 0) -> float:
@@ -116,7 +122,7 @@ def ground_energy_estimate(problem, n_samples: int = 4096, seed: int = 0) -> flo
         v = problem.potential(x).numpy()
     v = v[np.isfinite(v)]
     v_min = float(np.min(v)) if v.size else 0.0
-    return v_min + problem.kinetic * problem.dimension / (2.0 * ell**2)
+    return v_min + problem.kinetic * problem.dimension / 2.0 / ell / ell  # not ell**2: OverflowError for ell = 1e300
 
 
 def _scale(problem) -> float:
@@ -127,6 +133,67 @@ def _scale(problem) -> float:
     return float(min(max(lam, lo), hi) / lam)
 
 
+#: A leading eigenvalue of T estimated above this fraction of ``sqrt(largest float)`` of the
+#: training dtype is refused (:func:`check_scale`): the network amplitudes are ``sqrt(λ)``, the
+#: NestedLoRA loss holds squared Gram entries ``~ λ²``.
+_OVERFLOW_MARGIN = 0.01
+
+
+def check_scale(spec, problem) -> None:
+    """Refuse a given ``scale`` that makes the eigenvalues of ``T = s (-H + c)`` overflow.
+
+    The leading eigenvalue is estimated as ``λ₁ ≈ s (c − E₀)`` (:func:`ground_energy_estimate`);
+    the loss holds terms of order ``λ₁²``, so ``|λ₁|`` above ``0.01 sqrt(max float)`` of
+    ``training.dtype`` (~1.8e17 for float32, ~1.3e152 for float64) cannot train. A trial:
+    ``scale = 1e308`` ended in "training diverged ... lower training.learning_rate".
+
+    Raises
+    ------
+    SpecError
+        ``field = "scale"``, naming the estimate, the dtype's limit and the fix.
+    """
+    from .errors import SpecError
+
+    dtype = spec.training.dtype
+    limit = _OVERFLOW_MARGIN * math.sqrt(float(np.finfo(np.float32 if dtype == "float32" else np.float64).max))
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = float(spec.shift) - ground_energy_estimate(problem)
+        lam = float(np.float64(spec.scale) * np.float64(gap))
+    if math.isfinite(lam) and abs(lam) <= limit:
+        return
+    raise SpecError("scale", f"scale = {spec.scale:g} makes the leading eigenvalue of T = scale·(−H + shift) about "
+                             f"{spec.scale:g}·{gap:.3g} = {lam:.3g} (estimated), beyond what {dtype} trains with (|λ| <= "
+                             f"{limit:.2g}: the loss squares it); leave scale out (derived: λ₁ in [1, 100]) or use "
+                             f"scale ≈ {10.0 / abs(gap) if gap else 1.0:.3g}")
+
+
+def training_warnings(spec) -> list[str]:
+    """Training settings that make the run pointless, one sentence each (shown before training).
+
+    * ``training.warmup >= training.iterations``: the learning rate never leaves the linear
+      warm-up ramp from ``0.001 learning_rate`` (:func:`nsvd_cli.train.make_scheduler`);
+    * ``training.final_learning_rate > training.learning_rate`` (cosine schedule): the schedule
+      rises instead of decaying (the last iterations take the largest steps).
+
+    Fields the spec left out are taken as :func:`derive_defaults` sets them (iterations
+    ``1000 + 600 L ⌈D/2⌉``, learning rate 3e-3), so a spec before or after deriving gives the
+    same warnings.
+    """
+    explicit, tr, out = spec.explicit_fields(), spec.training, []
+    iterations = tr.iterations if "training.iterations" in explicit else \
+        1000 + 600 * spec.modes * math.ceil(spec.dimension / 2)
+    lr = tr.learning_rate if "training.learning_rate" in explicit else _LEARNING_RATE
+    if tr.warmup >= iterations:
+        out.append(f"training.warmup = {tr.warmup} is not below the {iterations} iterations: the learning rate "
+                   "never leaves its linear warm-up ramp from 0.001·learning_rate (small steps throughout, no decay); "
+                   "use warmup well below iterations (e.g. 5 %)")
+    if tr.schedule == "cosine" and tr.final_learning_rate > lr:
+        out.append(f"training.final_learning_rate = {tr.final_learning_rate:g} exceeds learning_rate = {lr:g}: the "
+                   f"{tr.schedule} schedule rises, taking its largest steps last; use final_learning_rate <= "
+                   "learning_rate (default 0)")
+    return out
+
+
 def _fourier_scales(spec, ells) -> tuple[float, ...]:
     """``0.5 / ℓ`` per sampling scale, or :func:`wall_fourier_scale` for a problem with walls."""
     from .spec import walls
@@ -134,7 +201,7 @@ def _fourier_scales(spec, ells) -> tuple[float, ...]:
     box = walls(spec)
     if box:
         return (wall_fourier_scale(box),)
-    return tuple(sorted({round(0.5 / e, 6) for e in ells}))
+    return tuple(sorted({_round6(0.5 / e) for e in ells}))
 
 
 def _values(spec, explicit: set[str], problem_factory) -> dict[str, object]:
@@ -180,11 +247,18 @@ def derive_defaults(spec) -> tuple[object, dict[str, object]]:
     (ProblemSpec, dict)
         The spec with the derived fields set, and ``{toml name: value}`` of what was derived
         (empty when the spec gave everything).
+
+    Raises
+    ------
+    SpecError
+        ``field = "scale"``: a given scale whose eigenvalues of T overflow (:func:`check_scale`).
     """
     from .problem import Problem
     from .spec import parse_spec, spec_to_dict
 
     explicit = spec.explicit_fields()
+    if "scale" in explicit:
+        check_scale(spec, Problem.from_spec(spec))
     missing = [f for f in DERIVED if f not in explicit]
     if not missing:
         return spec, {}

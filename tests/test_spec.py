@@ -199,9 +199,11 @@ def _allowed_difference(key, want, got):
     if key in ("h2|kind|poschl-teller", "h2|kind|poschl_teller", "h2|kind|morse"):
         return got.get("error") in ("potential.lambda", "potential.depth")  # missing parameter before 1D check
     for field in ("dimension", "modes", "batch_size", "gram_batch", "fourier_features", "hidden", "points",
-                  "panels", "angles", "samples", "learning_rate", "final_learning_rate", "seed"):
+                  "panels", "angles", "samples", "learning_rate", "final_learning_rate", "seed", "reference_grid"):
         if f"|{field}|" in key and got.get("error", "").split(".")[-1].split("[")[0] == field:
             return True  # sizes/seeds beyond the new upper bounds (issue #9) are refused, naming the field
+    if "|ema_decay|" in key and got.get("error") == "training.ema_decay":
+        return True  # ema_decay >= 1 is refused (wave 12: 1 would evaluate the untrained initial weights)
     if key.endswith("|model|envelope_box|2"):
         return got.get("error") == "model.envelope_box"  # envelope_box = 0 is not a box (was ignored)
     if "|kind|box" in key and want.get("error") == "model.envelope":

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-__all__ = ["THREAD_VARIABLES", "free_cores", "default_threads", "choose_threads", "apply_threads", "launch_torchrun"]
+__all__ = ["THREAD_VARIABLES", "THREADS_PER_CORE", "max_threads", "free_cores", "default_threads", "choose_threads", "apply_threads", "launch_torchrun"]
 
 #: The environment variables that size the native thread pools.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
@@ -36,6 +36,16 @@ def free_cores() -> int:
     return max(1, min(cores, cores - load))
 
 
+#: ``--threads`` above this many per core (:func:`max_threads`) is refused.
+THREADS_PER_CORE = 4
+
+
+def max_threads() -> int:
+    """The most ``--threads`` accepted: :data:`THREADS_PER_CORE` times ``os.cpu_count()``
+    (oversubscription beyond gains nothing; thousands of OpenMP threads hang or crash)."""
+    return THREADS_PER_CORE * (os.cpu_count() or 1)
+
+
 def default_threads(command: str, processes: int = 1) -> int:
     """The thread count a command uses without ``--threads`` or ``OMP_NUM_THREADS``.
 
@@ -55,13 +65,17 @@ def choose_threads(command: str, explicit: int | None, processes: int = 1) -> tu
     Raises
     ------
     ParameterError
-        ``explicit`` below 1 (names ``--threads``).
+        ``explicit`` below 1 or above :func:`max_threads` (names ``--threads``).
     """
     from ..errors import ParameterError
 
     if explicit is not None:
         if explicit < 1:
             raise ParameterError(f"--threads: must be >= 1, got {explicit}", parameter="threads")
+        most = max_threads()
+        if explicit > most:  # a trial: 100000 segfaulted in the OpenMP runtime, 5000 hung
+            raise ParameterError(f"--threads: must be <= {most} ({THREADS_PER_CORE} per core of the {os.cpu_count()} "
+                                 f"here), got {explicit}", parameter="threads")
         return explicit, "--threads"
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) >= 1:

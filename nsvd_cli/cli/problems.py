@@ -70,7 +70,8 @@ def list_command(threads: Annotated[Optional[int], typer.Option(help=_THREADS, s
 
 @problems_app.command("show", no_args_is_help=True)
 def show_command(
-    problem: Annotated[str, typer.Argument(help="Built-in problem name or a .toml spec file.")],
+    problem: Annotated[str, typer.Argument(help="Built-in problem name, a .toml spec file, or a results file (.h5) "
+                                                "of nsvd solve (its stored spec).")],
     dim: Annotated[Optional[int], typer.Option("--dim", help="Resize to dimension D first (as nsvd solve --dim).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Apply the spec's preset table presets.NAME first.")] = None,
     threads: Annotated[Optional[int], typer.Option(help=_THREADS, show_default=False)] = None,

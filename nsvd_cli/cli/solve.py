@@ -38,7 +38,8 @@ _TRAIN = "Training (override the spec)"
 
 
 def solve_command(
-    problem: Annotated[str, typer.Argument(help="Built-in problem name (harmonic2d, hydrogen2d, ...) or a .toml spec file.")],
+    problem: Annotated[str, typer.Argument(help="Built-in problem name (harmonic2d, hydrogen2d, ...), a .toml spec file, "
+                                                "or a results file (.h5) of nsvd solve: its stored spec, solved again.")],
     modes: Annotated[Optional[int], typer.Option(help="Number of eigenpairs L.", rich_help_panel=_TRAIN)] = None,
     dim: Annotated[Optional[int], typer.Option("--dim", help="Dimension D (families such as 'harmonic'): per-axis "
                                                "fields are repeated, D >= 4 evaluates by Monte Carlo.",
@@ -215,6 +216,11 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show_warning
+        if dist.is_main:  # settings that make training pointless (nsvd_cli.defaults.training_warnings)
+            from ..defaults import training_warnings
+
+            for message in training_warnings(spec):
+                show_warning(message, UserWarning, __file__, 0)
         with _interrupts(output, command_output), reporter:
             result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                            run_info={"command": os.environ.get("NSVD_COMMAND") or shlex.join(["nsvd", *sys.argv[1:]])},

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
 
 __all__ = ["Float", "PositiveFloat", "NonNegativeFloat", "Integer", "count", "Widths", "FloatList",
-           "PositiveList", "OptionalPositiveList", "Box", "StrictBool", "invalid"]
+           "PositiveList", "OptionalPositiveList", "Box", "StrictBool", "invalid", "check_name", "safe_name"]
 
 
 def invalid(field: str, message: str) -> PydanticCustomError:
@@ -104,3 +104,49 @@ OptionalPositiveList = Annotated[tuple[PositiveFloat, ...], BeforeValidator(lamb
 Box = Annotated[tuple[tuple[Float, Float], ...], BeforeValidator(_box_rows), AfterValidator(_ordered)]
 #: ``true`` or ``false`` only (no 0/1, no strings).
 StrictBool = Annotated[bool, Strict()]
+
+
+#: The form of a problem name, as the refusal states it (the name is the stem of the default
+#: results file ``runs/NAME-TIME.h5``, so it must not leave ``runs/``).
+NAME_FORM = ("a file name stem (results go to runs/NAME-TIME.h5): no / or \\, no control characters, not . or .., "
+             "not starting with -, e.g. \"my-anharmonic\"")
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` is no safe file name stem, or None."""
+    if "/" in name or "\\" in name:
+        return "contains a path separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "contains a control character"
+    if name in (".", ".."):
+        return "is a relative folder"
+    if name.startswith("-"):
+        return "starts with '-' (read as an option)"
+    return None
+
+
+def check_name(name) -> None:
+    """Refuse a problem ``name`` that is no safe file name stem (:data:`NAME_FORM`).
+
+    A new-user trial: ``name = "../../evil"`` wrote ``runs/../../evil-TIME.h5`` outside
+    ``runs/``; an absolute name created folders; a newline went into the file name.
+
+    Raises
+    ------
+    ValueError
+        One line: what is wrong, the allowed form and the name given.
+    """
+    if not isinstance(name, str):
+        return  # the model reports the type
+    why = _name_problem(name)
+    if why is not None:
+        raise ValueError(f"{why}; must be {NAME_FORM}; got {name!r}")
+
+
+def safe_name(name: str) -> str:
+    """``name`` made a safe file name stem: path separators and control characters become
+    ``_``, leading ``-`` are dropped, ``.``/``..`` (or nothing left) become ``problem``.
+
+    For names stored before :func:`check_name` existed (results files): they still load."""
+    out = "".join("_" if c in "/\\" or ord(c) < 32 or ord(c) == 127 else c for c in name).lstrip("-")
+    return "problem" if out in ("", ".", "..") else out

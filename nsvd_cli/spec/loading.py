@@ -119,15 +119,23 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _read_toml(source) -> dict:
+    """The TOML mapping of a spec file: UTF-8 text, with or without a byte-order mark (an
+    editor's "UTF-8 with BOM"); other encodings are refused naming the first bad byte."""
     try:
-        with source.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise SpecError("spec", f"{source}: not a TOML spec (binary content)") from None
+        raw = source.read_bytes()
     except OSError as exc:
         raise SpecError("spec", f"cannot read {source}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if b"\0" in raw:
+            raise SpecError("spec", f"{source}: not a TOML spec (binary content)") from None
+        raise SpecError("spec", f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, e.g. "
+                                "Latin-1); save the spec as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError("spec", f"{source}: invalid TOML ({exc})") from None
 
 
 def _is_hdf5(path: Path) -> bool:
@@ -157,9 +165,14 @@ def _stored_spec_data(path: Path) -> dict:
         raise SpecError("problem", f"{path} is an HDF5 file but not a results file of nsvd solve (format "
                                    f"{fmt!r}); give a spec (.toml), a built-in problem or a results file")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError:
         raise SpecError("problem", f"{path}: its stored spec (spec_json) is not valid JSON") from None
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        from .fields import safe_name
+
+        data["name"] = safe_name(data["name"])  # stored before names were checked: still loads
+    return data
 
 
 def load_spec_data(name_or_path: str | Path) -> dict:
@@ -213,6 +226,7 @@ def load_spec(name_or_path: str | Path, *, preset: str | None = None,
             check_dimension_family(data, dimension, str(name_or_path))
         data = resize_dimension(data, dimension)
     data = apply_overrides(data, overrides or {})
+    _check_name(data)
     given = {k for k, v in (overrides or {}).items() if v is not None} | ({"dimension"} if dimension is not None else set())
     try:
         return parse_spec(data)
@@ -220,6 +234,17 @@ def load_spec(name_or_path: str | Path, *, preset: str | None = None,
         if err.field in given or isinstance(err, SpecFileError):
             raise  # the value came from the command line: the CLI names its option
         raise SpecFileError(err.field, err.message, str(name_or_path)) from None
+
+
+def _check_name(data: Mapping[str, Any]) -> None:
+    """Refuse a ``name`` that is no safe file name stem (:func:`~nsvd_cli.spec.fields.check_name`);
+    a results file's stored name was made one already (:func:`_stored_spec_data`)."""
+    from .fields import check_name
+
+    try:
+        check_name(data.get("name"))
+    except ValueError as err:
+        raise SpecError("name", str(err)) from None
 
 
 class SpecFileError(SpecError):

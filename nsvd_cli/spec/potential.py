@@ -138,7 +138,28 @@ class ExpressionPotential(PotentialSpec):
         except SpecError:
             return self  # a symbol error is reported where the formula is compiled, with its own message
         _refuse_descent(fn, dim, "potential.expression", f"V = {self.expression}")
+        _refuse_infinite(self.expression)
         return self
+
+
+def _refuse_infinite(expression: str) -> None:
+    """An error when the formula holds a number that overflows to infinity (``1e400``): V is then
+    infinite everywhere. A trial: ``x0**2 + 1e400`` was reported as "singular at 192 evaluation
+    node(s) ... move the nodes". (A term that overflows only when evaluated, ``exp(1000)``, is
+    found on the evaluation nodes, :meth:`nsvd_cli.problem.Problem.check`.)"""
+    import ast
+    import math
+
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return  # reported where the formula is compiled
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float) and math.isinf(node.value):
+            text = ast.get_source_segment(expression.strip(), node) or repr(node.value)
+            raise invalid("potential.expression", f"V = {expression.strip()} is infinite everywhere: the constant "
+                                                  f"{text} overflows to infinity (the largest float is ~1.8e308); "
+                                                  "write V with finite values")
 
 
 def _refuse_descent(fn, dim: int, field: str, what: str) -> None:

@@ -4,7 +4,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .choices import ReferenceKind
-from .fields import MAX_DIMENSION, MAX_MODES, Float, PositiveFloat, count, invalid
+from .fields import MAX_DIMENSION, MAX_MODES, Float, PositiveFloat, count, invalid, safe_name
 from .tables import (
     MAX_TENSOR_NODES, ONE_DIMENSIONAL, AnyPotential, EvaluationSpec, ModelSpec, SamplingSpec, TrainingSpec, _Table,
 )
@@ -69,9 +69,13 @@ class ProblemSpec(_Table):
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
+        """Non-empty; made a safe file name stem (:func:`~nsvd_cli.spec.fields.safe_name`): a
+        results file written before names were checked still loads. Spec files, built-ins and
+        the CLI refuse such a name instead (:func:`~nsvd_cli.spec.load_spec`,
+        :func:`~nsvd_cli.spec.fields.check_name`)."""
         if not name:
             raise ValueError(f"expected a non-empty string, got {name!r}")
-        return name
+        return safe_name(name)
 
     @field_validator("reference_grid")
     @classmethod
@@ -88,6 +92,7 @@ class ProblemSpec(_Table):
         _check_walls(self)
         _check_confinement(self)
         _check_evaluation(self)
+        _check_reference_grid(self)
         from ..singularities import refuse_singularities
 
         refuse_singularities(self)  # V -> -inf at a point faster than H allows (Hardy)
@@ -213,9 +218,53 @@ def _check_walls(spec: ProblemSpec) -> None:
 
 
 def _check_evaluation(spec: ProblemSpec) -> None:
+    """Refuse an evaluation rule of more than :data:`MAX_TENSOR_NODES` nodes (its build, and every
+    evaluation on it, would exhaust memory or time)."""
     ev, dim = spec.evaluation, spec.dimension
     nodes = (ev.points * ev.panels) ** dim
     if ev.quadrature == "gauss-legendre" and nodes > MAX_TENSOR_NODES:
         raise invalid("evaluation.points", f"the tensor Gauss-Legendre rule would have ({ev.points}*{ev.panels})^{dim}"
                                            f" = {nodes:.3g} nodes (limit {MAX_TENSOR_NODES:.0e}); use fewer "
                                            "points/panels or quadrature = \"monte-carlo\"")
+    angular = {"polar": ev.angles, "spherical": max(ev.angles // 2, 1) * ev.angles}.get(ev.quadrature)
+    if angular is not None and ev.points * ev.panels * angular > MAX_TENSOR_NODES:
+        nodes = ev.points * ev.panels * angular
+        raise invalid("evaluation.angles", f"the {ev.quadrature} rule would have {nodes:.3g} nodes (points * panels * "
+                                           f"{'angles' if ev.quadrature == 'polar' else '(angles // 2) * angles'}; "
+                                           f"limit {MAX_TENSOR_NODES:.0e}); use fewer angles, points or panels")
+
+
+#: A grid reference of more points than this is refused at spec load (``reference_grid``):
+#: eigsh on 10^7 points takes ~5 min in 1D and ~1.4 h in 2D (estimated,
+#: :func:`nsvd_cli.baselines.timing.estimate_eigsh_seconds`).
+MAX_GRID_POINTS = 10 ** 7
+#: ... and one estimated (:func:`nsvd_cli.baselines.memory.estimate_memory`) to need more memory
+#: than this (1 TiB: more than any machine nsvd runs on; the solve itself checks the memory it finds).
+MAX_GRID_MEMORY = 2.0 ** 40
+
+
+def _check_reference_grid(spec: ProblemSpec) -> None:
+    """Refuse a ``reference_grid`` that no machine can solve: ``N^d`` points with ``d = D`` (D <= 3,
+    the full grid a grid reference or ``nsvd compare`` solves) or ``d = 1`` (D > 3: the 1D grids of a
+    separable reference), beyond :data:`MAX_GRID_POINTS` or :data:`MAX_GRID_MEMORY` for eigsh with
+    ``modes + 1`` levels and the order-4 stencil. A trial: ``reference_grid = 100000000`` was
+    accepted and the solve hung."""
+    n = spec.reference_grid
+    if n == 0:
+        return
+    d = spec.dimension if spec.dimension <= 3 else 1
+    points = n ** d
+    if points <= MAX_GRID_POINTS and (d == 1 or points <= MAX_GRID_POINTS // 100):
+        return  # far below the memory limit: no estimate (and no scipy import) needed
+    from ..baselines.memory import estimate_memory, format_bytes, largest_grid
+
+    levels, stencil = spec.modes + 1, 4 * d + 1
+    need = estimate_memory(points, levels, "eigsh", stencil, dimension=d)
+    if points <= MAX_GRID_POINTS and need <= MAX_GRID_MEMORY:
+        return
+    fit = min(largest_grid(d, levels, "eigsh", MAX_GRID_MEMORY, nnz_per_row=stencil, upto=n),
+              int(round(MAX_GRID_POINTS ** (1.0 / d))))
+    grid = f"{n}^{d} = {points:.3g} points" if d > 1 else f"{n} points"
+    raise invalid("reference_grid", f"a grid of {grid} (~{format_bytes(need)} for eigsh) is beyond any grid "
+                                    f"reference (at most {MAX_GRID_POINTS:.0e} points and {format_bytes(MAX_GRID_MEMORY)}); "
+                                    f"use reference_grid <= {fit} (0: automatic) or reference = \"none\"")
