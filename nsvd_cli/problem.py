@@ -386,6 +386,9 @@ class Problem:
             raise SpecError(field, f"V is not finite (NaN) at {int(nan.sum())} of {m} evaluation nodes, e.g. "
                             f"x = {np.round(x, 6).tolist()}: {cause}; V must be defined on all of evaluation.box and "
                             f"wherever training samples fall: {fix} or the boxes")
+        if bad.all():
+            raise SpecError("potential", f"V is infinite at every one of the {m} evaluation nodes (e.g. an overflowing "
+                            "term such as exp(1000)): no energy is finite; rescale the potential")
         x = self.quadrature.points[np.flatnonzero(bad)[0]]
         raise SpecError("evaluation.quadrature", f"the potential is singular at {n} evaluation "
                         f"node(s), e.g. x = {np.round(x, 6).tolist()}: the energies would be NaN or dominated "
@@ -441,7 +444,8 @@ class Problem:
                        "Ritz basis fits the sampling noise (docs/bounds.md, A larger Ritz basis); use "
                        "ritz_degree = 0 or a deterministic rule")
         from .coverage import coverage_warning  # a well below the shift the sampling barely reaches
-        out.extend(w for w in (self._resolution_warning(), coverage_warning(self)) if w)
+        from .defaults import training_warnings  # warmup beyond the iterations, a rising schedule
+        out.extend(w for w in (self._resolution_warning(), coverage_warning(self), *training_warnings(spec)) if w)
         threshold = self.continuum_threshold
         if threshold is not None and self.shift > threshold:
             out.append(f"the shift {spec.shift:g} lies above the continuum threshold {threshold:g} of the potential: "

@@ -192,6 +192,15 @@ def test_a_potential_infinite_everywhere_is_named_so(tmp_path, expression, cause
     assert "infinite everywhere" in info.value.message and cause in info.value.message
 
 
+def test_a_potential_that_overflows_at_every_node_is_named_so(tmp_path):
+    """exp(1000) overflows float64 (e^1000 > 1.8e308) at every node: not a 'singular point'."""
+    from nsvd_cli.problem import Problem
+
+    with pytest.raises(SpecError) as info:
+        Problem.from_spec(load_spec(str(_write(tmp_path, _data(potential="x0**2 + exp(1000)"))))).check()
+    assert info.value.field == "potential" and "infinite at every one" in info.value.message
+
+
 def test_a_spec_with_a_utf8_bom_is_read(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + tomli_w.dumps(_data()).encode())

@@ -216,11 +216,6 @@ def _solve_one(spec, output, *, overwrite: bool, resume: bool, quiet: bool, dist
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
         warnings.showwarning = show_warning
-        if dist.is_main:  # settings that make training pointless (nsvd_cli.defaults.training_warnings)
-            from ..defaults import training_warnings
-
-            for message in training_warnings(spec):
-                show_warning(message, UserWarning, __file__, 0)
         with _interrupts(output, command_output), reporter:
             result = solve(spec, output, overwrite=overwrite, resume=resume, callback=reporter,
                            run_info={"command": os.environ.get("NSVD_COMMAND") or shlex.join(["nsvd", *sys.argv[1:]])},
