@@ -249,7 +249,8 @@ def box_truncation_shift(spec: ProblemSpec, n_points: int, *, cache: bool = True
     the one new solve has ~1.25^D/2^D of the reference's points (3D N = 36: 22³ points). When
     that solve is estimated (:func:`nsvd_cli.baselines.timing.estimate_eigsh_seconds`) above
     :data:`ANNOUNCE_SECONDS` (``reference_grid`` >= 566 in 2D, >= 42 in 3D; never in 1D) the
-    check is skipped (and the error estimate is the discretisation's alone). Solves are cached like the reference (the box is part of the key).
+    check is skipped (and the error estimate is the discretisation's alone). Solves are cached
+    like the reference (the box is part of the key).
 
     Returns None when the problem has walls of its own, the check is skipped, or the enlarged
     solve fails (too little memory, V not finite outside the box): then nothing is added.
