@@ -582,6 +582,7 @@ def compare(sources: Sequence[str | Path], baselines: Sequence[str] = (), grids:
     reference, error = comparison_reference(spec, max_memory=max_memory)
     if runs:
         notes[:0] = grid_box_notes(spec, reference, box) + reference_resolution_notes(spec, reference, error, runs, box)
+    notes[:0] = list(getattr(reference, "notes", ()))  # the reference's own caveats (e.g. a box that moves its levels)
     files = [s for s in srcs if s.results is not None]
     return build_comparison(spec, reference, error, files, runs, box=box, order=order, tol=tol,
                             keep_eigenvectors=keep_eigenvectors, progress=progress, notes=notes,

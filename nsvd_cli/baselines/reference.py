@@ -28,7 +28,8 @@ from .eigen import solve_grid
 from .grid import grid_axes, grid_for_spec
 
 __all__ = ["GridReference", "grid_reference", "grid_reference_error", "reference_for", "cache_dir",
-           "default_grid_points", "DEFAULT_GRID_POINTS", "GRID_ORDER", "GRID_RTOL", "grouped_within_error"]
+           "default_grid_points", "DEFAULT_GRID_POINTS", "GRID_ORDER", "GRID_RTOL", "grouped_within_error",
+           "box_truncation_shift", "enlarged_grid", "BOX_ENLARGEMENT", "BOX_SHIFT_RTOL"]
 
 #: Relative tolerance under which grid-reference energies count as degenerate.
 GRID_RTOL = 1e-8
@@ -60,12 +61,18 @@ class GridReference(ReferenceSolution):
     the grid extended by the walls, where they vanish; outside the box they are 0.
     Gradients are ``np.gradient`` of the grid values (second order, non-uniform at the
     walls) interpolated the same way.
+
+    ``box_shift`` (L,) is ``E_box − E_enlarged`` of :func:`box_truncation_shift` (the
+    truncation error of the evaluation box's Dirichlet walls, a problem without walls of its
+    own), or None (walls of its own, or the check was skipped); :func:`grid_reference_error`
+    adds its magnitude.
     """
 
     axes: tuple[np.ndarray, ...]
     values: np.ndarray  # (n_1, ..., n_D, L) on the axes including walls
     n_points: int
     residuals: np.ndarray = field(default=None)
+    box_shift: np.ndarray | None = field(default=None)
 
     @property
     def dimension(self) -> int:
@@ -164,6 +171,13 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
     (``python`` callables are never cached: their code may change).  Its accuracy:
     :func:`grid_reference_error`.
 
+    Without walls of its own the levels are those of the evaluation box with walls at its
+    faces, not of V on R^D: :func:`box_truncation_shift` solves the same spacing on a box
+    :data:`BOX_ENLARGEMENT` times larger (stored as ``box_shift``), and a shift above the
+    discretisation error and :data:`BOX_SHIFT_RTOL` adds a line to ``notes`` (shown by
+    ``Problem.warnings`` and ``nsvd compare``) naming the level, its shift and the fix
+    (V = x² on [-2.7, 2.7]: ground level 1.00383, −0.00383 on the larger box).
+
     Raises
     ------
     GridError
@@ -185,11 +199,109 @@ def grid_reference(spec: ProblemSpec, n_points: int | None = None, *, cache: boo
     vals = np.pad(vals, [(1, 1)] * D + [(0, 0)])  # the walls, where psi = 0
     full_axes = tuple(np.concatenate([[lo], a, [hi]]) for a, (lo, hi) in zip(axes, box))
     groups, complete = truncated_groups(E, L, GRID_RTOL)
-    return GridReference(name=f"grid reference (eigsh, N={n})",
-                         energies=np.asarray(E[:L], dtype=np.float64),
+    energies = np.asarray(E[:L], dtype=np.float64)
+    shift = box_truncation_shift(spec, n, cache=cache, max_memory=max_memory)
+    notes = _box_shift_notes(spec, n, energies, shift, cache=cache, max_memory=max_memory)
+    return GridReference(name=f"grid reference (eigsh, N={n})", energies=energies,
                          quantum_numbers=tuple(() for _ in range(L)), quantum_labels=(), groups=tuple(groups),
                          complete_last_group=complete, kind="grid", axes=full_axes, values=vals, n_points=n,
-                         residuals=np.asarray(res[:L]))
+                         residuals=np.asarray(res[:L]), box_shift=shift, notes=notes)
+
+
+#: Factor by which :func:`box_truncation_shift` enlarges each axis of the evaluation box
+#: (whole cells of the same spacing added on both sides).
+BOX_ENLARGEMENT = 1.25
+#: Shifts of :func:`box_truncation_shift` below this fraction of a level's energy scale
+#: (``max(|E_k|, E_max − E_min)``) are never noted (eigsh rounding, tails of ~1e-10).
+BOX_SHIFT_RTOL = 1e-6
+
+
+def enlarged_grid(box, n_points: int, cell_centred: bool = False,
+                  factor: float = BOX_ENLARGEMENT) -> tuple[list[tuple[float, float]], int]:
+    """A box about ``factor`` times larger per axis with the same grid spacing, and its points per axis.
+
+    ``m = max(1, round((factor − 1)/2 · cells))`` cells of the spacing ``h`` of ``box`` on
+    ``n_points`` per axis (``cells = n_points + 1``, or ``n_points`` cell-centred;
+    :func:`nsvd_cli.baselines.grid.grid_axes`) are added at both ends of every axis:
+    ``box' = [lo − m h, hi + m h]`` on ``n_points + 2m`` points, whose grid contains the
+    original one (same spacing, so the same discretisation error; an even ``n_points`` stays even).
+    """
+    _, spacing = grid_axes(box, n_points, cell_centred)
+    cells = n_points if cell_centred else n_points + 1
+    m = max(1, int(round((factor - 1.0) / 2.0 * cells)))
+    big = [(float(lo) - m * h, float(hi) + m * h) for (lo, hi), h in zip(box, spacing)]
+    return big, n_points + 2 * m
+
+
+def box_truncation_shift(spec: ProblemSpec, n_points: int, *, cache: bool = True,
+                         max_memory: float | None = None) -> np.ndarray | None:
+    """``E_box − E_enlarged`` (L,): how the grid levels of a problem without walls of its own move
+    when the Dirichlet walls of its evaluation box move out (:func:`enlarged_grid`, same spacing).
+
+    A grid reference of such a problem is the problem on ``evaluation.box`` with walls at its
+    faces, so it carries the box's truncation error besides the discretisation error that the
+    Richardson estimate measures (V = x² on [-2.7, 2.7]: ground level 1.00383, not 1). Both
+    solves share the spacing, so the difference is the box's part only.
+
+    Cost is bounded: both boxes are solved on the Richardson coarse grid of ``n_points`` (``N/2``,
+    whose box solve :func:`grid_reference_error` needs and caches anyway; the shift is a
+    property of the box, not of h: x² on [-2.7, 2.7] gives 0.003745 on N = 1000 and 2000), so
+    the one new solve has ~1.25^D/2^D of the reference's points (3D N = 36: 22³ points). When
+    that solve is estimated (:func:`nsvd_cli.baselines.timing.estimate_eigsh_seconds`) above
+    :data:`ANNOUNCE_SECONDS` (``reference_grid`` >= 566 in 2D, >= 42 in 3D; never in 1D) the
+    check is skipped (and the error estimate is the discretisation's alone). Solves are cached
+    like the reference (the box is part of the key).
+
+    Returns None when the problem has walls of its own, the check is skipped, or the enlarged
+    solve fails (too little memory, V not finite outside the box): then nothing is added.
+    """
+    if walls(spec) is not None:
+        return None
+    from .timing import estimate_eigsh_seconds
+
+    box, L, D = spec.evaluation.box, spec.modes, spec.dimension
+    n = _coarse(n_points)
+    big, n_big = enlarged_grid(box, n, spec.potential.kind == "coulomb")
+    if estimate_eigsh_seconds(n_big**D, D) > ANNOUNCE_SECONDS:
+        return None
+    try:
+        E_big = _solve_levels(spec, n_big, L + 1, big, cache=cache, max_memory=max_memory)[0][:L]
+        E_box = _solve_levels(spec, n, L + 1, box, cache=cache, max_memory=max_memory)[0][:L]
+    except GridError:
+        return None
+    return np.asarray(E_box, np.float64) - np.asarray(E_big, np.float64)
+
+
+def _box_shift_notes(spec: ProblemSpec, n: int, energies, shift, *, cache: bool,
+                     max_memory: float | None) -> tuple[str, ...]:
+    """One line when a level's box shift exceeds :data:`BOX_SHIFT_RTOL` of its scale and the
+    Richardson estimate of its discretisation error (solved only then), else ()."""
+    if shift is None:
+        return ()
+    E = np.asarray(energies, np.float64)
+    scale = np.maximum(np.abs(E), E.max() - E.min())
+    big = np.abs(shift) > BOX_SHIFT_RTOL * scale
+    if not big.any():
+        return ()
+    try:
+        big &= np.abs(shift) > _discretisation_error(spec, n, E, cache=cache, max_memory=max_memory)
+    except GridError:
+        pass  # no estimate to compare with: the shift alone speaks
+    if not big.any():
+        return ()
+    rel = np.where(big, np.abs(shift) / np.maximum(scale, np.finfo(float).tiny), -1.0)
+    k = int(np.argmax(rel))
+    shown = "[" + ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in spec.evaluation.box) + "]"
+    pct = f" ({-100 * shift[k] / abs(E[k]):.2g} %)" if E[k] != 0 else ""
+    return (f"grid reference on evaluation.box {shown} with walls at its faces: level {k + 1} (E = {E[k]:.6g}) "
+            f"moves by {-shift[k]:.3g}{pct} on a box {BOX_ENLARGEMENT:g}x larger, more than its discretisation "
+            f"error ({int(big.sum())} of {len(E)} levels so): the reference carries the box's truncation (counted "
+            "in its estimated error); enlarge evaluation.box",)
+
+
+def _coarse(n: int) -> int:
+    """The Richardson coarse grid of ``n`` points per axis: half, made even, at least 4."""
+    return max(4, (n // 2) + (n // 2) % 2)
 
 
 def grid_reference_error(spec: ProblemSpec, reference: GridReference, *, cache: bool = True,
@@ -199,11 +311,10 @@ def grid_reference_error(spec: ProblemSpec, reference: GridReference, *, cache: 
     A separable reference (:class:`~nsvd_cli.baselines.separable.SeparableGridReference`)
     carries its own estimate (sums of 1D Richardson estimates), returned as is.
 
-    Richardson estimate from solves on the grids with half and a quarter of the points per
-    axis (made even): ``|E_N - E_{N/2}| / ((h_{N/2} / h_N)^p - 1)`` with ``p`` the order the
-    three grids show, at most the stencil's 4 (:func:`observed_order`: walls and singular
-    potentials converge slower, and the order-4 estimate claimed 1.2 % for a level 25 % off).
-    The coarse solves are cached like the reference.
+    The discretisation error (Richardson, :func:`_discretisation_error`: solves with half and a
+    quarter of the points per axis) plus, for a problem without walls of its own, the box's
+    truncation error ``|box_shift|`` (:func:`box_truncation_shift`: the same spacing on a box
+    :data:`BOX_ENLARGEMENT` times larger; left out when that check was skipped).
 
     Raises
     ------
@@ -212,19 +323,36 @@ def grid_reference_error(spec: ProblemSpec, reference: GridReference, *, cache: 
     """
     if hasattr(reference, "energy_errors"):
         return np.asarray(reference.energy_errors, dtype=np.float64)
-    n = reference.n_points
-    coarse = max(4, (n // 2) + (n // 2) % 2)
+    err = _discretisation_error(spec, reference.n_points, reference.energies, cache=cache, max_memory=max_memory)
+    shift = getattr(reference, "box_shift", None)
+    if shift is not None and len(shift) == len(err):
+        err = err + np.nan_to_num(np.abs(np.asarray(shift, np.float64)))
+    return err
+
+
+def _discretisation_error(spec: ProblemSpec, n: int, energies, *, cache: bool = True,
+                          max_memory: float | None = None) -> np.ndarray:
+    """Richardson estimate (L,) of the discretisation error of the levels ``energies`` on ``n`` points.
+
+    From solves on the grids with half and a quarter of the points per axis (made even):
+    ``|E_N - E_{N/2}| / ((h_{N/2} / h_N)^p - 1)`` with ``p`` the order the three grids show, at
+    most the stencil's 4 (:func:`observed_order`: walls and singular potentials converge
+    slower, and the order-4 estimate claimed 1.2 % for a level 25 % off). The coarse solves
+    are cached like the reference.
+    """
+    energies = np.asarray(energies, np.float64)
+    coarse = _coarse(n)
     box = walls(spec) or spec.evaluation.box
-    L = reference.n_modes
+    L = len(energies)
     E_coarse = _solve_levels(spec, coarse, L + 1, box, cache=cache, max_memory=max_memory)[0][:L]
     cells = 0 if spec.potential.kind == "coulomb" else 1  # h = width / N (cell-centred) or / (N + 1)
     ratio = (n + cells) / (coarse + cells)
     order = np.full(L, float(GRID_ORDER))
-    coarser = max(4, (coarse // 2) + (coarse // 2) % 2)
+    coarser = _coarse(coarse)
     if coarser >= COARSEST_FOR_ORDER:  # the order the three grids show, where it is below the stencil's
         E_coarser = _solve_levels(spec, coarser, L + 1, box, cache=cache, max_memory=max_memory)[0][:L]
-        order = observed_order(reference.energies, E_coarse, E_coarser, ratio, (coarse + cells) / (coarser + cells))
-    return np.abs(reference.energies - E_coarse) / (ratio**order - 1.0)
+        order = observed_order(energies, E_coarse, E_coarser, ratio, (coarse + cells) / (coarser + cells))
+    return np.abs(energies - E_coarse) / (ratio**order - 1.0)
 
 
 #: Fewest points per axis of the coarsest of the three grids for :func:`observed_order` (below

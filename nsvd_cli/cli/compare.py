@@ -257,7 +257,8 @@ def _reference_line(comp) -> str:
         return f"[bold]{comp.reference_name}[/bold] (accuracy not estimated)"
     rel = comp.reference_error / np.maximum(np.abs(comp.reference_energies), comp.error_floor or 1e-300)
     return (f"[bold]{comp.reference_name}[/bold] (order-4 grid, as in nsvd solve; estimated error "
-            f"{_num(float(np.nanmax(rel)), '{:.1e}')} relative, from the grid with half the points)")
+            f"{_num(float(np.nanmax(rel)), '{:.1e}')} relative: the grid with half the points, and a larger box "
+            "without walls)")
 
 
 def _caption(comp) -> str:
