@@ -87,14 +87,20 @@ def compare_command(
     * nsvd compare runs/a.h5 runs/b.h5 runs/c.h5
     * nsvd compare hydrogen2d --baseline lobpcg --grid 200,400,800,1600 -o cmp.h5
     """
-    from ..errors import ComparisonError, ResultsExistError
+    from ..errors import ComparisonError
     from .parallel import apply_threads
 
     with error_boundary(), _naming_spec_file(sources if dim is None else []):
         apply_threads("compare", threads)  # before numpy, scipy and torch start their pools
+        from ..files.hdf5 import check_problem_source
+
+        for source in sources:  # a checkpoint, an empty .h5: one line naming it, not a spec reader's
+            check_problem_source(source)
         refuse_output_over_input(output, sources, "-o/--output", "the comparison")
-        if output is not None and output.exists() and not overwrite:
-            raise ResultsExistError(output)
+        if output is not None:  # a folder, a device, an unwritable folder: refused before the grid solves
+            from ..solve import check_output
+
+            check_output(output, overwrite, derived=False)
         if fail_above is not None and not fail_above >= 0:
             raise ComparisonError(f"must be >= 0, got {fail_above}", parameter="fail_above")
         if next_level_lower is not None and not math.isfinite(next_level_lower):
@@ -131,6 +137,7 @@ def _run(sources, baselines, grids, options):
 
 def _report(comp, output, overwrite, json_output, fail_above) -> None:
     from ..compare import write_comparison
+    from ..errors import OutputWriteError
 
     for note in comp.warnings:
         stderr_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
@@ -139,7 +146,10 @@ def _report(comp, output, overwrite, json_output, fail_above) -> None:
     else:
         print_comparison(comp)
     if output is not None:
-        path = write_comparison(output, comp, overwrite=overwrite)
+        try:
+            path = write_comparison(output, comp, overwrite=overwrite)
+        except OSError as err:  # disk full, folder made read-only since the check: an existing file is intact
+            raise OutputWriteError(output, err.strerror or str(err)) from None
         (stderr_console if json_output else console).print(f"comparison written to [bold]{path}[/bold]")
     if fail_above is not None:
         bad = comp.failures(fail_above)

@@ -79,8 +79,31 @@ def _check_slice(axes, text: Optional[str], inputs, names) -> None:
             fail(f"--slice: expected two different axis indices 'i,j' (0-based) below D = {dim} of {p}, got {text!r}")
 
 
+def distinct_stems(paths, folders=None) -> list[str]:
+    """Figure-name stems of input files, distinct where two would share an output folder.
+
+    A file keeps its stem (``runs/h.h5`` -> ``h``) unless another input with the same stem
+    writes to the same folder (``folders[k]``; default: all one folder); those get their
+    parent folder's name in front (``d1/r.h5``, ``d2/r.h5`` -> ``d1_r``, ``d2_r``) and, if that
+    is still not enough, their position among the inputs (``r_1``, ``r_2``)."""
+    paths = [Path(p) for p in paths]
+    folders = [Path(f).resolve() for f in folders] if folders is not None else [Path(".")] * len(paths)
+
+    def clashing(stems):
+        seen = {}
+        for k, key in enumerate(zip(folders, stems)):
+            seen.setdefault(key, []).append(k)
+        return {k for ks in seen.values() if len(ks) > 1 for k in ks}
+
+    stems = [p.stem for p in paths]
+    for rename in (lambda k: f"{paths[k].resolve().parent.name}_{paths[k].stem}".lstrip("_"),
+                   lambda k: f"{paths[k].stem}_{k + 1}"):
+        stems = [rename(k) if k in clashing(stems) else st for k, st in enumerate(stems)]
+    return stems
+
+
 def _combined_stem(paths) -> str:
-    stems = [Path(p).stem for p in paths]
+    stems = distinct_stems(paths)
     if len(stems) <= 3:
         return "_vs_".join(stems)
     return f"{stems[0]}_and_{len(stems) - 1}_more"
@@ -156,6 +179,7 @@ def plot_command(
         jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
         _check_not_over_inputs(jobs, [p for p, _ in inputs], fmt.value)
         _check_replaceable(jobs, fmt.value)
+        _check_writable(jobs, fmt.value)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -168,7 +192,11 @@ def plot_command(
                 fig = build()
             except ValueError as err:
                 fail(f"{name} ({source}): {err}")
-            for path in save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi):
+            try:
+                written = save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi)
+            except OSError as err:  # disk full, folder made read-only meanwhile: the old figure is intact
+                fail(f"cannot write {Path(folder) / f'{stem}-{name}.{fmt.value}'}: {err.strerror or err}", code=1)
+            for path in written:
                 typer.echo(str(path))
 
 
@@ -179,14 +207,14 @@ def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) ->
     from ..plotting import FIGURES, CompareData, applies
 
     jobs, notes = [], []
-    for p, d in inputs:
-        folder = output_dir if output_dir is not None else p.parent
+    folders = [output_dir if output_dir is not None else p.parent for p, _ in inputs]
+    for (p, d), folder, stem in zip(inputs, folders, distinct_stems([p for p, _ in inputs], folders)):
         for name in names:
             if name == "errors" and combined_runs and not isinstance(d, CompareData):
                 continue
             if applies(name, d):
                 kw = options.get(name, {})
-                jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
+                jobs.append((folder, stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
             elif requested:
                 notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
     if combined_runs:
@@ -230,6 +258,28 @@ def _check_replaceable(jobs, fmt: str) -> None:
         if path.exists() and not is_figure_file(path, fmt):
             what = "a folder" if path.is_dir() else f"not a {fmt.upper()} figure"
             fail(f"{path} exists and is {what}; plot replaces only figures: move it, or give -o another folder")
+
+
+def _check_writable(jobs, fmt: str) -> None:
+    """Refuse, before drawing, figures whose folder cannot be created or written (read-only
+    file system, no permission), or two figures of one call at the same path; the folder check
+    is :func:`nsvd_cli.solve.check_output`, the one ``nsvd solve`` and ``nsvd compare`` use."""
+    from ..errors import NsvdError
+    from ..solve import check_output
+
+    paths = [Path(folder) / f"{stem}-{name}.{fmt}" for folder, stem, name, _, _ in jobs]
+    twice = next((p for k, p in enumerate(paths) if p in paths[:k]), None)
+    if twice is not None:
+        fail(f"two figures of this call would both be written to {twice}; plot the inputs separately or give -o")
+    checked = set()
+    for path in paths:
+        if path.parent in checked:
+            continue
+        checked.add(path.parent)
+        try:
+            check_output(path, overwrite=True, derived=False)
+        except NsvdError as err:
+            fail(f"-o/--output-dir: {getattr(err, 'message', err)}")
 
 
 def _why_not(name: str, data) -> str:
