@@ -187,6 +187,7 @@ def plot_command(
             fail("nothing to plot for the given files")
         for note in notes:
             stderr_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        _warn_far_extent(jobs, inputs, extent)
         for folder, stem, name, build, source in jobs:
             try:
                 fig = build()
@@ -280,6 +281,20 @@ def _check_writable(jobs, fmt: str) -> None:
             check_output(path, overwrite=True, derived=False)
         except NsvdError as err:
             fail(f"-o/--output-dir: {getattr(err, 'message', err)}")
+
+
+def _warn_far_extent(jobs, inputs, extent) -> None:
+    """One warning line per problem drawn as eigenfunctions when ``--extent`` reaches far
+    beyond its evaluation box (:func:`nsvd_cli.plotting.eigenfunctions.extent_warning`)."""
+    from ..plotting.eigenfunctions import extent_warning
+
+    drawn = {source for _, _, name, _, source in jobs if name == "eigenfunctions"}
+    said = set()
+    for p, d in inputs:
+        line = extent_warning(d.spec, extent) if p in drawn else None
+        if line and line not in said:
+            said.add(line)
+            stderr_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
 
 
 def _why_not(name: str, data) -> str:
