@@ -54,7 +54,9 @@ def compare_command(
     output: Annotated[Optional[Path], typer.Option(
         "-o", "--output", help="Also write the comparison, with the grid eigenvectors, to this HDF5 file.",
         rich_help_panel=_OUT)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.", rich_help_panel=_OUT)] = False,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace an existing --output file (a regular file; a symbolic link: the file it points to).",
+        rich_help_panel=_OUT)] = False,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print the comparison as JSON on stdout (nothing else goes to stdout).",
         rich_help_panel=_OUT)] = False,
