@@ -85,7 +85,7 @@ def distinct_stems(paths, folders=None) -> list[str]:
     A file keeps its stem (``runs/h.h5`` -> ``h``) unless another input with the same stem
     writes to the same folder (``folders[k]``; default: all one folder); those get their
     parent folder's name in front (``d1/r.h5``, ``d2/r.h5`` -> ``d1_r``, ``d2_r``) and, if that
-    is still not enough, their position among the inputs (``r_1``, ``r_2``)."""
+    is still not enough, their position among the inputs (``d_r_1``, ``d_r_2``)."""
     paths = [Path(p) for p in paths]
     folders = [Path(f).resolve() for f in folders] if folders is not None else [Path(".")] * len(paths)
 
@@ -96,9 +96,10 @@ def distinct_stems(paths, folders=None) -> list[str]:
         return {k for ks in seen.values() if len(ks) > 1 for k in ks}
 
     stems = [p.stem for p in paths]
-    for rename in (lambda k: f"{paths[k].resolve().parent.name}_{paths[k].stem}".lstrip("_"),
-                   lambda k: f"{paths[k].stem}_{k + 1}"):
-        stems = [rename(k) if k in clashing(stems) else st for k, st in enumerate(stems)]
+    for rename in (lambda k, st: f"{paths[k].resolve().parent.name}_{st}".lstrip("_"),
+                   lambda k, st: f"{st}_{k + 1}"):
+        clash = clashing(stems)
+        stems = [rename(k, st) if k in clash else st for k, st in enumerate(stems)]
     return stems
 
 
