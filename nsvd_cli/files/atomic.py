@@ -74,7 +74,7 @@ def writable_target(path) -> Path:
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = os.lstat(target).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (a file on the way: the folder fails later)
         return target
     except OSError as err:  # ELOOP, EACCES on a folder on the way, ...
         raise ParameterError(f"{path}: cannot be written ({err.strerror})") from None
@@ -98,7 +98,7 @@ def check_derived_path(path) -> None:
     path = Path(path)
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except OSError:  # nothing there, or no folder to hold it (the output's folder check says so)
         return
     if not stat.S_ISREG(mode):
         raise ParameterError(f"{path} exists and is {_kind(mode)}, not a regular file; nsvd would replace or "
