@@ -94,15 +94,7 @@ def compare_command(
 
     with error_boundary(), _naming_spec_file(sources if dim is None else []):
         apply_threads("compare", threads)  # before numpy, scipy and torch start their pools
-        from ..files.hdf5 import check_problem_source
-
-        for source in sources:  # a checkpoint, an empty .h5: one line naming it, not a spec reader's
-            check_problem_source(source)
-        refuse_output_over_input(output, sources, "-o/--output", "the comparison")
-        if output is not None:  # a folder, a device, an unwritable folder: refused before the grid solves
-            from ..solve import check_output
-
-            check_output(output, overwrite, derived=False)
+        _check_sources_and_output(sources, output, overwrite)
         if fail_above is not None and not fail_above >= 0:
             raise ComparisonError(f"must be >= 0, got {fail_above}", parameter="fail_above")
         if next_level_lower is not None and not math.isfinite(next_level_lower):
@@ -113,6 +105,21 @@ def compare_command(
                        next_level_lower=next_level_lower)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
+
+
+def _check_sources_and_output(sources, output, overwrite: bool) -> None:
+    """Before any work: no source is a training checkpoint or an empty ``.h5`` (one line naming
+    it, not a spec reader's), and ``-o`` is no input, no folder, device or FIFO, and lies in a
+    writable folder (:func:`nsvd_cli.solve.check_output`, as ``nsvd solve`` checks its ``-o``)."""
+    from ..files.hdf5 import check_problem_source
+
+    for source in sources:
+        check_problem_source(source)
+    refuse_output_over_input(output, sources, "-o/--output", "the comparison")
+    if output is not None:
+        from ..solve import check_output
+
+        check_output(output, overwrite, derived=False)
 
 
 def _naming_spec_file(sources):

@@ -178,9 +178,7 @@ def plot_command(
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
         jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
-        _check_not_over_inputs(jobs, [p for p, _ in inputs], fmt.value)
-        _check_replaceable(jobs, fmt.value)
-        _check_writable(jobs, fmt.value)
+        _check_outputs(jobs, [p for p, _ in inputs], fmt.value)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -225,6 +223,14 @@ def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) ->
         jobs.append((folder, _combined_stem(paths), "errors",  # labels: stems, method, seeds pooled
                      lambda: FIGURES["errors"]([d for _, d in combined_runs]), paths[0]))
     return jobs, notes
+
+
+def _check_outputs(jobs, inputs, fmt: str) -> None:
+    """Every check of the figure paths before drawing: not over an input, only figures
+    replaced, folders writable and no path twice."""
+    _check_not_over_inputs(jobs, inputs, fmt)
+    _check_replaceable(jobs, fmt)
+    _check_writable(jobs, fmt)
 
 
 def _check_not_over_inputs(jobs, inputs, fmt: str) -> None:
