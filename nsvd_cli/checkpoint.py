@@ -50,6 +50,16 @@ def _save_checkpoint(path: Path, state, optimizer, scheduler, generator, meta: d
     }, tmp), overwrite=True)
 
 
+def _first_sentence(text: str, limit: int = 160) -> str:
+    """The first sentence of an error message's first line, cut at a word (with "…") if still
+    longer than ``limit`` (torch's messages run on: "… central directory. This is an internal …")."""
+    line = (text.strip().splitlines() or [""])[0]
+    line = line.split(". ")[0].rstrip(".")
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def load_checkpoint(path) -> dict:
     """Read a checkpoint written by :func:`nsvd_cli.train.fit` (a dict of states, ``meta`` as given to fit).
 
@@ -67,7 +77,7 @@ def load_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for foreign bytes
-        reason = (str(err).splitlines() or [type(err).__name__])[0][:120]
+        reason = _first_sentence(str(err)) or type(err).__name__
         raise ResultsFileError(f"{path}: not a readable nsvd checkpoint (truncated or another program's file: "
                                f"{reason})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:

@@ -31,7 +31,7 @@ from .train import Finished, Started, fit, load_checkpoint
 from .verdict import Tolerances, judge
 
 __all__ = ["solve", "SolveOutput", "default_output_path", "resolve_device", "checkpoint_path", "lock_path",
-           "RESUMABLE_FIELDS", "rank0_check", "PeerFailed", "command_history", "iterations_per_second"]
+           "check_output", "RESUMABLE_FIELDS", "rank0_check", "PeerFailed", "command_history", "iterations_per_second"]
 
 #: Spec fields a resumed run may change; every other field must equal the checkpoint's.
 RESUMABLE_FIELDS = frozenset({"training.iterations", "training.eval_every", "training.checkpoint_every",
@@ -144,7 +144,7 @@ def solve(spec: ProblemSpec, output: str | Path | None = None, *, overwrite: boo
     spec, derived = derive_defaults(spec)
     output = Path(output) if output is not None else default_output_path(spec)
     output = Path(dist_.broadcast_object(str(output), dist))  # rank 0's (the default has a time stamp)
-    with rank0_check(dist, lambda: _check_output(output, overwrite)), \
+    with rank0_check(dist, lambda: check_output(output, overwrite)), \
             (_output_lock(output) if dist.is_main else contextlib.nullcontext()):
         return _solve_locked(spec, output, overwrite, resume, callback, run_info, derived, dist)
 
@@ -495,13 +495,22 @@ def _check_free_space(output: Path, model, spec: ProblemSpec) -> None:
                                   f"need about {need / 2**20:.1f} MiB")
 
 
-def _check_output(output: Path, overwrite: bool) -> None:
-    """Refuse, before training, an output that is a folder, exists (unless ``overwrite``),
-    or lies in a folder that cannot be created or written."""
+def check_output(output: Path, overwrite: bool, derived: bool = True) -> None:
+    """Refuse, before the work (training, grid solves), an output that is a folder, exists
+    (unless ``overwrite``), is not a regular file (a device, a FIFO, a socket; a symbolic link
+    is judged by its target, which is what gets written), or lies in a folder that cannot be
+    created or written; with ``derived`` also a checkpoint or lock path of ``output`` that is
+    not a regular file (:func:`nsvd_cli.files.atomic.check_derived_path`)."""
+    from .files.atomic import check_derived_path, writable_target
+
+    output = Path(output)
     if output.is_dir():
         raise SpecError("output", f"{output} is a folder; give a file name, e.g. -o {output / 'run.h5'}")
     if output.exists() and not overwrite:
         raise ResultsExistError(output)
+    for path in (checkpoint_path(output), lock_path(output)) if derived else ():
+        check_derived_path(path)
+    output = writable_target(output)  # the folder checked below is the one written to
     try:  # the folder must exist (or be creatable) and be writable
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -54,7 +54,9 @@ def compare_command(
     output: Annotated[Optional[Path], typer.Option(
         "-o", "--output", help="Also write the comparison, with the grid eigenvectors, to this HDF5 file.",
         rich_help_panel=_OUT)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.", rich_help_panel=_OUT)] = False,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace an existing --output file (a regular file; a symbolic link: the file it points to).",
+        rich_help_panel=_OUT)] = False,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print the comparison as JSON on stdout (nothing else goes to stdout).",
         rich_help_panel=_OUT)] = False,
@@ -89,14 +91,12 @@ def compare_command(
     * nsvd compare runs/a.h5 runs/b.h5 runs/c.h5
     * nsvd compare hydrogen2d --baseline lobpcg --grid 200,400,800,1600 -o cmp.h5
     """
-    from ..errors import ComparisonError, ResultsExistError
+    from ..errors import ComparisonError
     from .parallel import apply_threads
 
     with error_boundary(), _naming_spec_file(sources if dim is None else []):
         apply_threads("compare", threads)  # before numpy, scipy and torch start their pools
-        refuse_output_over_input(output, sources, "-o/--output", "the comparison")
-        if output is not None and output.exists() and not overwrite:
-            raise ResultsExistError(output)
+        _check_sources_and_output(sources, output, overwrite)
         if fail_above is not None and not fail_above >= 0:
             raise ComparisonError(f"must be >= 0, got {fail_above}", parameter="fail_above")
         if next_level_lower is not None and not math.isfinite(next_level_lower):
@@ -107,6 +107,21 @@ def compare_command(
                        next_level_lower=next_level_lower)
         comp = _run(sources, [b.value for b in baseline or []], parse_grid(grid), options)
         _report(comp, output, overwrite, json_output, fail_above)
+
+
+def _check_sources_and_output(sources, output, overwrite: bool) -> None:
+    """Before any work: no source is a training checkpoint or an empty ``.h5`` (one line naming
+    it, not a spec reader's), and ``-o`` is no input, no folder, device or FIFO, and lies in a
+    writable folder (:func:`nsvd_cli.solve.check_output`, as ``nsvd solve`` checks its ``-o``)."""
+    from ..files.hdf5 import check_problem_source
+
+    for source in sources:
+        check_problem_source(source)
+    refuse_output_over_input(output, sources, "-o/--output", "the comparison")
+    if output is not None:
+        from ..solve import check_output
+
+        check_output(output, overwrite, derived=False)
 
 
 def _naming_spec_file(sources):
@@ -133,6 +148,7 @@ def _run(sources, baselines, grids, options):
 
 def _report(comp, output, overwrite, json_output, fail_above) -> None:
     from ..compare import write_comparison
+    from ..errors import OutputWriteError
 
     for note in comp.warnings:
         stderr_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False, soft_wrap=True)
@@ -141,7 +157,10 @@ def _report(comp, output, overwrite, json_output, fail_above) -> None:
     else:
         print_comparison(comp)
     if output is not None:
-        path = write_comparison(output, comp, overwrite=overwrite)
+        try:
+            path = write_comparison(output, comp, overwrite=overwrite)
+        except OSError as err:  # disk full, folder made read-only since the check: an existing file is intact
+            raise OutputWriteError(output, err.strerror or str(err)) from None
         (stderr_console if json_output else console).print(f"comparison written to [bold]{path}[/bold]")
     if fail_above is not None:
         bad = comp.failures(fail_above)

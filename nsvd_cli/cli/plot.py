@@ -79,8 +79,32 @@ def _check_slice(axes, text: Optional[str], inputs, names) -> None:
             fail(f"--slice: expected two different axis indices 'i,j' (0-based) below D = {dim} of {p}, got {text!r}")
 
 
+def distinct_stems(paths, folders=None) -> list[str]:
+    """Figure-name stems of input files, distinct where two would share an output folder.
+
+    A file keeps its stem (``runs/h.h5`` -> ``h``) unless another input with the same stem
+    writes to the same folder (``folders[k]``; default: all one folder); those get their
+    parent folder's name in front (``d1/r.h5``, ``d2/r.h5`` -> ``d1_r``, ``d2_r``) and, if that
+    is still not enough, their position among the inputs (``d_r_1``, ``d_r_2``)."""
+    paths = [Path(p) for p in paths]
+    folders = [Path(f).resolve() for f in folders] if folders is not None else [Path(".")] * len(paths)
+
+    def clashing(stems):
+        seen = {}
+        for k, key in enumerate(zip(folders, stems)):
+            seen.setdefault(key, []).append(k)
+        return {k for ks in seen.values() if len(ks) > 1 for k in ks}
+
+    stems = [p.stem for p in paths]
+    for rename in (lambda k, st: f"{paths[k].resolve().parent.name}_{st}".lstrip("_"),
+                   lambda k, st: f"{st}_{k + 1}"):
+        clash = clashing(stems)
+        stems = [rename(k, st) if k in clash else st for k, st in enumerate(stems)]
+    return stems
+
+
 def _combined_stem(paths) -> str:
-    stems = [Path(p).stem for p in paths]
+    stems = distinct_stems(paths)
     if len(stems) <= 3:
         return "_vs_".join(stems)
     return f"{stems[0]}_and_{len(stems) - 1}_more"
@@ -154,8 +178,7 @@ def plot_command(
         options = {"eigenfunctions": {"extent": extent, "slice_axes": axes}}
 
         jobs, notes = _plan(inputs, names, bool(requested), runs if combine else None, output_dir, options)
-        _check_not_over_inputs(jobs, [p for p, _ in inputs], fmt.value)
-        _check_replaceable(jobs, fmt.value)
+        _check_outputs(jobs, [p for p, _ in inputs], fmt.value)
         for name in requested or []:
             if not any(j[2] == name for j in jobs):
                 fail(f"--what {name}: {_why_not(name, inputs[0][1])}")
@@ -163,12 +186,17 @@ def plot_command(
             fail("nothing to plot for the given files")
         for note in notes:
             stderr_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        _warn_far_extent(jobs, inputs, extent)
         for folder, stem, name, build, source in jobs:
             try:
                 fig = build()
             except ValueError as err:
                 fail(f"{name} ({source}): {err}")
-            for path in save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi):
+            try:
+                written = save_figures({name: fig}, folder, stem, fmt=fmt.value, dpi=dpi)
+            except OSError as err:  # disk full, folder made read-only meanwhile: the old figure is intact
+                fail(f"cannot write {Path(folder) / f'{stem}-{name}.{fmt.value}'}: {err.strerror or err}", code=1)
+            for path in written:
                 typer.echo(str(path))
 
 
@@ -179,14 +207,14 @@ def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) ->
     from ..plotting import FIGURES, CompareData, applies
 
     jobs, notes = [], []
-    for p, d in inputs:
-        folder = output_dir if output_dir is not None else p.parent
+    folders = [output_dir if output_dir is not None else p.parent for p, _ in inputs]
+    for (p, d), folder, stem in zip(inputs, folders, distinct_stems([p for p, _ in inputs], folders)):
         for name in names:
             if name == "errors" and combined_runs and not isinstance(d, CompareData):
                 continue
             if applies(name, d):
                 kw = options.get(name, {})
-                jobs.append((folder, p.stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
+                jobs.append((folder, stem, name, lambda f=FIGURES[name], d=d, kw=kw: f(d, **kw), p))
             elif requested:
                 notes.append(f"{name} skipped for {p}: {_why_not(name, d)}")
     if combined_runs:
@@ -195,6 +223,14 @@ def _plan(inputs, names, requested: bool, combined_runs, output_dir, options) ->
         jobs.append((folder, _combined_stem(paths), "errors",  # labels: stems, method, seeds pooled
                      lambda: FIGURES["errors"]([d for _, d in combined_runs]), paths[0]))
     return jobs, notes
+
+
+def _check_outputs(jobs, inputs, fmt: str) -> None:
+    """Every check of the figure paths before drawing: not over an input, only figures
+    replaced, folders writable and no path twice."""
+    _check_not_over_inputs(jobs, inputs, fmt)
+    _check_replaceable(jobs, fmt)
+    _check_writable(jobs, fmt)
 
 
 def _check_not_over_inputs(jobs, inputs, fmt: str) -> None:
@@ -230,6 +266,42 @@ def _check_replaceable(jobs, fmt: str) -> None:
         if path.exists() and not is_figure_file(path, fmt):
             what = "a folder" if path.is_dir() else f"not a {fmt.upper()} figure"
             fail(f"{path} exists and is {what}; plot replaces only figures: move it, or give -o another folder")
+
+
+def _check_writable(jobs, fmt: str) -> None:
+    """Refuse, before drawing, figures whose folder cannot be created or written (read-only
+    file system, no permission), or two figures of one call at the same path; the folder check
+    is :func:`nsvd_cli.solve.check_output`, the one ``nsvd solve`` and ``nsvd compare`` use."""
+    from ..errors import NsvdError
+    from ..solve import check_output
+
+    paths = [Path(folder) / f"{stem}-{name}.{fmt}" for folder, stem, name, _, _ in jobs]
+    twice = next((p for k, p in enumerate(paths) if p in paths[:k]), None)
+    if twice is not None:
+        fail(f"two figures of this call would both be written to {twice}; plot the inputs separately or give -o")
+    checked = set()
+    for path in paths:
+        if path.parent in checked:
+            continue
+        checked.add(path.parent)
+        try:
+            check_output(path, overwrite=True, derived=False)
+        except NsvdError as err:
+            fail(f"-o/--output-dir: {getattr(err, 'message', err)}")
+
+
+def _warn_far_extent(jobs, inputs, extent) -> None:
+    """One warning line per problem drawn as eigenfunctions when ``--extent`` reaches far
+    beyond its evaluation box (:func:`nsvd_cli.plotting.eigenfunctions.extent_warning`)."""
+    from ..plotting.eigenfunctions import extent_warning
+
+    drawn = {source for _, _, name, _, source in jobs if name == "eigenfunctions"}
+    said = set()
+    for p, d in inputs:
+        line = extent_warning(d.spec, extent) if p in drawn else None
+        if line and line not in said:
+            said.add(line)
+            stderr_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
 
 
 def _why_not(name: str, data) -> str:

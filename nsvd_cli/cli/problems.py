@@ -93,6 +93,9 @@ def show_command(
 
     with error_boundary():
         apply_threads("problems", threads)
+        from ..files.hdf5 import check_problem_source
+
+        check_problem_source(problem)  # a checkpoint, an empty .h5: not read as a TOML spec
         spec = load_spec(problem, preset=preset, dimension=dim, family_only=True)
         with naming_spec_file(problem, settable=lambda field: option_for(field) is not None):
             resolved, derived = derive_defaults(spec)  # what nsvd solve runs (nsvd_cli.solve.solve)

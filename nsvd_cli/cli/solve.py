@@ -88,8 +88,11 @@ def solve_command(
     with error_boundary():
         workers = _processes(nproc)
         n_threads = apply_threads("solve", threads, workers)  # before torch, numpy and scipy start their pools
+        from ..files.hdf5 import check_problem_source
         from ..solve import default_output_path
         from ..spec import load_spec
+
+        check_problem_source(problem)  # a checkpoint, an empty .h5: not read as a TOML spec
 
         overrides = {
             "modes": modes, "training.iterations": iters, "training.batch_size": batch_size,

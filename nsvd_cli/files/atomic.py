@@ -5,6 +5,10 @@ renamed over the target with :func:`os.replace`, so a reader sees either the old
 the whole new one, never half a file.  If the write raises, the temporary file is removed
 and an existing target is left untouched.
 
+Only regular files are replaced: an existing target that is a device, a FIFO, a socket or a
+folder is refused (:func:`writable_target`); a symbolic link is followed, so the file it points
+to is replaced (written beside it) and the link is kept.
+
 The replacement keeps the permissions a plain ``open(path, "w")`` would give: a new file
 gets ``0o666 & ~umask``, a replaced file keeps its mode (the temporary file is not made
 with :func:`tempfile.mkstemp`, whose ``0o600`` would otherwise leak through the rename).
@@ -19,9 +23,9 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..errors import ResultsExistError
+from ..errors import ParameterError, ResultsExistError
 
-__all__ = ["atomic_path", "atomic_write", "temporary_name"]
+__all__ = ["atomic_path", "atomic_write", "temporary_name", "writable_target", "check_derived_path"]
 
 _ATTEMPTS = 100
 
@@ -33,6 +37,72 @@ def temporary_name(path: Path) -> Path:
     atomic) and the same suffix (``numpy.savez`` appends ``.npz`` to names without it).
     """
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words (``os.stat`` mode)."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"  # pragma: no cover (doors, whiteouts)
+
+
+def writable_target(path) -> Path:
+    """The file a write to ``path`` replaces: ``path``, or the final target of a symbolic link.
+
+    A link is followed (``-o link.h5 --overwrite`` replaces the file the link points to and
+    keeps the link; a dangling link's target is created).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Path
+        ``path`` itself when it is no link, else its resolved target.
+
+    Raises
+    ------
+    ParameterError
+        One line naming the path: the target exists and is not a regular file (a folder, a
+        character or block device, a FIFO, a socket), or the link does not resolve (a loop).
+    """
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.lstat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (a file on the way: the folder fails later)
+        return target
+    except OSError as err:  # ELOOP, EACCES on a folder on the way, ...
+        raise ParameterError(f"{path}: cannot be written ({err.strerror})") from None
+    if stat.S_ISREG(mode):
+        return target
+    via = f" (the target of the link {path})" if target != path else ""
+    raise ParameterError(f"{target}{via} exists and is {_kind(mode)}, not a regular file; nsvd writes only "
+                         "regular files: give another file name")
+
+
+def check_derived_path(path) -> None:
+    """Refuse a file nsvd derives from an output name (``<output>.ckpt``, ``<output>.lock``)
+    that exists and is not a regular file, a symbolic link included: it would be replaced or
+    removed at the end of the run.
+
+    Raises
+    ------
+    ParameterError
+        One line naming the path and what it is.
+    """
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:  # nothing there, or no folder to hold it (the output's folder check says so)
+        return
+    if not stat.S_ISREG(mode):
+        raise ParameterError(f"{path} exists and is {_kind(mode)}, not a regular file; nsvd would replace or "
+                             "remove it: move it, or give another -o")
 
 
 def _create_temporary(path: Path) -> Path:
@@ -84,7 +154,7 @@ def atomic_path(path, *, overwrite: bool = False) -> Iterator[Path]:
     Parameters
     ----------
     path : str or Path
-        The target file.
+        The target file; a symbolic link is followed (its target is written, the link kept).
     overwrite : bool, default False
         Replace an existing target.  False: raise before anything is written.
 
@@ -92,10 +162,13 @@ def atomic_path(path, *, overwrite: bool = False) -> Iterator[Path]:
     ------
     ResultsExistError
         If ``path`` exists and ``overwrite`` is False.
+    ParameterError
+        If the target exists and is not a regular file (:func:`writable_target`).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise ResultsExistError(path)
+    path = writable_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _create_temporary(path)
     try:
@@ -127,6 +200,8 @@ def atomic_write(path, write: Callable[[Path], object], *, overwrite: bool = Fal
     ------
     ResultsExistError
         If ``path`` exists and ``overwrite`` is False.
+    ParameterError
+        If the target exists and is not a regular file (:func:`writable_target`).
     """
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:

@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import ResultsFileError
 
 __all__ = ["RESULTS_FORMAT", "COMPARE_FORMAT", "KNOWN_FORMATS", "as_str", "write_header", "file_format",
-           "open_nsvd_file", "READ_ERRORS", "encode_groups", "decode_groups", "record_name", "records"]
+           "open_nsvd_file", "READ_ERRORS", "checkpoint_message",
+           "check_problem_source", "encode_groups", "decode_groups", "record_name", "records"]
 
 RESULTS_FORMAT = "nsvd-results"
 COMPARE_FORMAT = "nsvd-compare"
@@ -57,8 +58,64 @@ def _has_signature(path: Path) -> bool:
     return any(data[o:o + 8] == _SIGNATURE for o in (0, 512, 1024, 2048, 4096, 8192, 16384, 32768))
 
 
+#: What starts a training checkpoint (:mod:`nsvd_cli.checkpoint`): ``torch.save`` writes a ZIP
+#: archive whose first member, ``<name>/data.pkl``, is stored uncompressed and holds the
+#: ``format`` entry ``"nsvd-checkpoint"`` near its start (before the states).
+_ZIP_MAGIC, _CHECKPOINT_MARK = b"PK\x03\x04", b"nsvd-checkpoint"
+
+
+def checkpoint_message(path) -> str | None:
+    """The one-line message for a training checkpoint given where a results file (or a spec)
+    was expected, or None when ``path`` is no checkpoint.
+
+    A checkpoint (``<output>.ckpt``, written by :func:`nsvd_cli.train.fit`) is recognised by its
+    leading bytes: a ZIP archive (``torch.save``) with ``data.pkl`` and the mark
+    ``nsvd-checkpoint`` in its first 64 KiB (a truncated checkpoint too).  Reads no more than
+    that and imports no torch.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    if not (head.startswith(_ZIP_MAGIC) and b"data.pkl" in head and _CHECKPOINT_MARK in head):
+        return None
+    output = path.with_name(path.name[:-len(".ckpt")]) if path.name.endswith(".ckpt") else None
+    target = f" -o {output}" if output is not None else ""
+    return (f"{path} is a training checkpoint, not a results file: finish the run with "
+            f"`nsvd solve ...{target} --resume` (the same problem and options as the interrupted run)")
+
+
+def check_problem_source(source) -> None:
+    """Refuse, with one line, a problem source (``nsvd solve``, ``compare``, ``problems show``)
+    that is an existing file of a kind no spec reader takes: a training checkpoint
+    (:func:`checkpoint_message`), or a ``.h5`` / ``.hdf5`` file without the HDF5 signature (an
+    empty file would otherwise be read as an empty TOML spec: "name: missing").
+
+    Raises
+    ------
+    ResultsFileError
+        The message naming the file.
+    """
+    path = Path(source)
+    if not path.is_file():
+        return
+    note = checkpoint_message(path)
+    if note is not None:
+        raise ResultsFileError(note)
+    if path.suffix.lower() in (".h5", ".hdf5") and not _has_signature(path):
+        what = "an empty file" if path.stat().st_size == 0 else "not an HDF5 file"
+        raise ResultsFileError(f"{path}: not an nsvd results file ({what}); give a results file of nsvd solve, "
+                               "a spec (.toml) or a built-in problem")
+
+
 def _unopenable(path: Path, expected: str, err: BaseException) -> str:
-    """The message for a file h5py cannot open: damaged / truncated HDF5, or not HDF5 at all."""
+    """The message for a file h5py cannot open: a training checkpoint, damaged / truncated HDF5,
+    or not HDF5 at all."""
+    note = checkpoint_message(path)
+    if note is not None:
+        return note
     if _has_signature(path):
         return (f"{path}: damaged or truncated HDF5 file, h5py cannot open it ({_reason(err)}); "
                 f"expected {expected}")

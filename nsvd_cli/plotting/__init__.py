@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ..files.atomic import atomic_path
 from ..files.compare import CompareData, load_compare
 from .eigenfunctions import eigenfunctions_figure
 from .errors import errors_figure
@@ -123,7 +124,8 @@ def is_figure_file(path, fmt: str) -> bool:
 
 
 def save_figures(figures: Mapping, folder, stem: str, *, fmt: str = "png", dpi: int = 120) -> list:
-    """Write figures as ``<folder>/<stem>-<name>.<fmt>`` (replacing existing figures).
+    """Write figures as ``<folder>/<stem>-<name>.<fmt>`` (replacing existing figures), each
+    atomically (:func:`nsvd_cli.files.atomic.atomic_path`: a failed write leaves the old figure).
 
     Parameters
     ----------
@@ -148,6 +150,8 @@ def save_figures(figures: Mapping, folder, stem: str, *, fmt: str = "png", dpi: 
     FileExistsError
         If an output path exists and is not a figure of format ``fmt`` (:func:`is_figure_file`),
         checked for every figure before any is written.
+    OSError
+        If a figure cannot be written (read-only folder, disk full); that figure's file is as before.
     """
     folder = Path(folder)
     paths = {name: folder / f"{stem}-{name}.{fmt}" for name in figures}
@@ -158,10 +162,11 @@ def save_figures(figures: Mapping, folder, stem: str, *, fmt: str = "png", dpi: 
     written = []
     for name, fig in figures.items():
         path = paths[name]
-        if fmt == "png":
-            _save_png_rgb(fig, path, dpi)
-        else:
-            fig.savefig(path, format=fmt, dpi=dpi)
+        with atomic_path(path, overwrite=True) as tmp:  # a failed write leaves the old figure intact
+            if fmt == "png":
+                _save_png_rgb(fig, tmp, dpi)
+            else:
+                fig.savefig(tmp, format=fmt, dpi=dpi)
         written.append(path)
     return written
 

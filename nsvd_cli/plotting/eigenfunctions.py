@@ -29,10 +29,31 @@ import numpy as np
 from .. import metrics
 from ._style import DIVERGING, new_figure, quantum_string, styled, suptitle
 
-__all__ = ["eigenfunctions_figure", "plot_window", "reference_of"]
+__all__ = ["eigenfunctions_figure", "plot_window", "reference_of", "extent_warning"]
 
 #: Mass that the automatic window keeps per axis (marginal), for every mode.
 WINDOW_MASS = 0.995
+#: An ``extent`` more than this many times the evaluation box's reach from the origin is warned about.
+FAR_EXTENT = 2.0
+
+
+def extent_warning(spec, extent) -> str | None:
+    """One line when a plotting half-width ``extent`` reaches far beyond the evaluation box
+    (more than :data:`FAR_EXTENT` times its largest ``|bound|``), else None.
+
+    Outside the box the learned functions are extrapolations (docs/bounds.md, "Which
+    functions"), and a window that wide draws the modes, concentrated in the box, as a few
+    pixels or not at all (``--extent 1e9`` on the box [-5, 5]: a blank figure).
+    """
+    if extent is None:
+        return None
+    reach = max(abs(float(b)) for lo_hi in spec.evaluation.box for b in lo_hi)
+    if not extent > FAR_EXTENT * reach:
+        return None
+    box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in dict.fromkeys(tuple(map(float, b)) for b in spec.evaluation.box))
+    return (f"--extent {extent:g} reaches far beyond the evaluation box {box} of {spec.name}: the functions are "
+            "extrapolations there (docs/bounds.md, 'Which functions') and the modes shrink to a few pixels or "
+            "vanish; try --extent " + f"{reach:g}")
 
 
 def reference_of(results):
@@ -259,7 +280,8 @@ def _image_figure(results, window, grids, axes, learned, reference, ncols, mode_
         for ax, values in zip(pair, images):
             mappable = ax.imshow(values.reshape(shape), origin="lower", extent=ext, cmap=DIVERGING,
                                  vmin=-vmax, vmax=vmax, aspect=aspect, interpolation="bilinear")
-        notes = [" (≈0 on slice)" if z else "" for z in zero]  # each panel on its own
+        where = "on slice" if dim > 2 else "in window"  # D = 2: nothing is sliced, the window is all there is
+        notes = [f" (≈0 {where})" if z else "" for z in zero]  # each panel on its own
         top.set_title(f"{header(i)}\nlearned  E = {results.energies[i]:.5g}{notes[0]}", fontsize=10)
         if reference is not None:
             pair[1].set_title(f"reference  E = {ref_e[i]:.5g}{notes[1]}", fontsize=10)
