@@ -256,7 +256,7 @@ def test_a_truncated_checkpoint_message_ends_at_a_sentence(checkpoint):
                                            "central directory")
     assert _first_sentence("word " * 60) == ("word " * 32).strip() + "…"  # 160 characters, cut between words
     line = _one_line_error(runner.invoke(app, ["plot", str(checkpoint)]))  # still recognised by its first bytes
-    assert "is a training checkpoint" in line
+    assert "is a truncated training checkpoint" in line and "cannot be resumed" in line  # no --resume hint
 
 
 # -- 5. an empty .h5 ----------------------------------------------------------------------------

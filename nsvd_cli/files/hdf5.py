@@ -62,6 +62,8 @@ def _has_signature(path: Path) -> bool:
 #: archive whose first member, ``<name>/data.pkl``, is stored uncompressed and holds the
 #: ``format`` entry ``"nsvd-checkpoint"`` near its start (before the states).
 _ZIP_MAGIC, _CHECKPOINT_MARK = b"PK\x03\x04", b"nsvd-checkpoint"
+#: A ZIP archive's end-of-central-directory signature (the last record of a whole archive).
+_ZIP_END = b"PK\x05\x06"
 
 
 def checkpoint_message(path) -> str | None:
@@ -77,10 +79,15 @@ def checkpoint_message(path) -> str | None:
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
+            f.seek(max(0, path.stat().st_size - (1 << 16)))
+            tail = f.read()
     except OSError:
         return None
     if not (head.startswith(_ZIP_MAGIC) and b"data.pkl" in head and _CHECKPOINT_MARK in head):
         return None
+    if _ZIP_END not in tail:  # no end-of-central-directory record: cut short while being written or copied
+        return (f"{path} is a truncated training checkpoint (not a results file): the interrupted run cannot be "
+                "resumed from it; run it again")
     output = path.with_name(path.name[:-len(".ckpt")]) if path.name.endswith(".ckpt") else None
     target = f" -o {output}" if output is not None else ""
     return (f"{path} is a training checkpoint, not a results file: finish the run with "
