@@ -145,6 +145,20 @@ def test_an_interval_below_its_level_is_reported_as_a_rule_error():
     assert missed_level_note(ev, np.zeros(2, bool)) is None
 
 
+def test_a_miss_within_the_references_own_error_judges_nothing():
+    """Interval [0.98, 0.99] misses level 1 = 1 by 0.01: with a reference error of 0.02 the
+    reference cannot tell (a trial's coarse 3D grid reference was read as a skipped level);
+    with 0.005 the miss stands."""
+    from nsvd_cli.cli.uncertainty import missed_intervals, missed_level_note
+
+    ev, _ = _skipped_ground_state((0, 1))
+    ev.bounds = _bounds([0.98, 2.9], [0.99, 3.1])
+    missed = missed_intervals(ev)
+    note = missed_level_note(ev, missed, np.array([0.02, 0.02]))
+    assert "less than the reference's own estimated error" in note and "(level(s) 1)" in note
+    assert "lies above them" in missed_level_note(ev, missed, np.array([0.005, 0.005]))
+
+
 def test_reference_allowance_by_hand():
     from nsvd_cli.verdict import reference_allowance
 

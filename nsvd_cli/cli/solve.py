@@ -460,10 +460,10 @@ def print_table(spec, ev, reference, reference_error=None) -> None:
             row.append("[green]✓[/green]" if verdict.converged[i] else f"[yellow]✗ {verdict.reasons[i]}[/yellow]")
         table.add_row(*row)
     console.print(fold(table))
-    _print_notes(spec, ev, bounds, ritz, missed)
+    _print_notes(spec, ev, bounds, ritz, missed, reference_error)
 
 
-def _print_notes(spec, ev, bounds, ritz, missed=None) -> None:
+def _print_notes(spec, ev, bounds, ritz, missed=None, reference_error=None) -> None:
     """The lines under the solve table: Ritz/interval note, missed-level note, Monte Carlo
     note and warnings."""
     from .uncertainty import missed_level_note, monte_carlo_note, sparse_samples_warning, unresolved_warning
@@ -473,7 +473,7 @@ def _print_notes(spec, ev, bounds, ritz, missed=None) -> None:
         console.print(f"[yellow]note:[/yellow] {extension}", highlight=False)
     if bounds is not None:
         console.print(bounds_note(ev, bounds), highlight=False)
-        note = missed_level_note(ev, missed)
+        note = missed_level_note(ev, missed, reference_error)
         if note:
             console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         wide = "" if ritz is None else interval_spacing_note(bounds, ritz)
