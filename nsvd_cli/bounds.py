@@ -317,9 +317,10 @@ def _apply_min_max(out: LevelBounds, ok, error, pad, cutoff_upper=None) -> None:
     level), or ``max(θ_k, cutoff_upper_k) + error_k`` (the Ritz values of the cut-off functions,
     upper bounds on R^D), where it is tighter than the residual bounds (in place; ``ok``: the
     bounded levels, contiguous from the first)."""
-    top = out.theta if cutoff_upper is None else np.fmax(out.theta, np.asarray(cutoff_upper, np.float64)[:len(out.theta)])
+    top = out.theta
     if cutoff_upper is not None:
-        top = np.where(np.isnan(np.asarray(cutoff_upper, np.float64)[:len(out.theta)]), np.inf, top)
+        cut = np.asarray(cutoff_upper, np.float64)[:len(top)]
+        top = np.where(np.isnan(cut), np.inf, np.fmax(top, cut))  # NaN: no upper bound on R^D known
     up = top[ok] + error[ok] + pad[ok]
     # the lowest cluster's upper side is min–max already, widened by the form gap: use this
     # error instead (it estimates the quadratic form's, which min–max rests on)

@@ -462,7 +462,7 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
                               deterministic)
         return
     ritz = RitzResult(ev.ritz_energies, ev.ritz_vectors, ev.ritz_dropped)
-    cut = None if not deterministic or bounds_unavailable_reason(problem) else \
+    cut_off = None if not deterministic or bounds_unavailable_reason(problem) else \
         _cutoff_energies(ev, values, gradients, problem, include)
     if ev.ritz_degree > 0:
         values, _, h_values = polynomial_basis(problem.quadrature.points, values, gradients, h_values,
@@ -477,7 +477,7 @@ def _attach_bounds(ev: Evaluation, values, h_values, problem, gradients=None, re
                              unavailable=bounds_unavailable_reason(problem),
                              trial=(ritz_values, ritz.rotate(h_values), problem.quadrature.weights), goerisch=goerisch,
                              next_level_lower=getattr(problem.spec.evaluation, "next_level_lower", None),
-                             cutoff_upper=cut)
+                             cutoff_upper=cut_off)
     walls = getattr(problem, "walls", None)
     cut = edge_mass(problem.quadrature, ritz_values, walls)
     if cut is not None and np.any(cut > EDGE_MASS_MAX):
